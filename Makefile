@@ -1,0 +1,33 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each sets the machine up itself
+# (Debian packages, PostgreSQL, PostGIS, virtualenv) and is idempotent.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup demo demo-data test bench lint
+
+setup:
+	@bash scripts/setup.sh
+
+demo-data: setup
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py load_layers
+	$(PY) manage.py demo_admin
+
+demo: demo-data
+	@echo "==> serving http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	@bash scripts/test.sh
+
+bench: setup
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py load_layers
+	$(PY) benchmarks/run_all.py $(ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy gis_app layers routing field_api benchmarks

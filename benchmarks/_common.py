@@ -1,0 +1,101 @@
+"""The benchmark convention every script follows.
+
+One script per figure. Each prints a readable table (figure, ours, the peer's from the same run, the
+ratio) and, with --json, one JSON object as its last line:
+    {"benchmark": NAME, "figures": [{"name", "unit", "ours", "peer", "peer_name", "ratio", "better"}], ...}
+`ratio` is ours / peer; `better` says whether higher or lower is better for that figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def setup_django() -> None:
+    """Make the project importable and configured (benchmarks run from any folder)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
+    import django
+
+    django.setup()
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    return p
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    ours: float | None
+    peer: float | None
+    peer_name: str
+    better: str = "higher"  # or "lower"
+
+    @property
+    def ratio(self) -> float | None:
+        if self.ours is None or self.peer in (None, 0):
+            return None
+        return self.ours / self.peer  # type: ignore[operator]
+
+
+@dataclass
+class Result:
+    benchmark: str
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, *args: Any, **kwargs: Any) -> Figure:
+        fig = Figure(*args, **kwargs)
+        self.figures.append(fig)
+        return fig
+
+    def print(self, as_json: bool) -> None:
+        def fmt(v: float | None) -> str:
+            if v is None:
+                return "-"
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.3g}"
+
+        rows = [("figure", "unit", "ours", "peer", "peer is", "ours/peer", "better")]
+        for f in self.figures:
+            rows.append((f.name, f.unit, fmt(f.ours), fmt(f.peer), f.peer_name,
+                         "-" if f.ratio is None else f"{f.ratio:.2f}", f.better))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        print(f"\n== {self.benchmark} ==")
+        for i, r in enumerate(rows):
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+            if i == 0:
+                print("  ".join("-" * w for w in widths))
+        for note in self.notes:
+            print(f"note: {note}")
+        if as_json:
+            payload = {
+                "benchmark": self.benchmark,
+                "figures": [{**asdict(f), "ratio": f.ratio} for f in self.figures],
+                "details": self.details,
+                "notes": self.notes,
+            }
+            print(json.dumps(payload, default=str))
+
+
+def rate(fn: Callable[[], object], n: int) -> tuple[float, float]:
+    """Run fn (which does n operations) once; return (operations per second, seconds)."""
+    t0 = time.perf_counter()
+    fn()
+    seconds = time.perf_counter() - t0
+    return n / seconds, seconds

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class FieldApiConfig(AppConfig):
+    name = "field_api"

@@ -1,0 +1,95 @@
+"""HTTP views for the layers: point lookups, layer versions, basemap outlines."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from layers.basemap import outlines_geojson
+from layers.coords import CoordinateError, point_from_lonlat
+from layers.lookup import LayerNotLoaded, community_area_at, ward_at
+from layers.models import LayerKind, LayerVersion
+
+
+def _parse_day(raw: str | None) -> dt.date | None:
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise CoordinateError(f"on must be a date as YYYY-MM-DD; got {raw!r}") from None
+
+
+class LookupResultSerializer(serializers.Serializer):
+    ward = serializers.DictField(help_text="Ward lookup on the map in force on the date asked.")
+    community_area = serializers.DictField(allow_null=True, help_text="Community area lookup, if loaded.")
+
+
+class WhereIsView(APIView):
+    """Which ward and community area hold a point, with the distance to the nearest edge."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True, description="Longitude, WGS84"),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True, description="Latitude, WGS84"),
+            OpenApiParameter("on", OpenApiTypes.DATE, description="Date the ward map must be in force (default today)"),
+        ],
+        responses={200: LookupResultSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        try:
+            point = point_from_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
+            day = _parse_day(request.query_params.get("on"))
+        except CoordinateError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            ward = ward_at(point, on=day)
+        except LayerNotLoaded as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        try:
+            area = community_area_at(point).as_dict()
+        except LayerNotLoaded:
+            area = None
+        return Response({"ward": ward.as_dict(), "community_area": area})
+
+
+class LayerVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LayerVersion
+        fields = [
+            "id", "kind", "name", "source", "licence", "file_name", "checksum", "feature_count",
+            "counts", "imported_at", "effective_from", "effective_to", "active",
+        ]
+
+
+class LayerVersionList(generics.ListAPIView):
+    """Every recorded layer load, newest map last within each kind."""
+
+    queryset = LayerVersion.objects.all()
+    serializer_class = LayerVersionSerializer
+    filterset_fields = ["kind", "active"]
+
+
+@require_GET
+def basemap(request: HttpRequest, kind: str) -> HttpResponse:
+    if kind not in LayerKind.values:
+        return HttpResponse(f"unknown layer kind {kind!r}; expected one of {', '.join(LayerKind.values)}",
+                            status=404, content_type="text/plain")
+    try:
+        day = _parse_day(request.GET.get("on"))
+        body = outlines_geojson(kind, day)
+    except CoordinateError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    except LayerNotLoaded as exc:
+        return HttpResponse(str(exc), status=404, content_type="text/plain")
+    response = HttpResponse(body, content_type="application/geo+json")
+    response["Cache-Control"] = "max-age=300"
+    return response

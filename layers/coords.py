@@ -1,0 +1,78 @@
+"""The one place that knows coordinate order.
+
+Everything that arrives from outside (query strings, JSON bodies, CSV columns, GDAL layers) is
+turned into a `Point(lon, lat, srid=4326)` or a 4326 geometry here, with a message that says what
+was expected when it cannot be. Nothing else in the code base guesses at axis order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from django.contrib.gis.gdal import CoordTransform, OGRGeometry, SpatialReference
+from django.contrib.gis.geos import GEOSGeometry, Point
+
+WGS84 = 4326
+
+
+class CoordinateError(ValueError):
+    """A coordinate that cannot be a point on the Earth; the message says what was expected."""
+
+
+def _number(name: str, raw: object) -> float:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise CoordinateError(f"{name} is required (decimal degrees, WGS84)")
+    if isinstance(raw, bool):
+        raise CoordinateError(f"{name} must be a number in decimal degrees; got {raw!r}")
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise CoordinateError(f"{name} must be a number in decimal degrees; got {raw!r}") from None
+    if not math.isfinite(value):
+        raise CoordinateError(f"{name} must be a finite number; got {raw!r}")
+    return value
+
+
+def point_from_lonlat(lon: object, lat: object) -> Point:
+    """Validate a longitude/latitude pair and return a WGS84 point (x = lon, y = lat)."""
+    x = _number("lon", lon)
+    y = _number("lat", lat)
+    if not -180.0 <= x <= 180.0:
+        raise CoordinateError(f"lon must be between -180 and 180; got {x}")
+    if not -90.0 <= y <= 90.0:
+        hint = " (are lon and lat swapped?)" if -90.0 <= x <= 90.0 and -180.0 <= y <= 180.0 else ""
+        raise CoordinateError(f"lat must be between -90 and 90; got {y}{hint}")
+    return Point(x, y, srid=WGS84)
+
+
+def lonlat(point: GEOSGeometry) -> tuple[float, float]:
+    """(lon, lat) of a WGS84 point."""
+    if point.srid not in (None, WGS84):
+        point = point.transform(WGS84, clone=True)
+    return float(point.x), float(point.y)  # type: ignore[attr-defined]
+
+
+def points_from_lonlats(pairs: Iterable[tuple[object, object]]) -> list[Point]:
+    return [point_from_lonlat(lon, lat) for lon, lat in pairs]
+
+
+def point_from_projected(x: float, y: float, srid: int) -> Point:
+    """A point given in a projected system (e.g. State Plane feet) reprojected to WGS84."""
+    return Point(float(x), float(y), srid=srid).transform(WGS84, clone=True)  # type: ignore[return-value]
+
+
+_WGS84_SRS = SpatialReference(WGS84)  # Django builds it with traditional GIS (lon, lat) axis order.
+
+
+def ogr_to_wgs84(geom: OGRGeometry, source_srs: SpatialReference | None) -> GEOSGeometry:
+    """Reproject a GDAL geometry to WGS84 (lon, lat) and hand it over as GEOS.
+
+    A layer with no coordinate system is taken as WGS84, which is what GeoJSON (RFC 7946) says.
+    """
+    if source_srs is not None and source_srs.srid != WGS84:
+        geom = geom.clone()
+        geom.transform(CoordTransform(source_srs, _WGS84_SRS))
+    out = geom.geos
+    out.srid = WGS84
+    return out

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from layers import api
+
+app_name = "layers"
+
+urlpatterns = [
+    path("api/layers/where/", api.WhereIsView.as_view(), name="where"),
+    path("api/layers/versions/", api.LayerVersionList.as_view(), name="versions"),
+    path("layers/basemap/<str:kind>.geojson", api.basemap, name="basemap"),
+]

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Idempotent machine set-up shared by `make demo` and `make test`.
+#
+# Why one script: both README commands must work on a fresh machine (no PostGIS, no GDAL,
+# no virtualenv) and be cheap on a used one, so every step checks before it acts.
+# Settings come from the environment (see README "Configuration"); defaults match a local
+# PostgreSQL 15 with trust auth on 127.0.0.1:5432.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+export PGHOST="${PGHOST:-127.0.0.1}"
+export PGPORT="${PGPORT:-5432}"
+export PGUSER="${PGUSER:-postgres}"
+GIS311_DB="${GIS311_DB:-gis311}"
+PG_MAJOR="${PG_MAJOR:-15}"
+VENV="${VENV:-$ROOT/.venv}"
+PYTHON="${PYTHON:-python3.11}"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        echo "need root (or sudo) to run: $*" >&2; exit 1; fi
+}
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+apt_packages() {
+    local want=("postgresql-${PG_MAJOR}-postgis-3" gdal-bin libgdal-dev "$@")
+    command -v pg_lsclusters >/dev/null || want+=("postgresql-${PG_MAJOR}")
+    command -v redis-server >/dev/null || command -v redis-cli >/dev/null || want+=(redis-server)
+    local missing=()
+    for p in "${want[@]}"; do installed "$p" || missing+=("$p"); done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        say "installing Debian packages: ${missing[*]}"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}
+
+start_postgres() {
+    if pg_isready -q -h "$PGHOST" -p "$PGPORT"; then return; fi
+    say "starting PostgreSQL ${PG_MAJOR}"
+    if ! pg_lsclusters -h 2>/dev/null | awk '{print $1" "$2}' | grep -q "^${PG_MAJOR} main$"; then
+        as_root pg_createcluster "$PG_MAJOR" main
+        # A cluster we create ourselves gets the same trust auth on loopback as the CI machine.
+        local hba="/etc/postgresql/${PG_MAJOR}/main/pg_hba.conf"
+        as_root sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/; s/^(local\s+all\s+all\s+)\S+/\1trust/' "$hba"
+    fi
+    as_root pg_ctlcluster --skip-systemctl-redirect "$PG_MAJOR" main start || as_root pg_ctlcluster "$PG_MAJOR" main start
+    for _ in $(seq 1 30); do pg_isready -q -h "$PGHOST" -p "$PGPORT" && return; sleep 1; done
+    echo "PostgreSQL did not come up on $PGHOST:$PGPORT" >&2; exit 1
+}
+
+start_redis() {
+    if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
+    say "starting Redis"
+    mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+        --dir /tmp --logfile /tmp/gis311-redis.log
+}
+
+create_database() {
+    if ! psql -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='${GIS311_DB}'" | grep -q 1; then
+        say "creating database ${GIS311_DB}"
+        createdb "$GIS311_DB"
+    fi
+    # The test database is created by pytest-django; GeoDjango enables postgis there itself.
+    psql -q -d "$GIS311_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+}
+
+make_venv() {
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating virtualenv $VENV"
+        "$PYTHON" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.gis311-installed"
+    if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+        say "installing the project into $VENV"
+        "$VENV/bin/python" -m pip install -q --upgrade pip
+        "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"
+        touch "$stamp"
+    fi
+}
+
+main() {
+    apt_packages "$@"
+    start_postgres
+    start_redis
+    create_database
+    make_venv
+}
+
+main "$@"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The test command's body (after scripts/setup.sh): lint, types, Django checks, migrations, pytest.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="${VENV:-$ROOT/.venv}"
+PY="$VENV/bin/python"
+start=$(date +%s)
+step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+step "ruff check"
+"$VENV/bin/ruff" check .
+step "mypy"
+"$VENV/bin/mypy" gis_app layers routing field_api benchmarks
+step "migrate + load the city's layers into the dev database (no-op when unchanged)"
+"$PY" manage.py migrate --noinput -v0
+"$PY" manage.py load_layers
+step "manage.py check (with database checks)"
+"$PY" manage.py check --database default
+step "makemigrations --check"
+"$PY" manage.py makemigrations --check --dry-run
+step "pytest"
+"$PY" -m pytest "$@"
+echo "test command finished in $(( $(date +%s) - start )) s (after set-up)"

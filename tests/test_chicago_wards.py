@@ -1,0 +1,43 @@
+"""End to end on real data: Chicago's 2015-2023 ward map against 5,000 real 311 points.
+
+Checks two things: our PostGIS lookup equals an independent shapely brute force on every point, and it
+agrees with the City's own ward column on at least 4,960 of the 4,996 located rows (the rest sit on
+ward edges; benchmarks/ward_lookup.py lists each with its distance to the edge).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from layers.evaluation import evaluate_ward_lookup, read_labelled_points
+from layers.importing import import_boundaries, read_manifest
+
+pytestmark = [pytest.mark.django_db, pytest.mark.chicago]
+
+FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "chicago"
+FILED_ON = dt.date(2021, 1, 1)
+
+
+@pytest.fixture
+def chicago_2015_wards(db):
+    spec = next(s for s in read_manifest(settings.CITY_LAYER_MANIFEST) if s.name == "Chicago wards 2015-2023")
+    spec.activate = True
+    return import_boundaries(spec)
+
+
+def test_ward_lookup_on_real_311_points(chicago_2015_wards):
+    points, rows = read_labelled_points(
+        FIXTURES / "311" / "chicago_311_2021-01-01_02_n5000.csv",
+        id_col="sr_number", lon_col="longitude", lat_col="latitude", ward_col="ward",
+    )
+    assert (rows, len(points)) == (5000, 4996)
+    ev = evaluate_ward_lookup(points, rows, FILED_ON)
+    assert ev.brute_force_mismatches == []
+    assert ev.agree_with_source >= 4960, "\n".join(ev.lines())
+    # Every disagreement is listed with a measured distance to the nearest ward edge.
+    assert len(ev.disagreements) == ev.located - ev.agree_with_source
+    assert all(dist is not None for *_, dist in ev.disagreements)

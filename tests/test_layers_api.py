@@ -1,0 +1,77 @@
+"""The layers over HTTP: point lookups, versions list, basemap outlines, clear 4xx on bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from layers.models import LayerKind
+from tests.conftest import WEST_SQUARE, collection, feature
+
+pytestmark = pytest.mark.django_db
+
+WHERE = "/api/layers/where/"
+
+
+def test_the_public_can_ask_which_ward_holds_a_point(client, two_square_wards):
+    response = client.get(WHERE, {"lon": "1.5", "lat": "0.5"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ward"]["number"] == 2
+    assert body["ward"]["inside"] is True
+    assert body["community_area"] is None  # no community-area layer loaded in this city
+
+
+def test_a_point_outside_the_city_is_a_clear_answer_not_an_error(client, two_square_wards):
+    body = client.get(WHERE, {"lon": "5", "lat": "0.5"}).json()
+    assert body["ward"]["inside"] is False
+    assert body["ward"]["message"].startswith("outside the city")
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"lat": "0.5"}, "lon is required"),
+        ({"lon": "abc", "lat": "0.5"}, "lon must be a number"),
+        ({"lon": "0.5", "lat": "412"}, "lat must be between -90 and 90; got 412.0"),
+        ({"lon": "10", "lat": "120"}, "are lon and lat swapped?"),
+        ({"lon": "nan", "lat": "0.5"}, "finite"),
+        ({"lon": "0.5", "lat": "0.5", "on": "yesterday"}, "on must be a date as YYYY-MM-DD"),
+    ],
+)
+def test_bad_coordinates_get_a_400_that_says_what_was_expected(client, two_square_wards, params, message):
+    response = client.get(WHERE, params)
+    assert response.status_code == 400
+    assert message in response.json()["detail"]
+
+
+def test_with_no_ward_map_loaded_the_service_says_how_to_fix_it(client):
+    response = client.get(WHERE, {"lon": "0.5", "lat": "0.5"})
+    assert response.status_code == 503
+    assert "load_layers" in response.json()["detail"]
+
+
+def test_the_versions_list_costs_a_fixed_number_of_queries(client, load_wards, django_assert_max_num_queries):
+    for i in range(5):
+        load_wards(collection(feature(str(i + 1), WEST_SQUARE)), name=f"map {i}")
+    with django_assert_max_num_queries(2):
+        response = client.get("/api/layers/versions/", {"kind": LayerKind.WARDS})
+    assert response.status_code == 200
+    assert len(response.json()) == 5
+
+
+def test_the_basemap_is_geojson_from_our_own_layer(client, two_square_wards):
+    response = client.get("/layers/basemap/wards.geojson")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    fc = json.loads(response.content)
+    assert [f["properties"]["number"] for f in fc["features"]] == [1, 2]
+    assert fc["features"][0]["geometry"]["type"] == "MultiPolygon"
+    assert client.get("/layers/basemap/rivers.geojson").status_code == 404
+
+
+def test_the_openapi_schema_documents_the_lookup(client):
+    response = client.get("/api/schema/", {"format": "json"})
+    assert response.status_code == 200
+    assert "/api/layers/where/" in response.json()["paths"]
