@@ -117,8 +117,9 @@ def _area_at(kind: str, point: Point, on: dt.date | None, with_edge_distance: bo
     area_table, part_table, part_fk = _tables(kind)
     lon, lat = lonlat(point)
     # Distance on the sphere (not the spheroid): ~0.3 % error, several times cheaper, ample for a warning.
+    point_sql = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"
     edge = (
-        "ST_Distance(ST_Boundary(a.geom)::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography, false)"
+        f"ST_Distance(ST_Boundary(a.geom)::geography, {point_sql}::geography, false)"
         if with_edge_distance
         else "NULL::float8"
     )

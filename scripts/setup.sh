@@ -79,8 +79,11 @@ make_venv() {
     local stamp="$VENV/.gis311-installed"
     if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
         say "installing the project into $VENV"
-        "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev]"
+        local log="$VENV/pip-install.log"
+        if ! { "$VENV/bin/python" -m pip install --upgrade pip &&
+               "$VENV/bin/python" -m pip install -c constraints.txt -e ".[dev]"; } >"$log" 2>&1; then
+            tail -40 "$log" >&2; echo "pip install failed; full log: $log" >&2; exit 1
+        fi
         touch "$stamp"
     fi
 }
