@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import Point
@@ -123,7 +124,7 @@ def _area_at(kind: str, point: Point, on: dt.date | None, with_edge_distance: bo
         if with_edge_distance
         else "NULL::float8"
     )
-    params = {"kind": kind, "day": day, "lon": lon, "lat": lat}
+    params: dict[str, Any] = {"kind": kind, "day": day, "lon": lon, "lat": lat}
     with connection.cursor() as cur:
         cur.execute(
             f"""

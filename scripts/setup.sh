@@ -68,7 +68,7 @@ create_database() {
         createdb "$GIS311_DB"
     fi
     # The test database is created by pytest-django; GeoDjango enables postgis there itself.
-    psql -q -d "$GIS311_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
+    PGOPTIONS="--client-min-messages=warning" psql -q -d "$GIS311_DB" -c "CREATE EXTENSION IF NOT EXISTS postgis" >/dev/null
 }
 
 make_venv() {
