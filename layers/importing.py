@@ -239,7 +239,8 @@ def import_boundaries(
             for number, items in sorted(grouped.items()):
                 polys = [poly for _, g in items for poly in g]
                 geom = MultiPolygon(*polys, srid=4326)
-                name = next((n for n, _ in items if n), "")
+                default_name = f"{area_model._meta.verbose_name} {number}".capitalize()
+                name = next((n for n, _ in items if n), default_name)
                 if len(items) > 1:
                     report.merged.append({"number": number, "features": len(items)})
                 rows.append(area_model(layer_version=version, number=number, name=name, geom=geom))

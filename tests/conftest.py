@@ -74,3 +74,12 @@ def load_wards(write_geojson: Callable[..., Path]) -> Callable[..., ImportReport
 def two_square_wards(load_wards: Callable[..., ImportReport]) -> ImportReport:
     """Ward 1 = west square, ward 2 = east square, in force for all time."""
     return load_wards(collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)))
+
+
+@pytest.fixture(scope="session")
+def live_server(django_db_setup, live_server):  # type: ignore[no-untyped-def]
+    """pytest-django's live server, made to stop before the test database is dropped.
+
+    Depending on django_db_setup orders the teardown: the server thread (and its connection) goes first.
+    """
+    return live_server

@@ -1,0 +1,81 @@
+"""Pages in a real browser (Playwright driving Debian's chromium) against a live server.
+
+Maps must work with no internet: every request the page makes must go to our own server.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from layers.models import Ward
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is missing (make test installs it)"),
+]
+# Data is created by fixtures listed *before* `page` in each test: once Playwright's event loop runs in
+# this thread, ORM calls would land on a context-local connection that outlives the test.
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    pg = browser.new_page(viewport={"width": 1000, "height": 700})
+    pg.foreign_requests = []
+    pg.on("request", lambda r: None if r.url.startswith(live_server.url) else pg.foreign_requests.append(r.url))
+    yield pg
+    pg.close()
+
+
+def test_a_resident_clicks_the_city_map_and_reads_the_ward(two_square_wards, page, live_server):
+    page.goto(live_server.url + "/")
+    page.wait_for_selector("body[data-map-ready='1']")
+    outlines = page.locator("#map path")
+    assert outlines.count() == 2  # the two literal wards, drawn from our own basemap endpoint
+    box = page.locator("#map").bounding_box()
+    # The map is fitted to the two squares (west = ward 1): click a quarter of the way across.
+    page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
+    page.wait_for_function("document.getElementById('lookup').textContent.includes('ward')")
+    assert "ward 1" in page.locator("#lookup").inner_text()
+    assert page.foreign_requests == []
+
+
+@pytest.fixture
+def site_admin(db):
+    return get_user_model().objects.create_superuser("site_admin", "admin@example.org", "pw-for-tests-only")
+
+
+@pytest.fixture
+def ward_2(two_square_wards):
+    return Ward.objects.get(number=2)
+
+
+def test_an_administrator_sees_a_ward_on_the_offline_map(site_admin, ward_2, page, live_server):
+    page.goto(live_server.url + "/admin/login/")
+    page.fill("#id_username", "site_admin")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/admin/layers/ward/{ward_2.pk}/change/")
+    page.wait_for_function("document.querySelectorAll('.offline-map path').length >= 3")
+    # The ward itself (red) plus both basemap outlines.
+    assert page.locator(".offline-map path[stroke='#c0392b']").count() == 1
+    assert page.locator(".offline-map path").count() == 3
+    assert page.foreign_requests == []
