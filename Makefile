@@ -14,6 +14,7 @@ setup:
 demo-data: setup
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_layers
+	$(PY) manage.py load_streets
 	$(PY) manage.py demo_admin
 
 demo: demo-data

@@ -133,6 +133,9 @@ CITY_NAME = os.environ.get("CITY_NAME", "Chicago")
 CITY_LAYER_MANIFEST = Path(
     os.environ.get("CITY_LAYER_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "layers.toml")
 )
+CITY_STREETS_MANIFEST = Path(
+    os.environ.get("CITY_STREETS_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "streets.toml")
+)
 # Lookups warn when a point is closer than this to a ward edge (metres).
 WARD_EDGE_WARNING_METRES = float(os.environ.get("WARD_EDGE_WARNING_METRES", "30"))
 

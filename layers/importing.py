@@ -322,15 +322,22 @@ def _lock_kind(kind: str) -> list[LayerVersion]:
 
 
 @transaction.atomic
-def activate(version: LayerVersion, *, replace_overlapping: bool = True, note: str = "") -> ActivationReport:
+def activate(
+    version: LayerVersion, *, replace_overlapping: bool = True, note: str = "", exclusive: bool = True
+) -> ActivationReport:
     """Make `version` answer lookups for its effective range.
 
     Active versions of the same kind whose effective ranges overlap it are retired in the same step
     (or, with replace_overlapping=False, the activation is refused), so for any date exactly one map
-    is in force. The change is logged and `rollback_last` undoes it.
+    is in force; `exclusive=False` activates beside the others (street networks of different extents).
+    The change is logged and `rollback_last` undoes it.
     """
     versions = _lock_kind(version.kind)
     version.refresh_from_db()
+    if not exclusive:  # layers that sit side by side (street networks of different extents)
+        before = {v.pk: v.active for v in versions}
+        LayerVersion.objects.filter(pk=version.pk).update(active=True)
+        return _log_change(version, LayerChange.Action.ACTIVATE, before, note)
     overlapping = [
         v for v in LayerVersion.objects.filter(kind=version.kind, active=True)
         .exclude(pk=version.pk)

@@ -18,6 +18,7 @@ from django.utils import timezone
 class LayerKind(models.TextChoices):
     WARDS = "wards", "Wards / council districts"
     COMMUNITY_AREAS = "community_areas", "Community areas / neighbourhoods"
+    STREETS = "streets", "Street network"
 
 
 class LayerVersionQuerySet(models.QuerySet["LayerVersion"]):
@@ -163,3 +164,32 @@ class CommunityAreaPart(models.Model):
     area = models.ForeignKey(CommunityArea, on_delete=models.CASCADE, related_name="parts")
     layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="+")
     geom = models.PolygonField(srid=4326, spatial_index=True)
+
+
+class StreetNode(models.Model):
+    """A node of a recorded street network (OSM node id, or a derived intersection id)."""
+
+    layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="street_nodes")
+    node_id = models.BigIntegerField()
+    geom = models.PointField(srid=4326, spatial_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["layer_version", "node_id"], name="street_node_unique"),
+        ]
+
+
+class StreetEdge(models.Model):
+    """A directed street segment with its length and travel time computed at import."""
+
+    layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="street_edges")
+    u = models.BigIntegerField(help_text="node_id of the start node")
+    v = models.BigIntegerField(help_text="node_id of the end node")
+    metres = models.FloatField()
+    seconds = models.FloatField()
+    name = models.CharField(max_length=300, blank=True)
+    street_class = models.CharField(max_length=100, blank=True, help_text="OSM highway=* or a derived class")
+    geom = models.LineStringField(srid=4326, spatial_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["layer_version", "u"])]

@@ -1,0 +1,82 @@
+"""Street networks as recorded layers: import once, reload identically, and answer from the right one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from layers.models import LayerKind, LayerVersion, StreetEdge
+from routing.matrix import travel_matrix
+from routing.network import NetworkConfig, NetworkError, StreetNetworkSpec
+from routing.streets import graph_from_version, import_street_network, street_graph_for
+
+pytestmark = pytest.mark.django_db
+
+# A tiny OSM file: a two-way residential street A-B-C and a one-way D->E on the next block north,
+# joined by two-way links A-D and C-E, plus a footway that a crew vehicle must not use.
+OSM = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="0.0" lon="0.0"/><node id="2" lat="0.0" lon="0.001"/><node id="3" lat="0.0" lon="0.002"/>
+ <node id="4" lat="0.001" lon="0.0"/><node id="5" lat="0.001" lon="0.002"/><node id="6" lat="0.0005" lon="0.001"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/><tag k="name" v="Main"/></way>
+ <way id="11"><nd ref="4"/><nd ref="5"/><tag k="highway" v="residential"/><tag k="oneway" v="yes"/></way>
+ <way id="12"><nd ref="1"/><nd ref="4"/><tag k="highway" v="residential"/></way>
+ <way id="13"><nd ref="3"/><nd ref="5"/><tag k="highway" v="residential"/></way>
+ <way id="14"><nd ref="2"/><nd ref="6"/><tag k="highway" v="footway"/></way>
+</osm>
+"""
+
+CSV = "street_1,street_2,longitude,latitude\nN MAIN ST,W 1ST ST,10.0,10.0\nS MAIN ST,W 2ND ST,10.0,10.002\n"
+
+
+@pytest.fixture
+def tiny_osm(tmp_path: Path) -> StreetNetworkSpec:
+    path = tmp_path / "tiny.osm"
+    path.write_text(OSM)
+    return StreetNetworkSpec(kind="osm", name="tiny osm", path=path, source="test", licence="ODbL")
+
+
+@pytest.fixture
+def tiny_derived(tmp_path: Path) -> StreetNetworkSpec:
+    path = tmp_path / "corners.csv"
+    path.write_text(CSV)
+    return StreetNetworkSpec(kind="derived", name="tiny citywide", path=path)
+
+
+def test_an_osm_network_is_recorded_once_and_reloads_the_same(tiny_osm):
+    report = import_street_network(tiny_osm, NetworkConfig())
+    version = LayerVersion.objects.get(pk=report.version_id)
+    assert version.kind == LayerKind.STREETS and version.active
+    assert version.report["attribution"].startswith("© OpenStreetMap contributors")
+    assert not StreetEdge.objects.filter(layer_version=version, street_class="footway").exists()
+    again = import_street_network(tiny_osm, NetworkConfig())
+    assert again.unchanged and again.version_id == report.version_id
+    graph = graph_from_version(version)
+    assert graph.edge_count == version.feature_count
+    tm = travel_matrix(graph, [("west", 0.0, 0.0005), ("east", 0.002, 0.0005)], use_cache=False)
+    assert tm.unroutable == [] and 0 < tm.seconds[0, 1] < tm.seconds[1, 0]  # the one-way helps eastbound
+
+
+def test_the_network_that_covers_the_points_answers_and_says_so(tiny_osm, tiny_derived):
+    import_street_network(tiny_osm, NetworkConfig())
+    import_street_network(tiny_derived, NetworkConfig())
+    inside = street_graph_for([(0.001, 0.0005)])
+    assert (inside.source_kind, inside.approximate) == ("osm", False)
+    elsewhere = street_graph_for([(10.0, 10.001)])
+    assert (elsewhere.source_kind, elsewhere.approximate) == ("derived", True)
+    assert travel_matrix(elsewhere, [("a", 10.0, 10.0)]).network["approximate"] is True
+
+
+def test_without_any_network_the_error_says_how_to_load_one(db):
+    with pytest.raises(NetworkError, match="load_streets"):
+        street_graph_for([(0.0, 0.0)])
+
+
+def test_a_file_that_is_not_osm_is_refused_with_nothing_written(tmp_path):
+    bad = tmp_path / "bad.osm"
+    bad.write_text("<osm><way id='1'><nd ref='1'/>")
+    with pytest.raises(NetworkError, match="not a readable OSM XML file"):
+        import_street_network(StreetNetworkSpec(kind="osm", name="bad", path=bad), NetworkConfig())
+    assert not LayerVersion.objects.exists()
+
