@@ -16,6 +16,7 @@ from __future__ import annotations
 import sys
 import time
 import tracemalloc
+from collections.abc import Callable
 
 import networkx as nx
 import numpy as np
@@ -62,7 +63,7 @@ def nx_seconds(G: nx.DiGraph, sources: np.ndarray, targets: np.ndarray) -> float
     return time.perf_counter() - t0
 
 
-def peak_mib(fn) -> float:  # type: ignore[no-untyped-def]
+def peak_mib(fn: Callable[[], object]) -> float:
     tracemalloc.start()
     fn()
     _, peak = tracemalloc.get_traced_memory()
