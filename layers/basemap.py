@@ -38,3 +38,52 @@ def outlines_geojson(kind: str, on: dt.date | None = None, tolerance: float = DE
             [version.pk, version.name, kind, version.licence or version.source, tolerance, version.pk],
         )
         return str(cur.fetchone()[0])
+
+
+MAX_STREET_EDGES = 4000
+
+
+def streets_geojson(bbox: tuple[float, float, float, float], limit: int = MAX_STREET_EDGES) -> str:
+    """Active street-network edges inside a lon/lat box, with each network's attribution (ODbL needs it).
+
+    Where two networks overlap (an OSM extract inside the approximate citywide graph), the exact one wins.
+    """
+    from layers.models import StreetEdge
+
+    table = StreetEdge._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH box AS (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 4326) AS g),
+            nets AS (
+                SELECT id, name, report FROM layers_layerversion
+                WHERE kind = 'streets' AND active
+                  AND ST_Intersects((SELECT g FROM box), ST_MakeEnvelope(
+                        (report->'bbox'->>0)::float8, (report->'bbox'->>1)::float8,
+                        (report->'bbox'->>2)::float8, (report->'bbox'->>3)::float8, 4326))
+            ),
+            chosen AS (
+                SELECT * FROM nets WHERE NOT COALESCE((report->>'approximate')::bool, false)
+                UNION ALL
+                SELECT * FROM nets WHERE COALESCE((report->>'approximate')::bool, false)
+                  AND NOT EXISTS (SELECT 1 FROM nets n2 WHERE NOT COALESCE((n2.report->>'approximate')::bool, false))
+            ),
+            edges AS (
+                SELECT e.name, e.street_class, e.layer_version_id, e.geom FROM {table} e
+                JOIN chosen c ON c.id = e.layer_version_id, box
+                WHERE e.geom && box.g LIMIT %s
+            )
+            SELECT json_build_object(
+                'type', 'FeatureCollection',
+                'networks', (SELECT COALESCE(json_agg(json_build_object(
+                    'id', id, 'name', name, 'attribution', report->>'attribution',
+                    'approximate', COALESCE((report->>'approximate')::bool, false))), '[]'::json) FROM chosen),
+                'features', COALESCE((SELECT json_agg(json_build_object(
+                    'type', 'Feature',
+                    'properties', json_build_object('name', name, 'class', street_class, 'network', layer_version_id),
+                    'geometry', ST_AsGeoJSON(geom, 6)::json)) FROM edges), '[]'::json)
+            )::text
+            """,
+            [*bbox, limit],
+        )
+        return str(cur.fetchone()[0])

@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/layers/where/", api.WhereIsView.as_view(), name="where"),
     path("api/layers/versions/", api.LayerVersionList.as_view(), name="versions"),
     path("layers/basemap/<str:kind>.geojson", api.basemap, name="basemap"),
+    path("layers/streets.geojson", api.streets, name="streets"),
 ]

@@ -80,3 +80,13 @@ def test_a_file_that_is_not_osm_is_refused_with_nothing_written(tmp_path):
         import_street_network(StreetNetworkSpec(kind="osm", name="bad", path=bad), NetworkConfig())
     assert not LayerVersion.objects.exists()
 
+
+
+def test_the_street_overlay_carries_the_networks_attribution(client, tiny_osm):
+    import json
+
+    import_street_network(tiny_osm, NetworkConfig())
+    body = json.loads(client.get("/layers/streets.geojson", {"bbox": "-0.001,-0.001,0.003,0.002"}).content)
+    assert body["features"] and body["networks"][0]["attribution"].startswith("© OpenStreetMap contributors")
+    assert client.get("/layers/streets.geojson", {"bbox": "0,0,1,1"}).status_code == 400  # too large
+    assert client.get("/layers/streets.geojson", {"bbox": "a,b"}).status_code == 400

@@ -28,6 +28,32 @@
     });
   };
 
+  /* Street lines from our own street layers when zoomed in, with each network's attribution
+     (OSM data is ODbL: the attribution must show wherever its streets are drawn). */
+  gis311.streets = function (map, url, minZoom) {
+    minZoom = minZoom || 15;
+    var layer = L.geoJSON(null, { style: { color: "#9a8f80", weight: 1.5 }, interactive: false }).addTo(map);
+    var shown = [];
+    function refresh() {
+      layer.clearLayers();
+      shown.forEach(function (a) { map.attributionControl.removeAttribution(a); });
+      shown = [];
+      if (map.getZoom() < minZoom) return;
+      var b = map.getBounds();
+      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
+      fetch(url + "?bbox=" + bbox.join(",")).then(function (r) { return r.ok ? r.json() : null; }).then(function (fc) {
+        if (!fc) return;
+        layer.addData(fc);
+        fc.networks.forEach(function (n) {
+          var a = n.attribution || n.name;
+          if (a && shown.indexOf(a) < 0) { shown.push(a); map.attributionControl.addAttribution(a); }
+        });
+      });
+    }
+    map.on("moveend", refresh);
+    return layer;
+  };
+
   function initWidget(el) {
     var input = document.getElementById(el.dataset.input);
     var map = L.map(el, { zoomSnap: 0.25 });
