@@ -1,0 +1,231 @@
+"""The request domain: departments, service types (Open311 service definitions with SLAs), requests,
+their audit trail, subscriptions, routing rules, the business calendar and storm mode.
+
+Statuses change only through gis_app.transitions; models carry domain verbs and querysets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.gis.db import models
+from django.contrib.gis.geos import Point
+from django.contrib.gis.measure import D
+from django.db.models import Q
+from django.utils import timezone
+
+from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
+from layers.models import LayerVersion
+
+DESCRIPTION_MAX = 4000
+
+
+class Department(models.Model):
+    code = models.SlugField(max_length=60, unique=True)
+    name = models.CharField(max_length=200)
+    queue_email = models.EmailField(blank=True, help_text="Where alerts about this department's work go.")
+    supervisor_email = models.EmailField(blank=True, help_text="Escalations for breached SLAs.")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceType(models.Model):
+    """A kind of request: what residents choose, what the city promises, how crews work it."""
+
+    code = models.SlugField(max_length=80, unique=True, help_text="Open311 service_code.")
+    name = models.CharField(max_length=200)
+    group = models.CharField(max_length=120, blank=True)
+    description = models.TextField(blank=True)
+    keywords = models.JSONField(default=list, blank=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="service_types")
+    priority = models.PositiveSmallIntegerField(default=3, help_text="1 (lowest) to 5 (emergency).")
+    sla_kind = models.CharField(max_length=20, choices=SlaKind.choices, default=SlaKind.BUSINESS_HOURS)
+    sla_amount = models.FloatField(default=40, help_text="Business hours or calendar days, per sla_kind.")
+    sla_text = models.CharField(max_length=300, blank=True, help_text="What residents are told to expect.")
+    location_required = models.BooleanField(default=True)
+    anonymous_allowed = models.BooleanField(default=True)
+    sensitive = models.BooleanField(default=False, help_text="Never shown publicly.")
+    required_skill = models.CharField(max_length=60, blank=True)
+    expected_minutes = models.PositiveIntegerField(default=30)
+    dedup_radius_m = models.FloatField(default=50)
+    dedup_window_days = models.FloatField(default=30)
+    dedup_threshold = models.FloatField(default=0.8)
+    completion_requires_photo = models.BooleanField(default=False)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["group", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ServiceAttribute(models.Model):
+    """One intake question of a service type, shaped like an Open311 service definition attribute."""
+
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="attributes")
+    code = models.SlugField(max_length=80)
+    datatype = models.CharField(max_length=20, choices=Datatype.choices, default=Datatype.STRING)
+    required = models.BooleanField(default=False)
+    order = models.PositiveSmallIntegerField(default=1)
+    description = models.CharField(max_length=300)
+    values = models.JSONField(default=list, blank=True, help_text='[{"key": "1", "name": "Yes"}, …] for lists.')
+
+    class Meta:
+        ordering = ["service_type", "order"]
+        constraints = [models.UniqueConstraint(fields=["service_type", "code"], name="attribute_unique_code")]
+
+    def __str__(self) -> str:
+        return f"{self.service_type.code}.{self.code}"
+
+
+class RoutingRule(models.Model):
+    """Which department owns a type in a place: a ward rule beats a community-area rule beats the default."""
+
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="routing_rules")
+    ward_number = models.PositiveIntegerField(null=True, blank=True)
+    community_area_number = models.PositiveIntegerField(null=True, blank=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(ward_number__isnull=False) | Q(community_area_number__isnull=False),
+                                   name="routing_rule_has_a_place"),
+        ]
+
+
+class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
+    def open(self) -> ServiceRequestQuerySet:
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def of_type(self, service_type: ServiceType) -> ServiceRequestQuerySet:
+        return self.filter(service_type=service_type)
+
+    def near(self, point: Point, metres: float) -> ServiceRequestQuerySet:
+        """Within `metres` on the ground (geography distance, GiST-indexed ST_DWithin)."""
+        return self.filter(location__dwithin=(point, D(m=metres)))
+
+    def since(self, when: dt.datetime) -> ServiceRequestQuerySet:
+        return self.filter(requested_at__gte=when)
+
+    def overdue(self, now: dt.datetime | None = None) -> ServiceRequestQuerySet:
+        return self.open().filter(due_at__lt=now or timezone.now())
+
+
+class ServiceRequest(models.Model):
+    ticket = models.CharField(max_length=11, unique=True, help_text="Universal ticket number, e.g. 7KQ2-M9XD-4.")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.PROTECT, related_name="requests")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True)
+    location = models.PointField(srid=4326, null=True, blank=True, spatial_index=True, geography=False)
+    address = models.CharField(max_length=300, blank=True)
+    located_by = models.CharField(max_length=20, choices=LocatedBy.choices, default=LocatedBy.PIN)
+    ward_number = models.PositiveIntegerField(null=True, blank=True, db_index=True)
+    ward_layer = models.ForeignKey(LayerVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   help_text="The ward map in force when the request was filed.")
+    community_area_number = models.PositiveIntegerField(null=True, blank=True)
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="requests")
+    description = models.TextField(blank=True, max_length=DESCRIPTION_MAX)
+    attributes = models.JSONField(default=dict, blank=True)
+    channel = models.CharField(max_length=20, choices=Channel.choices, default=Channel.PHONE)
+    reporter_name = models.CharField(max_length=200, blank=True)
+    reporter_email = models.EmailField(blank=True)
+    reporter_phone = models.CharField(max_length=40, blank=True)
+    anonymous = models.BooleanField(default=False)
+    notify_via = models.CharField(max_length=10, choices=NotifyVia.choices, default=NotifyVia.NONE)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates")
+    follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="follow_ups")
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closure_reason = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped by every change.")
+
+    objects = ServiceRequestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at"]
+        permissions = [("view_reporter_contact", "Can see reporter contact details (logged)")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket} {self.service_type.code} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def assign_ward(self) -> None:
+        """Ward and community area of the maps in force when the request was filed."""
+        from layers.lookup import LayerNotLoaded, community_area_at, ward_at
+
+        if self.location is None:
+            self.ward_number = self.ward_layer = self.community_area_number = None
+            return
+        ward = ward_at(self.location, on=timezone.localdate(self.requested_at))
+        self.ward_number = ward.number
+        self.ward_layer_id = ward.layer_version_id
+        try:
+            self.community_area_number = community_area_at(self.location, with_edge_distance=False).number
+        except LayerNotLoaded:
+            self.community_area_number = None
+
+
+class RequestEvent(models.Model):
+    """The audit trail: one row per change, append-only (a database trigger refuses UPDATE and DELETE)."""
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    actor_label = models.CharField(max_length=150, blank=True, help_text="Who, when not a user (system, crew).")
+    verb = models.CharField(max_length=40)
+    old = models.JSONField(default=dict, blank=True)
+    new = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    public = models.BooleanField(default=True, help_text="Shown on the public track-my-ticket page.")
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.verb}"
+
+
+class Subscription(models.Model):
+    """Someone who hears about a request: its reporter, and anyone attached to it later."""
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="subscriptions")
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    via = models.CharField(max_length=10, choices=NotifyVia.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+
+class Holiday(models.Model):
+    date = models.DateField(unique=True)
+    name = models.CharField(max_length=120)
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}"
+
+
+class StormMode(models.Model):
+    """Extend due dates of chosen types for requests filed in a date range (a storm, a snow emergency)."""
+
+    name = models.CharField(max_length=200)
+    service_types = models.ManyToManyField(ServiceType, related_name="storms")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    extension_hours = models.FloatField(help_text="Added to the due date of each affected request.")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+
+    def __str__(self) -> str:
+        return self.name

@@ -83,3 +83,69 @@ def live_server(django_db_setup, live_server):  # type: ignore[no-untyped-def]
     Depending on django_db_setup orders the teardown: the server thread (and its connection) goes first.
     """
     return live_server
+
+
+# ---- the request domain: a small city with named actors -------------------------------------------
+
+
+@pytest.fixture
+def streets_dept(db):  # type: ignore[no-untyped-def]
+    from gis_app.models import Department
+
+    return Department.objects.create(code="streets", name="Streets and Sanitation", queue_email="streets@city.test",
+                                     supervisor_email="boss@city.test")
+
+
+@pytest.fixture
+def pothole(streets_dept):  # type: ignore[no-untyped-def]
+    from gis_app.models import ServiceAttribute, ServiceType
+
+    st = ServiceType.objects.create(code="pothole", name="Pothole in street", group="Streets",
+                                    department=streets_dept, sla_amount=16, sla_text="Usually fixed in two days",
+                                    completion_requires_photo=True)
+    ServiceAttribute.objects.create(service_type=st, code="where", datatype="singlevaluelist", required=True,
+                                    order=1, description="Where in the street?",
+                                    values=[{"key": "lane", "name": "Traffic lane"}, {"key": "curb", "name": "Curb"}])
+    ServiceAttribute.objects.create(service_type=st, code="depth_cm", datatype="number", order=2,
+                                    description="Depth in centimetres")
+    return st
+
+
+@pytest.fixture
+def info_call(streets_dept):  # type: ignore[no-untyped-def]
+    from gis_app.models import ServiceType
+
+    return ServiceType.objects.create(code="info", name="311 information only call", department=streets_dept,
+                                      location_required=False, sla_kind="calendar_days", sla_amount=0)
+
+
+def _user(name: str, role: str):  # type: ignore[no-untyped-def]
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from gis_app.roles import ensure_roles
+
+    ensure_roles()
+    user = get_user_model().objects.create_user(name, password="pw-for-tests-only")
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+@pytest.fixture
+def intake_clerk(db):  # type: ignore[no-untyped-def]
+    return _user("intake_clerk", "intake clerk")
+
+
+@pytest.fixture
+def dispatcher(db):  # type: ignore[no-untyped-def]
+    return _user("dispatcher", "dispatcher")
+
+
+@pytest.fixture
+def crew_alpha(db):  # type: ignore[no-untyped-def]
+    return _user("crew_alpha", "crew member")
+
+
+@pytest.fixture
+def alderman_ward_2(db):  # type: ignore[no-untyped-def]
+    return _user("alderman_ward_2", "council member")

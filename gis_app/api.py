@@ -1,0 +1,191 @@
+"""Staff intake API: create a request, read it with its history, move it through its lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, permissions, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis_app.choices import Channel, LocatedBy, NotifyVia
+from gis_app.intake import IntakeData, IntakeError, create_request
+from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
+from gis_app.tickets import TicketError, normalize_ticket
+from gis_app.transitions import MOVES, StaleVersion, TransitionError, allowed_verbs, apply, record
+from layers.coords import CoordinateError, point_from_lonlat
+
+
+class HasPerm(permissions.BasePermission):
+    perm = ""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.has_perm(self.perm))
+
+
+class CanAdd(HasPerm):
+    perm = "gis_app.add_servicerequest"
+
+
+class CanView(HasPerm):
+    perm = "gis_app.view_servicerequest"
+
+
+class CanChange(HasPerm):
+    perm = "gis_app.change_servicerequest"
+
+
+class IntakeSerializer(serializers.Serializer):
+    service_code = serializers.CharField(help_text="The service type's code (GET /api/services/).")
+    lon = serializers.CharField(required=False, allow_blank=True, help_text="Longitude, WGS84 (omit for no place).")
+    lat = serializers.CharField(required=False, allow_blank=True, help_text="Latitude, WGS84.")
+    address = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    located_by = serializers.ChoiceField(choices=LocatedBy.choices, default=LocatedBy.PIN)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX,
+                                        help_text=f"At most {DESCRIPTION_MAX} characters.")
+    attributes = serializers.DictField(required=False, default=dict, help_text="Answers to the type's questions.")
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.PHONE)
+    reporter_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    reporter_email = serializers.EmailField(required=False, allow_blank=True)
+    reporter_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    anonymous = serializers.BooleanField(default=False)
+    notify_via = serializers.ChoiceField(choices=NotifyVia.choices, default=NotifyVia.NONE)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RequestEvent
+        fields = ["at", "verb", "actor_label", "old", "new", "note"]
+
+
+class RequestSerializer(serializers.ModelSerializer):
+    service_code = serializers.CharField(source="service_type.code")
+    department = serializers.CharField(source="department.code")
+    lon = serializers.SerializerMethodField()
+    lat = serializers.SerializerMethodField()
+    allowed_actions = serializers.SerializerMethodField()
+    history = EventSerializer(source="events", many=True, read_only=True)
+
+    class Meta:
+        model = ServiceRequest
+        fields = ["ticket", "service_code", "status", "lon", "lat", "address", "located_by", "ward_number",
+                  "community_area_number", "department", "description", "attributes", "channel", "due_at",
+                  "requested_at", "updated_at", "closed_at", "closure_reason", "version", "allowed_actions",
+                  "history"]
+
+    def get_lon(self, obj: ServiceRequest) -> float | None:
+        return obj.location.x if obj.location else None
+
+    def get_lat(self, obj: ServiceRequest) -> float | None:
+        return obj.location.y if obj.location else None
+
+    def get_allowed_actions(self, obj: ServiceRequest) -> list[str]:
+        return allowed_verbs(obj.status)
+
+
+class RequestWithContactSerializer(RequestSerializer):
+    class Meta(RequestSerializer.Meta):
+        fields = [*RequestSerializer.Meta.fields, "reporter_name", "reporter_email", "reporter_phone", "anonymous",
+                  "notify_via"]
+
+
+def _bad(field_name: str, message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
+    return Response({"field": field_name, "detail": f"{field_name}: {message}"}, status=code)
+
+
+class RequestCreate(APIView):
+    permission_classes = [CanAdd]
+
+    @extend_schema(request=IntakeSerializer, responses={201: RequestSerializer})
+    def post(self, request: Request) -> Response:
+        ser = IntakeSerializer(data=request.data)
+        if not ser.is_valid():
+            field_name, errors = next(iter(ser.errors.items()))
+            return _bad(field_name, " ".join(str(e) for e in errors))
+        d = ser.validated_data
+        location = None
+        if d.get("lon") or d.get("lat"):
+            try:
+                location = point_from_lonlat(d.get("lon"), d.get("lat"))
+            except CoordinateError as exc:
+                return _bad("location", str(exc))
+        data = IntakeData(
+            service_code=d["service_code"], location=location, address=d.get("address", ""),
+            located_by=d["located_by"], description=d.get("description", ""), attributes=d.get("attributes", {}),
+            channel=d["channel"], reporter_name=d.get("reporter_name", ""), reporter_email=d.get("reporter_email", ""),
+            reporter_phone=d.get("reporter_phone", ""), anonymous=d["anonymous"], notify_via=d["notify_via"],
+        )
+        try:
+            req = create_request(data, by=request.user)
+        except IntakeError as exc:
+            return _bad(exc.field, exc.message)
+        return Response(RequestSerializer(req).data, status=status.HTTP_201_CREATED)
+
+
+def _get(ticket: str) -> ServiceRequest:
+    return get_object_or_404(
+        ServiceRequest.objects.select_related("service_type", "department").prefetch_related("events"),
+        ticket=normalize_ticket(ticket))
+
+
+class RequestDetail(APIView):
+    permission_classes = [CanView]
+
+    @extend_schema(responses={200: RequestWithContactSerializer})
+    def get(self, request: Request, ticket: str) -> Response:
+        try:
+            req = _get(ticket)
+        except TicketError as exc:
+            return _bad("ticket", str(exc))
+        if request.user.has_perm("gis_app.view_reporter_contact"):
+            record(req, "contact_viewed", by=request.user, public=False, note="reporter contact shown to staff")
+            return Response(RequestWithContactSerializer(req).data)
+        return Response(RequestSerializer(req).data)
+
+
+class ActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=sorted(MOVES))
+    version = serializers.IntegerField(help_text="The version you read; a stale one gets 409.")
+    note = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX)
+    parent = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.parent
+        required=False, allow_blank=True, help_text="Ticket of the parent (duplicates).")
+
+
+class RequestAction(APIView):
+    permission_classes = [CanChange]
+
+    @extend_schema(request=ActionSerializer, responses={200: RequestSerializer})
+    def post(self, request: Request, ticket: str) -> Response:
+        ser = ActionSerializer(data=request.data)
+        if not ser.is_valid():
+            field_name, errors = next(iter(ser.errors.items()))
+            return _bad(field_name, " ".join(str(e) for e in errors))
+        try:
+            req = _get(ticket)
+            parent = _get(ser.validated_data["parent"]) if ser.validated_data.get("parent") else None
+        except TicketError as exc:
+            return _bad("ticket", str(exc))
+        try:
+            updated = apply(req, ser.validated_data["action"], by=request.user,
+                            note=ser.validated_data.get("note", ""), parent=parent,
+                            expected_version=ser.validated_data["version"])
+        except StaleVersion as exc:
+            return _bad("version", str(exc), status.HTTP_409_CONFLICT)
+        except TransitionError as exc:
+            return _bad("action", str(exc))
+        return Response(RequestSerializer(_get(updated.ticket)).data)
+
+
+class ServiceTypeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceType
+        fields = ["code", "name", "group", "description", "location_required", "sla_text"]
+
+
+class ServiceTypeList(generics.ListAPIView):
+    queryset = ServiceType.objects.filter(active=True, sensitive=False)
+    serializer_class = ServiceTypeSerializer
+    permission_classes = [permissions.AllowAny]

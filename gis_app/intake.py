@@ -1,0 +1,168 @@
+"""Intake: one function that turns a validated contact into a stored request with everything it needs.
+
+Ward and community area from the maps in force, department by type + place, a due date from the SLA,
+a universal ticket number, the reporter subscribed on the channel they chose, and the audit trail,
+in one transaction. Anything wrong raises IntakeError naming the field and what was expected, and
+nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
+from gis_app.departments import route_department
+from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
+from gis_app.sla import due_at
+from gis_app.tickets import new_ticket
+from gis_app.transitions import record
+from layers.lookup import LayerNotLoaded, ward_at
+
+
+class IntakeError(ValueError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.message = message
+
+
+@dataclass
+class IntakeData:
+    service_code: str
+    location: Point | None = None
+    address: str = ""
+    located_by: str = LocatedBy.PIN
+    description: str = ""
+    attributes: dict[str, Any] = field(default_factory=dict)
+    channel: str = Channel.PHONE
+    reporter_name: str = ""
+    reporter_email: str = ""
+    reporter_phone: str = ""
+    anonymous: bool = False
+    notify_via: str = NotifyVia.NONE
+    requested_at: dt.datetime | None = None
+    external_id: str = ""
+
+
+def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dict[str, Any]:
+    """Check answers against the type's Open311 attribute definitions; returns the cleaned answers."""
+    if not isinstance(given, dict):
+        raise IntakeError("attributes", "must be an object of code: value")
+    defs = {a.code: a for a in service_type.attributes.all()}
+    unknown = sorted(set(given) - set(defs))
+    if unknown:
+        raise IntakeError("attributes", f"unknown attribute(s) {', '.join(unknown)} for {service_type.code}; "
+                                        f"expected {', '.join(sorted(defs)) or 'none'}")
+    clean: dict[str, Any] = {}
+    for code, a in sorted(defs.items(), key=lambda kv: kv[1].order):
+        value = given.get(code)
+        if value in (None, "", []):
+            if a.required:
+                raise IntakeError(f"attributes.{code}", f"is required: {a.description}")
+            continue
+        keys = {str(v["key"]) for v in a.values}
+        if a.datatype == Datatype.NUMBER:
+            try:
+                value = float(str(value))
+            except ValueError:
+                raise IntakeError(f"attributes.{code}", f"must be a number; got {value!r}") from None
+        elif a.datatype == Datatype.DATETIME:
+            try:
+                value = dt.datetime.fromisoformat(str(value)).isoformat()
+            except ValueError:
+                raise IntakeError(f"attributes.{code}", f"must be an ISO 8601 date-time; got {value!r}") from None
+        elif a.datatype == Datatype.SINGLEVALUELIST:
+            if str(value) not in keys:
+                raise IntakeError(f"attributes.{code}", f"must be one of {', '.join(sorted(keys))}; got {value!r}")
+            value = str(value)
+        elif a.datatype == Datatype.MULTIVALUELIST:
+            values = value if isinstance(value, list) else [value]
+            bad = [v for v in values if str(v) not in keys]
+            if bad:
+                raise IntakeError(f"attributes.{code}", f"values must be among {', '.join(sorted(keys))}; got {bad}")
+            value = [str(v) for v in values]
+        else:
+            value = str(value)
+            if len(value) > DESCRIPTION_MAX:
+                raise IntakeError(f"attributes.{code}", f"is at most {DESCRIPTION_MAX} characters")
+        clean[code] = value
+    return clean
+
+
+@transaction.atomic
+def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "") -> ServiceRequest:
+    try:
+        stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
+    except ServiceType.DoesNotExist:
+        raise IntakeError("service_code", f"unknown service type {data.service_code!r}; see GET /api/services/") \
+            from None
+    if len(data.description) > DESCRIPTION_MAX:
+        raise IntakeError("description", f"is at most {DESCRIPTION_MAX} characters; got {len(data.description)}")
+    if stype.location_required and data.location is None:
+        raise IntakeError("location", f"{stype.name} needs a location (a pin, an address or cross streets)")
+    if data.anonymous and not stype.anonymous_allowed:
+        raise IntakeError("anonymous", f"{stype.name} cannot be reported anonymously")
+    if data.notify_via == NotifyVia.EMAIL and not data.reporter_email:
+        raise IntakeError("reporter_email", "is needed to send updates by email")
+    if data.notify_via == NotifyVia.SMS and not data.reporter_phone:
+        raise IntakeError("reporter_phone", "is needed to send updates by text message")
+    attributes = validate_attributes(stype, data.attributes)
+    requested_at = data.requested_at or timezone.now()
+    req = ServiceRequest(
+        service_type=stype, status=Status.OPEN, location=data.location, address=data.address[:300],
+        located_by=data.located_by if data.location is not None else LocatedBy.NONE,
+        description=data.description, attributes=attributes, channel=data.channel,
+        reporter_name="" if data.anonymous else data.reporter_name,
+        reporter_email="" if data.anonymous else data.reporter_email,
+        reporter_phone="" if data.anonymous else data.reporter_phone,
+        anonymous=data.anonymous, notify_via=NotifyVia.NONE if data.anonymous else data.notify_via,
+        requested_at=requested_at, external_id=data.external_id,
+    )
+    if data.location is not None:
+        try:
+            ward = ward_at(data.location, on=timezone.localdate(requested_at), with_edge_distance=False)
+        except LayerNotLoaded as exc:
+            raise IntakeError("location", str(exc)) from None
+        if not ward.inside:
+            raise IntakeError("location", f"is outside the city ({ward.message}); expected a point inside a ward")
+        req.assign_ward()
+    req.department, why = route_department(stype, req.ward_number, req.community_area_number)
+    req.due_at = due_at(stype, requested_at)
+    for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail
+        req.ticket = new_ticket()
+        try:
+            with transaction.atomic():
+                req.save()
+            break
+        except IntegrityError:
+            continue
+    record(req, "received", by=by, actor_label=actor_label or data.channel,
+           new={"status": req.status, "channel": req.channel, "ward": req.ward_number})
+    record(req, "routed", by=by, actor_label="system", new={"department": req.department.code}, note=why)
+    record(req, "due_date_set", by=by, actor_label="system", new={"due_at": req.due_at.isoformat()},
+           note=stype.sla_text)
+    if req.notify_via != NotifyVia.NONE:
+        Subscription.objects.create(request=req, name=req.reporter_name, email=req.reporter_email,
+                                    phone=req.reporter_phone, via=req.notify_via)
+    return req
+
+
+def new_request_like(original: ServiceRequest, *, note: str, by: Any = None, actor_label: str = "") -> ServiceRequest:
+    """A follow-up of `original`: same type, place and reporter; linked; its own ticket and due date."""
+    data = IntakeData(
+        service_code=original.service_type.code, location=original.location, address=original.address,
+        located_by=original.located_by, description=f"Follow-up of {original.ticket}: {note}"[:DESCRIPTION_MAX],
+        attributes=original.attributes, channel=original.channel, reporter_name=original.reporter_name,
+        reporter_email=original.reporter_email, reporter_phone=original.reporter_phone,
+        anonymous=original.anonymous, notify_via=original.notify_via,
+    )
+    follow = create_request(data, by=by, actor_label=actor_label)
+    follow.follow_up_of = original
+    follow.save(update_fields=["follow_up_of"])
+    return follow

@@ -1,0 +1,35 @@
+"""Roles as Django groups with permissions (created after every migrate, idempotently).
+
+The anonymous public has no group: it reads public pages and the Open311 API only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+ROLES: dict[str, list[str]] = {
+    "intake clerk": ["gis_app.add_servicerequest", "gis_app.view_servicerequest", "gis_app.view_reporter_contact",
+                     "gis_app.view_servicetype"],
+    "dispatcher": ["gis_app.view_servicerequest", "gis_app.change_servicerequest", "gis_app.view_reporter_contact",
+                   "gis_app.view_servicetype"],
+    "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
+    "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
+    "planner": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
+    "administrator": ["*"],
+}
+
+
+def ensure_roles(**kwargs: Any) -> None:
+    from django.contrib.auth.models import Group, Permission
+
+    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers"])
+    for name, perms in ROLES.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        if perms == ["*"]:
+            group.permissions.set(every)
+            continue
+        wanted: list[Permission] = []
+        for dotted in perms:
+            app, codename = dotted.split(".")
+            wanted.extend(Permission.objects.filter(content_type__app_label=app, codename=codename))
+        group.permissions.set(wanted)

@@ -1,0 +1,126 @@
+"""The one place a request's status changes.
+
+Each verb names where it may start and where it leads; an invalid move raises an error naming the
+moves that are allowed. Every change bumps the request's version (optimistic locking: a caller that
+read version N and finds N+1 gets a StaleVersion conflict, never a silent overwrite) and appends an
+audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from gis_app.choices import Status
+from gis_app.models import RequestEvent, ServiceRequest, Subscription
+
+
+class TransitionError(ValueError):
+    """A move that is not allowed, or lacks what it needs; the message says what would be accepted."""
+
+
+class StaleVersion(TransitionError):
+    """Someone changed the request after the caller read it."""
+
+
+@dataclass(frozen=True)
+class Move:
+    sources: frozenset[str]
+    target: str
+
+
+S = Status
+MOVES: dict[str, Move] = {
+    "open": Move(frozenset({S.RECEIVED}), S.OPEN),
+    "assign": Move(frozenset({S.OPEN, S.ON_HOLD}), S.ASSIGNED),
+    "start": Move(frozenset({S.OPEN, S.ASSIGNED}), S.IN_PROGRESS),
+    "hold": Move(frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS}), S.ON_HOLD),
+    "resume": Move(frozenset({S.ON_HOLD}), S.OPEN),
+    "could_not_complete": Move(frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.OPEN),
+    "complete": Move(frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS}), S.COMPLETED),
+    "close": Move(frozenset({S.COMPLETED}), S.CLOSED),
+    "mark_duplicate": Move(frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.ON_HOLD}), S.DUPLICATE),
+    "unmerge": Move(frozenset({S.DUPLICATE}), S.OPEN),
+    "cancel": Move(frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.ON_HOLD}), S.CANCELLED),
+}
+NEEDS_REASON = {"could_not_complete", "cancel", "hold"}
+CLOSING = {S.COMPLETED, S.CLOSED, S.CANCELLED, S.DUPLICATE}
+
+
+def allowed_verbs(status: str) -> list[str]:
+    return sorted(v for v, m in MOVES.items() if status in m.sources)
+
+
+def record(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", old: dict | None = None,
+           new: dict | None = None, note: str = "", public: bool = True) -> RequestEvent:
+    return RequestEvent.objects.create(
+        request=request, verb=verb, actor=by if getattr(by, "pk", None) else None,
+        actor_label=actor_label or (str(by) if by is not None else "system"), old=old or {}, new=new or {},
+        note=note, public=public)
+
+
+@transaction.atomic
+def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", note: str = "",
+          photos: int = 0, parent: ServiceRequest | None = None, expected_version: int | None = None
+          ) -> ServiceRequest:
+    """Move `request` by `verb`; returns the fresh row. Raises TransitionError / StaleVersion."""
+    if verb not in MOVES:
+        raise TransitionError(f"unknown action {verb!r}; actions are {', '.join(sorted(MOVES))}")
+    current = ServiceRequest.objects.select_for_update().select_related("service_type").get(pk=request.pk)
+    if expected_version is not None and current.version != expected_version:
+        raise StaleVersion(f"request {current.ticket} was changed by someone else since you read it "
+                           f"(now version {current.version}, you had {expected_version}); reload and try again")
+    move = MOVES[verb]
+    if current.status not in move.sources:
+        allowed = allowed_verbs(current.status)
+        raise TransitionError(f"cannot {verb} a request that is {current.status}; allowed now: "
+                              f"{', '.join(allowed) or 'nothing (it is final)'}")
+    if verb in NEEDS_REASON and not note.strip():
+        raise TransitionError(f"{verb} needs a reason in the note")
+    if verb == "complete":
+        if not note.strip():
+            raise TransitionError("completion needs proof: a note saying what was done")
+        if current.service_type.completion_requires_photo and photos < 1:
+            raise TransitionError(f"completion of {current.service_type.name} needs a photo as proof")
+    if verb == "mark_duplicate":
+        if parent is None:
+            raise TransitionError("mark_duplicate needs the parent request it duplicates")
+        root = parent.parent if parent.parent is not None else parent
+        if root.pk == current.pk:
+            raise TransitionError("a request cannot be a duplicate of itself")
+        current.parent = root
+        for sub in current.subscriptions.all():
+            Subscription.objects.create(request=root, name=sub.name, email=sub.email, phone=sub.phone, via=sub.via)
+    if verb == "unmerge":
+        current.parent = None
+    old_status = current.status
+    current.status = move.target
+    now = timezone.now()
+    current.closed_at = now if move.target in CLOSING else None
+    if move.target in CLOSING:
+        current.closure_reason = note[:300]
+    current.version += 1
+    current.save()
+    new: dict[str, Any] = {"status": current.status}
+    if verb == "mark_duplicate":
+        new["parent"] = current.parent.ticket if current.parent else None
+    record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
+    return current
+
+
+@transaction.atomic
+def reopen_as_follow_up(request: ServiceRequest, *, by: Any = None, actor_label: str = "resident survey",
+                        note: str = "") -> ServiceRequest:
+    """A "not fixed" report on a completed or closed request: a new linked request, due as the type promises."""
+    from gis_app.intake import new_request_like
+
+    if request.status not in (S.COMPLETED, S.CLOSED):
+        raise TransitionError(f"only a completed or closed request can be reported as not fixed; "
+                              f"{request.ticket} is {request.status}")
+    follow = new_request_like(request, note=note or "reported as not fixed", by=by, actor_label=actor_label)
+    record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket},
+           note=note)
+    return follow
