@@ -18,8 +18,7 @@ demo-data: setup
 	$(PY) manage.py demo_admin
 
 demo: demo-data
-	@echo "==> serving http://$(HOST):$(PORT)/ (Ctrl-C to stop)"
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@HOST=$(HOST) PORT=$(PORT) bash scripts/demo.sh
 
 test: setup
 	@bash scripts/test.sh

@@ -8,13 +8,17 @@ from django.http import HttpRequest
 from gis_app.models import (
     Department,
     Holiday,
+    Notification,
     RequestEvent,
     RoutingRule,
     ServiceAttribute,
     ServiceRequest,
     ServiceType,
+    SlaAlert,
     StormMode,
     Subscription,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from layers.admin import OfflineMapAdmin
 
@@ -81,3 +85,23 @@ class RequestEventAdmin(admin.ModelAdmin):
 admin.site.register(Holiday)
 admin.site.register(StormMode)
 admin.site.register(Subscription)
+admin.site.register(WebhookEndpoint)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "request", "kind", "channel", "to", "state", "attempts", "sent_at"]
+    list_filter = ["state", "kind", "channel"]
+    list_select_related = ["request"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["id", "endpoint", "state", "attempts", "last_status", "delivered_at"]
+    list_filter = ["state"]
+
+
+@admin.register(SlaAlert)
+class SlaAlertAdmin(admin.ModelAdmin):
+    list_display = ["at", "request", "level"]
+    list_filter = ["level"]

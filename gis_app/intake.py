@@ -19,6 +19,7 @@ from django.utils import timezone
 from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
 from gis_app.departments import route_department
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
+from gis_app.notifications import acknowledge
 from gis_app.sla import due_at
 from gis_app.tickets import new_ticket
 from gis_app.transitions import record
@@ -142,14 +143,15 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "") -
             break
         except IntegrityError:
             continue
-    record(req, "received", by=by, actor_label=actor_label or data.channel,
-           new={"status": req.status, "channel": req.channel, "ward": req.ward_number})
+    received = record(req, "received", by=by, actor_label=actor_label or data.channel,
+                      new={"status": req.status, "channel": req.channel, "ward": req.ward_number})
     record(req, "routed", by=by, actor_label="system", new={"department": req.department.code}, note=why)
     record(req, "due_date_set", by=by, actor_label="system", new={"due_at": req.due_at.isoformat()},
            note=stype.sla_text)
     if req.notify_via != NotifyVia.NONE:
         Subscription.objects.create(request=req, name=req.reporter_name, email=req.reporter_email,
                                     phone=req.reporter_phone, via=req.notify_via)
+        acknowledge(req, received)
     return req
 
 

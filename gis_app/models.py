@@ -53,6 +53,9 @@ class ServiceType(models.Model):
     dedup_window_days = models.FloatField(default=30)
     dedup_threshold = models.FloatField(default=0.8)
     completion_requires_photo = models.BooleanField(default=False)
+    notify_stages = models.JSONField(default=list, blank=True,
+                                     help_text='Actions residents hear about besides intake and completion, '
+                                               'e.g. ["assign", "start"].')
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -229,3 +232,72 @@ class StormMode(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Notification(models.Model):
+    """One message to one person about one event, sent at most once (the idempotency key is unique)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (gave up)"
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="notifications")
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    kind = models.CharField(max_length=40, help_text="acknowledgement, stage, completion, sla_alert, escalation")
+    channel = models.CharField(max_length=10, choices=NotifyVia.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+
+class SlaAlert(models.Model):
+    """That a request's SLA alert of a level went out: the overdue job alerts once and escalates once."""
+
+    class Level(models.TextChoices):
+        DUE_SOON = "due_soon", "About to breach"
+        BREACHED = "breached", "Breached"
+        ESCALATED = "escalated", "Escalated to a supervisor"
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="sla_alerts")
+    level = models.CharField(max_length=12, choices=Level.choices)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["request", "level"], name="sla_alert_once_per_level")]
+
+
+class WebhookEndpoint(models.Model):
+    """A department's work-order system that follows its requests' events (signed JSON POSTs)."""
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="webhooks")
+    url = models.URLField()
+    secret = models.CharField(max_length=200, help_text="Shared secret for the HMAC-SHA256 signature.")
+    active = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"{self.department.code} -> {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DELIVERED = "delivered", "Delivered"
+        FAILED = "failed", "Failed (gave up)"
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(RequestEvent, on_delete=models.PROTECT, related_name="+")
+    payload = models.TextField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]

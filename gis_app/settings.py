@@ -146,6 +146,28 @@ WARD_EDGE_WARNING_METRES = float(os.environ.get("WARD_EDGE_WARNING_METRES", "30"
 # The stack takes GDAL from Debian by decision; we only read files we were given, never user WKT SRS.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
+# ---- background jobs, notifications, webhooks ----
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_BEAT_SCHEDULE = {
+    "check-slas": {"task": "gis_app.tasks.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
+}
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "311@city.example")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "gis_app.notifications.FileSmsBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
+NOTIFY_MAX_ATTEMPTS = int(os.environ.get("NOTIFY_MAX_ATTEMPTS", "6"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
+RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "30"))
+SLA_WARNING_HOURS = float(os.environ.get("SLA_WARNING_HOURS", "4"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

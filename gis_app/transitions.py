@@ -56,10 +56,15 @@ def allowed_verbs(status: str) -> list[str]:
 
 def record(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", old: dict | None = None,
            new: dict | None = None, note: str = "", public: bool = True) -> RequestEvent:
-    return RequestEvent.objects.create(
+    """Append an audit event; the department's webhooks hear about it after commit."""
+    from gis_app.webhooks import fan_out
+
+    event = RequestEvent.objects.create(
         request=request, verb=verb, actor=by if getattr(by, "pk", None) else None,
         actor_label=actor_label or (str(by) if by is not None else "system"), old=old or {}, new=new or {},
         note=note, public=public)
+    fan_out(event)
+    return event
 
 
 @transaction.atomic
@@ -107,7 +112,10 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
     new: dict[str, Any] = {"status": current.status}
     if verb == "mark_duplicate":
         new["parent"] = current.parent.ticket if current.parent else None
-    record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
+    event = record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
+    from gis_app.notifications import on_event
+
+    on_event(current, verb, event)
     return current
 
 

@@ -2,11 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from gis_app import views
+from gis_app import public_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("track/", public_views.track, name="track"),
+    path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
+    path("survey/<str:token>/", public_views.survey, name="survey"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("layers.urls")),
     path("", include("gis_app.api_urls")),

@@ -8,3 +8,10 @@ from gis_app.settings import DATABASES
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 # Hashing passwords slowly is a production virtue and a test-suite cost.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Background jobs run inline unless a test starts a real worker (tests/test_background_jobs.py).
+CELERY_TASK_ALWAYS_EAGER = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+RETRY_BASE_SECONDS = 0.2
+# A Redis database of its own, so a demo worker never picks up test jobs.
+CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"

@@ -1,0 +1,158 @@
+"""Residents and departments hear back: messages composed here, sent by background jobs, never twice.
+
+Each message is a Notification row whose idempotency key is unique (kind, request, event, recipient):
+asking to send the same message again finds the row and does nothing. Sending happens in a Celery task
+with retries and back-off; a message is marked sent under a row lock, so a retried or replayed task
+never sends it twice. Email goes through Django's email backend (a file backend in development, SMTP
+by settings); SMS through a pluggable backend (a file backend in development).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from gis_app.choices import NotifyVia
+from gis_app.models import Notification, RequestEvent, ServiceRequest, Subscription
+
+SURVEY_SALT = "gis311.survey"
+
+
+class DeliveryError(RuntimeError):
+    """The channel refused or failed; the job retries with back-off."""
+
+
+class SmsBackend(Protocol):
+    def send(self, to: str, body: str) -> None: ...
+
+
+class FileSmsBackend:
+    """Development SMS: one text file per message in settings.SMS_FILE_PATH."""
+
+    def send(self, to: str, body: str) -> None:
+        folder = Path(settings.SMS_FILE_PATH)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
+        (folder / f"{stamp}-{''.join(ch for ch in to if ch.isalnum())}.txt").write_text(f"To: {to}\n\n{body}\n")
+
+
+def sms_backend() -> SmsBackend:
+    backend: SmsBackend = import_string(settings.SMS_BACKEND)()
+    return backend
+
+
+def survey_token(request: ServiceRequest) -> str:
+    return signing.dumps({"ticket": request.ticket}, salt=SURVEY_SALT)
+
+
+def read_survey_token(token: str, max_age_days: int = 60) -> str:
+    data = signing.loads(token, salt=SURVEY_SALT, max_age=dt.timedelta(days=max_age_days))
+    return str(data["ticket"])
+
+
+def _local(when: dt.datetime | None) -> str:
+    return timezone.localtime(when).strftime("%a %d %b %Y, %H:%M") if when else "as soon as we can"
+
+
+def queue(request: ServiceRequest, *, kind: str, key: str, channel: str, to: str, subject: str,
+          body: str) -> Notification | None:
+    """Record a message and send it after commit; None if this exact message exists already."""
+    if not to:
+        return None
+    note, created = Notification.objects.get_or_create(
+        idempotency_key=key,
+        defaults={"request": request, "kind": kind, "channel": channel, "to": to, "subject": subject[:200],
+                  "body": body})
+    if not created:
+        return None
+    from gis_app.tasks import send_notification
+
+    transaction.on_commit(lambda: send_notification.delay(note.pk))
+    return note
+
+
+def _to_subscribers(request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str) -> int:
+    sent = 0
+    for sub in Subscription.objects.filter(request=request):
+        to = sub.email if sub.via == NotifyVia.EMAIL else sub.phone if sub.via == NotifyVia.SMS else ""
+        if queue(request, kind=kind, key=f"{kind}:{request.pk}:{event.pk}:{sub.pk}", channel=sub.via, to=to,
+                 subject=subject, body=body):
+            sent += 1
+    return sent
+
+
+def track_url(request: ServiceRequest) -> str:
+    return f"{settings.SITE_URL}/track/{request.ticket}/"
+
+
+def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
+    name = request.service_type.name
+    body = (f"We received your report: {name}.\nTicket number: {request.ticket}\n"
+            f"Expected by: {_local(request.due_at)}\n{request.service_type.sla_text}\n"
+            f"Follow it at {track_url(request)}")
+    return _to_subscribers(request, event, "acknowledgement", f"{settings.CITY_NAME} 311: {request.ticket} received",
+                           body)
+
+
+def on_event(request: ServiceRequest, verb: str, event: RequestEvent) -> int:
+    """Messages an action causes: completion always, other stages when the type asks for them."""
+    if verb == "complete":
+        survey = f"{settings.SITE_URL}/survey/{survey_token(request)}/"
+        body = (f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
+                f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}")
+        return _to_subscribers(request, event, "completion", f"{settings.CITY_NAME} 311: {request.ticket} completed",
+                               body)
+    if verb in (request.service_type.notify_stages or []):
+        body = (f"Update on {request.ticket} ({request.service_type.name}): {request.get_status_display()}.\n"
+                f"{track_url(request)}")
+        return _to_subscribers(request, event, f"stage:{verb}", f"{settings.CITY_NAME} 311: {request.ticket} update",
+                               body)
+    return 0
+
+
+def deliver(notification_id: int) -> str:
+    """Send one queued message. Returns 'sent', 'skipped' or 'failed'; raises DeliveryError to be retried.
+
+    The attempt is recorded (and committed) before the error is raised, so retries count correctly.
+    """
+    error = ""
+    with transaction.atomic():
+        note = Notification.objects.select_for_update().get(pk=notification_id)
+        if note.state != Notification.State.PENDING:
+            return "skipped"
+        note.attempts += 1
+        try:
+            if note.channel == NotifyVia.EMAIL:
+                send_mail(note.subject, note.body, settings.DEFAULT_FROM_EMAIL, [note.to], fail_silently=False)
+            elif note.channel == NotifyVia.SMS:
+                sms_backend().send(note.to, note.body)
+            else:
+                raise DeliveryError(f"unknown channel {note.channel!r}")
+        except Exception as exc:  # any backend failure is retried
+            error = note.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if note.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+                note.state = Notification.State.FAILED
+        else:
+            note.state = Notification.State.SENT
+            note.sent_at = timezone.now()
+        note.save(update_fields=["attempts", "last_error", "state", "sent_at"])
+    if note.state == Notification.State.PENDING:
+        raise DeliveryError(error)
+    return "sent" if note.state == Notification.State.SENT else "failed"
+
+
+def department_alert(request: ServiceRequest, *, level: str, to: str, extra: dict[str, Any] | None = None) -> None:
+    subject = {"due_soon": "about to breach its SLA", "breached": "breached its SLA",
+               "escalated": "breached its SLA (escalation)"}[level]
+    body = (f"{request.ticket} {request.service_type.name} at {request.address or 'no address'} "
+            f"(ward {request.ward_number}) was due {_local(request.due_at)} and is {request.status}.")
+    queue(request, kind=f"sla:{level}", key=f"sla:{level}:{request.pk}", channel=NotifyVia.EMAIL, to=to,
+          subject=f"{request.ticket} {subject}", body=body)

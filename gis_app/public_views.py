@@ -1,0 +1,74 @@
+"""Public pages: track a ticket, answer "is it fixed?". No personal data ever appears here."""
+
+from __future__ import annotations
+
+from django.core import signing
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from gis_app.choices import Status
+from gis_app.models import ServiceRequest
+from gis_app.notifications import read_survey_token
+from gis_app.tickets import TicketError, normalize_ticket
+from gis_app.transitions import TransitionError, apply, reopen_as_follow_up
+
+PUBLIC_VERBS = {
+    "received": "Received", "routed": "Sent to the department", "due_date_set": "Expected date set",
+    "open": "Opened", "assign": "Assigned to a crew", "start": "Work started", "hold": "On hold",
+    "resume": "Resumed", "could_not_complete": "Crew could not complete; back in the queue",
+    "complete": "Completed", "close": "Closed", "mark_duplicate": "Merged with an existing report",
+    "unmerge": "Separated from the report it was merged with", "cancel": "Cancelled",
+    "reported_not_fixed": "Reported as not fixed: a follow-up was opened",
+}
+
+
+def track(request: HttpRequest) -> HttpResponse:
+    raw = request.GET.get("ticket", "").strip()
+    error = ""
+    if raw:
+        try:
+            return redirect("track-detail", ticket=normalize_ticket(raw))
+        except TicketError as exc:
+            error = str(exc)
+    return render(request, "gis_app/track.html", {"error": error, "typed": raw}, status=400 if error else 200)
+
+
+def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
+    try:
+        canonical = normalize_ticket(ticket)
+    except TicketError as exc:
+        return render(request, "gis_app/track.html", {"error": str(exc), "typed": ticket}, status=400)
+    req = (ServiceRequest.objects.select_related("service_type").filter(ticket=canonical,
+                                                                       service_type__sensitive=False).first())
+    if req is None:
+        return render(request, "gis_app/track.html",
+                      {"error": f"no public request has ticket {canonical}", "typed": ticket}, status=404)
+    history = [(e.at, PUBLIC_VERBS[e.verb]) for e in req.events.filter(public=True) if e.verb in PUBLIC_VERBS]
+    return render(request, "gis_app/track_detail.html", {"req": req, "history": history})
+
+
+@require_http_methods(["GET", "POST"])
+def survey(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        ticket = read_survey_token(token)
+    except signing.BadSignature:
+        return render(request, "gis_app/survey.html", {"error": "This survey link is not valid or has expired."},
+                      status=400)
+    req = ServiceRequest.objects.select_related("service_type").get(ticket=ticket)
+    context: dict[str, object] = {"req": req}
+    if request.method == "POST":
+        answer = request.POST.get("fixed")
+        try:
+            if answer == "yes":
+                if req.status == Status.COMPLETED:
+                    apply(req, "close", actor_label="resident survey", note="resident confirmed it is fixed")
+                context["thanks"] = "Thank you for confirming."
+            elif answer == "no":
+                follow = req.follow_ups.first() or reopen_as_follow_up(req, note="resident says it is not fixed")
+                context["follow_up"] = follow
+            else:
+                context["error"] = "Please answer yes or no."
+        except TransitionError as exc:
+            context["error"] = str(exc)
+    return render(request, "gis_app/survey.html", context, status=400 if context.get("error") else 200)

@@ -1,0 +1,90 @@
+"""Outbound webhooks: a department's own work-order system follows its requests' events.
+
+Each event becomes one delivery per active endpoint of the request's department: a JSON body signed
+with HMAC-SHA256 over the exact bytes (header `X-Gis311-Signature: sha256=<hex>`), POSTed by a
+background job and retried with back-off until a 2xx. No reporter contact data is ever sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import urllib.error
+import urllib.request
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gis_app.models import RequestEvent, WebhookDelivery, WebhookEndpoint
+
+SIGNATURE_HEADER = "X-Gis311-Signature"
+
+
+class WebhookError(RuntimeError):
+    pass
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, body: bytes, header: str) -> bool:
+    """For receivers: does the signature header match these exact bytes?"""
+    return hmac.compare_digest(sign(secret, body), header or "")
+
+
+def payload(event: RequestEvent) -> str:
+    req = event.request
+    return json.dumps({
+        "event": {"id": event.pk, "verb": event.verb, "at": event.at.isoformat(), "old": event.old,
+                  "new": event.new, "note": event.note if event.public else ""},
+        "request": {"ticket": req.ticket, "service_code": req.service_type.code, "status": req.status,
+                    "ward": req.ward_number, "address": req.address,
+                    "lon": req.location.x if req.location else None, "lat": req.location.y if req.location else None,
+                    "due_at": req.due_at.isoformat() if req.due_at else None},
+    }, sort_keys=True)
+
+
+def fan_out(event: RequestEvent) -> int:
+    endpoints = list(WebhookEndpoint.objects.filter(department_id=event.request.department_id, active=True))
+    if not endpoints:
+        return 0
+    from gis_app.tasks import deliver_webhook
+
+    body = payload(event)
+    for endpoint in endpoints:
+        delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=body)
+        transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
+    return len(endpoints)
+
+
+def deliver(delivery_id: int) -> str:
+    with transaction.atomic():
+        d = WebhookDelivery.objects.select_for_update().select_related("endpoint").get(pk=delivery_id)
+        if d.state != WebhookDelivery.State.PENDING:
+            return "skipped"
+        d.attempts += 1
+        body = d.payload.encode()
+        req = urllib.request.Request(d.endpoint.url, data=body, method="POST", headers={
+            "Content-Type": "application/json", SIGNATURE_HEADER: sign(d.endpoint.secret, body),
+            "X-Gis311-Delivery": str(d.pk)})
+        try:
+            with urllib.request.urlopen(req, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as resp:
+                d.last_status = resp.status
+        except urllib.error.HTTPError as exc:
+            d.last_status, d.last_error = exc.code, f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            d.last_status, d.last_error = None, str(exc)[:2000]
+        if d.last_status is not None and 200 <= d.last_status < 300:
+            d.state, d.delivered_at, d.last_error = WebhookDelivery.State.DELIVERED, timezone.now(), ""
+            d.save()
+            return "delivered"
+        if d.attempts >= settings.WEBHOOK_MAX_ATTEMPTS:
+            d.state = WebhookDelivery.State.FAILED
+        d.save()
+        if d.state == WebhookDelivery.State.FAILED:
+            return "failed"
+    raise WebhookError(f"delivery {delivery_id} to {d.endpoint.url} failed: {d.last_error}")

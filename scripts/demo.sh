@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Serve the demo: a Celery worker and beat (SLA checks) beside the web server; Ctrl-C stops all three.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY="${VENV:-$ROOT/.venv}/bin/python"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+mkdir -p var
+"$PY" -m celery -A gis_app worker --pool=solo --loglevel=warning --logfile=var/celery-worker.log &
+WORKER=$!
+"$PY" -m celery -A gis_app beat --loglevel=warning --schedule=var/celerybeat-schedule --logfile=var/celery-beat.log &
+BEAT=$!
+trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT INT TERM
+echo "==> worker (pid $WORKER) and beat (pid $BEAT) running; logs in var/"
+echo "==> serving http://$HOST:$PORT/ (Ctrl-C to stop)"
+"$PY" manage.py runserver "$HOST:$PORT"

@@ -1,0 +1,179 @@
+"""Residents and departments hear back: acknowledgements, completion with a survey, SLA alerts once,
+escalation once, retries without duplicates, signed webhooks, and a real Celery worker on Redis."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.server
+import threading
+import time
+
+import pytest
+from django.core import mail
+from django.test import override_settings
+from django.utils import timezone
+
+from gis_app.intake import IntakeData, create_request
+from gis_app.models import Notification, RequestEvent, ServiceRequest, SlaAlert, WebhookDelivery, WebhookEndpoint
+from gis_app.notifications import DeliveryError, deliver, queue, survey_token
+from gis_app.slas import run_sla_checks
+from gis_app.transitions import apply
+from gis_app.webhooks import SIGNATURE_HEADER, WebhookError, verify
+from gis_app.webhooks import deliver as deliver_webhook
+from layers.coords import point_from_lonlat
+
+pytestmark = pytest.mark.django_db
+
+
+def file_pothole(**extra):  # type: ignore[no-untyped-def]
+    data = dict(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"},
+                reporter_name="Rosa Resident", reporter_email="rosa@example.org", notify_via="email")
+    data.update(extra)
+    return create_request(IntakeData(**data), actor_label="test")
+
+
+def test_the_reporter_gets_an_acknowledgement_with_ticket_and_date(two_square_wards, pothole,
+                                                                   django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        req = file_pothole()
+    assert len(mail.outbox) == 1
+    msg = mail.outbox[0]
+    assert req.ticket in msg.subject and req.ticket in msg.body and "Expected by" in msg.body
+    assert Notification.objects.get(request=req).state == Notification.State.SENT
+
+
+def test_completion_reaches_the_reporter_and_duplicates_reporters_with_a_survey(
+        two_square_wards, pothole, django_capture_on_commit_callbacks):
+    parent = file_pothole()
+    child = file_pothole(reporter_email="sam@example.org", reporter_name="Sam")
+    apply(child, "mark_duplicate", parent=parent)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        apply(parent, "complete", note="patched with hot asphalt", photos=1)
+    assert sorted(m.to[0] for m in mail.outbox) == ["rosa@example.org", "sam@example.org"]
+    assert all("/survey/" in m.body and "patched with hot asphalt" in m.body for m in mail.outbox)
+
+
+class FlakySms:
+    calls = 0
+
+    def send(self, to: str, body: str) -> None:
+        FlakySms.calls += 1
+        if FlakySms.calls == 1:
+            raise ConnectionError("SMS gateway down")
+
+
+@override_settings(SMS_BACKEND="tests.test_background_jobs.FlakySms")
+def test_a_failing_backend_is_retried_and_the_message_never_goes_twice(two_square_wards, pothole):
+    FlakySms.calls = 0
+    req = file_pothole(reporter_phone="+13125550100", notify_via="sms")
+    note = Notification.objects.get(request=req)
+    with pytest.raises(DeliveryError, match="SMS gateway down"):
+        deliver(note.pk)
+    assert deliver(note.pk) == "sent"
+    assert deliver(note.pk) == "skipped"  # a replayed job sends nothing
+    assert FlakySms.calls == 2
+    assert queue(req, kind="acknowledgement", key=note.idempotency_key, channel="sms", to="+1", subject="s",
+                 body="b") is None
+    note.refresh_from_db()
+    assert (note.state, note.attempts) == (Notification.State.SENT, 2)
+
+
+def test_the_sla_job_alerts_once_and_escalates_once_across_two_runs(two_square_wards, pothole):
+    late = file_pothole()
+    ServiceRequest.objects.filter(pk=late.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    soon = file_pothole()
+    ServiceRequest.objects.filter(pk=soon.pk).update(due_at=timezone.now() + dt.timedelta(hours=1))
+    first = run_sla_checks()
+    second = run_sla_checks()
+    assert (first.breached, first.escalated, first.due_soon) == ([late.ticket], [late.ticket], [soon.ticket])
+    assert (second.breached, second.escalated, second.due_soon) == ([], [], [])
+    assert SlaAlert.objects.filter(request=late).count() == 2
+    keys = set(Notification.objects.filter(kind__startswith="sla").values_list("to", "kind"))
+    assert keys == {("streets@city.test", "sla:breached"), ("boss@city.test", "sla:escalated"),
+                    ("streets@city.test", "sla:due_soon")}
+    assert RequestEvent.objects.filter(request=late, verb="escalated", public=False).count() == 1
+
+
+def test_the_survey_no_reopens_as_a_linked_follow_up(client, two_square_wards, pothole):
+    req = apply(file_pothole(), "complete", note="patched", photos=1)
+    url = f"/survey/{survey_token(req)}/"
+    assert client.get(url).status_code == 200
+    page = client.post(url, {"fixed": "no"})
+    follow = ServiceRequest.objects.get(follow_up_of=req)
+    assert follow.ticket in page.content.decode()
+    client.post(url, {"fixed": "no"})  # answering twice opens nothing more
+    assert ServiceRequest.objects.filter(follow_up_of=req).count() == 1
+    assert client.get("/survey/forged-token/").status_code == 400
+
+
+def test_track_my_ticket_shows_progress_and_no_personal_data(client, two_square_wards, pothole):
+    req = file_pothole(description="My name is Rosa, call 312-555-0100")
+    html = client.get(f"/track/{req.ticket}/").content.decode()
+    assert req.ticket in html and "Pothole in street" in html and "Received" in html
+    for private in ("Rosa", "rosa@example.org", "312-555-0100"):
+        assert private not in html
+    typo = req.ticket[:-1] + ("2" if req.ticket[-1] != "2" else "3")
+    bad = client.get("/track/", {"ticket": typo})
+    assert bad.status_code == 400 and "does not check out" in bad.content.decode()
+
+
+class Receiver(http.server.BaseHTTPRequestHandler):
+    received: list[tuple[bytes, str]] = []
+    fail_first = True
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        Receiver.received.append((body, self.headers[SIGNATURE_HEADER]))
+        status = 500 if Receiver.fail_first and len(Receiver.received) == 1 else 200
+        self.send_response(status)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver():  # type: ignore[no-untyped-def]
+    Receiver.received = []
+    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+def test_webhooks_are_signed_and_retried_until_delivered(two_square_wards, pothole, streets_dept, receiver):
+    WebhookEndpoint.objects.create(department=streets_dept, url=receiver, secret="s3cret")
+    req = file_pothole()
+    delivery = WebhookDelivery.objects.filter(event__request=req, event__verb="received").get()
+    with pytest.raises(WebhookError, match="HTTP 500"):
+        deliver_webhook(delivery.pk)
+    assert deliver_webhook(delivery.pk) == "delivered"
+    assert deliver_webhook(delivery.pk) == "skipped"
+    body, signature = Receiver.received[-1]
+    assert verify("s3cret", body, signature)
+    assert not verify("wrong", body, signature)
+    assert b"rosa@example.org" not in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_sends_the_acknowledgement_through_redis(two_square_wards, pothole):
+    from celery.contrib.testing.worker import start_worker
+
+    from gis_app.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            req = file_pothole()  # committed: on_commit hands the job to Redis
+            note = Notification.objects.get(request=req)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                note.refresh_from_db()
+                if note.state == Notification.State.SENT:
+                    break
+                time.sleep(0.1)
+            assert note.state == Notification.State.SENT
+    finally:
+        app.conf.task_always_eager = True
