@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -71,3 +72,35 @@ def due_at(service_type: object, requested_at: dt.datetime, calendar: BusinessCa
         service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
     ).aggregate(hours=Max("extension_hours"))["hours"]
     return base + dt.timedelta(hours=extension or 0)
+
+
+def declare_storm(name: str, service_types: list[Any], starts_at: dt.datetime, ends_at: dt.datetime,
+                  extension_hours: float, *, by: Any = None) -> Any:
+    """Storm mode: requests of these types filed in [starts_at, ends_at) get `extension_hours` more.
+
+    New requests get it at intake (due_at reads the storm); open ones already filed in the window are
+    extended now, each with an audit event.
+    """
+    from django.db import transaction
+
+    from gis_app.models import ServiceRequest, StormMode
+    from gis_app.transitions import record
+
+    if ends_at <= starts_at or extension_hours <= 0:
+        raise ValueError("a storm needs ends_at after starts_at and a positive extension")
+    with transaction.atomic():
+        storm = StormMode.objects.create(name=name, starts_at=starts_at, ends_at=ends_at,
+                                         extension_hours=extension_hours,
+                                         created_by=by if getattr(by, "pk", None) else None)
+        storm.service_types.set(service_types)
+        affected = ServiceRequest.objects.open().filter(service_type__in=service_types,
+                                                        requested_at__gte=starts_at, requested_at__lt=ends_at)
+        for req in affected.select_for_update():
+            old = req.due_at
+            req.due_at = due_at(req.service_type, req.requested_at)
+            req.version += 1
+            req.save(update_fields=["due_at", "version", "updated_at"])
+            record(req, "due_date_extended", by=by, actor_label="storm mode",
+                   old={"due_at": old.isoformat() if old else None}, new={"due_at": req.due_at.isoformat()},
+                   note=f"storm mode: {name}")
+    return storm

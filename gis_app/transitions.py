@@ -75,9 +75,7 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
     if verb not in MOVES:
         raise TransitionError(f"unknown action {verb!r}; actions are {', '.join(sorted(MOVES))}")
     current = ServiceRequest.objects.select_for_update().select_related("service_type").get(pk=request.pk)
-    if expected_version is not None and current.version != expected_version:
-        raise StaleVersion(f"request {current.ticket} was changed by someone else since you read it "
-                           f"(now version {current.version}, you had {expected_version}); reload and try again")
+    _check_version(current, expected_version)
     move = MOVES[verb]
     if current.status not in move.sources:
         allowed = allowed_verbs(current.status)
@@ -132,3 +130,67 @@ def reopen_as_follow_up(request: ServiceRequest, *, by: Any = None, actor_label:
     record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket},
            note=note)
     return follow
+
+
+@transaction.atomic
+def relocate(request: ServiceRequest, location: Any, *, address: str | None = None, by: Any = None,
+             actor_label: str = "", expected_version: int | None = None) -> ServiceRequest:
+    """Move a request to a corrected location: ward, community area and department are decided again."""
+    from gis_app.departments import route_department
+    from layers.lookup import ward_at
+
+    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
+        pk=request.pk)
+    _check_version(current, expected_version)
+    if location is None and current.service_type.location_required:
+        raise TransitionError(f"{current.service_type.name} needs a location")
+    if location is not None:
+        ward = ward_at(location, on=timezone.localdate(current.requested_at), with_edge_distance=False)
+        if not ward.inside:
+            raise TransitionError(f"location is outside the city ({ward.message})")
+    old = {"lon": current.location.x if current.location else None,
+           "lat": current.location.y if current.location else None, "ward": current.ward_number,
+           "department": current.department.code}
+    current.location = location
+    if address is not None:
+        current.address = address[:300]
+    current.assign_ward()
+    current.department, why = route_department(current.service_type, current.ward_number,
+                                               current.community_area_number)
+    current.version += 1
+    current.save()
+    record(current, "relocated", by=by, actor_label=actor_label, old=old,
+           new={"lon": location.x if location else None, "lat": location.y if location else None,
+                "ward": current.ward_number, "department": current.department.code}, note=why)
+    return current
+
+
+@transaction.atomic
+def change_type(request: ServiceRequest, service_type: Any, *, by: Any = None, actor_label: str = "",
+                expected_version: int | None = None) -> ServiceRequest:
+    """Re-classify a request: department and due date follow the new type."""
+    from gis_app.departments import route_department
+    from gis_app.sla import due_at
+
+    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
+        pk=request.pk)
+    _check_version(current, expected_version)
+    if service_type.location_required and current.location is None:
+        raise TransitionError(f"{service_type.name} needs a location; relocate the request first")
+    old = {"service_code": current.service_type.code, "department": current.department.code,
+           "due_at": current.due_at.isoformat() if current.due_at else None}
+    current.service_type = service_type
+    current.department, why = route_department(service_type, current.ward_number, current.community_area_number)
+    current.due_at = due_at(service_type, current.requested_at)
+    current.version += 1
+    current.save()
+    record(current, "type_changed", by=by, actor_label=actor_label, old=old,
+           new={"service_code": service_type.code, "department": current.department.code,
+                "due_at": current.due_at.isoformat()}, note=why)
+    return current
+
+
+def _check_version(current: ServiceRequest, expected_version: int | None) -> None:
+    if expected_version is not None and current.version != expected_version:
+        raise StaleVersion(f"request {current.ticket} was changed by someone else since you read it "
+                           f"(now version {current.version}, you had {expected_version}); reload and try again")

@@ -177,3 +177,36 @@ def test_a_real_worker_sends_the_acknowledgement_through_redis(two_square_wards,
             assert note.state == Notification.State.SENT
     finally:
         app.conf.task_always_eager = True
+
+
+def test_stage_notices_go_out_only_for_the_stages_a_type_asks_for(two_square_wards, pothole,
+                                                                   django_capture_on_commit_callbacks):
+    pothole.notify_stages = ["assign"]
+    pothole.save()
+    req = file_pothole()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        assigned = apply(req, "assign")
+        apply(assigned, "start")
+    assert len(mail.outbox) == 1 and "Assigned" in mail.outbox[0].body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_runs_the_sla_job(two_square_wards, pothole):
+    from celery.contrib.testing.worker import start_worker
+
+    from gis_app.celery import app
+    from gis_app.tasks import check_slas
+
+    late = file_pothole()
+    ServiceRequest.objects.filter(pk=late.pk).update(due_at=timezone.now() - dt.timedelta(minutes=5))
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            check_slas.delay()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and SlaAlert.objects.filter(request=late).count() < 2:
+                time.sleep(0.1)
+    finally:
+        app.conf.task_always_eager = True
+    assert set(SlaAlert.objects.filter(request=late).values_list("level", flat=True)) == {"breached", "escalated"}

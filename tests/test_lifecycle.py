@@ -180,3 +180,57 @@ def test_a_dispatcher_moves_a_request_and_a_stale_version_gets_409(client, dispa
     assert wrong.status_code == 400 and "allowed now" in wrong.json()["detail"]
     typo = client.get("/api/requests/" + a_pothole.ticket[:-1] + ("2" if a_pothole.ticket[-1] != "2" else "3") + "/")
     assert typo.status_code == 400 and "does not check out" in typo.json()["detail"]
+
+
+def test_relocating_a_request_re_decides_ward_and_department(a_pothole, pothole):
+    from gis_app.models import Department, RoutingRule
+    from gis_app.transitions import relocate
+
+    contractor = Department.objects.create(code="ward2-contract", name="Ward 2 contractor")
+    RoutingRule.objects.create(service_type=pothole, ward_number=2, department=contractor)
+    moved = relocate(a_pothole, point_from_lonlat(1.5, 0.5), address="1500 E Test Ave")
+    assert (moved.ward_number, moved.department.code) == (2, "ward2-contract")
+    event = RequestEvent.objects.get(request=moved, verb="relocated")
+    assert event.old["department"] == "streets" and event.new["department"] == "ward2-contract"
+    with pytest.raises(TransitionError, match="outside the city"):
+        relocate(moved, point_from_lonlat(9, 9))
+
+
+def test_changing_the_type_re_decides_department_and_due_date(a_pothole, streets_dept):
+    from gis_app.models import Department, ServiceType
+    from gis_app.transitions import change_type
+
+    forestry = Department.objects.create(code="forestry", name="Forestry")
+    tree = ServiceType.objects.create(code="tree", name="Tree trim", department=forestry, sla_kind="calendar_days",
+                                      sla_amount=30)
+    changed = change_type(a_pothole, tree)
+    assert changed.department == forestry
+    assert changed.due_at == changed.requested_at + dt.timedelta(days=30)
+    assert RequestEvent.objects.get(request=changed, verb="type_changed").old["service_code"] == "pothole"
+
+
+def test_declaring_a_storm_extends_open_requests_filed_in_it_and_audits_each(a_pothole, pothole):
+    from django.utils import timezone
+
+    from gis_app.sla import declare_storm
+
+    before = a_pothole.due_at
+    declare_storm("Snow emergency", [pothole], a_pothole.requested_at - dt.timedelta(hours=1),
+                  timezone.now() + dt.timedelta(days=1), 24)
+    a_pothole.refresh_from_db()
+    assert a_pothole.due_at == before + dt.timedelta(hours=24)
+    event = RequestEvent.objects.get(request=a_pothole, verb="due_date_extended")
+    assert event.note == "storm mode: Snow emergency" and event.actor_label == "storm mode"
+
+
+@pytest.mark.parametrize(("actor", "can_file", "can_act"), [
+    ("intake_clerk", True, False), ("dispatcher", False, True), ("crew_alpha", False, False),
+    ("alderman_ward_2", False, False)])
+def test_each_role_files_and_acts_only_as_it_may(request, client, a_pothole, actor, can_file, can_act):
+    client.force_login(request.getfixturevalue(actor))
+    filed = client.post("/api/requests/", {"service_code": "pothole", "lon": "0.5", "lat": "0.5",
+                                           "attributes": {"where": "curb"}}, content_type="application/json")
+    assert (filed.status_code == 201) is can_file
+    acted = client.post(f"/api/requests/{a_pothole.ticket}/actions/", {"action": "assign",
+                        "version": a_pothole.version}, content_type="application/json")
+    assert (acted.status_code == 200) is can_act
