@@ -125,6 +125,9 @@ class SolverSettings:
     drop_penalty_base: int = 100_000
     must_do_penalty: int = 10**12
     log_search: bool = False
+    # "matrix": RegisterTransitMatrix (C++ reads the arrays). "python": a Python callback per arc, kept only
+    # so benchmarks/transit_callbacks.py can measure what the matrix saves.
+    transit: str = "matrix"
     # Leave crews at the depot as late as possible and bring them back as early as possible (tidy
     # schedules for people); costs search speed, so benchmarks on pure distance may turn it off.
     compact_schedules: bool = True
