@@ -15,6 +15,9 @@ demo-data: setup
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_layers
 	$(PY) manage.py load_streets
+	$(PY) manage.py load_311
+	$(PY) manage.py load_assumptions
+	$(PY) manage.py replay_today
 	$(PY) manage.py demo_admin
 
 demo: demo-data

@@ -147,6 +147,11 @@ class ServiceRequest(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     closure_reason = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=100, blank=True, db_index=True)
+    import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="requests")
+    source_data = models.JSONField(default=dict, blank=True,
+                                   help_text="What an imported or replayed record said in its source (its own ward, "
+                                             "status, parent id, line number).")
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped by every change.")
 
     objects = ServiceRequestQuerySet.as_manager()
@@ -301,3 +306,21 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["endpoint", "event"], name="webhook_delivery_once")]
+
+
+class ImportBatch(models.Model):
+    """One recorded load of a 311 export (or one replay): source, checksum, counts, bad rows."""
+
+    kind = models.CharField(max_length=20, default="history", help_text="history | replay")
+    source = models.CharField(max_length=300)
+    file_name = models.CharField(max_length=300, blank=True)
+    checksum = models.CharField(max_length=64)
+    loaded_at = models.DateTimeField(default=timezone.now)
+    counts = models.JSONField(default=dict, blank=True)
+    bad_rows = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "checksum"], name="import_batch_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.source} ({self.loaded_at:%Y-%m-%d})"

@@ -133,6 +133,8 @@ CITY_NAME = os.environ.get("CITY_NAME", "Chicago")
 CITY_LAYER_MANIFEST = Path(
     os.environ.get("CITY_LAYER_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "layers.toml")
 )
+CITY_311_MAPPING = Path(os.environ.get("CITY_311_MAPPING", BASE_DIR / "fixtures" / "chicago" / "311_mapping.toml"))
+CITY_ASSUMPTIONS = Path(os.environ.get("CITY_ASSUMPTIONS", BASE_DIR / "fixtures" / "chicago" / "assumptions.toml"))
 CITY_STREETS_MANIFEST = Path(
     os.environ.get("CITY_STREETS_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "streets.toml")
 )

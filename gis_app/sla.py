@@ -59,19 +59,33 @@ class BusinessCalendar:
             current = dt.datetime.combine(day + dt.timedelta(days=1), self.opens, tzinfo=self.tz)
 
 
-def due_at(service_type: object, requested_at: dt.datetime, calendar: BusinessCalendar | None = None) -> dt.datetime:
-    """When the city promises to be done, storms included."""
-    from gis_app.models import ServiceType, StormMode
+def due_at(service_type: Any, requested_at: dt.datetime, calendar: BusinessCalendar | None = None,
+           storms: list[tuple[int, dt.datetime, dt.datetime, float]] | None = None) -> dt.datetime:
+    """When the city promises to be done, storms included.
 
-    assert isinstance(service_type, ServiceType)
+    `storms` (type id, start, end, hours) lets a bulk loader read the storm table once.
+    """
+    from gis_app.models import StormMode
+
     if service_type.sla_kind == SlaKind.CALENDAR_DAYS:
         base = requested_at + dt.timedelta(days=service_type.sla_amount)
     else:
         base = (calendar or BusinessCalendar.from_settings()).add_business_hours(requested_at, service_type.sla_amount)
-    extension = StormMode.objects.filter(
-        service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
-    ).aggregate(hours=Max("extension_hours"))["hours"]
+    if storms is None:
+        extension = StormMode.objects.filter(
+            service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
+        ).aggregate(hours=Max("extension_hours"))["hours"]
+    else:
+        extension = max((h for tid, a, b, h in storms if tid == service_type.pk and a <= requested_at < b),
+                        default=0)
     return base + dt.timedelta(hours=extension or 0)
+
+
+def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float]]:
+    from gis_app.models import StormMode
+
+    return [(t.pk, s.starts_at, s.ends_at, s.extension_hours)
+            for s in StormMode.objects.prefetch_related("service_types") for t in s.service_types.all()]
 
 
 def declare_storm(name: str, service_types: list[Any], starts_at: dt.datetime, ends_at: dt.datetime,
