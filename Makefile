@@ -5,6 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SYNTHETIC_DAYS ?= 84
+SYNTHETIC_PER_DAY ?= 800
 
 .PHONY: setup demo demo-data test bench lint
 
@@ -18,6 +20,7 @@ demo-data: setup
 	$(PY) manage.py load_311
 	$(PY) manage.py load_assumptions
 	$(PY) manage.py replay_today
+	$(PY) manage.py generate_requests --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
 	$(PY) manage.py demo_admin
 
 demo: demo-data

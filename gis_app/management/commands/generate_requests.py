@@ -1,0 +1,31 @@
+"""Generate a synthetic 311 history that follows the loaded sample (see gis_app/synthetic.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from gis_app.synthetic import GeneratorError, generate
+from layers.management.commands._progress import bar_factory
+
+
+class Command(BaseCommand):
+    help = "Generate N days of synthetic requests ending today (idempotent for the same parameters and day)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, default=84)
+        parser.add_argument("--per-day", type=int, default=800)
+        parser.add_argument("--seed", type=int, default=311)
+        parser.add_argument("--assumptions", type=Path, default=None)
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            report = generate(days=opts["days"], per_day=opts["per_day"], seed=opts["seed"],
+                              assumptions=opts["assumptions"] or Path(settings.CITY_ASSUMPTIONS),
+                              progress=bar_factory()("generating days"))
+        except GeneratorError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write("\n".join(report.lines()))

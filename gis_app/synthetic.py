@@ -1,0 +1,325 @@
+"""A synthetic 311 history that follows the real sample, with a known ground truth.
+
+What it learns from the loaded history (dispatchable types only): the type mix; the ward mix per type
+(overall mix where a type is rare); the hour-of-day pattern; time to close per type; the duplicate rate
+per type (overall where a type has few rows); and the distance and time gaps between the City's
+labelled duplicates and their parents. What it takes from the assumptions fixture (stated there): the
+weekday pattern (1.7 days of sample cannot show one), the hard-negative rate and the planted hot spots.
+
+Every request lands on a real street: a random point along a segment of the active citywide street
+network whose midpoint lies in the chosen ward. Ground truth goes in `source_data`: `true_parent`
+(a planted duplicate), `hard_negative_of` (a distinct issue planted close to another) and `hot_spot`.
+Rows go in with PostgreSQL COPY, ids taken from the sequence first so duplicates can point at parents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import tomllib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
+from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
+from gis_app.tickets import new_ticket
+from layers.lookup import numbers_at
+from layers.models import LayerKind, LayerVersion, StreetEdge
+
+EARTH_M_PER_DEG = 111_320.0
+
+
+class GeneratorError(ValueError):
+    pass
+
+
+@dataclass
+class Profile:
+    type_ids: np.ndarray
+    type_p: np.ndarray
+    wards_by_type: dict[int, tuple[np.ndarray, np.ndarray]]
+    hour_p: np.ndarray
+    close_hours: dict[int, np.ndarray]
+    dup_rate: dict[int, float]
+    dup_gaps: np.ndarray  # (metres, seconds) of labelled pairs
+    departments: dict[int, int]
+    calendar_days: dict[int, float]
+
+
+def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Profile:
+    rows = list(ServiceRequest.objects.filter(import_batch=history, source_data__dispatchable=True,
+                                              location__isnull=False)
+                .values_list("id", "service_type_id", "ward_number", "requested_at", "closed_at", "status",
+                             "parent_id", "location", "source_data"))
+    if len(rows) < 10:
+        raise GeneratorError(f"history batch {history.pk} has too few dispatchable rows to learn from")
+    types = Counter(r[1] for r in rows)
+    type_ids = np.array(sorted(types))
+    type_p = np.array([types[t] for t in type_ids], dtype=float)
+    type_p /= type_p.sum()
+    overall_wards = Counter(r[2] for r in rows if r[2])
+    wards_by_type: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for t in type_ids:
+        c = Counter(r[2] for r in rows if r[1] == t and r[2])
+        if sum(c.values()) < 20:
+            c = overall_wards
+        w = np.array(sorted(c))
+        p = np.array([c[x] for x in w], dtype=float)
+        wards_by_type[int(t)] = (w, p / p.sum())
+    hours = Counter(timezone.localtime(r[3]).hour for r in rows)
+    hour_p = np.array([hours.get(h, 0) + 1 for h in range(24)], dtype=float)
+    hour_p /= hour_p.sum()
+    all_close = np.array([(r[4] - r[3]).total_seconds() / 3600 for r in rows if r[4] and r[4] >= r[3]])
+    close_hours = {}
+    for t in type_ids:
+        vals = np.array([(r[4] - r[3]).total_seconds() / 3600 for r in rows if r[1] == t and r[4] and r[4] >= r[3]])
+        close_hours[int(t)] = vals if len(vals) >= 5 else all_close
+    overall_dup = sum(1 for r in rows if r[8].get("duplicate")) / len(rows)
+    dup_rate = {}
+    for t in type_ids:
+        n = types[t]
+        d = sum(1 for r in rows if r[1] == t and r[8].get("duplicate"))
+        dup_rate[int(t)] = d / n if n >= min_rows_for_type_rate else overall_dup
+    by_id = {r[0]: r for r in rows}
+    gaps = []
+    for r in rows:
+        if r[6] and r[6] in by_id:
+            parent = by_id[r[6]]
+            loc, parent_loc = r[7], parent[7]
+            if loc is None or parent_loc is None:
+                continue
+            metres = _metres(loc.x, loc.y, parent_loc.x, parent_loc.y)
+            gaps.append((metres, abs((r[3] - parent[3]).total_seconds())))
+    dup_gaps = np.array(gaps) if gaps else np.array([[0.0, 3600.0]])
+    st = {s.pk: s for s in ServiceType.objects.filter(pk__in=[int(t) for t in type_ids])}
+    return Profile(type_ids=type_ids, type_p=type_p, wards_by_type=wards_by_type, hour_p=hour_p,
+                   close_hours=close_hours, dup_rate=dup_rate, dup_gaps=dup_gaps,
+                   departments={k: v.department_id for k, v in st.items()},
+                   calendar_days={k: v.sla_amount if v.sla_kind == "calendar_days" else v.sla_amount / 9
+                                  for k, v in st.items()})
+
+
+def _metres(x1: float, y1: float, x2: float, y2: float) -> float:
+    dx = (x2 - x1) * EARTH_M_PER_DEG * math.cos(math.radians((y1 + y2) / 2))
+    return math.hypot(dx, (y2 - y1) * EARTH_M_PER_DEG)
+
+
+@dataclass
+class StreetSampler:
+    """Street segments by ward: a point is a random spot along a random segment of the ward."""
+
+    segments: dict[int, np.ndarray]  # ward -> array of (x1, y1, x2, y2)
+
+    @classmethod
+    def from_active_network(cls, on: dt.date) -> StreetSampler:
+        versions = LayerVersion.objects.of_kind(LayerKind.STREETS).active()
+        chosen = sorted(versions, key=lambda v: not (v.report or {}).get("approximate"))  # citywide first
+        if not chosen:
+            raise GeneratorError("no street network is loaded: run `manage.py load_streets`")
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), ST_X(ST_EndPoint(geom)), "
+                        f"ST_Y(ST_EndPoint(geom)) FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s",
+                        [chosen[0].pk])
+            seg = np.array(cur.fetchall(), dtype=float)
+        from layers.coords import point_from_lonlat
+
+        mids = [point_from_lonlat((a + c) / 2, (b + d) / 2) for a, b, c, d in seg]
+        wards = numbers_at(LayerKind.WARDS, mids, on)
+        by_ward: dict[int, list[int]] = {}
+        for i, w in enumerate(wards):
+            if w is not None:
+                by_ward.setdefault(int(w), []).append(i)
+        return cls({w: seg[idx] for w, idx in by_ward.items()})
+
+    def sample(self, rng: np.random.Generator, ward: int) -> tuple[float, float]:
+        seg = self.segments.get(ward)
+        if seg is None or not len(seg):
+            ward = rng.choice(list(self.segments))
+            seg = self.segments[ward]
+        a, b, c, d = seg[rng.integers(len(seg))]
+        f = rng.random()
+        return a + f * (c - a), b + f * (d - b)
+
+
+@dataclass
+class GenerationReport:
+    batch_id: int | None
+    unchanged: bool = False
+    rows: int = 0
+    duplicates: int = 0
+    hard_negatives: int = 0
+    hot_spot_rows: int = 0
+    seconds: float = 0.0
+    counts_by_type: dict[int, int] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        if self.unchanged:
+            return [f"unchanged: batch {self.batch_id} already holds this generation"]
+        rate = self.rows / self.seconds if self.seconds else 0
+        return [f"generated {self.rows} requests ({self.duplicates} planted duplicates, {self.hard_negatives} hard "
+                f"negatives, {self.hot_spot_rows} hot-spot requests) in {self.seconds:.1f} s ({rate:,.0f} rows/s)"]
+
+
+def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.date | None = None,
+             history: ImportBatch | None = None, progress: Callable[[int, int], None] | None = None
+             ) -> GenerationReport:
+    import time
+
+    t0 = time.perf_counter()
+    if days <= 0 or per_day <= 0:
+        raise GeneratorError("days and per_day must be positive")
+    history = history or ImportBatch.objects.filter(kind="history").order_by("-loaded_at").first()
+    if history is None:
+        raise GeneratorError("no 311 history is loaded to learn from: run `manage.py load_311` first")
+    syn = tomllib.loads(assumptions.read_text(encoding="utf-8")).get("synthetic", {})
+    end = end or timezone.localdate()
+    key = hashlib.sha256(json.dumps([history.checksum, days, per_day, seed, end.isoformat(), syn],
+                                    sort_keys=True, default=str).encode()).hexdigest()
+    done = ImportBatch.objects.filter(kind="synthetic", checksum=key).first()
+    if done:
+        return GenerationReport(batch_id=done.pk, unchanged=True)
+    profile = learn_profile(history, int(syn.get("min_rows_for_type_rate", 30)))
+    sampler = StreetSampler.from_active_network(end)
+    rng = np.random.default_rng(seed)
+    weekday = np.array(syn.get("weekday_weights", [1] * 7), dtype=float)
+    weekday = weekday / weekday.mean()
+    tz = timezone.get_current_timezone()
+    now = timezone.now()
+    rows: list[dict[str, Any]] = []
+
+    def add(type_id: int, ward: int, x: float, y: float, when: dt.datetime, truth: dict[str, Any]) -> int:
+        close_h = float(rng.choice(profile.close_hours[type_id]))
+        closed = when + dt.timedelta(hours=close_h)
+        rows.append({"type": type_id, "ward": ward, "x": x, "y": y, "at": when,
+                     "closed": closed if closed < now else None, "truth": truth})
+        return len(rows) - 1
+
+    start = end - dt.timedelta(days=days)
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        n = int(rng.poisson(per_day * weekday[day.weekday()]))
+        types = rng.choice(profile.type_ids, size=n, p=profile.type_p)
+        hours = rng.choice(24, size=n, p=profile.hour_p)
+        for t, h in zip(types.tolist(), hours.tolist(), strict=True):
+            wards, wp = profile.wards_by_type[t]
+            ward = int(rng.choice(wards, p=wp))
+            x, y = sampler.sample(rng, ward)
+            when = dt.datetime.combine(day, dt.time(h, int(rng.integers(60)), int(rng.integers(60))), tzinfo=tz)
+            parent = add(t, ward, x, y, when, {})
+            if rng.random() < profile.dup_rate.get(t, 0.0):
+                metres, seconds = profile.dup_gaps[rng.integers(len(profile.dup_gaps))]
+                dx, dy = _offset(rng, float(metres), y)
+                add(t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60),
+                    {"true_parent": parent})
+            if rng.random() < float(syn.get("hard_negative_rate", 0.0)):
+                dx, dy = _offset(rng, float(rng.uniform(30, 150)), y)
+                add(t, ward, x + dx, y + dy, when + dt.timedelta(hours=float(rng.uniform(1, 48))),
+                    {"hard_negative_of": parent})
+        if progress:
+            progress(d + 1, days)
+    hot = 0
+    for k in range(int(syn.get("hot_spots", 0))):
+        t = int(rng.choice(profile.type_ids, p=profile.type_p))
+        wards, wp = profile.wards_by_type[t]
+        ward = int(rng.choice(wards, p=wp))
+        x, y = sampler.sample(rng, ward)
+        for _ in range(int(syn.get("hot_spot_requests", 0))):
+            day = start + dt.timedelta(days=int(rng.integers(days)))
+            when = dt.datetime.combine(day, dt.time(int(rng.choice(24, p=profile.hour_p)), 0), tzinfo=tz)
+            dx, dy = _offset(rng, float(rng.uniform(0, 15)), y)
+            add(t, ward, x + dx, y + dy, when, {"hot_spot": k})
+            hot += 1
+    # The ward is the one the point really falls in (a duplicate's offset can cross a ward line).
+    from layers.coords import point_from_lonlat
+
+    for chunk in range(0, len(rows), 50_000):
+        part = rows[chunk:chunk + 50_000]
+        ward_numbers = numbers_at(LayerKind.WARDS, [point_from_lonlat(r["x"], r["y"]) for r in part], end)
+        for r, w in zip(part, ward_numbers, strict=True):
+            r["ward"] = w
+    report = GenerationReport(batch_id=None, hot_spot_rows=hot)
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}",
+                                           checksum=key)
+        _copy_rows(rows, profile, batch, report)
+        batch.counts = {"rows": report.rows, "duplicates": report.duplicates,
+                        "hard_negatives": report.hard_negatives, "hot_spot_rows": hot, "seed": seed,
+                        "days": days, "per_day": per_day}
+        batch.save(update_fields=["counts"])
+    report.batch_id = batch.pk
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float, float]:
+    bearing = rng.uniform(0, 2 * math.pi)
+    dy = metres * math.cos(bearing) / EARTH_M_PER_DEG
+    dx = metres * math.sin(bearing) / (EARTH_M_PER_DEG * math.cos(math.radians(lat)))
+    return dx, dy
+
+
+def _copy_rows(rows: list[dict[str, Any]], profile: Profile, batch: ImportBatch, report: GenerationReport) -> None:
+    table = ServiceRequest._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+                    [len(rows)])
+        ids = [r[0] for r in cur.fetchall()]
+    tickets = {new_ticket() for _ in range(int(len(rows) * 1.01) + 10)}
+    while len(tickets) < len(rows):
+        tickets.add(new_ticket())
+    ticket_list = list(tickets)
+    cols = ["id", "ticket", "service_type_id", "status", "location", "address", "located_by", "ward_number",
+            "department_id", "description", "attributes", "channel", "reporter_name", "reporter_email",
+            "reporter_phone", "anonymous", "notify_via", "parent_id", "follow_up_of_id", "due_at", "requested_at",
+            "updated_at", "closed_at", "closure_reason", "external_id", "import_batch_id", "source_data", "version",
+            "ward_layer_id", "community_area_number"]
+    events_cols = ["request_id", "at", "actor_id", "actor_label", "verb", "old", "new", "note", "public"]
+
+    def esc(v: Any) -> str:
+        if v is None:
+            return r"\N"
+        s = str(v)
+        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+    buf, ev = io.StringIO(), io.StringIO()
+    now = timezone.now()
+    for i, r in enumerate(rows):
+        truth = dict(r["truth"])
+        parent_id = None
+        status = Status.CLOSED if r["closed"] else Status.OPEN
+        if "true_parent" in truth:
+            truth["true_parent"] = ids[truth["true_parent"]]
+            parent_id = truth["true_parent"]
+            status = Status.DUPLICATE
+            report.duplicates += 1
+        if "hard_negative_of" in truth:
+            truth["hard_negative_of"] = ids[truth["hard_negative_of"]]
+            report.hard_negatives += 1
+        truth["synthetic"] = True
+        due = r["at"] + dt.timedelta(days=profile.calendar_days.get(r["type"], 7.0))
+        values = [ids[i], ticket_list[i], r["type"], status, f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})", "",
+                  LocatedBy.PIN, r["ward"], profile.departments[r["type"]], "", "{}", Channel.IMPORT, "", "", "",
+                  "false", NotifyVia.NONE, parent_id, None, due.isoformat(), r["at"].isoformat(), now.isoformat(),
+                  r["closed"].isoformat() if r["closed"] else None, "", f"SYN-{batch.pk}-{i}", batch.pk,
+                  json.dumps(truth), 1, None, None]
+        buf.write("\t".join(esc(v) for v in values) + "\n")
+        ev.write("\t".join(esc(v) for v in [ids[i], r["at"].isoformat(), None, "generator", "generated", "{}",
+                                              json.dumps({"status": status}), "synthetic history", "false"]) + "\n")
+        report.counts_by_type[r["type"]] = report.counts_by_type.get(r["type"], 0) + 1
+    with connection.cursor() as cur:
+        raw = cur.cursor
+        with raw.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+            copy.write(buf.getvalue())
+        with raw.copy(f"COPY {RequestEvent._meta.db_table} ({', '.join(events_cols)}) FROM STDIN") as copy:
+            copy.write(ev.getvalue())
+    report.rows = len(rows)
