@@ -72,3 +72,30 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
         except TransitionError as exc:
             context["error"] = str(exc)
     return render(request, "gis_app/survey.html", context, status=400 if context.get("error") else 200)
+
+
+MAP_LIMIT = 3000
+
+
+def requests_geojson(request: HttpRequest) -> HttpResponse:
+    """Open, non-sensitive requests in a box, for the city map: ticket, type, status, date. No personal data."""
+    import json
+
+    raw = request.GET.get("bbox", "")
+    try:
+        x0, y0, x1, y1 = (float(v) for v in raw.split(","))
+    except ValueError:
+        return HttpResponse(f"bbox must be minlon,minlat,maxlon,maxlat; got {raw!r}", status=400,
+                            content_type="text/plain")
+    from django.contrib.gis.geos import Polygon
+
+    box = Polygon.from_bbox((x0, y0, x1, y1))
+    box.srid = 4326
+    rows = (ServiceRequest.objects.open().filter(location__within=box, service_type__sensitive=False)
+            .values_list("ticket", "service_type__name", "status", "requested_at", "location")
+            .order_by("-requested_at")[:MAP_LIMIT])
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
+                 "properties": {"ticket": t, "type": name, "status": st, "requested_at": at.isoformat()}}
+                for t, name, st, at, p in rows if p is not None]
+    body = json.dumps({"type": "FeatureCollection", "features": features, "truncated": len(features) == MAP_LIMIT})
+    return HttpResponse(body, content_type="application/geo+json")

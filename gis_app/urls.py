@@ -10,6 +10,7 @@ urlpatterns = [
     path("track/", public_views.track, name="track"),
     path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
     path("survey/<str:token>/", public_views.survey, name="survey"),
+    path("requests/open.geojson", public_views.requests_geojson, name="open-requests"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("layers.urls")),
     path("", include("gis_app.api_urls")),

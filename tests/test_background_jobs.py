@@ -210,3 +210,12 @@ def test_a_real_worker_runs_the_sla_job(two_square_wards, pothole):
     finally:
         app.conf.task_always_eager = True
     assert set(SlaAlert.objects.filter(request=late).values_list("level", flat=True)) == {"breached", "escalated"}
+
+
+def test_the_map_feed_shows_open_requests_without_personal_data(client, two_square_wards, pothole):
+    req = file_pothole(description="Rosa's front door")
+    body = client.get("/requests/open.geojson", {"bbox": "0,0,1,1"}).json()
+    assert [f["properties"]["ticket"] for f in body["features"]] == [req.ticket]
+    assert "Rosa" not in str(body) and "rosa@example.org" not in str(body)
+    assert client.get("/requests/open.geojson", {"bbox": "1,0,2,1"}).json()["features"] == []
+    assert client.get("/requests/open.geojson", {"bbox": "x"}).status_code == 400
