@@ -81,15 +81,14 @@ def requests_geojson(request: HttpRequest) -> HttpResponse:
     """Open, non-sensitive requests in a box, for the city map: ticket, type, status, date. No personal data."""
     import json
 
-    raw = request.GET.get("bbox", "")
-    try:
-        x0, y0, x1, y1 = (float(v) for v in raw.split(","))
-    except ValueError:
-        return HttpResponse(f"bbox must be minlon,minlat,maxlon,maxlat; got {raw!r}", status=400,
-                            content_type="text/plain")
     from django.contrib.gis.geos import Polygon
 
-    box = Polygon.from_bbox((x0, y0, x1, y1))
+    from layers.coords import CoordinateError, bbox_from_param
+
+    try:
+        box = Polygon.from_bbox(bbox_from_param(request.GET.get("bbox")))
+    except CoordinateError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
     box.srid = 4326
     rows = (ServiceRequest.objects.open().filter(location__within=box, service_type__sensitive=False)
             .values_list("ticket", "service_type__name", "status", "requested_at", "location")

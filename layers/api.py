@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from layers.basemap import outlines_geojson, streets_geojson
-from layers.coords import CoordinateError, point_from_lonlat
+from layers.coords import CoordinateError, bbox_from_param, point_from_lonlat
 from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerKind, LayerVersion
 
@@ -98,18 +98,10 @@ def basemap(request: HttpRequest, kind: str) -> HttpResponse:
 @require_GET
 def streets(request: HttpRequest) -> HttpResponse:
     """Street edges in a box (?bbox=minlon,minlat,maxlon,maxlat, at most about 0.05 x 0.05 degrees)."""
-    raw = request.GET.get("bbox", "")
     try:
-        x0, y0, x1, y1 = (float(v) for v in raw.split(","))
-    except ValueError:
-        return HttpResponse(f"bbox must be minlon,minlat,maxlon,maxlat; got {raw!r}", status=400,
-                            content_type="text/plain")
-    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
-        return HttpResponse("bbox must be minlon < maxlon and minlat < maxlat, in degrees", status=400,
-                            content_type="text/plain")
-    if (x1 - x0) * (y1 - y0) > 0.0025:
-        return HttpResponse("bbox too large: zoom in (at most about 0.05 x 0.05 degrees)", status=400,
-                            content_type="text/plain")
-    response = HttpResponse(streets_geojson((x0, y0, x1, y1)), content_type="application/geo+json")
+        box = bbox_from_param(request.GET.get("bbox"), max_area_deg2=0.0025)
+    except CoordinateError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    response = HttpResponse(streets_geojson(box), content_type="application/geo+json")
     response["Cache-Control"] = "max-age=300"
     return response

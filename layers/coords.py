@@ -46,6 +46,20 @@ def point_from_lonlat(lon: object, lat: object) -> Point:
     return Point(x, y, srid=WGS84)
 
 
+def bbox_from_param(raw: str | None, max_area_deg2: float | None = None) -> tuple[float, float, float, float]:
+    """A `minlon,minlat,maxlon,maxlat` query parameter as a validated WGS84 box."""
+    try:
+        x0, y0, x1, y1 = (float(v) for v in (raw or "").split(","))
+    except ValueError:
+        raise CoordinateError(f"bbox must be minlon,minlat,maxlon,maxlat; got {raw!r}") from None
+    if not (-180 <= x0 < x1 <= 180 and -90 <= y0 < y1 <= 90):
+        raise CoordinateError("bbox must be minlon < maxlon and minlat < maxlat, in degrees")
+    if max_area_deg2 is not None and (x1 - x0) * (y1 - y0) > max_area_deg2:
+        side = max_area_deg2**0.5
+        raise CoordinateError(f"bbox too large: zoom in (at most about {side:.2f} x {side:.2f} degrees)")
+    return x0, y0, x1, y1
+
+
 def lonlat(point: GEOSGeometry) -> tuple[float, float]:
     """(lon, lat) of a WGS84 point."""
     if point.srid not in (None, WGS84):
