@@ -29,7 +29,6 @@ from django.utils.text import slugify
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest, ServiceType
 from gis_app.sla import BusinessCalendar, due_at, storm_table
-from gis_app.tickets import new_ticket
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
 from layers.lookup import numbers_at
 from layers.models import LayerKind
@@ -235,8 +234,9 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
     types: dict[str, ServiceType] = {t.code: t for t in ServiceType.objects.all()}
     calendar = BusinessCalendar.from_settings()
     storms = storm_table()
+    tickets = ServiceRequest.objects.fresh_tickets(len(good))
     rows: list[ServiceRequest] = []
-    for p in good:
+    for p, ticket in zip(good, tickets, strict=True):
         row = p["row"]
         dept_name = m.get(row, "department") or "Unassigned"
         if dept_name not in departments:
@@ -258,7 +258,7 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
             report.ward_disagreements += 1
         closed_at = p["closed"] if status in (Status.CLOSED, Status.COMPLETED, Status.CANCELLED) else None
         rows.append(ServiceRequest(
-            ticket=new_ticket(), service_type=stype, status=status, location=p["point"],
+            ticket=ticket, service_type=stype, status=status, location=p["point"],
             address=m.get(row, "address")[:300], located_by=LocatedBy.ADDRESS if p["point"] else LocatedBy.NONE,
             ward_number=p.get("ward"), community_area_number=p.get("area"), department=stype.department,
             channel=m.channel_map.get(m.get(row, "channel"), m.channel_map.get("default", Channel.IMPORT)),

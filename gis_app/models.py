@@ -117,6 +117,24 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
     def overdue(self, now: dt.datetime | None = None) -> ServiceRequestQuerySet:
         return self.open().filter(due_at__lt=now or timezone.now())
 
+    def fresh_tickets(self, n: int) -> list[str]:
+        """`n` new ticket numbers, unique among themselves and unused in the table.
+
+        Why: bulk loads issue many random tickets at once; with a million of them, collisions within the
+        batch or with stored ones are likely (birthday bound), and a bulk insert cannot retry row by row.
+        """
+        from gis_app.tickets import new_ticket
+
+        chosen: set[str] = set()
+        while len(chosen) < n:
+            wanted = n - len(chosen)
+            batch = {new_ticket() for _ in range(wanted + wanted // 100 + 8)} - chosen
+            for start in range(0, len(batch), 10_000):
+                part = list(batch)[start:start + 10_000]
+                batch -= set(self.model.objects.filter(ticket__in=part).values_list("ticket", flat=True))
+            chosen |= set(list(batch)[:wanted])
+        return list(chosen)
+
 
 class ServiceRequest(models.Model):
     ticket = models.CharField(max_length=11, unique=True, help_text="Universal ticket number, e.g. 7KQ2-M9XD-4.")

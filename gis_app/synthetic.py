@@ -32,7 +32,6 @@ from django.utils import timezone
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
-from gis_app.tickets import new_ticket
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
 
@@ -274,10 +273,7 @@ def _copy_rows(rows: list[dict[str, Any]], profile: Profile, batch: ImportBatch,
         cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
                     [len(rows)])
         ids = [r[0] for r in cur.fetchall()]
-    tickets = {new_ticket() for _ in range(int(len(rows) * 1.01) + 10)}
-    while len(tickets) < len(rows):
-        tickets.add(new_ticket())
-    ticket_list = list(tickets)
+    ticket_list = ServiceRequest.objects.fresh_tickets(len(rows))
     cols = ["id", "ticket", "service_type_id", "status", "location", "address", "located_by", "ward_number",
             "department_id", "description", "attributes", "channel", "reporter_name", "reporter_email",
             "reporter_phone", "anonymous", "notify_via", "parent_id", "follow_up_of_id", "due_at", "requested_at",

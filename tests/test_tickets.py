@@ -42,3 +42,16 @@ def test_every_swap_of_neighbouring_characters_is_caught():
 def test_a_malformed_ticket_says_what_a_ticket_looks_like(typed, message):
     with pytest.raises(TicketError, match=message):
         normalize_ticket(typed)
+
+
+@pytest.mark.django_db
+def test_bulk_tickets_are_unique_and_unused(two_square_wards, pothole):
+    from gis_app.intake import IntakeData, create_request
+    from gis_app.models import ServiceRequest
+    from layers.coords import point_from_lonlat
+
+    stored = create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
+                                       attributes={"where": "curb"}))
+    fresh = ServiceRequest.objects.fresh_tickets(20_000)
+    assert len(set(fresh)) == 20_000 and stored.ticket not in fresh
+    assert all(normalize_ticket(t) == t for t in fresh[:100])
