@@ -23,7 +23,7 @@ from gis_app.notifications import acknowledge
 from gis_app.sla import due_at
 from gis_app.tickets import new_ticket
 from gis_app.transitions import record
-from layers.lookup import LayerNotLoaded, ward_at
+from layers.lookup import LayerNotLoaded
 
 
 class IntakeError(ValueError):
@@ -127,12 +127,11 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "") -
     )
     if data.location is not None:
         try:
-            ward = ward_at(data.location, on=timezone.localdate(requested_at), with_edge_distance=False)
+            ward = req.assign_ward()
         except LayerNotLoaded as exc:
             raise IntakeError("location", str(exc)) from None
-        if not ward.inside:
+        if ward is not None and not ward.inside:
             raise IntakeError("location", f"is outside the city ({ward.message}); expected a point inside a ward")
-        req.assign_ward()
     req.department, why = route_department(stype, req.ward_number, req.community_area_number)
     req.due_at = due_at(stype, requested_at)
     for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail

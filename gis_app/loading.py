@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
-import tomllib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest
 from gis_app.sla import BusinessCalendar, due_at, storm_table
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
 from layers.lookup import numbers_at
+from layers.manifests import read_toml
 from layers.models import LayerKind
 
 Progress = Callable[[int, int], None]
@@ -58,12 +58,7 @@ class Mapping:
 
     @classmethod
     def read(cls, path: Path) -> Mapping:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise MappingError(f"{path}: no such mapping file") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise MappingError(f"{path}: not valid TOML: {exc}") from None
+        data = read_toml(path, MappingError, "mapping file")
         src, cols = data.get("source", {}), data.get("columns", {})
         for key in ("id", "type_name", "created"):
             if key not in cols:

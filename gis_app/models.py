@@ -7,6 +7,7 @@ Statuses change only through gis_app.transitions; models carry domain verbs and 
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.gis.db import models
@@ -17,6 +18,9 @@ from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
 from layers.models import LayerVersion
+
+if TYPE_CHECKING:
+    from layers.lookup import AreaLookup
 
 DESCRIPTION_MAX = 4000
 
@@ -185,20 +189,25 @@ class ServiceRequest(models.Model):
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
 
-    def assign_ward(self) -> None:
-        """Ward and community area of the maps in force when the request was filed."""
+    def assign_ward(self) -> AreaLookup | None:
+        """Ward and community area of the maps in force when the request was filed.
+
+        Returns the ward lookup (None without a location) so callers can refuse a point outside the city
+        without looking it up again; raises LayerNotLoaded when no ward map is in force.
+        """
         from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 
         if self.location is None:
             self.ward_number = self.ward_layer = self.community_area_number = None
-            return
-        ward = ward_at(self.location, on=timezone.localdate(self.requested_at))
+            return None
+        ward = ward_at(self.location, on=timezone.localdate(self.requested_at), with_edge_distance=False)
         self.ward_number = ward.number
         self.ward_layer_id = ward.layer_version_id
         try:
             self.community_area_number = community_area_at(self.location, with_edge_distance=False).number
         except LayerNotLoaded:
             self.community_area_number = None
+        return ward
 
 
 class RequestEvent(models.Model):

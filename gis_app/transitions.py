@@ -137,24 +137,21 @@ def relocate(request: ServiceRequest, location: Any, *, address: str | None = No
              actor_label: str = "", expected_version: int | None = None) -> ServiceRequest:
     """Move a request to a corrected location: ward, community area and department are decided again."""
     from gis_app.departments import route_department
-    from layers.lookup import ward_at
 
     current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
         pk=request.pk)
     _check_version(current, expected_version)
     if location is None and current.service_type.location_required:
         raise TransitionError(f"{current.service_type.name} needs a location")
-    if location is not None:
-        ward = ward_at(location, on=timezone.localdate(current.requested_at), with_edge_distance=False)
-        if not ward.inside:
-            raise TransitionError(f"location is outside the city ({ward.message})")
     old = {"lon": current.location.x if current.location else None,
            "lat": current.location.y if current.location else None, "ward": current.ward_number,
            "department": current.department.code}
     current.location = location
+    ward = current.assign_ward()
+    if ward is not None and not ward.inside:
+        raise TransitionError(f"location is outside the city ({ward.message})")
     if address is not None:
         current.address = address[:300]
-    current.assign_ward()
     current.department, why = route_department(current.service_type, current.ward_number,
                                                current.community_area_number)
     current.version += 1

@@ -143,8 +143,6 @@ def _as_multipolygon(geom: GEOSGeometry, where: str) -> MultiPolygon:
 
 def _read_features(spec: BoundaryImportSpec, progress: Progress | None) -> tuple[int, dict[int, list]]:
     """Read the file into {number: [(name, MultiPolygon), ...]}; raise on anything unusable."""
-    if not spec.path.exists():
-        raise LayerImportError(f"{spec.path}: no such file")
     try:
         source = DataSource(str(spec.path))
     except GDALException as exc:
@@ -408,14 +406,9 @@ def read_manifest(path: Path) -> list[BoundaryImportSpec]:
 
     Paths in the manifest are relative to the manifest's folder.
     """
-    import tomllib
+    from layers.manifests import read_toml
 
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LayerImportError(f"{path}: no such manifest") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise LayerImportError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, LayerImportError)
     specs = []
     for i, entry in enumerate(data.get("layers", []), start=1):
         missing = [k for k in ("kind", "name", "file", "number_field") if k not in entry]

@@ -23,7 +23,6 @@ import itertools
 import math
 import re
 import tempfile
-import tomllib
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -40,6 +39,8 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+
+from layers.manifests import read_toml
 
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_SNAP_METRES = 150.0
@@ -470,10 +471,7 @@ class StreetNetworkSpec:
 
 
 def read_streets_manifest(path: Path) -> tuple[NetworkConfig, list[StreetNetworkSpec]]:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NetworkError(f"{path}: no such manifest") from None
+    data = read_toml(path, NetworkError)
     net = data.get("network", {})
     config = NetworkConfig(
         highway_speeds={k: float(v) for k, v in net.get("highway_speeds", {}).items()},
