@@ -11,7 +11,8 @@ ROLES: dict[str, list[str]] = {
     "intake clerk": ["gis_app.add_servicerequest", "gis_app.view_servicerequest", "gis_app.view_reporter_contact",
                      "gis_app.view_servicetype"],
     "dispatcher": ["gis_app.view_servicerequest", "gis_app.change_servicerequest", "gis_app.view_reporter_contact",
-                   "gis_app.view_servicetype"],
+                   "gis_app.view_servicetype", "routing.view_routeplan", "routing.change_routeplan",
+                   "routing.add_routeplan", "routing.view_crew"],
     "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "planner": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
@@ -20,9 +21,15 @@ ROLES: dict[str, list[str]] = {
 
 
 def ensure_roles(**kwargs: Any) -> None:
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group, Permission
 
-    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers"])
+    # Roles name permissions of apps migrated after this one (routing): make sure those exist first.
+    for config in apps.get_app_configs():
+        create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))
+
+    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers", "routing"])
     for name, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         if perms == ["*"]:

@@ -170,6 +170,18 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "30"))
 SLA_WARNING_HOURS = float(os.environ.get("SLA_WARNING_HOURS", "4"))
 
+# Dispatch (routing.planning). A day is planned per department over the jobs that fit it: most urgent first,
+# until the crews' hours (times the overbook factor: the solver decides the last few) are spent, each job
+# costing its service minutes plus a travel allowance; never more than ROUTING_MAX_JOBS_PER_PLAN jobs.
+ROUTING_TIME_LIMIT_SECONDS = float(os.environ.get("ROUTING_TIME_LIMIT_SECONDS", "20"))
+ROUTING_MAX_JOBS_PER_PLAN = int(os.environ.get("ROUTING_MAX_JOBS_PER_PLAN", "400"))
+ROUTING_TRAVEL_ALLOWANCE_MINUTES = float(os.environ.get("ROUTING_TRAVEL_ALLOWANCE_MINUTES", "10"))
+ROUTING_OVERBOOK_FACTOR = float(os.environ.get("ROUTING_OVERBOOK_FACTOR", "1.2"))
+# The request attribute holding an appointment a resident agreed to, "HH:MM-HH:MM" (a hard time window).
+ROUTING_APPOINTMENT_ATTRIBUTE = os.environ.get("ROUTING_APPOINTMENT_ATTRIBUTE", "appointment_window")
+# A crews file (depots and crews per department), loaded by `manage.py load_crews`.
+CITY_CREWS = Path(os.environ.get("CITY_CREWS", BASE_DIR / "fixtures" / "chicago" / "crews.toml"))
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

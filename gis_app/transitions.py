@@ -36,6 +36,7 @@ S = Status
 MOVES: dict[str, Move] = {
     "open": Move(frozenset({S.RECEIVED}), S.OPEN),
     "assign": Move(frozenset({S.OPEN, S.ON_HOLD}), S.ASSIGNED),
+    "unassign": Move(frozenset({S.ASSIGNED}), S.OPEN),
     "start": Move(frozenset({S.OPEN, S.ASSIGNED}), S.IN_PROGRESS),
     "hold": Move(frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS}), S.ON_HOLD),
     "resume": Move(frozenset({S.ON_HOLD}), S.OPEN),

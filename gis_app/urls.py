@@ -7,6 +7,7 @@ from gis_app import public_views, views
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),  # staff sign-in for the dispatcher and other pages
     path("track/", public_views.track, name="track"),
     path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
     path("survey/<str:token>/", public_views.survey, name="survey"),
@@ -14,4 +15,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("layers.urls")),
     path("", include("gis_app.api_urls")),
+    # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).
+    path("", include("routing.urls")),
 ]

@@ -196,6 +196,9 @@ class Problem:
                 # Not an error: the pinned crew may be off today; the job is dropped with that reason.
                 pass
 
+    def jobs_by_id(self) -> dict[str, Job]:
+        return {j.id: j for j in self.jobs}
+
     def drop_penalty(self, job: Job) -> int:
         s = self.settings
         if job.must_do:

@@ -149,3 +149,95 @@ def crew_alpha(db):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def alderman_ward_2(db):  # type: ignore[no-untyped-def]
     return _user("alderman_ward_2", "council member")
+
+
+# ---- dispatch: a 5 x 5 street grid (about 220 m blocks) inside ward 1, crews and open work -------------
+
+GRID_LON0, GRID_LAT0, GRID_STEP = 0.5, 0.5, 0.002
+
+
+def grid_osm(n: int = 5) -> str:
+    """A two-way residential grid: node 1 + 10 i + j at (lon0 + step j, lat0 + step i)."""
+    nodes, ways = [], []
+    for i in range(n):
+        for j in range(n):
+            nodes.append(f'<node id="{1 + 10 * i + j}" lat="{GRID_LAT0 + GRID_STEP * i:.6f}" '
+                         f'lon="{GRID_LON0 + GRID_STEP * j:.6f}"/>')
+    for i in range(n):
+        refs = "".join(f'<nd ref="{1 + 10 * i + j}"/>' for j in range(n))
+        ways.append(f'<way id="{100 + i}">{refs}<tag k="highway" v="residential"/><tag k="name" v="Row {i}"/></way>')
+        refs = "".join(f'<nd ref="{1 + 10 * j + i}"/>' for j in range(n))
+        ways.append(f'<way id="{200 + i}">{refs}<tag k="highway" v="residential"/><tag k="name" v="Col {i}"/></way>')
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n' + "\n".join(nodes + ways) + "\n</osm>\n"
+
+
+def on_grid(i: float, j: float):  # type: ignore[no-untyped-def]
+    """A point at grid row i, column j (fractions put it mid-block)."""
+    from layers.coords import point_from_lonlat
+
+    return point_from_lonlat(GRID_LON0 + GRID_STEP * j, GRID_LAT0 + GRID_STEP * i)
+
+
+@pytest.fixture
+def street_grid(two_square_wards, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from routing.matrix import clear_cache
+    from routing.network import NetworkConfig, StreetNetworkSpec
+    from routing.streets import import_street_network
+
+    path = tmp_path / "grid.osm"
+    path.write_text(grid_osm())
+    clear_cache()
+    return import_street_network(StreetNetworkSpec(kind="osm", name="test grid", path=path, source="test",
+                                                   licence="ODbL"), NetworkConfig())
+
+
+@pytest.fixture
+def streetlight(streets_dept):  # type: ignore[no-untyped-def]
+    from gis_app.models import ServiceType
+
+    return ServiceType.objects.create(code="light", name="Street light out", department=streets_dept,
+                                      sla_amount=40, required_skill="electrical", expected_minutes=20)
+
+
+@pytest.fixture
+def yard(db):  # type: ignore[no-untyped-def]
+    from routing.models import Depot
+
+    return Depot.objects.create(code="yard", name="Test yard", location=on_grid(0, 0))
+
+
+def make_crew(code: str, dept, depot, *, skills=(), workdays=(0, 1, 2, 3, 4, 5, 6), user=None):  # type: ignore[no-untyped-def]
+    from routing.models import Crew
+
+    crew = Crew.objects.create(code=code, name=code.replace("-", " ").title(), department=dept, depot=depot,
+                               skills=list(skills), workdays=list(workdays), shift_start=dt.time(7, 0),
+                               shift_end=dt.time(15, 30))
+    if user is not None:
+        crew.members.add(user)
+    return crew
+
+
+@pytest.fixture
+def crews(streets_dept, yard, crew_alpha):  # type: ignore[no-untyped-def]
+    """Crew Alpha (paving; crew_alpha's tablet) and Crew Bravo (electrical), both from the yard, every day."""
+    return {"alpha": make_crew("crew-alpha", streets_dept, yard, skills=["paving"], user=crew_alpha),
+            "bravo": make_crew("crew-bravo", streets_dept, yard, skills=["electrical"])}
+
+
+def file_request(code: str, point, **extra):  # type: ignore[no-untyped-def]
+    from gis_app.intake import IntakeData, create_request
+
+    attrs = {"where": "curb"} if code == "pothole" else {}
+    return create_request(IntakeData(service_code=code, location=point, attributes=attrs, **extra),
+                          actor_label="test")
+
+
+@pytest.fixture
+def open_work(street_grid, pothole, streetlight, crews):  # type: ignore[no-untyped-def]
+    """Six potholes (paving work) and four dead lights (electrical) spread over the grid, each mid-block."""
+    pothole.required_skill = "paving"
+    pothole.save(update_fields=["required_skill"])
+    potholes = [file_request("pothole", on_grid(i, j)) for i, j in
+                [(0, 1.5), (1, 3.5), (2, 0.5), (3, 2.5), (4, 1.5), (2.5, 4)]]
+    lights = [file_request("light", on_grid(i, j)) for i, j in [(1, 0.5), (3, 3.5), (0.5, 2), (4, 3.5)]]
+    return {"potholes": potholes, "lights": lights}

@@ -79,3 +79,41 @@ def test_an_administrator_sees_a_ward_on_the_offline_map(site_admin, ward_2, pag
     assert page.locator(".offline-map path[stroke='#c0392b']").count() == 1
     assert page.locator(".offline-map path").count() == 3
     assert page.foreign_requests == []
+
+
+@pytest.fixture
+def draft_plan(open_work, streets_dept):  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from routing.planning import plan_day
+
+    return plan_day(timezone.localdate() + dt.timedelta(days=1), streets_dept, time_limit=1).plan
+
+
+def test_a_dispatcher_sees_the_routes_locks_a_stop_and_re_runs(dispatcher, draft_plan, page, live_server):
+    page.goto(live_server.url + "/dispatch/")  # signs in first
+    page.fill("#id_username", "dispatcher")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.goto(f"{live_server.url}/dispatch/?date={draft_plan.service_date}&department=streets&plan={draft_plan.pk}")
+    page.wait_for_selector("body[data-map-ready='1']")
+    assert page.locator("body").get_attribute("data-stops") == "10"
+    paths = page.locator("#map path")
+    strokes = {paths.nth(i).get_attribute("stroke") for i in range(paths.count())}
+    assert len(strokes - {"#1f3a5f", "#555", "#666"}) >= 2  # two crews, two route colours besides the ward outline
+    first_stop = page.locator(".stop-label").first
+    first_stop.click()
+    ticket = page.input_value("#pin-ticket")
+    assert ticket
+    page.click("#lock")
+    page.wait_for_selector("text=locked to")
+    page.fill("input[name=time_limit]", "1")
+    page.click("#run")
+    page.wait_for_selector("body[data-map-ready='1']")
+    assert f"plan={draft_plan.pk}" not in page.url
+    assert page.locator(".stop-label.locked").count() == 1
+    page.click("#publish")
+    page.wait_for_selector("text=published: its requests are assigned")
+    assert page.foreign_requests == []

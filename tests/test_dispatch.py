@@ -1,0 +1,191 @@
+"""Dispatch: open work and crews become a routing problem, a plan, published routes, and re-plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from gis_app.choices import Status
+from gis_app.models import RequestEvent, ServiceRequest
+from gis_app.transitions import apply
+from routing.models import PlanStatus, RoutePlan, Stop, StopStatus
+from routing.planning import PlanConflict, build_problem, plan_day, publish_plan
+from tests.conftest import file_request, make_crew, on_grid
+
+pytestmark = pytest.mark.django_db
+
+TOMORROW = timezone.localdate() + dt.timedelta(days=1)
+
+
+def at(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hh, mm), tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def test_each_duplicate_group_is_one_job_and_info_calls_never_are(open_work, streets_dept, info_call):
+    parent = open_work["potholes"][0]
+    for _ in range(2):
+        child = file_request("pothole", on_grid(0, 1.55))
+        apply(child, "mark_duplicate", parent=parent, actor_label="test")
+    file_request("info", None)
+    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    ids = {j.id for j in built.problem.jobs}
+    assert ids == {r.ticket for r in open_work["potholes"] + open_work["lights"]}
+    assert len(built.problem.jobs) == 10
+    light = next(j for j in built.problem.jobs if j.id == open_work["lights"][0].ticket)
+    assert light.required_skill == "electrical" and light.service_seconds == 20 * 60
+
+
+def test_a_crew_off_on_the_day_is_not_in_the_problem(open_work, streets_dept, yard):
+    weekday = TOMORROW.weekday()
+    make_crew("crew-charlie", streets_dept, yard, workdays=[d for d in range(7) if d != weekday])
+    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    assert sorted(c.id for c in built.problem.crews) == ["crew-alpha", "crew-bravo"]
+
+
+def test_work_beyond_the_day_stays_open_with_a_reason(open_work, streets_dept, settings):
+    settings.ROUTING_MAX_JOBS_PER_PLAN = 3
+    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    assert len(built.problem.jobs) == 3
+    held = [h for h in built.held_back if h["reason"] == "day_full"]
+    assert len(held) == 7 and "rank 4 of 10 by urgency" in held[0]["detail"]
+
+
+def test_work_no_crew_can_do_is_held_back_with_the_skill_it_needs(open_work, streets_dept, crews):
+    crews["bravo"].active = False
+    crews["bravo"].save()
+    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    no_skill = {h["ticket"] for h in built.held_back if h["reason"] == "no_crew_with_skill"}
+    assert no_skill == {r.ticket for r in open_work["lights"]}
+    assert "electrical" in built.held_back[0]["detail"]
+
+
+def test_a_plan_puts_each_job_with_a_crew_that_has_its_skill(open_work, streets_dept):
+    report = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6))
+    plan = report.plan
+    assert plan.status == PlanStatus.DRAFT and plan.stats["jobs_planned"] == 10 and plan.dropped == []
+    by_crew = {r.crew.code: [s.request.ticket for s in r.stops.all()] for r in plan.routes.all()}
+    assert set(by_crew["crew-bravo"]) == {r.ticket for r in open_work["lights"]}
+    assert set(by_crew["crew-alpha"]) == {r.ticket for r in open_work["potholes"]}
+    route = plan.routes.get(crew__code="crew-alpha")
+    assert route.geometry is not None and route.geometry.num_points > 7  # along the streets, not straight lines
+    etas = list(route.stops.values_list("eta", flat=True))
+    assert etas == sorted(etas) and etas[0] >= at(TOMORROW, 7)
+    # A draft assigns nothing yet.
+    assert ServiceRequest.objects.filter(status=Status.ASSIGNED).count() == 0
+
+
+def test_publishing_assigns_the_requests_with_audit_events(open_work, streets_dept, dispatcher):
+    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), by=dispatcher).plan
+    publish_plan(plan, by=dispatcher)
+    plan.refresh_from_db()
+    assert plan.status == PlanStatus.PUBLISHED and plan.published_by == dispatcher
+    assert ServiceRequest.objects.filter(status=Status.ASSIGNED).count() == 10
+    event = RequestEvent.objects.filter(request=open_work["potholes"][0], verb="assign").get()
+    assert event.actor == dispatcher and "Crew Alpha, stop" in event.note
+    assert all(r.version == 1 and r.changes["first_version"] for r in plan.routes.all())
+
+
+def test_a_second_publish_of_the_same_day_from_a_stale_draft_is_refused(open_work, streets_dept, dispatcher):
+    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    publish_plan(first, by=dispatcher)
+    with pytest.raises(PlanConflict, match=f"plan #{first.pk} .* was published by dispatcher"):
+        publish_plan(second, by=dispatcher)
+    second.refresh_from_db()
+    assert second.status == PlanStatus.DRAFT
+    assert RoutePlan.objects.filter(status=PlanStatus.PUBLISHED).get() == first
+
+
+def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, streets_dept, dispatcher, crews):
+    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), publish=True).plan
+    crews["bravo"].skills = ["electrical", "paving"]
+    crews["bravo"].save()
+    moved = open_work["potholes"][0].ticket
+    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6),
+                      pins={moved: "crew-bravo"}).plan
+    assert second.based_on == first
+    publish_plan(second, by=dispatcher)
+    first.refresh_from_db()
+    assert first.status == PlanStatus.SUPERSEDED
+    alpha = second.routes.get(crew__code="crew-alpha")
+    bravo = second.routes.get(crew__code="crew-bravo")
+    assert alpha.version == 2 and moved in alpha.changes["removed"]
+    assert moved in bravo.changes["added"]
+
+
+def test_a_job_pinned_to_a_crew_without_its_skill_is_left_open_saying_so(open_work, streets_dept):
+    moved = open_work["potholes"][0].ticket
+    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), pins={moved: "crew-bravo"}).plan
+    (why,) = [d for d in plan.dropped if d["ticket"] == moved]
+    assert why["reason"] == "no_crew_with_skill" and "crew-bravo" in why["detail"]
+
+
+def test_re_planning_during_the_day_keeps_done_and_started_stops(open_work, streets_dept):
+    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), publish=True).plan
+    alpha = plan.routes.get(crew__code="crew-alpha")
+    done, started = list(alpha.stops.all())[:2]
+    Stop.objects.filter(pk=done.pk).update(status=StopStatus.COMPLETED, status_at=at(TOMORROW, 8))
+    apply(done.request, "complete", note="filled", photos=1, actor_label="crew")
+    Stop.objects.filter(pk=started.pk).update(status=StopStatus.STARTED, status_at=at(TOMORROW, 9))
+    late = file_request("pothole", on_grid(4, 0.5))
+    report = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 9, 10))
+    assert report.replanned
+    new_alpha = report.plan.routes.get(crew__code="crew-alpha")
+    stops = list(new_alpha.stops.all())
+    assert [(s.request_id, s.status) for s in stops[:2]] == [(done.request_id, "completed"),
+                                                             (started.request_id, "started")]
+    tickets = [s.request.ticket for s in stops]
+    assert late.ticket in tickets and len(tickets) == len(set(tickets))
+    assert all(s.eta >= at(TOMORROW, 9, 10) for s in stops[2:])
+
+
+def test_the_command_plans_and_publishes_every_department_with_crews(open_work, capsys):
+    call_command("plan_routes", "--date", TOMORROW.isoformat(), "--time-limit", "1", "--publish")
+    out = capsys.readouterr().out
+    assert "10 jobs on 2/2 crews" in out and "published" in out
+    assert RoutePlan.objects.get().status == PlanStatus.PUBLISHED
+
+
+def test_the_command_explains_bad_arguments(open_work):
+    with pytest.raises(CommandError, match="unknown department code"):
+        call_command("plan_routes", "--department", "nope")
+    with pytest.raises(CommandError, match="YYYY-MM-DD"):
+        call_command("plan_routes", "--date", "tomorrow")
+
+
+def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_work, streets_dept):
+    client.force_login(dispatcher)
+    url = f"/dispatch/?date={TOMORROW}&department={streets_dept.code}"
+    assert "Plan the day" in client.get(url).content.decode()
+    resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+    plan = RoutePlan.objects.get()
+    assert resp.status_code == 302 and f"plan={plan.pk}" in resp["Location"]
+    geo = client.get(f"/dispatch/plans/{plan.pk}.geojson").json()
+    assert sum(f["properties"]["kind"] == "stop" for f in geo["features"]) == 10
+    ticket = open_work["potholes"][1].ticket
+    client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": ticket, "action": "lock"})
+    plan.refresh_from_db()
+    assert plan.locks == {"crew-alpha": [ticket]}
+    bad = client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": "NOPE", "action": "lock"}, follow=True)
+    assert "is not in plan" in bad.content.decode()
+    client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1,
+                                   "from_plan": plan.pk})
+    rerun = RoutePlan.objects.exclude(pk=plan.pk).get()
+    assert rerun.locks == plan.locks
+    assert Stop.objects.get(route__plan=rerun, request__ticket=ticket).locked
+    page = client.post(f"/dispatch/plans/{rerun.pk}/publish/", follow=True).content.decode()
+    assert "published" in page
+    stale = client.post(f"/dispatch/plans/{plan.pk}/publish/", follow=True).content.decode()
+    assert "Not published" in stale
+
+
+def test_only_dispatchers_reach_the_dispatcher_page(client, crew_alpha, open_work):
+    client.force_login(crew_alpha)
+    assert client.get("/dispatch/").status_code == 403
+    client.logout()
+    assert client.get("/dispatch/").status_code == 302
