@@ -19,8 +19,10 @@ demo-data: setup
 	$(PY) manage.py load_streets
 	$(PY) manage.py load_311
 	$(PY) manage.py load_assumptions
+	$(PY) manage.py load_crews
 	$(PY) manage.py replay_today
 	$(PY) manage.py generate_requests --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
+	$(PY) manage.py plan_routes --publish --if-missing --time-limit 10
 	$(PY) manage.py demo_admin
 
 demo: demo-data
@@ -29,9 +31,7 @@ demo: demo-data
 test: setup
 	@bash scripts/test.sh
 
-bench: setup
-	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py load_layers
+bench: demo-data
 	$(PY) benchmarks/run_all.py $(ARGS)
 
 lint: setup

@@ -10,7 +10,7 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from gis_app.models import Department
-from routing.planning import PlanningError, plan_day
+from routing.planning import PlanningError, current_plan, plan_day
 
 
 class Command(BaseCommand):
@@ -23,6 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--skill-group", default="", help="Plan only work needing this skill.")
         parser.add_argument("--time-limit", type=float, default=None, help="Solver seconds per department.")
         parser.add_argument("--publish", action="store_true", help="Publish the plan (assigns its requests).")
+        parser.add_argument("--if-missing", action="store_true",
+                            help="Skip departments that already have a published plan for the day (idempotent demo).")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -37,6 +39,9 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown department code(s): {', '.join(unknown)}")
         for code in codes:
+            if opts["if_missing"] and current_plan(day, Department.objects.get(code=code), opts["skill_group"]):
+                self.stdout.write(f"{code}: a plan for {day} is already published; skipped")
+                continue
             bar = tqdm(total=4, desc=code[:30], unit="step", leave=False)
 
             def step(msg: str, bar: tqdm = bar) -> None:
