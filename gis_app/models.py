@@ -281,6 +281,7 @@ class Notification(models.Model):
     to = models.CharField(max_length=254)
     subject = models.CharField(max_length=200)
     body = models.TextField()
+    attachment = models.CharField(max_length=300, blank=True, help_text="A media path sent along (an after photo).")
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING, db_index=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -63,14 +63,14 @@ def _local(when: dt.datetime | None) -> str:
 
 
 def queue(request: ServiceRequest, *, kind: str, key: str, channel: str, to: str, subject: str,
-          body: str) -> Notification | None:
+          body: str, attachment: str = "") -> Notification | None:
     """Record a message and send it after commit; None if this exact message exists already."""
     if not to:
         return None
     note, created = Notification.objects.get_or_create(
         idempotency_key=key,
         defaults={"request": request, "kind": kind, "channel": channel, "to": to, "subject": subject[:200],
-                  "body": body})
+                  "body": body, "attachment": attachment})
     if not created:
         return None
     from gis_app.tasks import send_notification
@@ -79,12 +79,22 @@ def queue(request: ServiceRequest, *, kind: str, key: str, channel: str, to: str
     return note
 
 
-def _to_subscribers(request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str) -> int:
+def _to_subscribers(request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str,
+                    attachment: str = "") -> int:
+    """One message per subscribed person (the same address subscribed twice hears once)."""
     sent = 0
-    for sub in Subscription.objects.filter(request=request):
+    seen: set[tuple[str, str]] = set()
+    for sub in Subscription.objects.filter(request=request).order_by("pk"):
         to = sub.email if sub.via == NotifyVia.EMAIL else sub.phone if sub.via == NotifyVia.SMS else ""
+        if (sub.via, to.lower()) in seen:
+            continue
+        seen.add((sub.via, to.lower()))
+        if sub.via == NotifyVia.SMS and attachment:
+            body_for = body + f"\nPhoto: {settings.SITE_URL}{settings.MEDIA_URL}{attachment}"
+        else:
+            body_for = body
         if queue(request, kind=kind, key=f"{kind}:{request.pk}:{event.pk}:{sub.pk}", channel=sub.via, to=to,
-                 subject=subject, body=body):
+                 subject=subject, body=body_for, attachment=attachment if sub.via == NotifyVia.EMAIL else ""):
             sent += 1
     return sent
 
@@ -102,14 +112,15 @@ def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
                            body)
 
 
-def on_event(request: ServiceRequest, verb: str, event: RequestEvent) -> int:
-    """Messages an action causes: completion always, other stages when the type asks for them."""
+def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment: str = "") -> int:
+    """Messages an action causes: completion always (with the after photo, if any), other stages when the type
+    asks for them."""
     if verb == "complete":
         survey = f"{settings.SITE_URL}/survey/{survey_token(request)}/"
         body = (f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
                 f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}")
         return _to_subscribers(request, event, "completion", f"{settings.CITY_NAME} 311: {request.ticket} completed",
-                               body)
+                               body, attachment=attachment)
     if verb in (request.service_type.notify_stages or []):
         body = (f"Update on {request.ticket} ({request.service_type.name}): {request.get_status_display()}.\n"
                 f"{track_url(request)}")
@@ -131,7 +142,11 @@ def deliver(notification_id: int) -> str:
         note.attempts += 1
         try:
             if note.channel == NotifyVia.EMAIL:
-                send_mail(note.subject, note.body, settings.DEFAULT_FROM_EMAIL, [note.to], fail_silently=False)
+                message = EmailMessage(note.subject, note.body, settings.DEFAULT_FROM_EMAIL, [note.to])
+                photo = Path(settings.MEDIA_ROOT) / note.attachment if note.attachment else None
+                if photo is not None and photo.is_file():
+                    message.attach(photo.name, photo.read_bytes(), "image/jpeg")
+                message.send(fail_silently=False)
             elif note.channel == NotifyVia.SMS:
                 sms_backend().send(note.to, note.body)
             else:

@@ -43,11 +43,12 @@ MOVES: dict[str, Move] = {
     "could_not_complete": Move(frozenset({S.ASSIGNED, S.IN_PROGRESS}), S.OPEN),
     "complete": Move(frozenset({S.OPEN, S.ASSIGNED, S.IN_PROGRESS}), S.COMPLETED),
     "close": Move(frozenset({S.COMPLETED}), S.CLOSED),
+    "reopen": Move(frozenset({S.COMPLETED}), S.OPEN),  # a supervisor finds the work not done
     "mark_duplicate": Move(frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.ON_HOLD}), S.DUPLICATE),
     "unmerge": Move(frozenset({S.DUPLICATE}), S.OPEN),
     "cancel": Move(frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.ON_HOLD}), S.CANCELLED),
 }
-NEEDS_REASON = {"could_not_complete", "cancel", "hold"}
+NEEDS_REASON = {"could_not_complete", "cancel", "hold", "reopen"}
 CLOSING = {S.COMPLETED, S.CLOSED, S.CANCELLED, S.DUPLICATE}
 
 
@@ -70,9 +71,13 @@ def record(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: s
 
 @transaction.atomic
 def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", note: str = "",
-          photos: int = 0, parent: ServiceRequest | None = None, expected_version: int | None = None
-          ) -> ServiceRequest:
-    """Move `request` by `verb`; returns the fresh row. Raises TransitionError / StaleVersion."""
+          photos: int = 0, parent: ServiceRequest | None = None, expected_version: int | None = None,
+          details: dict[str, Any] | None = None, proof_photo: str = "") -> ServiceRequest:
+    """Move `request` by `verb`; returns the fresh row. Raises TransitionError / StaleVersion.
+
+    `details` are extra facts for the audit event (crew, time on site, materials); `proof_photo` is a stored
+    photo's path that the completion message carries.
+    """
     if verb not in MOVES:
         raise TransitionError(f"unknown action {verb!r}; actions are {', '.join(sorted(MOVES))}")
     current = ServiceRequest.objects.select_for_update().select_related("service_type").get(pk=request.pk)
@@ -108,14 +113,36 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
         current.closure_reason = note[:300]
     current.version += 1
     current.save()
-    new: dict[str, Any] = {"status": current.status}
+    new: dict[str, Any] = {"status": current.status, **(details or {})}
     if verb == "mark_duplicate":
         new["parent"] = current.parent.ticket if current.parent else None
     event = record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
     from gis_app.notifications import on_event
 
-    on_event(current, verb, event)
+    on_event(current, verb, event, attachment=proof_photo)
     return current
+
+
+@transaction.atomic
+def complete_with_duplicates(request: ServiceRequest, *, note: str, photos: int = 0, by: Any = None,
+                             actor_label: str = "", details: dict[str, Any] | None = None,
+                             proof_photo: str = "") -> tuple[ServiceRequest, list[ServiceRequest]]:
+    """Complete an issue and its duplicates: one issue, many reporters, each told once.
+
+    Duplicates merged by mark_duplicate are already closed and their reporters follow the parent, so they
+    get an audit event only; a duplicate still open (e.g. linked by an import) is completed too.
+    """
+    done = apply(request, "complete", by=by, actor_label=actor_label, note=note, photos=photos, details=details,
+                 proof_photo=proof_photo)
+    closed: list[ServiceRequest] = []
+    for child in ServiceRequest.objects.filter(parent=done).select_related("service_type"):
+        if child.status in MOVES["complete"].sources:
+            closed.append(apply(child, "complete", by=by, actor_label=actor_label, photos=max(photos, 1),
+                                note=f"completed with {done.ticket}: {note}", proof_photo=proof_photo))
+        else:
+            record(child, "parent_completed", by=by, actor_label=actor_label, new={"parent": done.ticket},
+                   note=f"{done.ticket} was completed: {note}")
+    return done, closed
 
 
 @transaction.atomic

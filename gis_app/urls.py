@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("gis_app.api_urls")),
     # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).
     path("", include("routing.urls")),
+    path("", include("field_api.urls")),
 ]

@@ -159,6 +159,8 @@ class Stop(models.Model):
     status = models.CharField(max_length=20, choices=StopStatus.choices, default=StopStatus.PLANNED)
     status_at = models.DateTimeField(null=True, blank=True, help_text="Device time of the status.")
     locked = models.BooleanField(default=False, help_text="Keep with this crew, in this order, on re-plans.")
+    flags = models.JSONField(default=list, blank=True,
+                             help_text="Field reports the dispatcher should see (work reported after a stop moved).")
 
     class Meta:
         ordering = ["route", "sequence"]

@@ -423,7 +423,7 @@ def save_plan(built: BuiltProblem, solution: Solution, *, by: Any = None, based_
             rows.append(Stop(route=route, sequence=seq, request=stop.request, eta=stop.eta,
                              window_start=stop.window_start, window_end=stop.window_end,
                              service_minutes=stop.service_minutes, status=stop.status, status_at=stop.status_at,
-                             locked=stop.locked))
+                             locked=stop.locked, flags=stop.flags))
         locked_now = set((locks or {}).get(code, []))
         for v in (r.visits if r else []):
             seq += 1

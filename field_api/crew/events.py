@@ -1,0 +1,273 @@
+"""Stop events from crew devices: validate, record once, fold, and let the result flow back to the request.
+
+Why a fold: tablets work offline and send their queue when signal returns, so events arrive late, twice
+and out of order, from more than one device. Each event is stored once (its client-generated UUID is the
+key; a replay returns the first answer) and a stop's status is recomputed from all its events in device-time
+order, ties broken by server receipt: each event sets the status to its kind, except that a completed stop
+stays completed (later events are recorded as conflicts and reported) until a supervisor reopens it. The
+result is therefore the same whatever order the events arrive in. When the folded status changes, the
+request follows through gis_app.transitions (audit events, notifications, duplicates).
+
+Events are folded per request and service day, not per stop row, so a device still holding an older
+version of its route (a re-plan made new stop rows) reports against the same history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from field_api.crew.photos import store_photos
+from field_api.models import DeviceToken, EventKind, Outcome, ReasonCode, StopEvent, StopPhoto
+from gis_app.choices import Status
+from gis_app.models import ServiceRequest
+from gis_app.transitions import TransitionError, apply, complete_with_duplicates
+from routing.models import PlanStatus, Stop, StopStatus
+
+NOTE_MAX = 2000
+MATERIALS_MAX = 50
+FUTURE_SKEW = dt.timedelta(minutes=5)
+MAX_AGE = dt.timedelta(days=7)
+CREW_KINDS = [k for k in EventKind.values if k != EventKind.REOPENED]
+
+
+class EventError(ValueError):
+    """An event the server cannot take; `status` is the HTTP status, the message says what was expected."""
+
+    def __init__(self, message: str, status: int = 400, field_name: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.field_name = field_name
+
+
+@dataclass
+class EventInput:
+    id: str
+    kind: str
+    device_time: dt.datetime
+    note: str = ""
+    reason_code: str = ""
+    materials: list[dict[str, Any]] = field(default_factory=list)
+    photo_stage: str = "after"
+
+    def fingerprint(self) -> str:
+        body = json.dumps([self.kind, self.device_time.isoformat(), self.note, self.reason_code, self.materials],
+                          sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+def parse_event(data: dict[str, Any]) -> EventInput:
+    """Validate a posted event (JSON or form fields) into an EventInput; EventError names what is wrong."""
+    import uuid
+
+    try:
+        event_id = str(uuid.UUID(str(data.get("id", ""))))
+    except ValueError:
+        raise EventError("id must be a client-generated UUID, e.g. 3f0e6c1e-…; got "
+                         f"{str(data.get('id', ''))[:60]!r}", field_name="id") from None
+    kind = str(data.get("kind", ""))
+    if kind not in CREW_KINDS:
+        raise EventError(f"kind must be one of {', '.join(CREW_KINDS)}; got {kind[:40]!r}", field_name="kind")
+    raw_time = str(data.get("device_time", ""))
+    try:
+        device_time = dt.datetime.fromisoformat(raw_time)
+    except ValueError:
+        device_time = None
+    if device_time is None or device_time.tzinfo is None:
+        raise EventError("device_time must be an ISO 8601 time with its UTC offset, e.g. 2026-11-24T09:30:00-06:00; "
+                         f"got {raw_time[:60]!r}", field_name="device_time")
+    now = timezone.now()
+    if device_time > now + FUTURE_SKEW:
+        raise EventError(f"device_time {raw_time} is in the future (server time {now.isoformat(timespec='seconds')}); "
+                         "check the device clock", field_name="device_time")
+    if device_time < now - MAX_AGE:
+        raise EventError(f"device_time {raw_time} is more than {MAX_AGE.days} days old", field_name="device_time")
+    note = str(data.get("note", ""))
+    if len(note) > NOTE_MAX:
+        raise EventError(f"note is at most {NOTE_MAX} characters; got {len(note)}", field_name="note")
+    reason = str(data.get("reason_code", "") or "")
+    if kind == EventKind.COULD_NOT_COMPLETE:
+        if reason not in ReasonCode.values:
+            raise EventError(f"could_not_complete needs reason_code, one of {', '.join(ReasonCode.values)}; "
+                             f"got {reason[:40]!r}", field_name="reason_code")
+        if reason == ReasonCode.OTHER and not note.strip():
+            raise EventError("reason_code 'other' needs a note saying why", field_name="note")
+    elif reason:
+        raise EventError("reason_code is only for could_not_complete", field_name="reason_code")
+    if kind == EventKind.COMPLETED and not note.strip():
+        raise EventError("completed needs a note saying what was done (it is the proof the resident sees)",
+                         field_name="note")
+    materials = data.get("materials") or []
+    if isinstance(materials, str):
+        try:
+            materials = json.loads(materials)
+        except json.JSONDecodeError:
+            raise EventError("materials must be a JSON list of {item, quantity, unit}", field_name="materials") \
+                from None
+    if not isinstance(materials, list) or len(materials) > MATERIALS_MAX or not all(
+            isinstance(m, dict) and isinstance(m.get("item"), str) and isinstance(m.get("quantity"), int | float)
+            and not isinstance(m.get("quantity"), bool) and m["quantity"] >= 0 for m in materials):
+        raise EventError(f"materials must be a list (at most {MATERIALS_MAX}) of {{item: text, quantity: number ≥ 0, "
+                         "unit: text}}", field_name="materials")
+    materials = [{"item": m["item"][:120], "quantity": m["quantity"], "unit": str(m.get("unit", ""))[:20]}
+                 for m in materials]
+    stage = str(data.get("photo_stage", "after") or "after")
+    if stage not in StopPhoto.Stage.values:
+        raise EventError(f"photo_stage must be before or after; got {stage[:20]!r}", field_name="photo_stage")
+    return EventInput(id=event_id, kind=kind, device_time=device_time, note=note, reason_code=reason,
+                      materials=materials, photo_stage=stage)
+
+
+# ---- the fold -------------------------------------------------------------------------------------------
+
+def fold(events: Sequence[tuple[str, dt.datetime, int]]) -> tuple[str, dict[int, str], dt.datetime | None]:
+    """(kind, device_time, seq) events → (status, outcome per seq, time of the status).
+
+    The one definition of a stop's status; the sync torture test checks it against its own reference.
+    """
+    status, at = StopStatus.PLANNED.value, None
+    outcomes: dict[int, str] = {}
+    for kind, when, seq in sorted(events, key=lambda e: (e[1], e[2])):
+        if status == StopStatus.COMPLETED and kind != EventKind.REOPENED:
+            outcomes[seq] = Outcome.CONFLICT
+            continue
+        if kind == EventKind.REOPENED and status != StopStatus.COMPLETED:
+            outcomes[seq] = Outcome.IGNORED
+            continue
+        status = StopStatus.PLANNED.value if kind == EventKind.REOPENED else kind
+        at = when
+        outcomes[seq] = Outcome.APPLIED
+    return status, outcomes, at
+
+
+@dataclass
+class IngestResult:
+    body: dict[str, Any]
+    created: bool
+
+
+def _next_seq() -> int:
+    with connection.cursor() as cur:
+        cur.execute("SELECT nextval('field_api_stopevent_seq')")
+        return int(cur.fetchone()[0])
+
+
+def current_stop_for(request: ServiceRequest, day: dt.date) -> Stop | None:
+    """The request's stop in the day's published plan (the one re-plans and the dispatcher look at)."""
+    return (Stop.objects.filter(request=request, route__plan__service_date=day,
+                                route__plan__status=PlanStatus.PUBLISHED)
+            .select_related("route__crew").first())
+
+
+def ingest(stop: Stop, event: EventInput, *, device: DeviceToken | None = None, supervisor: Any = None,
+           photos: Sequence[Any] = ()) -> IngestResult:
+    """Record one event (once) and bring the stop and its request up to date. Replays return the first answer."""
+    with transaction.atomic():
+        # Serialise events of one request: the fold and the request's transitions must see each other.
+        request = ServiceRequest.objects.select_for_update().select_related("service_type").get(pk=stop.request_id)
+        existing = StopEvent.objects.filter(pk=event.id).first()
+        if existing is not None:
+            if existing.fingerprint != event.fingerprint() or existing.stop_id != stop.pk:
+                raise EventError(f"event id {event.id} was already used for a different event; generate a new "
+                                 "UUID per event", status=409, field_name="id")
+            return IngestResult(body={**existing.result, "replayed": True}, created=False)
+        day = stop.route.plan.service_date
+        if event.kind == EventKind.COMPLETED and request.service_type.completion_requires_photo and not photos \
+                and not StopPhoto.objects.filter(event__request=request, event__service_date=day,
+                                                 stage=StopPhoto.Stage.AFTER).exists():
+            raise EventError(f"{request.service_type.name} needs a photo as proof of completion: attach one "
+                             "(photo_stage=after)", field_name="photos")
+        row = StopEvent.objects.create(
+            id=event.id, seq=_next_seq(), stop=stop, request=request, service_date=day,
+            crew=stop.route.crew if device is not None else None, device=device, supervisor=supervisor,
+            kind=event.kind, device_time=event.device_time, note=event.note, reason_code=event.reason_code,
+            materials=event.materials, fingerprint=event.fingerprint())
+        stored = store_photos(row, photos, event.photo_stage)
+        body = _refold(request, day, row, stop)
+        body["photos"] = [p.image.name for p in stored]
+        StopEvent.objects.filter(pk=row.pk).update(result=body)
+        return IngestResult(body=body, created=True)
+
+
+def _refold(request: ServiceRequest, day: dt.date, row: StopEvent, posted: Stop) -> dict[str, Any]:
+    events = list(StopEvent.objects.filter(request=request, service_date=day)
+                  .values_list("kind", "device_time", "seq", "outcome", "id"))
+    status, outcomes, at = fold([(k, t, s) for k, t, s, _, _ in events])
+    changed = [(eid, outcomes[s]) for _, _, s, old, eid in events if outcomes[s] != old]
+    for eid, outcome in changed:
+        StopEvent.objects.filter(pk=eid).update(outcome=outcome)
+    current = current_stop_for(request, day) or posted
+    previous = current.status
+    detail = ""
+    for stop in {current, posted}:
+        if stop.status != status or stop.status_at != at:
+            Stop.objects.filter(pk=stop.pk).update(status=status, status_at=at)
+            stop.status, stop.status_at = status, at
+    if current.pk != posted.pk and current.route.crew_id != posted.route.crew_id:
+        detail = (f"this stop is now on {current.route.crew.name}'s route; your report was recorded and the "
+                  "dispatcher is told")
+        flag = (f"{posted.route.crew.name} reported {row.kind} at "
+                f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.route.crew.name}")
+        Stop.objects.filter(pk=current.pk).update(flags=[*current.flags, flag])
+    if status != previous or row.kind == EventKind.COMPLETED:
+        _follow(request, status, row, current, day)
+    outcome = outcomes[row.seq]
+    if outcome == Outcome.CONFLICT:
+        detail = detail or ("the stop was already completed (by device time); this event was recorded, not applied. "
+                            "Ask a supervisor to reopen the stop if the work is not done")
+    superseded = [str(eid) for eid, o in changed if o == Outcome.CONFLICT and eid != row.pk]
+    return {"event": str(row.pk), "kind": row.kind, "outcome": outcome, "detail": detail, "stop": current.pk,
+            "stop_status": status, "request_status": ServiceRequest.objects.get(pk=request.pk).status,
+            "superseded": superseded, "received_at": row.received_at.isoformat()}
+
+
+def _follow(request: ServiceRequest, status: str, row: StopEvent, stop: Stop, day: dt.date) -> None:
+    """Move the request to match the stop's folded status (forward-only where the lifecycle has no way back)."""
+    req = ServiceRequest.objects.get(pk=request.pk)
+    crew = stop.route.crew
+    label = f"crew {crew.name}" if row.device_id else f"supervisor {row.supervisor}"
+    by = row.supervisor
+    try:
+        if req.status == Status.COMPLETED and status != StopStatus.COMPLETED:
+            last = StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.REOPENED).last()
+            apply(req, "reopen", by=by, actor_label=label, note=last.note if last else "reopened by a supervisor")
+            req.refresh_from_db()
+        if status == StopStatus.COMPLETED and req.status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS):
+            _complete(req, stop, day, label)
+        elif status == StopStatus.STARTED and req.status in (Status.OPEN, Status.ASSIGNED):
+            apply(req, "start", by=by, actor_label=label,
+                  note=f"started at {timezone.localtime(row.device_time):%H:%M}")
+        elif status in (StopStatus.EN_ROUTE, StopStatus.ARRIVED, StopStatus.PLANNED) and req.status == Status.OPEN:
+            apply(req, "assign", by=by, actor_label=label, note=f"{crew.name} is working it again")
+        elif status == StopStatus.COULD_NOT_COMPLETE and req.status in (Status.ASSIGNED, Status.IN_PROGRESS):
+            last = (StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.COULD_NOT_COMPLETE,
+                                             outcome=Outcome.APPLIED).order_by("device_time", "seq").last())
+            reason = ReasonCode(last.reason_code).label if last and last.reason_code else "could not complete"
+            apply(req, "could_not_complete", by=by, actor_label=label,
+                  note=f"{reason}{': ' + last.note if last and last.note else ''} — back in the dispatch pool")
+    except TransitionError as exc:  # recorded on the event: the field report is never lost
+        StopEvent.objects.filter(pk=row.pk).update(outcome_detail=str(exc)[:300])
+
+
+def _complete(req: ServiceRequest, stop: Stop, day: dt.date, label: str) -> None:
+    events = list(StopEvent.objects.filter(request=req, service_date=day, outcome=Outcome.APPLIED)
+                  .order_by("device_time", "seq"))
+    done = next(e for e in reversed(events) if e.kind == EventKind.COMPLETED)
+    on_site_from = next((e.device_time for e in events if e.kind in (EventKind.ARRIVED, EventKind.STARTED)), None)
+    minutes = round((done.device_time - on_site_from).total_seconds() / 60, 1) if on_site_from else None
+    photos = list(StopPhoto.objects.filter(event__request=req, event__service_date=day).order_by("event__device_time",
+                                                                                                 "index"))
+    after = [p for p in photos if p.stage == StopPhoto.Stage.AFTER]
+    materials = [m for e in events for m in e.materials]
+    complete_with_duplicates(
+        req, note=done.note, photos=len(photos), actor_label=label,
+        details={"crew": stop.route.crew.code, "time_on_site_minutes": minutes, "materials": materials,
+                 "photos": [p.image.name for p in photos], "device_time": done.device_time.isoformat()},
+        proof_photo=after[-1].image.name if after else "")
