@@ -30,6 +30,7 @@ class CrewDevice:
     def __init__(self, token: DeviceToken) -> None:
         self.token = token
         self.crew = token.crew
+        self.crew_id = token.crew_id
 
     def __str__(self) -> str:
         return f"device {self.token.name} of {self.crew.name}"
@@ -46,7 +47,9 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         raw = raw.strip()
         if not raw:
             raise exceptions.AuthenticationFailed("Authorization: Device <token> needs the token")
-        token = DeviceToken.objects.select_related("crew", "crew__department").filter(key_hash=hash_token(raw)).first()
+        token = (DeviceToken.objects.select_related("crew").filter(key_hash=hash_token(raw))
+                 .only("id", "name", "prefix", "revoked_at", "last_seen_at", "crew_id", "crew__name", "crew__code")
+                 .first())
         if token is None:
             raise exceptions.AuthenticationFailed("unknown device token")
         if token.revoked_at is not None:

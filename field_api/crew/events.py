@@ -152,111 +152,157 @@ class IngestResult:
     body: dict[str, Any]
     created: bool
 
+    @property
+    def status_code(self) -> int:
+        return 201 if self.created else 200
+
+
+@dataclass
+class StopRef:
+    """What ingesting needs of a stop, read in one narrow query (events come by the thousand)."""
+
+    id: int
+    request_id: int
+    crew_id: int
+    crew_name: str
+    day: dt.date
+    plan_status: str
+    status: str
+    status_at: dt.datetime | None
+    flags: list[str]
+
+
+STOP_FIELDS = ("id", "request_id", "route__crew_id", "route__crew__name", "route__plan__service_date",
+               "route__plan__status", "status", "status_at", "flags")
+
+
+def stop_ref(queryset: Any) -> StopRef | None:
+    row = queryset.values_list(*STOP_FIELDS).first()
+    return StopRef(*row) if row else None
+
 
 def _next_seq() -> int:
     with connection.cursor() as cur:
         cur.execute("SELECT nextval('field_api_stopevent_seq')")
-        return int(cur.fetchone()[0])
+        row = cur.fetchone()
+        assert row is not None
+        return int(row[0])
 
 
-def current_stop_for(request: ServiceRequest, day: dt.date) -> Stop | None:
+def current_stop_for(request_id: int, day: dt.date) -> StopRef | None:
     """The request's stop in the day's published plan (the one re-plans and the dispatcher look at)."""
-    return (Stop.objects.filter(request=request, route__plan__service_date=day,
-                                route__plan__status=PlanStatus.PUBLISHED)
-            .select_related("route__crew").first())
+    return stop_ref(Stop.objects.filter(request_id=request_id, route__plan__service_date=day,
+                                        route__plan__status=PlanStatus.PUBLISHED))
 
 
-def ingest(stop: Stop, event: EventInput, *, device: DeviceToken | None = None, supervisor: Any = None,
+def ingest(stop: StopRef, event: EventInput, *, device: DeviceToken | None = None, supervisor: Any = None,
            photos: Sequence[Any] = ()) -> IngestResult:
     """Record one event (once) and bring the stop and its request up to date. Replays return the first answer."""
     with transaction.atomic():
-        # Serialise events of one request: the fold and the request's transitions must see each other.
-        request = ServiceRequest.objects.select_for_update().select_related("service_type").get(pk=stop.request_id)
-        existing = StopEvent.objects.filter(pk=event.id).first()
+        # Serialise events of one request (only its row: of=self): the fold and its transitions see each other.
+        locked = (ServiceRequest.objects.select_for_update(of=("self",)).filter(pk=stop.request_id)
+                  .values_list("status", "service_type__completion_requires_photo", "service_type__name").get())
+        existing = StopEvent.objects.filter(pk=event.id).values_list("fingerprint", "stop_id", "result").first()
         if existing is not None:
-            if existing.fingerprint != event.fingerprint() or existing.stop_id != stop.pk:
+            fingerprint, stop_id, result = existing
+            if fingerprint != event.fingerprint() or stop_id != stop.id:
                 raise EventError(f"event id {event.id} was already used for a different event; generate a new "
                                  "UUID per event", status=409, field_name="id")
-            return IngestResult(body={**existing.result, "replayed": True}, created=False)
-        day = stop.route.plan.service_date
-        if event.kind == EventKind.COMPLETED and request.service_type.completion_requires_photo and not photos \
-                and not StopPhoto.objects.filter(event__request=request, event__service_date=day,
+            return IngestResult(body={**result, "replayed": True}, created=False)
+        request_status, needs_photo, type_name = locked
+        if event.kind == EventKind.COMPLETED and needs_photo and not photos \
+                and not StopPhoto.objects.filter(event__request_id=stop.request_id, event__service_date=stop.day,
                                                  stage=StopPhoto.Stage.AFTER).exists():
-            raise EventError(f"{request.service_type.name} needs a photo as proof of completion: attach one "
-                             "(photo_stage=after)", field_name="photos")
+            raise EventError(f"{type_name} needs a photo as proof of completion: attach one (photo_stage=after)",
+                             field_name="photos")
         row = StopEvent.objects.create(
-            id=event.id, seq=_next_seq(), stop=stop, request=request, service_date=day,
-            crew=stop.route.crew if device is not None else None, device=device, supervisor=supervisor,
+            id=event.id, seq=_next_seq(), stop_id=stop.id, request_id=stop.request_id, service_date=stop.day,
+            crew_id=stop.crew_id if device is not None else None, device=device, supervisor=supervisor,
             kind=event.kind, device_time=event.device_time, note=event.note, reason_code=event.reason_code,
             materials=event.materials, fingerprint=event.fingerprint())
         stored = store_photos(row, photos, event.photo_stage)
-        body = _refold(request, day, row, stop)
+        body = _refold(stop, row, request_status)
         body["photos"] = [p.image.name for p in stored]
         StopEvent.objects.filter(pk=row.pk).update(result=body)
         return IngestResult(body=body, created=True)
 
 
-def _refold(request: ServiceRequest, day: dt.date, row: StopEvent, posted: Stop) -> dict[str, Any]:
-    events = list(StopEvent.objects.filter(request=request, service_date=day)
+def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, Any]:
+    events = list(StopEvent.objects.filter(request_id=posted.request_id, service_date=posted.day)
                   .values_list("kind", "device_time", "seq", "outcome", "id"))
     status, outcomes, at = fold([(k, t, s) for k, t, s, _, _ in events])
     changed = [(eid, outcomes[s]) for _, _, s, old, eid in events if outcomes[s] != old]
-    for eid, outcome in changed:
-        StopEvent.objects.filter(pk=eid).update(outcome=outcome)
-    current = current_stop_for(request, day) or posted
+    for value in {o for _, o in changed}:
+        StopEvent.objects.filter(pk__in=[eid for eid, o in changed if o == value]).update(outcome=value)
+    current = posted if posted.plan_status == PlanStatus.PUBLISHED else (
+        current_stop_for(posted.request_id, posted.day) or posted)
     previous = current.status
+    for ref in {current.id: current, posted.id: posted}.values():
+        if ref.status != status or ref.status_at != at:
+            Stop.objects.filter(pk=ref.id).update(status=status, status_at=at)
+            ref.status, ref.status_at = status, at
     detail = ""
-    for stop in {current, posted}:
-        if stop.status != status or stop.status_at != at:
-            Stop.objects.filter(pk=stop.pk).update(status=status, status_at=at)
-            stop.status, stop.status_at = status, at
-    if current.pk != posted.pk and current.route.crew_id != posted.route.crew_id:
-        detail = (f"this stop is now on {current.route.crew.name}'s route; your report was recorded and the "
+    if current.id != posted.id and current.crew_id != posted.crew_id:
+        detail = (f"this stop is now on {current.crew_name}'s route; your report was recorded and the "
                   "dispatcher is told")
-        flag = (f"{posted.route.crew.name} reported {row.kind} at "
-                f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.route.crew.name}")
-        Stop.objects.filter(pk=current.pk).update(flags=[*current.flags, flag])
-    if status != previous or row.kind == EventKind.COMPLETED:
-        _follow(request, status, row, current, day)
+        flag = (f"{posted.crew_name} reported {row.kind} at "
+                f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.crew_name}")
+        Stop.objects.filter(pk=current.id).update(flags=[*current.flags, flag])
+    if (status != previous or row.kind == EventKind.COMPLETED) and _needs_move(request_status, status):
+        request_status = _follow(posted.request_id, status, row, current)
     outcome = outcomes[row.seq]
     if outcome == Outcome.CONFLICT:
         detail = detail or ("the stop was already completed (by device time); this event was recorded, not applied. "
                             "Ask a supervisor to reopen the stop if the work is not done")
     superseded = [str(eid) for eid, o in changed if o == Outcome.CONFLICT and eid != row.pk]
-    return {"event": str(row.pk), "kind": row.kind, "outcome": outcome, "detail": detail, "stop": current.pk,
-            "stop_status": status, "request_status": ServiceRequest.objects.get(pk=request.pk).status,
-            "superseded": superseded, "received_at": row.received_at.isoformat()}
+    return {"event": str(row.pk), "kind": row.kind, "outcome": outcome, "detail": detail, "stop": current.id,
+            "stop_status": status, "request_status": request_status, "superseded": superseded,
+            "received_at": row.received_at.isoformat()}
 
 
-def _follow(request: ServiceRequest, status: str, row: StopEvent, stop: Stop, day: dt.date) -> None:
-    """Move the request to match the stop's folded status (forward-only where the lifecycle has no way back)."""
-    req = ServiceRequest.objects.get(pk=request.pk)
-    crew = stop.route.crew
-    label = f"crew {crew.name}" if row.device_id else f"supervisor {row.supervisor}"
+def _needs_move(request_status: str, status: str) -> bool:
+    """Whether the request must move to follow the stop (the cheap test before loading and locking it)."""
+    if request_status == Status.COMPLETED:
+        return status != StopStatus.COMPLETED
+    return {
+        StopStatus.COMPLETED: request_status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS),
+        StopStatus.STARTED: request_status in (Status.OPEN, Status.ASSIGNED),
+        StopStatus.COULD_NOT_COMPLETE: request_status in (Status.ASSIGNED, Status.IN_PROGRESS),
+    }.get(status, request_status == Status.OPEN)  # planned / en route / arrived: assigned again if it was open
+
+
+def _follow(request_id: int, status: str, row: StopEvent, stop: StopRef) -> str:
+    """Move the request to match the stop's folded status (forward-only where the lifecycle has no way back);
+    returns the request's status."""
+    req = ServiceRequest.objects.select_related("service_type").get(pk=request_id)
+    day = stop.day
+    label = f"crew {stop.crew_name}" if row.device_id else f"supervisor {row.supervisor}"
     by = row.supervisor
     try:
         if req.status == Status.COMPLETED and status != StopStatus.COMPLETED:
             last = StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.REOPENED).last()
-            apply(req, "reopen", by=by, actor_label=label, note=last.note if last else "reopened by a supervisor")
-            req.refresh_from_db()
+            req = apply(req, "reopen", by=by, actor_label=label,
+                        note=last.note if last else "reopened by a supervisor")
         if status == StopStatus.COMPLETED and req.status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS):
-            _complete(req, stop, day, label)
+            req = _complete(req, stop, label)
         elif status == StopStatus.STARTED and req.status in (Status.OPEN, Status.ASSIGNED):
-            apply(req, "start", by=by, actor_label=label,
+            req = apply(req, "start", by=by, actor_label=label,
                   note=f"started at {timezone.localtime(row.device_time):%H:%M}")
         elif status in (StopStatus.EN_ROUTE, StopStatus.ARRIVED, StopStatus.PLANNED) and req.status == Status.OPEN:
-            apply(req, "assign", by=by, actor_label=label, note=f"{crew.name} is working it again")
+            req = apply(req, "assign", by=by, actor_label=label, note=f"{stop.crew_name} is working it again")
         elif status == StopStatus.COULD_NOT_COMPLETE and req.status in (Status.ASSIGNED, Status.IN_PROGRESS):
             last = (StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.COULD_NOT_COMPLETE,
                                              outcome=Outcome.APPLIED).order_by("device_time", "seq").last())
             reason = ReasonCode(last.reason_code).label if last and last.reason_code else "could not complete"
-            apply(req, "could_not_complete", by=by, actor_label=label,
+            req = apply(req, "could_not_complete", by=by, actor_label=label,
                   note=f"{reason}{': ' + last.note if last and last.note else ''} — back in the dispatch pool")
     except TransitionError as exc:  # recorded on the event: the field report is never lost
         StopEvent.objects.filter(pk=row.pk).update(outcome_detail=str(exc)[:300])
+    return req.status
 
 
-def _complete(req: ServiceRequest, stop: Stop, day: dt.date, label: str) -> None:
+def _complete(req: ServiceRequest, stop: StopRef, label: str) -> ServiceRequest:
+    day = stop.day
     events = list(StopEvent.objects.filter(request=req, service_date=day, outcome=Outcome.APPLIED)
                   .order_by("device_time", "seq"))
     done = next(e for e in reversed(events) if e.kind == EventKind.COMPLETED)
@@ -266,8 +312,9 @@ def _complete(req: ServiceRequest, stop: Stop, day: dt.date, label: str) -> None
                                                                                                  "index"))
     after = [p for p in photos if p.stage == StopPhoto.Stage.AFTER]
     materials = [m for e in events for m in e.materials]
-    complete_with_duplicates(
+    done_req, _ = complete_with_duplicates(
         req, note=done.note, photos=len(photos), actor_label=label,
-        details={"crew": stop.route.crew.code, "time_on_site_minutes": minutes, "materials": materials,
+        details={"crew": stop.crew_name, "time_on_site_minutes": minutes, "materials": materials,
                  "photos": [p.image.name for p in photos], "device_time": done.device_time.isoformat()},
         proof_photo=after[-1].image.name if after else "")
+    return done_req

@@ -13,7 +13,8 @@ import json
 import uuid
 from typing import Any
 
-from django.db.models import Count, Prefetch
+import shapely
+from django.db.models import Count, Max, Prefetch
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -24,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from field_api.authentication import CrewDevice, DeviceTokenAuthentication
-from field_api.crew.events import EventError, EventInput, ingest, parse_event
+from field_api.crew.events import STOP_FIELDS, EventError, EventInput, StopRef, ingest, parse_event, stop_ref
 from field_api.crew.photos import PhotoError, check_photos
 from field_api.models import EventKind, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
@@ -32,6 +33,7 @@ from gis_app.models import ServiceRequest
 from routing.models import PlanStatus, Route, Stop, StopStatus
 
 VISIBLE_PLANS = (PlanStatus.PUBLISHED, PlanStatus.SUPERSEDED)
+BATCH_MAX = 200
 
 
 def _iso(when: dt.datetime | None) -> str | None:
@@ -52,8 +54,9 @@ def route_payload(route: Route) -> dict[str, Any]:
         "starts_at": _iso(route.starts_at), "ends_at": _iso(route.ends_at),
         "drive_minutes": round(route.drive_seconds / 60), "distance_km": round(route.distance_m / 1000, 1),
         "breaks": route.breaks,
-        "geometry": {"type": "LineString", "coordinates": [list(c) for c in route.geometry.coords]}
-        if route.geometry else None,
+        # Via shapely: GEOS coordinate access from GeoDjango is per point and slow for long lines.
+        "geometry": {"type": "LineString", "coordinates": shapely.get_coordinates(
+            shapely.from_wkb(bytes(route.geometry.wkb))).tolist()} if route.geometry else None,
         "stops": [_stop(s, photos.get(s.request_id, [])) for s in stops],
     }
 
@@ -74,17 +77,30 @@ def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _routes_of(device: CrewDevice) -> Any:
     stops = Stop.objects.select_related("request__service_type").annotate(n_duplicates=Count("request__duplicates"))
-    return (Route.objects.filter(crew=device.crew, plan__status__in=VISIBLE_PLANS)
-            .select_related("plan", "crew").prefetch_related(Prefetch("stops", queryset=stops.order_by("sequence"))))
+    # The plan's JSON columns (dropped jobs can run to thousands) are not needed on a tablet: leave them behind.
+    return (Route.objects.filter(crew=device.crew_id, plan__status__in=VISIBLE_PLANS)
+            .select_related("plan", "crew")
+            .defer("plan__dropped", "plan__stats", "plan__settings", "plan__network", "plan__pins", "plan__locks")
+            .prefetch_related(Prefetch("stops", queryset=stops.order_by("sequence"))))
 
 
-def _with_etag(request: Request, payload: dict[str, Any]) -> Response:
-    body = json.dumps(payload, sort_keys=True, default=str).encode()
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+def route_etag(route_id: int, version: int, day: dt.date) -> str:
+    """A validator from two narrow queries: everything the payload shows changes one of these values (stop
+    status/ETA/lock/notes, a request's version, which any edit bumps, a new photo, the route's version)."""
+    rows = list(Stop.objects.filter(route_id=route_id).order_by("sequence").values_list(
+        "id", "sequence", "status", "status_at", "eta", "locked", "flags", "request_id", "request__version"))
+    photos = StopPhoto.objects.filter(event__request_id__in=[r[7] for r in rows], event__service_date=day).aggregate(
+        n=Count("id"), last=Max("id"))
+    key = json.dumps([route_id, version, rows, photos], default=str)
+    return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+
+
+def _conditional(request: Request, route: tuple[int, int, dt.date], build: Any) -> Response:
+    etag = route_etag(*route)
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         resp = Response(status=status.HTTP_304_NOT_MODIFIED)
     else:
-        resp = Response(payload)
+        resp = Response(build())
     resp["ETag"] = etag
     resp["Cache-Control"] = "private, no-cache"
     return resp
@@ -110,19 +126,22 @@ class TodaysRoute(CrewAPIView):
             day = dt.date.fromisoformat(raw) if raw else timezone.localdate()
         except ValueError:
             return Response({"detail": f"date must be YYYY-MM-DD; got {str(raw)[:40]!r}"}, status=400)
-        route = _routes_of(self.device).filter(plan__service_date=day, plan__status=PlanStatus.PUBLISHED).first()
-        if route is None:
+        found = (Route.objects.filter(crew=self.device.crew_id, plan__service_date=day,
+                                      plan__status=PlanStatus.PUBLISHED)
+                 .values_list("id", "version", "plan__service_date").first())
+        if found is None:
             return Response({"detail": f"no published route for {self.device.crew.name} on {day}"}, status=404)
-        return _with_etag(request, route_payload(route))
+        return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=found[0])))
 
 
 class RouteDetail(CrewAPIView):
     @extend_schema(summary="One of the crew's routes by id (404 for any other crew's)")
     def get(self, request: Request, pk: int) -> Response:
-        route = _routes_of(self.device).filter(pk=pk).first()
-        if route is None:
+        found = (Route.objects.filter(pk=pk, crew=self.device.crew_id, plan__status__in=VISIBLE_PLANS)
+                 .values_list("id", "version", "plan__service_date").first())
+        if found is None:
             raise Http404("no such route")
-        return _with_etag(request, route_payload(route))
+        return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=pk)))
 
 
 class StopEvents(CrewAPIView):
@@ -131,8 +150,8 @@ class StopEvents(CrewAPIView):
     @extend_schema(summary="Post a stop event (client UUID + device time); replays return the first answer",
                    request={"application/json": dict, "multipart/form-data": dict})
     def post(self, request: Request, pk: int) -> Response:
-        stop = (Stop.objects.filter(pk=pk, route__crew=self.device.crew, route__plan__status__in=VISIBLE_PLANS)
-                .select_related("route__plan", "route__crew", "request").first())
+        stop = stop_ref(Stop.objects.filter(pk=pk, route__crew=self.device.crew_id,
+                                            route__plan__status__in=VISIBLE_PLANS))
         if stop is None:
             raise Http404("no such stop")
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
@@ -144,7 +163,43 @@ class StopEvents(CrewAPIView):
             return Response({"detail": str(exc), "field": "photos"}, status=400)
         except EventError as exc:
             return Response({"detail": str(exc), "field": exc.field_name}, status=exc.status)
-        return Response(result.body, status=201 if result.created else 200)
+        return Response(result.body, status=result.status_code)
+
+
+class EventBatch(CrewAPIView):
+    """An offline queue flushed at once: each event is taken (or refused) on its own, in the order given.
+
+    Why: a tablet coming back into signal may hold hundreds of events; one request per event would cost a
+    round trip each. Photos still go one event at a time (multipart) to the stop's events endpoint.
+    """
+
+    @extend_schema(summary="Post up to 200 queued stop events (JSON); one result per event, in order",
+                   request=dict)
+    def post(self, request: Request) -> Response:
+        items = request.data.get("events") if isinstance(request.data, dict) else None
+        if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
+            return Response({"detail": f'expected {{"events": [...]}} with 1 to {BATCH_MAX} events'}, status=400)
+        stop_ids = {i.get("stop") for i in items if isinstance(i, dict)}
+        refs = {ref.id: ref for ref in (StopRef(*row) for row in Stop.objects.filter(
+            pk__in=[s for s in stop_ids if isinstance(s, int)], route__crew=self.device.crew_id,
+            route__plan__status__in=VISIBLE_PLANS).values_list(*STOP_FIELDS))}
+        results = []
+        for item in items:
+            if not isinstance(item, dict):
+                results.append({"status": 400, "detail": "each event must be an object"})
+                continue
+            ref = refs.get(item.get("stop"))  # type: ignore[arg-type]
+            if ref is None:
+                results.append({"id": item.get("id"), "status": 404, "detail": "no such stop"})
+                continue
+            try:
+                result = ingest(ref, parse_event(item), device=self.device.token)
+            except EventError as exc:
+                results.append({"id": item.get("id"), "status": exc.status, "detail": str(exc),
+                                "field": exc.field_name})
+                continue
+            results.append({"id": item.get("id"), "status": result.status_code, **result.body})
+        return Response({"results": results})
 
 
 class ReopenStop(APIView):
@@ -154,7 +209,7 @@ class ReopenStop(APIView):
 
     @extend_schema(summary="Reopen a completed stop (supervisors)", request=dict)
     def post(self, request: Request, pk: int) -> Response:
-        stop = Stop.objects.filter(pk=pk).select_related("route__plan", "route__crew", "request").first()
+        stop = stop_ref(Stop.objects.filter(pk=pk))
         if stop is None:
             raise Http404("no such stop")
         reason = str(request.data.get("reason", "")).strip()
