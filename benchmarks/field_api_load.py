@@ -141,7 +141,7 @@ def main() -> int:
             mine = []
             while time.time() < until:
                 for _ in range(3):
-                    status, secs, _, _ = call(conn, "GET", "/api/layers/versions/", {})
+                    _, secs, _, _ = call(conn, "GET", "/api/layers/versions/", {})
                     mine.append(secs)
                 time.sleep(args.think)
             with lock:

@@ -264,11 +264,12 @@ def _needs_move(request_status: str, status: str) -> bool:
     """Whether the request must move to follow the stop (the cheap test before loading and locking it)."""
     if request_status == Status.COMPLETED:
         return status != StopStatus.COMPLETED
-    return {
+    rules: dict[str, bool] = {
         StopStatus.COMPLETED: request_status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS),
         StopStatus.STARTED: request_status in (Status.OPEN, Status.ASSIGNED),
         StopStatus.COULD_NOT_COMPLETE: request_status in (Status.ASSIGNED, Status.IN_PROGRESS),
-    }.get(status, request_status == Status.OPEN)  # planned / en route / arrived: assigned again if it was open
+    }
+    return rules.get(status, request_status == Status.OPEN)  # planned / en route / arrived: assigned again if open
 
 
 def _follow(request_id: int, status: str, row: StopEvent, stop: StopRef) -> str:
