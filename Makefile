@@ -21,7 +21,7 @@ demo-data: setup
 	$(PY) manage.py load_assumptions
 	$(PY) manage.py load_crews
 	$(PY) manage.py replay_today
-	$(PY) manage.py generate_requests --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
+	$(PY) manage.py generate_requests --once --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
 	$(PY) manage.py plan_routes --publish --if-missing --time-limit 10
 	$(PY) manage.py demo_admin
 

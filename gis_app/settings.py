@@ -179,8 +179,9 @@ ROUTING_TRAVEL_ALLOWANCE_MINUTES = float(os.environ.get("ROUTING_TRAVEL_ALLOWANC
 ROUTING_OVERBOOK_FACTOR = float(os.environ.get("ROUTING_OVERBOOK_FACTOR", "1.2"))
 # The request attribute holding an appointment a resident agreed to, "HH:MM-HH:MM" (a hard time window).
 ROUTING_APPOINTMENT_ATTRIBUTE = os.environ.get("ROUTING_APPOINTMENT_ATTRIBUTE", "appointment_window")
-# A crews file (depots and crews per department), loaded by `manage.py load_crews`.
-CITY_CREWS = Path(os.environ.get("CITY_CREWS", BASE_DIR / "fixtures" / "chicago" / "crews.toml"))
+# Where depots and crews per department are ([[depots]] / [[crews]]), loaded by `manage.py load_crews`; by default
+# the demo assumptions file, so every demo assumption is in one readable file.
+CITY_CREWS = Path(os.environ.get("CITY_CREWS", CITY_ASSUMPTIONS))
 
 LOGGING = {
     "version": 1,

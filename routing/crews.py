@@ -1,4 +1,4 @@
-"""Load a city's crews and depots from a TOML file (fixtures/<city>/crews.toml), idempotently.
+"""Load a city's crews and depots from the [[depots]] / [[crews]] sections of its assumptions file, idempotently.
 
 Why a file: crews, yards and shifts are the city's data, not code; another city writes its own file.
 Crews and depots are matched by code, so loading again updates them in place and never duplicates.
@@ -77,7 +77,7 @@ def load_crews(path: Path) -> CrewsReport:
         depots[depot.code] = depot
         report.depots_created += created
         report.depots_updated += not created
-    defaults: dict[str, Any] = data.get("defaults", {})
+    defaults: dict[str, Any] = data.get("crew_defaults", {})
     seen: set[str] = set()
     for i, c in enumerate(data.get("crews", []), start=1):
         what = f"{path.name} crew entry {i} ({c.get('code', '?')})"

@@ -62,6 +62,11 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         "crews": Crew.objects.filter(department=department, active=True).order_by("code"),
         "dropped": solver_dropped[:DROPPED_SHOWN], "dropped_more": max(0, len(solver_dropped) - DROPPED_SHOWN),
         "held_back": held,
+        # Field reports the dispatcher must see: work reported after a stop moved, and stops crews could not do.
+        "field_flags": list(Stop.objects.filter(route__plan=shown).exclude(flags=[])
+                            .select_related("request", "route__crew")) if shown else [],
+        "not_done": list(Stop.objects.filter(route__plan=shown, status="could_not_complete")
+                         .select_related("request", "route__crew")) if shown else [],
         "compare": _compare(published, shown) if shown and published and shown.pk != published.pk else None,
         "since": timezone.now().isoformat(),
     })
@@ -140,8 +145,9 @@ def run(request: HttpRequest) -> HttpResponse:
         return redirect(_page_url(day, department, source))
     result = plan_routes.delay(day.isoformat(), department.code, time_limit=limit, user_id=request.user.pk,
                                pins=source.pins if source else None, locks=source.locks if source else None)
-    if result.ready():  # eager (tests) or very fast
-        return redirect(_page_url(day, department, RoutePlan.objects.get(pk=result.get())))
+    if result.ready():  # eager (tests) or very fast; a finished result never blocks
+        return redirect(_page_url(day, department,
+                                  RoutePlan.objects.get(pk=result.get(disable_sync_subtasks=False))))
     messages.info(request, "Planning has started; the map updates when the new draft is ready.")
     return redirect(_page_url(day, department) + "&waiting=1")
 

@@ -189,3 +189,55 @@ def test_only_dispatchers_reach_the_dispatcher_page(client, crew_alpha, open_wor
     assert client.get("/dispatch/").status_code == 403
     client.logout()
     assert client.get("/dispatch/").status_code == 302
+
+
+CREWS_TOML = """
+[[depots]]
+code = "yard"
+name = "Test yard"
+lon = 0.5
+lat = 0.5
+
+[crew_defaults]
+shift = "07:00-15:30"
+break = "11:00-13:00/30"
+
+[[crews]]
+code = "patch"
+name = "Patch crew"
+department = "streets"
+skills = ["paving"]
+depots = ["yard"]
+count = 3
+"""
+
+
+def test_crews_load_from_the_assumptions_file_idempotently(streets_dept, tmp_path):
+    from routing.crews import load_crews
+    from routing.models import Crew
+
+    path = tmp_path / "assumptions.toml"
+    path.write_text(CREWS_TOML)
+    first = load_crews(path)
+    assert (first.depots_created, first.crews_created) == (1, 3)
+    again = load_crews(path)
+    assert (again.crews_created, again.crews_updated) == (0, 3)
+    crew = Crew.objects.get(code="patch-2")
+    assert crew.name == "Patch crew 2" and crew.break_minutes == 30 and crew.shift_end == dt.time(15, 30)
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    (('department = "streets"', 'department = "parks"'), "no department with code 'parks'"),
+    (('depots = ["yard"]', 'depots = ["moon"]'), "unknown depot"),
+    (('shift = "07:00-15:30"', 'shift = "seven till three"'), "expected 'HH:MM-HH:MM'"),
+    (("lat = 0.5", "lat = 95"), "lat must be between -90 and 90"),
+])
+def test_a_wrong_crews_file_is_refused_naming_the_entry(streets_dept, tmp_path, change, says):
+    from routing.crews import CrewFileError, load_crews
+    from routing.models import Crew
+
+    path = tmp_path / "assumptions.toml"
+    path.write_text(CREWS_TOML.replace(*change))
+    with pytest.raises(CrewFileError, match=says):
+        load_crews(path)
+    assert Crew.objects.count() == 0

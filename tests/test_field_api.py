@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
+from django.test import Client
 from django.utils import timezone
 from PIL import Image
 from rest_framework.test import APIClient
@@ -381,3 +382,7 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(p
     assert "now on Crew Bravo's route" in resp["detail"]
     new_stop = Stop.objects.get(route__plan=draft, request=moved_stop.request)
     assert new_stop.status == "started" and "Crew Alpha reported started" in new_stop.flags[0]
+    page = Client()
+    page.force_login(dispatcher)
+    html = page.get(f"/dispatch/?date={TODAY}&department={streets_dept.code}&plan={draft.pk}").content.decode()
+    assert "Crew Alpha reported started" in html

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from gis_app.models import ImportBatch
 from gis_app.synthetic import GeneratorError, generate
 from layers.management.commands._progress import bar_factory
 
@@ -20,8 +21,16 @@ class Command(BaseCommand):
         parser.add_argument("--per-day", type=int, default=800)
         parser.add_argument("--seed", type=int, default=311)
         parser.add_argument("--assumptions", type=Path, default=None)
+        parser.add_argument("--once", action="store_true",
+                            help="Do nothing if any synthetic history exists (so `make demo` on a later day does not "
+                                 "add a second 12 weeks).")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        existing = ImportBatch.objects.filter(kind="synthetic").order_by("loaded_at").first()
+        if opts["once"] and existing is not None:
+            self.stdout.write(f"synthetic history already loaded on {existing.loaded_at:%Y-%m-%d} "
+                              f"(batch {existing.pk}); nothing generated")
+            return
         try:
             report = generate(days=opts["days"], per_day=opts["per_day"], seed=opts["seed"],
                               assumptions=opts["assumptions"] or Path(settings.CITY_ASSUMPTIONS),
