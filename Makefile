@@ -20,6 +20,7 @@ demo-data: setup
 	$(PY) manage.py load_311
 	$(PY) manage.py load_assumptions
 	$(PY) manage.py load_crews
+	$(PY) manage.py learn_dedup
 	$(PY) manage.py replay_today
 	$(PY) manage.py generate_requests --once --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
 	$(PY) manage.py plan_routes --publish --if-missing --time-limit 10

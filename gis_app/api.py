@@ -5,17 +5,27 @@ from __future__ import annotations
 from typing import Any
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gis_app import dedup
 from gis_app.choices import Channel, LocatedBy, NotifyVia
+from gis_app.dedup import issue_counts
 from gis_app.intake import IntakeData, IntakeError, create_request
 from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
 from gis_app.tickets import TicketError, normalize_ticket
-from gis_app.transitions import MOVES, StaleVersion, TransitionError, allowed_verbs, apply, record
+from gis_app.transitions import (
+    MOVES,
+    StaleVersion,
+    TransitionError,
+    allowed_verbs,
+    apply,
+    complete_with_duplicates,
+    record,
+)
 from layers.coords import CoordinateError, point_from_lonlat
 
 
@@ -68,13 +78,21 @@ class RequestSerializer(serializers.ModelSerializer):
     lat = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
     history = EventSerializer(source="events", many=True, read_only=True)
+    duplicate_of = serializers.CharField(source="parent.ticket", default=None, read_only=True,
+                                         help_text="The issue this request repeats (its root), if any.")
+    counts = serializers.SerializerMethodField(help_text="Raw requests, distinct reporters, anonymous reports.")
 
     class Meta:
         model = ServiceRequest
         fields = ["ticket", "service_code", "status", "lon", "lat", "address", "located_by", "ward_number",
                   "community_area_number", "department", "description", "attributes", "channel", "due_at",
                   "requested_at", "updated_at", "closed_at", "closure_reason", "version", "allowed_actions",
-                  "history"]
+                  "duplicate_of", "counts", "history"]
+
+    def get_counts(self, obj: ServiceRequest) -> dict[str, int]:
+        root = obj.parent or obj
+        c = issue_counts(root)
+        return {"raw_requests": c.raw_requests, "reporters": c.reporters, "anonymous": c.anonymous}
 
     def get_lon(self, obj: ServiceRequest) -> float | None:
         return obj.location.x if obj.location else None
@@ -122,7 +140,32 @@ class RequestCreate(APIView):
             req = create_request(data, by=request.user)
         except IntakeError as exc:
             return _bad(exc.field, exc.message)
-        return Response(RequestSerializer(req).data, status=status.HTTP_201_CREATED)
+        body = dict(RequestSerializer(req).data)
+        # Suggestions staff can attach the caller to (the auto-linked parent, if any, is duplicate_of).
+        body["candidates"] = [c.as_dict() for c in dedup.for_request(req)] if req.parent_id is None else []
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class CandidateList(APIView):
+    """Open issues a report would repeat, before it is filed: staff attach the caller instead of a new request."""
+
+    permission_classes = [CanAdd]
+
+    @extend_schema(parameters=[OpenApiParameter(n, str, required=n in ("service_code", "lon", "lat"))
+                               for n in ("service_code", "lon", "lat", "address", "asset_id")])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        stype = ServiceType.objects.filter(code=q.get("service_code", ""), active=True).first()
+        if stype is None:
+            return _bad("service_code", f"unknown service type {q.get('service_code', '')[:80]!r}; "
+                                        "see GET /api/services/")
+        try:
+            point = point_from_lonlat(q.get("lon"), q.get("lat"))
+        except CoordinateError as exc:
+            return _bad("location", str(exc))
+        found = dedup.candidates(stype, point, address=q.get("address", ""), asset_id=q.get("asset_id", ""))
+        return Response({"radius_m": stype.dedup_radius_m, "window_days": stype.dedup_window_days,
+                         "auto_link_at": stype.dedup_threshold, "candidates": [c.as_dict() for c in found]})
 
 
 def _get(ticket: str) -> ServiceRequest:
@@ -169,9 +212,15 @@ class RequestAction(APIView):
         except TicketError as exc:
             return _bad("ticket", str(exc))
         try:
-            updated = apply(req, ser.validated_data["action"], by=request.user,
-                            note=ser.validated_data.get("note", ""), parent=parent,
-                            expected_version=ser.validated_data["version"])
+            if ser.validated_data["action"] == "complete":  # the issue's duplicates close with it
+                updated, _ = complete_with_duplicates(req, note=ser.validated_data.get("note", ""), by=request.user,
+                                                      expected_version=ser.validated_data["version"])
+            else:
+                updated = apply(req, ser.validated_data["action"], by=request.user,
+                                note=ser.validated_data.get("note", ""), parent=parent,
+                                expected_version=ser.validated_data["version"])
+            if ser.validated_data["action"] == "mark_duplicate":
+                dedup.reparent(updated, by=request.user)  # its own duplicates follow it to the root: no chains
         except StaleVersion as exc:
             return _bad("version", str(exc), status.HTTP_409_CONFLICT)
         except TransitionError as exc:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -97,7 +98,10 @@ def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dic
 
 
 @transaction.atomic
-def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "") -> ServiceRequest:
+def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
+                   link_duplicates: bool | None = None) -> ServiceRequest:
+    """File a request. With `link_duplicates` (default: settings.DEDUP_AUTO_LINK) a report that clears its type's
+    dedup threshold becomes a child of the issue it repeats, and its reporter hears when that one is fixed."""
     try:
         stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
     except ServiceType.DoesNotExist:
@@ -151,6 +155,11 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "") -
         Subscription.objects.create(request=req, name=req.reporter_name, email=req.reporter_email,
                                     phone=req.reporter_phone, via=req.notify_via)
         acknowledge(req, received)
+    if (settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates) and req.location is not None:
+        from gis_app.dedup import auto_link
+
+        if auto_link(req, by=by):
+            req.refresh_from_db()
     return req
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.gis.db import models
 from django.contrib.gis.geos import Point
-from django.contrib.gis.measure import D
 from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
@@ -55,7 +55,10 @@ class ServiceType(models.Model):
     expected_minutes = models.PositiveIntegerField(default=30)
     dedup_radius_m = models.FloatField(default=50)
     dedup_window_days = models.FloatField(default=30)
-    dedup_threshold = models.FloatField(default=0.8)
+    dedup_threshold = models.FloatField(default=0.8, help_text="Auto-link at or above this score (0…1); "
+                                                              "above 1 never auto-links.")
+    dedup_recent_closed_days = models.FloatField(default=3, help_text="Completed or closed issues stay candidates "
+                                                                      "this many days.")
     completion_requires_photo = models.BooleanField(default=False)
     notify_stages = models.JSONField(default=list, blank=True,
                                      help_text='Actions residents hear about besides intake and completion, '
@@ -112,8 +115,13 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
         return self.filter(service_type=service_type)
 
     def near(self, point: Point, metres: float) -> ServiceRequestQuerySet:
-        """Within `metres` on the ground (geography distance, GiST-indexed ST_DWithin)."""
-        return self.filter(location__dwithin=(point, D(m=metres)))
+        """Within `metres` on the ground: ST_DWithin on geography, served by the GiST index on location::geography
+        (migration 0004); metres, not degrees, so the radius means the same at every latitude."""
+        table = self.model._meta.db_table
+        return self.alias(_near=RawSQL(
+            f'ST_DWithin("{table}"."location"::geography, ST_GeogFromText(%s), %s)',
+            (f"SRID=4326;POINT({point.x} {point.y})", float(metres)), output_field=models.BooleanField()),
+        ).filter(_near=True)
 
     def since(self, when: dt.datetime) -> ServiceRequestQuerySet:
         return self.filter(requested_at__gte=when)

@@ -63,7 +63,7 @@ def replay_today(history: ImportBatch | None = None, *, now: dt.datetime | None 
                     service_code=orig.service_type.code, location=orig.location, address=orig.address,
                     located_by=orig.located_by, description=f"Replayed from {orig.external_id}",
                     channel=orig.channel, requested_at=orig.requested_at + shift, external_id=orig.external_id,
-                ), actor_label="replay")
+                ), actor_label="replay", link_duplicates=False)  # the City's own labels are replayed below
             except IntakeError:
                 report.skipped += 1
                 continue

@@ -170,6 +170,9 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 RETRY_BASE_SECONDS = float(os.environ.get("RETRY_BASE_SECONDS", "30"))
 SLA_WARNING_HOURS = float(os.environ.get("SLA_WARNING_HOURS", "4"))
 
+# Intake links a report to the issue it repeats when the score clears the type's dedup threshold (gis_app.dedup).
+DEDUP_AUTO_LINK = env_bool("DEDUP_AUTO_LINK", True)
+
 # Dispatch (routing.planning). A day is planned per department over the jobs that fit it: most urgent first,
 # until the crews' hours (times the overbook factor: the solver decides the last few) are spent, each job
 # costing its service minutes plus a travel allowance; never more than ROUTING_MAX_JOBS_PER_PLAN jobs.

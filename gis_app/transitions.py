@@ -126,14 +126,15 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
 @transaction.atomic
 def complete_with_duplicates(request: ServiceRequest, *, note: str, photos: int = 0, by: Any = None,
                              actor_label: str = "", details: dict[str, Any] | None = None,
-                             proof_photo: str = "") -> tuple[ServiceRequest, list[ServiceRequest]]:
+                             proof_photo: str = "", expected_version: int | None = None
+                             ) -> tuple[ServiceRequest, list[ServiceRequest]]:
     """Complete an issue and its duplicates: one issue, many reporters, each told once.
 
     Duplicates merged by mark_duplicate are already closed and their reporters follow the parent, so they
     get an audit event only; a duplicate still open (e.g. linked by an import) is completed too.
     """
     done = apply(request, "complete", by=by, actor_label=actor_label, note=note, photos=photos, details=details,
-                 proof_photo=proof_photo)
+                 proof_photo=proof_photo, expected_version=expected_version)
     closed: list[ServiceRequest] = []
     for child in ServiceRequest.objects.filter(parent=done).select_related("service_type"):
         if child.status in MOVES["complete"].sources:

@@ -13,5 +13,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 RETRY_BASE_SECONDS = 0.2
+# Intake dedup is switched on per test (tests/test_dedup.py): elsewhere two literal reports on one block are
+# meant to stay separate.
+DEDUP_AUTO_LINK = False
 # A Redis database of its own, so a demo worker never picks up test jobs.
 CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"

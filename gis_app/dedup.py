@@ -1,0 +1,253 @@
+"""Spatial deduplication: one issue, many reporters.
+
+`candidates()` finds, in one PostGIS query, the issues a new report may repeat: same type, no parent,
+within the type's radius on the ground (ST_DWithin on geography, served by a GiST index on
+location::geography), filed within the type's window before it, still open (or closed only recently);
+each is scored from distance, time apart, same address and same asset, and comes with its reasons.
+`auto_link()` makes a new request a child of the best candidate when the score clears the type's
+threshold; below it the candidates are only suggestions for staff. Staff verbs (mark duplicate, unmerge,
+re-parent, merge) go through gis_app.transitions, so every change is audited and children always point
+at the root. With `as_of`, the same query answers "what existed, and was still open, at that moment":
+that is how the benchmark replays history without re-filing it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from gis_app.choices import OPEN_STATUSES, Status
+from gis_app.models import ServiceRequest, ServiceType
+from gis_app.transitions import TransitionError, apply, record
+
+MAX_ROWS = 50  # nearest rows scored per lookup (the rest are farther than all of these)
+# Weights of the score's parts; a part only counts when both requests have it (an address, an asset id).
+W_DISTANCE, W_TIME, W_ADDRESS, W_ASSET = 0.6, 0.2, 0.15, 0.05
+DISTANCE_SCALE_M = 25.0
+TIME_SCALE_H = 24.0
+
+
+@dataclass
+class Candidate:
+    request_id: int
+    ticket: str
+    status: str
+    metres: float
+    hours: float
+    same_address: bool
+    same_asset: bool
+    score: float
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ticket": self.ticket, "status": self.status, "metres": round(self.metres, 1),
+                "hours_apart": round(self.hours, 1), "score": round(self.score, 3), "reasons": self.reasons}
+
+
+def normalise_address(text: str) -> str:
+    return " ".join(text.upper().replace(".", " ").replace(",", " ").split())
+
+
+def score(metres: float, hours: float, same_address: bool | None, same_asset: bool | None) -> float:
+    """0…1: near and soon score high; a shared address or asset id adds when both sides have one."""
+    parts = [(W_DISTANCE, math.exp(-metres / DISTANCE_SCALE_M)), (W_TIME, math.exp(-abs(hours) / TIME_SCALE_H))]
+    if same_address is not None:
+        parts.append((W_ADDRESS, 1.0 if same_address else 0.0))
+    if same_asset is not None:
+        parts.append((W_ASSET, 1.0 if same_asset else 0.0))
+    return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
+
+
+_SQL = """
+SELECT r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id', r.requested_at,
+       ST_Distance(r.location::geography, p.g) AS metres
+  FROM gis_app_servicerequest r, (SELECT ST_GeogFromText(%(point)s) AS g) p
+ WHERE r.service_type_id = %(type)s
+   AND r.parent_id IS NULL
+   AND r.id <> %(exclude)s
+   AND r.location IS NOT NULL
+   AND ST_DWithin(r.location::geography, p.g, %(radius)s)
+   AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s
+   AND {still_open}
+ ORDER BY metres
+ LIMIT %(limit)s
+"""
+_LIVE = "(r.status = ANY(%(open)s) OR (r.status IN ('completed', 'closed') AND r.closed_at >= %(recent)s))"
+_AS_OF = "(r.closed_at IS NULL OR r.closed_at >= %(recent)s)"
+
+
+def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None = None, address: str = "",
+               asset_id: str = "", exclude_pk: int | None = None, limit: int = 5, as_of: bool = False,
+               radius_m: float | None = None, window_days: float | None = None) -> list[Candidate]:
+    """The issues a report of `service_type` at `point` (filed at `at`) may repeat, best first."""
+    at = at or timezone.now()
+    radius = float(radius_m if radius_m is not None else service_type.dedup_radius_m)
+    window = float(window_days if window_days is not None else service_type.dedup_window_days)
+    recent = at - dt.timedelta(days=float(service_type.dedup_recent_closed_days))
+    sql = _SQL.format(still_open=_AS_OF if as_of else _LIVE)
+    params: dict[str, Any] = {
+        "point": f"SRID=4326;POINT({point.x} {point.y})", "type": service_type.pk, "exclude": exclude_pk or -1,
+        "radius": radius, "since": at - dt.timedelta(days=window), "at": at, "open": list(OPEN_STATUSES),
+              "recent": recent, "limit": MAX_ROWS}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    mine = normalise_address(address)
+    found = []
+    for pk, ticket, status, their_address, their_asset, requested_at, metres in rows:
+        hours = (at - requested_at).total_seconds() / 3600
+        same_addr = (mine == normalise_address(their_address)) if mine and their_address else None
+        same_asset = (asset_id == their_asset) if asset_id and their_asset else None
+        s = score(metres, hours, same_addr, same_asset)
+        reasons = [f"same type, {metres:.0f} m, {_ago(hours)} apart"]
+        if same_addr:
+            reasons.append("same address")
+        if same_asset:
+            reasons.append(f"same asset {asset_id}")
+        if status not in OPEN_STATUSES:
+            reasons.append(f"{status} recently")
+        found.append(Candidate(pk, ticket, status, float(metres), hours, bool(same_addr), bool(same_asset), s,
+                               reasons))
+    found.sort(key=lambda c: (-c.score, c.metres, c.request_id))
+    return found[:limit]
+
+
+def _ago(hours: float) -> str:
+    return f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} days"
+
+
+def for_request(req: ServiceRequest, *, limit: int = 5, as_of: bool = False) -> list[Candidate]:
+    if req.location is None:
+        return []
+    return candidates(req.service_type, req.location, at=req.requested_at, address=req.address,
+                      asset_id=str((req.attributes or {}).get("asset_id", "")), exclude_pk=req.pk, limit=limit,
+                      as_of=as_of)
+
+
+def auto_link(req: ServiceRequest, *, by: Any = None, as_of: bool = False) -> Candidate | None:
+    """Link `req` to its best candidate when the score clears the type's threshold; returns that candidate."""
+    if req.parent_id is not None or req.status not in MOVES_INTO_DUPLICATE:
+        return None
+    found = for_request(req, limit=1, as_of=as_of)
+    if not found or found[0].score < req.service_type.dedup_threshold:
+        return None
+    best = found[0]
+    parent = ServiceRequest.objects.get(pk=best.request_id)
+    apply(req, "mark_duplicate", by=by, actor_label="dedup" if by is None else "",
+          note=f"linked automatically (score {best.score:.2f}): {'; '.join(best.reasons)}", parent=parent)
+    return best
+
+
+MOVES_INTO_DUPLICATE = (Status.RECEIVED, Status.OPEN, Status.ASSIGNED, Status.ON_HOLD)
+
+
+# ---- staff verbs ------------------------------------------------------------------------------------------
+
+@transaction.atomic
+def reparent(root: ServiceRequest, *, by: Any = None) -> int:
+    """`root` turned out to be a duplicate itself: move its children to its own root (no chains)."""
+    root.refresh_from_db()
+    if root.parent_id is None:
+        return 0
+    target = root.parent
+    assert target is not None
+    moved = 0
+    for child in ServiceRequest.objects.select_for_update().filter(parent=root):
+        child.parent = target
+        child.version += 1
+        child.save(update_fields=["parent", "version", "updated_at"])
+        for sub in child.subscriptions.all():
+            target.subscriptions.get_or_create(email=sub.email, phone=sub.phone, via=sub.via,
+                                               defaults={"name": sub.name})
+        record(child, "reparented", by=by, old={"parent": root.ticket}, new={"parent": target.ticket},
+               note=f"{root.ticket} is itself a duplicate of {target.ticket}")
+        moved += 1
+    return moved
+
+
+@transaction.atomic
+def mark_duplicate_of(child: ServiceRequest, parent: ServiceRequest, *, by: Any = None,
+                      note: str = "") -> ServiceRequest:
+    """Staff: `child` repeats `parent` (or its root); `child`'s own children follow it to the root."""
+    linked = apply(child, "mark_duplicate", by=by, parent=parent, note=note or f"duplicate of {parent.ticket}")
+    reparent(linked, by=by)
+    return linked
+
+
+@transaction.atomic
+def merge(keep: ServiceRequest, other: ServiceRequest, *, by: Any = None) -> ServiceRequest:
+    """Two open issues are one: `other` (and its reporters and children) join `keep`."""
+    if keep.pk == other.pk:
+        raise TransitionError("cannot merge an issue with itself")
+    return mark_duplicate_of(other, keep, by=by, note=f"merged into {keep.ticket}")
+
+
+# ---- counts -------------------------------------------------------------------------------------------------
+
+@dataclass
+class IssueCounts:
+    raw_requests: int
+    reporters: int
+    anonymous: int
+
+
+def issue_counts(root: ServiceRequest) -> IssueCounts:
+    """Raw requests (the issue and its duplicates), distinct identified reporters, anonymous reports."""
+    rows = list(ServiceRequest.objects.filter(Q(pk=root.pk) | Q(parent=root))
+                .values_list("reporter_email", "reporter_phone", "anonymous"))
+    people: set[str] = set()
+    anonymous = 0
+    for email, phone, anon in rows:
+        key = (email or "").strip().lower() or "".join(ch for ch in (phone or "") if ch.isdigit())
+        if anon or not key:
+            anonymous += 1
+        else:
+            people.add(key)
+    return IssueCounts(raw_requests=len(rows), reporters=len(people), anonymous=anonymous)
+
+
+# ---- batch --------------------------------------------------------------------------------------------------
+
+@dataclass
+class DedupRunReport:
+    checked: int = 0
+    linked: int = 0
+    suggestions: int = 0
+
+    def lines(self) -> list[str]:
+        return [f"checked {self.checked} requests: {self.linked} linked as duplicates, "
+                f"{self.suggestions} with suggestions below the threshold"]
+
+
+def run_range(start: dt.datetime, end: dt.datetime, *, types: Iterable[ServiceType] | None = None,
+              progress: Callable[[int, int], None] | None = None) -> DedupRunReport:
+    """Dedup every located, unlinked, open request filed in [start, end), oldest first, each against what
+    existed before it. Idempotent: a linked request is skipped, an unlinked one gets the same answer again."""
+    qs: QuerySet[ServiceRequest] = (ServiceRequest.objects.filter(
+        requested_at__gte=start, requested_at__lt=end, parent__isnull=True, location__isnull=False,
+        status__in=MOVES_INTO_DUPLICATE).select_related("service_type").order_by("requested_at", "pk"))
+    if types is not None:
+        qs = qs.filter(service_type__in=list(types))
+    ids = list(qs.values_list("pk", flat=True))
+    report = DedupRunReport()
+    for i, pk in enumerate(ids, start=1):
+        req = ServiceRequest.objects.select_related("service_type").get(pk=pk)
+        if req.parent_id is not None:
+            continue
+        report.checked += 1
+        with transaction.atomic():
+            linked = auto_link(req, as_of=True)
+        if linked:
+            report.linked += 1
+        elif for_request(req, limit=1, as_of=True):
+            report.suggestions += 1
+        if progress and i % 100 == 0:
+            progress(i, len(ids))
+    return report

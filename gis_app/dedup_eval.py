@@ -1,0 +1,202 @@
+"""Measuring dedup against labelled duplicates, and learning its parameters from them.
+
+Labels come from the request table itself: a history or synthetic row whose `parent` was set by the
+loader (the City's duplicate flag and parent id) or by the generator (its planted ground truth). Each
+labelled row is looked up "as of" its filing time, so it only sees requests filed before it and not yet
+closed (gis_app.dedup.candidates with as_of=True). Thresholds are chosen on one split and reported on
+another; nothing is tuned on the rows it is scored on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gis_app.dedup import Candidate, candidates
+from gis_app.models import ServiceRequest, ServiceType
+
+
+@dataclass
+class Looked:
+    """One request looked up as of its filing time."""
+
+    request_id: int
+    type_id: int
+    parent_id: int | None  # the label
+    cands: list[Candidate]
+
+    @property
+    def rank(self) -> int | None:
+        ids = [c.request_id for c in self.cands]
+        return ids.index(self.parent_id) + 1 if self.parent_id in ids else None
+
+
+def look_up(rows: Iterable[ServiceRequest], *, radius_m: float | None = None, window_days: float | None = None,
+            by_distance: bool = False, progress: Callable[[int], None] | None = None) -> list[Looked]:
+    out = []
+    for i, r in enumerate(rows, start=1):
+        if r.location is None:
+            continue
+        found = candidates(r.service_type, r.location, at=r.requested_at, address=r.address,
+                           asset_id=str((r.attributes or {}).get("asset_id", "")), exclude_pk=r.pk,
+                           limit=5, as_of=True, radius_m=radius_m, window_days=window_days)
+        if by_distance:
+            found = sorted(found, key=lambda c: (c.metres, c.request_id))
+        out.append(Looked(r.pk, r.service_type_id, r.parent_id, found))
+        if progress and i % 500 == 0:
+            progress(i)
+    return out
+
+
+@dataclass
+class Figures:
+    n_pairs: int
+    top1: float
+    top5: float
+    precision: float
+    recall: float
+    f1: float
+    links: int
+    correct: int
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    wrong_links: list[tuple[int, int]] = field(default_factory=list)  # (request, linked-to) the labels reject
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"top1": round(self.top1, 4), "top5": round(self.top5, 4), "precision": round(self.precision, 4),
+                "recall": round(self.recall, 4), "f1": round(self.f1, 4), "n_pairs": self.n_pairs,
+                "links": self.links, "ci95": {k: [round(a, 4), round(b, 4)] for k, (a, b) in self.ci.items()}}
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def link_decision(looked: Looked, threshold: float | Callable[[Looked], bool]) -> bool:
+    if not looked.cands:
+        return False
+    if callable(threshold):
+        return threshold(looked)
+    return looked.cands[0].score >= threshold
+
+
+def figures(looked: Sequence[Looked], threshold: float | Callable[[Looked], bool]) -> Figures:
+    pairs = [x for x in looked if x.parent_id is not None]
+    top1 = sum(1 for x in pairs if x.rank == 1)
+    top5 = sum(1 for x in pairs if x.rank is not None)
+    links = correct = 0
+    wrong = []
+    for x in looked:
+        if link_decision(x, threshold):
+            links += 1
+            if x.parent_id is not None and x.cands[0].request_id == x.parent_id:
+                correct += 1
+            else:
+                wrong.append((x.request_id, x.cands[0].request_id))
+    n = len(pairs)
+    precision = correct / links if links else 0.0
+    recall = correct / n if n else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Figures(n_pairs=n, top1=top1 / n if n else 0.0, top5=top5 / n if n else 0.0, precision=precision,
+                   recall=recall, f1=f1, links=links, correct=correct,
+                   ci={"top1": wilson(top1, n), "top5": wilson(top5, n), "precision": wilson(correct, links),
+                       "recall": wilson(correct, n)}, wrong_links=wrong)
+
+
+def choose_threshold(looked: Sequence[Looked], *, min_precision: float = 0.0) -> float:
+    """The score threshold with the best F1 on `looked` (among those reaching `min_precision`, if any do)."""
+    scores = sorted({round(x.cands[0].score, 4) for x in looked if x.cands}, reverse=True)
+    best, best_key = 1.01, (-1.0, -1.0)
+    for t in scores:
+        f = figures(looked, t)
+        key = (1.0 if f.precision >= min_precision else 0.0, f.f1)
+        if key > best_key:
+            best, best_key = t, key
+    return best
+
+
+def per_type_thresholds(train: Sequence[Looked], global_threshold: float, *, min_pairs: int = 10,
+                        min_precision: float = 0.0) -> dict[int, float]:
+    """A type's own threshold where it has at least `min_pairs` labelled pairs in training; else the global one."""
+    out: dict[int, float] = {}
+    by_type: dict[int, list[Looked]] = {}
+    for x in train:
+        by_type.setdefault(x.type_id, []).append(x)
+    for type_id, rows in by_type.items():
+        if sum(1 for x in rows if x.parent_id is not None) >= min_pairs:
+            out[type_id] = choose_threshold(rows, min_precision=min_precision)
+    return out
+
+
+@dataclass
+class Learned:
+    radius_m: float
+    window_days: float
+    pairs: int
+    per_type: dict[int, tuple[float, float]]  # type id → (radius, window) where a type has enough pairs
+
+
+def gap_of(child: ServiceRequest) -> tuple[float, float] | None:
+    parent = child.parent
+    if parent is None or child.location is None or parent.location is None:
+        return None
+    metres = _metres(child.location.x, child.location.y, parent.location.x, parent.location.y)
+    hours = abs((child.requested_at - parent.requested_at).total_seconds()) / 3600
+    return metres, hours
+
+
+def _metres(x1: float, y1: float, x2: float, y2: float) -> float:
+    k = 111_320.0
+    return math.hypot((x2 - x1) * k * math.cos(math.radians((y1 + y2) / 2)), (y2 - y1) * k)
+
+
+def learn_parameters(children: Iterable[ServiceRequest], *, min_pairs: int = 10) -> Learned:
+    """Radius = the farthest labelled pair plus a quarter (rounded up to 25 m, 50…250 m); window = the 99th
+    percentile of time apart (whole days, 2…30): wide enough to offer every labelled parent, no wider (the
+    score, not the radius, keeps far and old candidates from being linked automatically). The
+    floors are there because a short sample cannot show longer gaps (1.7 days of City data cannot show a
+    three-day-old repeat), not to tune the figures."""
+    gaps: list[tuple[int, float, float]] = []
+    for c in children:
+        g = gap_of(c)
+        if g is not None:
+            gaps.append((c.service_type_id, g[0], g[1]))
+
+    def fit(rows: list[tuple[int, float, float]]) -> tuple[float, float]:
+        arr = np.array([(m, h) for _, m, h in rows])
+        radius = min(250.0, max(50.0, math.ceil(float(arr[:, 0].max()) * 1.25 / 25) * 25))
+        window = min(30.0, max(2.0, math.ceil(float(np.percentile(arr[:, 1], 99)) / 24)))
+        return radius, window
+
+    if not gaps:
+        return Learned(radius_m=50.0, window_days=30.0, pairs=0, per_type={})
+    radius, window = fit(gaps)
+    per_type = {}
+    for type_id in {t for t, _, _ in gaps}:
+        rows = [g for g in gaps if g[0] == type_id]
+        if len(rows) >= min_pairs:
+            per_type[type_id] = fit(rows)
+    return Learned(radius_m=radius, window_days=window, pairs=len(gaps), per_type=per_type)
+
+
+def apply_learned(learned: Learned, threshold: float, per_type_threshold: dict[int, float] | None = None,
+                  types: Iterable[ServiceType] | None = None) -> int:
+    """Write learned parameters onto the located service types; returns how many changed."""
+    changed = 0
+    for st in types if types is not None else ServiceType.objects.filter(location_required=True):
+        radius, window = learned.per_type.get(st.pk, (learned.radius_m, learned.window_days))
+        t = (per_type_threshold or {}).get(st.pk, threshold)
+        if (st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold) != (radius, window, t):
+            st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold = radius, window, t
+            st.save(update_fields=["dedup_radius_m", "dedup_window_days", "dedup_threshold"])
+            changed += 1
+    return changed
