@@ -19,8 +19,6 @@ checked for the geography GiST index).
 
 from __future__ import annotations
 
-import random
-import statistics
 import sys
 import time
 from typing import Any
@@ -29,10 +27,8 @@ from _common import Result, parser, setup_django
 
 setup_django()
 
-from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from gis_app.dedup import candidates  # noqa: E402
 from gis_app.dedup_eval import (  # noqa: E402
     Figures,
     Looked,
@@ -40,6 +36,7 @@ from gis_app.dedup_eval import (  # noqa: E402
     figures,
     learn_parameters,
     look_up,
+    lookup_speed,
     per_type_thresholds,
 )
 from gis_app.models import ImportBatch, ServiceRequest  # noqa: E402
@@ -119,28 +116,6 @@ def synthetic(result: Result, details: dict[str, Any], days_limit: int | None) -
     return ours, peer
 
 
-def lookup_speed(details: dict[str, Any]) -> tuple[float, float]:
-    ids = list(ServiceRequest.objects.filter(location__isnull=False, parent__isnull=True,
-                                             service_type__location_required=True).values_list("pk", flat=True))
-    rng = random.Random(7)
-    sample = ServiceRequest.objects.filter(pk__in=rng.sample(ids, min(1000, len(ids)))).select_related("service_type")
-    times = []
-    for r in sample:
-        assert r.location is not None
-        t0 = time.perf_counter()
-        candidates(r.service_type, r.location, address=r.address, exclude_pk=r.pk)
-        times.append((time.perf_counter() - t0) * 1000)
-    r = sample[0]
-    assert r.location is not None
-    with connection.cursor() as cur:
-        cur.execute("EXPLAIN SELECT 1 FROM gis_app_servicerequest r WHERE ST_DWithin(r.location::geography, "
-                    "ST_GeogFromText(%s), 50)", [f"SRID=4326;POINT({r.location.x} {r.location.y})"])
-        plan = "\n".join(row[0] for row in cur.fetchall())
-    details["lookup"] = {"rows_in_table": ServiceRequest.objects.count(), "plan": plan,
-                         "uses_geography_index": "gis_app_servicerequest_location_geog" in plan}
-    return statistics.median(times), statistics.quantiles(times, n=20)[18]
-
-
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--synthetic-days", type=int, default=28, help="the most recent N days of synthetic history "
@@ -151,7 +126,7 @@ def main() -> int:
     t0 = time.perf_counter()
     city_ours, city_fms = city(result, details)
     syn_ours, syn_fms = synthetic(result, details, args.synthetic_days or None)
-    p50, p95 = lookup_speed(details)
+    p50, p95, details["lookup"] = lookup_speed()
     for label, ours, peer in (("City 2 Jan", city_ours, city_fms), ("synthetic", syn_ours, syn_fms)):
         n = ours.n_pairs
         for key in ("top1", "top5", "precision", "recall", "f1"):

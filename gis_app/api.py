@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
@@ -63,6 +64,8 @@ class IntakeSerializer(serializers.Serializer):
     reporter_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     anonymous = serializers.BooleanField(default=False)
     notify_via = serializers.ChoiceField(choices=NotifyVia.choices, default=NotifyVia.NONE)
+    duplicate_of = serializers.CharField(required=False, allow_blank=True, max_length=20,
+                                         help_text="Ticket of the issue the caller is attached to (from candidates).")
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -136,10 +139,23 @@ class RequestCreate(APIView):
             channel=d["channel"], reporter_name=d.get("reporter_name", ""), reporter_email=d.get("reporter_email", ""),
             reporter_phone=d.get("reporter_phone", ""), anonymous=d["anonymous"], notify_via=d["notify_via"],
         )
+        parent = None
+        if d.get("duplicate_of"):
+            try:
+                parent = _get(d["duplicate_of"])
+            except TicketError as exc:
+                return _bad("duplicate_of", str(exc))
         try:
-            req = create_request(data, by=request.user)
+            with transaction.atomic():
+                req = create_request(data, by=request.user, link_duplicates=False if parent else None)
+                if parent is not None:
+                    req = dedup.mark_duplicate_of(req, parent, by=request.user,
+                                                  note=f"caller attached to {parent.ticket} at intake")
         except IntakeError as exc:
             return _bad(exc.field, exc.message)
+        except TransitionError as exc:
+            return _bad("duplicate_of", str(exc))
+        req = _get(req.ticket)
         body = dict(RequestSerializer(req).data)
         # Suggestions staff can attach the caller to (the auto-linked parent, if any, is duplicate_of).
         body["candidates"] = [c.as_dict() for c in dedup.for_request(req)] if req.parent_id is None else []

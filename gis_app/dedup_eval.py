@@ -10,11 +10,15 @@ another; nothing is tuned on the rows it is scored on.
 from __future__ import annotations
 
 import math
+import random
+import statistics
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from django.db import connection
 
 from gis_app.dedup import Candidate, candidates
 from gis_app.models import ServiceRequest, ServiceType
@@ -200,3 +204,28 @@ def apply_learned(learned: Learned, threshold: float, per_type_threshold: dict[i
             st.save(update_fields=["dedup_radius_m", "dedup_window_days", "dedup_threshold"])
             changed += 1
     return changed
+
+
+def lookup_speed(samples: int = 1000, seed: int = 7) -> tuple[float, float, dict[str, Any]]:
+    """Candidate lookup p50 and p95 (ms) over random located requests of the table as it is, with the plan."""
+    ids = list(ServiceRequest.objects.filter(location__isnull=False, parent__isnull=True,
+                                             service_type__location_required=True).values_list("pk", flat=True))
+    rng = random.Random(seed)
+    sample = list(ServiceRequest.objects.filter(pk__in=rng.sample(ids, min(samples, len(ids))))
+                  .select_related("service_type"))
+    times = []
+    for r in sample:
+        assert r.location is not None
+        t0 = time.perf_counter()
+        candidates(r.service_type, r.location, address=r.address, exclude_pk=r.pk)
+        times.append((time.perf_counter() - t0) * 1000)
+    loc = sample[0].location
+    assert loc is not None
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN SELECT 1 FROM gis_app_servicerequest r WHERE ST_DWithin(r.location::geography, "
+                    "ST_GeogFromText(%s), 50)", [f"SRID=4326;POINT({loc.x} {loc.y})"])
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    info = {"rows_in_table": ServiceRequest.objects.count(), "plan": plan,
+            "uses_geography_index": "gis_app_servicerequest_location_geog" in plan}
+    return statistics.median(times), statistics.quantiles(times, n=20)[18], info
+

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),  # staff sign-in for the dispatcher and other pages
+    path("intake/", views.intake, name="intake"),
     path("track/", public_views.track, name="track"),
     path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
     path("survey/<str:token>/", public_views.survey, name="survey"),

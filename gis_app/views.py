@@ -1,9 +1,22 @@
 """Staff and public pages. Thin: they render templates; data comes from the layers API."""
 
+from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from gis_app.choices import Channel, NotifyVia
+from gis_app.models import ServiceType
 
 
 def home(request: HttpRequest) -> HttpResponse:
     """The city map: current wards drawn from the city's own layer; click anywhere to look it up."""
     return render(request, "gis_app/home.html")
+
+
+@login_required
+@permission_required("gis_app.add_servicerequest", raise_exception=True)
+def intake(request: HttpRequest) -> HttpResponse:
+    """Intake staff drop a pin, pick a type, see the issues the call may repeat, and file or attach the caller."""
+    types = ServiceType.objects.filter(active=True).order_by("group", "name")
+    return render(request, "gis_app/intake.html", {"types": types, "channels": Channel.choices,
+                                                    "notify": NotifyVia.choices})

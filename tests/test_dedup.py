@@ -204,3 +204,16 @@ def test_learned_radius_covers_every_labelled_pair(streetlight_type):
         ServiceRequest.objects.filter(pk=c.pk).update(parent=parent)
     learned = learn_parameters(ServiceRequest.objects.filter(parent=parent).select_related("parent"))
     assert learned.pairs == 3 and learned.radius_m == 100 and learned.window_days == 2
+
+
+def test_staff_attach_a_caller_to_an_issue_at_intake(intake_clerk, streetlight_type):
+    issue = report("light", at(0), link=False, reporter_email="rosa@example.org", notify_via="email")
+    api = APIClient()
+    api.force_authenticate(intake_clerk)
+    body = {"service_code": "light", "lon": LON, "lat": LAT + 120 * M, "duplicate_of": issue.ticket,
+            "reporter_phone": "+13125550100", "notify_via": "sms"}
+    made = api.post("/api/requests/", body, format="json").json()
+    assert made["duplicate_of"] == issue.ticket and made["counts"]["reporters"] == 2
+    assert issue.subscriptions.filter(phone="+13125550100").exists()
+    bad = api.post("/api/requests/", {**body, "duplicate_of": "ZZZZ"}, format="json")
+    assert bad.status_code == 400 and bad.json()["field"] == "duplicate_of"

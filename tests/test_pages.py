@@ -117,3 +117,30 @@ def test_a_dispatcher_sees_the_routes_locks_a_stop_and_re_runs(dispatcher, draft
     page.click("#publish")
     page.wait_for_selector("text=published: its requests are assigned")
     assert page.foreign_requests == []
+
+
+@pytest.fixture
+def lamp_out(two_square_wards, streets_dept):  # type: ignore[no-untyped-def]
+    from gis_app.intake import IntakeData, create_request
+    from gis_app.models import ServiceType
+    from layers.coords import point_from_lonlat
+
+    ServiceType.objects.create(code="light", name="Street light out", department=streets_dept,
+                               dedup_radius_m=250000, dedup_window_days=30, dedup_threshold=2)
+    return create_request(IntakeData(service_code="light", location=point_from_lonlat(0.5, 0.5)), actor_label="test")
+
+
+def test_an_intake_clerk_sees_a_nearby_issue_and_attaches_the_caller(intake_clerk, lamp_out, page, live_server):
+    page.goto(live_server.url + "/intake/")
+    page.fill("#id_username", "intake_clerk")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.select_option("#service_code", "light")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)  # inside ward 1
+    page.wait_for_selector(f"text=Attach caller to {lamp_out.ticket}")
+    page.click(".attach")
+    page.wait_for_selector("#parent")
+    assert page.inner_text("#parent") == lamp_out.ticket
+    assert page.foreign_requests == []
