@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, serializers, status
 from rest_framework.request import Request
@@ -168,7 +169,8 @@ class CandidateList(APIView):
     permission_classes = [CanAdd]
 
     @extend_schema(parameters=[OpenApiParameter(n, str, required=n in ("service_code", "lon", "lat"))
-                               for n in ("service_code", "lon", "lat", "address", "asset_id")])
+                               for n in ("service_code", "lon", "lat", "address", "asset_id")],
+                   responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
         q = request.query_params
         stype = ServiceType.objects.filter(code=q.get("service_code", ""), active=True).first()

@@ -361,10 +361,14 @@ def plan_totals(built: BuiltProblem, solution: Solution) -> dict[str, Any]:
     """The figures a dispatcher compares plans by."""
     drive = sum(r.drive_seconds for r in solution.routes)
     jobs = built.problem.jobs_by_id()
-    late = [v.job_id for r in solution.routes for v in r.visits
-            if v.job_id in built.due and v.start + jobs[v.job_id].service_seconds > built.due[v.job_id]]
-    missed = [d.job_id for d in solution.dropped if d.job_id in built.due
-              and built.due[d.job_id] < max((c.shift_end for c in built.problem.crews), default=0)]
+    # SLA misses count jobs falling due during the day (late or left out); ones already overdue when the day
+    # starts are counted apart: no plan can save them.
+    start = min((c.shift_start for c in built.problem.crews), default=0)
+    end = max((c.shift_end for c in built.problem.crews), default=0)
+    due_today = {j: d for j, d in built.due.items() if j in jobs and start <= d <= end}
+    finished = {v.job_id: v.start + jobs[v.job_id].service_seconds for r in solution.routes for v in r.visits}
+    late = [j for j, d in due_today.items() if j in finished and finished[j] > d]
+    missed = [j for j in due_today if j not in finished]
     return {
         "crews": len(built.problem.crews),
         "crews_used": sum(1 for r in solution.routes if r.visits),
@@ -374,6 +378,8 @@ def plan_totals(built: BuiltProblem, solution: Solution) -> dict[str, Any]:
         "distance_km": round(sum(r.distance_metres for r in solution.routes) / 1000, 1),
         "service_minutes": round(sum(r.service_seconds for r in solution.routes) / 60, 1),
         "sla_misses": len(late) + len(missed),
+        "due_today": len(due_today),
+        "already_overdue": sum(1 for j, d in built.due.items() if j in jobs and d < start),
         "held_back": len(built.held_back),
         "solve_seconds": round(solution.wall_seconds, 2),
         "status": solution.status,
@@ -388,8 +394,9 @@ def save_plan(built: BuiltProblem, solution: Solution, *, by: Any = None, based_
     Stops a crew already finished or started under the plan this one replaces are carried over first,
     with their status, so the field keeps its history.
     """
-    dropped = list(built.held_back) + [
-        {"ticket": d.job_id, "reason": str(d.reason), "detail": d.detail} for d in solution.dropped]
+    dropped = [{**h, "stage": "batch"} for h in built.held_back] + [
+        {"ticket": d.job_id, "reason": str(d.reason), "detail": d.detail, "stage": "solver"}
+        for d in solution.dropped]
     plan = RoutePlan.objects.create(
         service_date=built.day, department=built.department, skill_group=built.skill_group,
         based_on=based_on, created_by=by if getattr(by, "pk", None) else None,

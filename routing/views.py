@@ -55,7 +55,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         shown = next((p for p in plans if p.status == PlanStatus.DRAFT
                       and (published is None or p.created_at > published.created_at)), published)
     dropped = shown.dropped if shown else []
-    solver_dropped = [d for d in dropped if d["reason"] not in ("day_full", "no_crews")]
+    solver_dropped = [d for d in dropped if d.get("stage") != "batch"]
     held = len(dropped) - len(solver_dropped)
     context.update({
         "published": published, "plans": plans, "plan": shown,

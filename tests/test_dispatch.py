@@ -241,3 +241,15 @@ def test_a_wrong_crews_file_is_refused_naming_the_entry(streets_dept, tmp_path, 
     with pytest.raises(CrewFileError, match=says):
         load_crews(path)
     assert Crew.objects.count() == 0
+
+
+def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work, streets_dept):
+    urgent = open_work["potholes"][3]
+    ServiceRequest.objects.filter(pk=urgent.pk).update(due_at=at(TOMORROW, 8, 30))
+    late = open_work["potholes"][4]
+    ServiceRequest.objects.filter(pk=late.pk).update(due_at=at(TOMORROW, 6, 0))  # overdue before the day starts
+    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    stop = Stop.objects.get(route__plan=plan, request=urgent)
+    assert stop.eta + dt.timedelta(minutes=stop.service_minutes) <= at(TOMORROW, 8, 30)
+    assert stop.window_end is not None
+    assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)

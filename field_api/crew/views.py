@@ -17,6 +17,7 @@ import shapely
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -119,7 +120,8 @@ class CrewAPIView(APIView):
 
 class TodaysRoute(CrewAPIView):
     @extend_schema(parameters=[OpenApiParameter("date", str, description="Service day, YYYY-MM-DD (default today)")],
-                   summary="The crew's published route for a day, with ordered stops and street geometry")
+                   summary="The crew's published route for a day, with ordered stops and street geometry",
+                   responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("date")
         try:
@@ -135,7 +137,8 @@ class TodaysRoute(CrewAPIView):
 
 
 class RouteDetail(CrewAPIView):
-    @extend_schema(summary="One of the crew's routes by id (404 for any other crew's)")
+    @extend_schema(summary="One of the crew's routes by id (404 for any other crew's)",
+                   responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT})
     def get(self, request: Request, pk: int) -> Response:
         found = (Route.objects.filter(pk=pk, crew=self.device.crew_id, plan__status__in=VISIBLE_PLANS)
                  .values_list("id", "version", "plan__service_date").first())
@@ -148,7 +151,8 @@ class StopEvents(CrewAPIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     @extend_schema(summary="Post a stop event (client UUID + device time); replays return the first answer",
-                   request={"application/json": dict, "multipart/form-data": dict})
+                   request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
+                   responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         stop = stop_ref(Stop.objects.filter(pk=pk, route__crew=self.device.crew_id,
                                             route__plan__status__in=VISIBLE_PLANS))
@@ -174,7 +178,7 @@ class EventBatch(CrewAPIView):
     """
 
     @extend_schema(summary="Post up to 200 queued stop events (JSON); one result per event, in order",
-                   request=dict)
+                   request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request: Request) -> Response:
         items = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
@@ -207,7 +211,8 @@ class ReopenStop(APIView):
 
     permission_classes = [IsSupervisor]
 
-    @extend_schema(summary="Reopen a completed stop (supervisors)", request=dict)
+    @extend_schema(summary="Reopen a completed stop (supervisors)", request=OpenApiTypes.OBJECT,
+                   responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, pk: int) -> Response:
         stop = stop_ref(Stop.objects.filter(pk=pk))
         if stop is None:
