@@ -139,6 +139,8 @@ CITY_STREETS_MANIFEST = Path(
     os.environ.get("CITY_STREETS_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "streets.toml")
 )
 # Business calendar for SLA due dates: opening hours and work days (Monday = 0), city time.
+# The address grid (house number → position) geocoding calibrates on the street layer (layers/grid.py).
+CITY_GRID = Path(os.environ.get("CITY_GRID", BASE_DIR / "fixtures" / "chicago" / "grid.toml"))
 CITY_BUSINESS_HOURS = os.environ.get("CITY_BUSINESS_HOURS", "08:00-17:00")
 CITY_WORKDAYS = [int(d) for d in os.environ.get("CITY_WORKDAYS", "0,1,2,3,4").split(",") if d.strip()]
 # Lookups warn when a point is closer than this to a ward edge (metres).

@@ -9,6 +9,8 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -105,3 +107,24 @@ def streets(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(streets_geojson(box), content_type="application/geo+json")
     response["Cache-Control"] = "max-age=300"
     return response
+
+
+@extend_schema(parameters=[OpenApiParameter("q", str, required=True,
+                                            description="'1234 N Ashland Ave' or 'Clark & Division'")],
+               responses=OpenApiTypes.OBJECT, summary="Forward geocoding on the city's street layer and address grid")
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def geocode_view(request: Request) -> Response:
+    """The best result first; `candidates` lists the alternatives when the answer is ambiguous."""
+    from layers.geocoding import GeocoderNotReady, geocode
+
+    q = str(request.query_params.get("q", "")).strip()
+    if not q:
+        return Response({"detail": "q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')"},
+                        status=400)
+    if len(q) > 300:
+        return Response({"detail": f"q: at most 300 characters; got {len(q)}"}, status=400)
+    try:
+        return Response(geocode(q).as_dict())
+    except GeocoderNotReady as exc:
+        return Response({"detail": str(exc)}, status=503)

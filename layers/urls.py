@@ -9,4 +9,5 @@ urlpatterns = [
     path("api/layers/versions/", api.LayerVersionList.as_view(), name="versions"),
     path("layers/basemap/<str:kind>.geojson", api.basemap, name="basemap"),
     path("layers/streets.geojson", api.streets, name="streets"),
+    path("api/geocode/", api.geocode_view, name="geocode"),
 ]

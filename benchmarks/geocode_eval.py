@@ -1,0 +1,168 @@
+"""Forward geocoding measured against the City's own coordinates (the 311 records are the answer key only).
+
+    python benchmarks/geocode_eval.py [--json]
+
+Reference: the street layer (derived from the 24k named intersections) and the address grid
+(fixtures/chicago/grid.toml). Test rows: the distinct house addresses of the located 311 history
+requests with the City's latitude/longitude, as written and in a perturbed copy (lower case, ", Chicago,
+IL 606xx" appended, a direction or type spelled out or dropped, one typo in the street name: seeded); and
+500 intersections of the layer written "A & B" / "A and B" without directions or types. Only
+interpolated / intersection results count as matched. Peer (same run): exact-name lookup only (no
+type-less or fuzzy street matching), what the normaliser and fuzzy matching buy.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from _common import ROOT, Result, parser, setup_django
+
+setup_django()
+
+from django.conf import settings  # noqa: E402
+
+import layers.geocoding as geo  # noqa: E402
+from gis_app.models import ImportBatch, ServiceRequest  # noqa: E402
+from layers.coords import point_from_lonlat  # noqa: E402
+from layers.lookup import wards_at  # noqa: E402
+from layers.normalize import DIRECTIONS  # noqa: E402
+
+SPELL = {"N": "North", "S": "South", "E": "East", "W": "West", "AVE": "Avenue", "ST": "Street", "RD": "Road",
+         "BLVD": "Boulevard", "DR": "Drive", "PL": "Place", "PKWY": "Parkway"}
+
+
+def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return math.hypot((a[0] - b[0]) * 111_320 * math.cos(math.radians(a[1])), (a[1] - b[1]) * 111_320)
+
+
+def perturb(text: str, rng: random.Random) -> str:
+    words = text.split()
+    out = []
+    for i, w in enumerate(words):
+        up = w.upper()
+        if up in SPELL and rng.random() < 0.5:
+            out.append(SPELL[up] if rng.random() < 0.7 else "")  # spelled out, or dropped
+            continue
+        if i >= 2 and up.isalpha() and len(up) > 4 and not any(ch.isdigit() for ch in up) and rng.random() < 0.5 \
+                and up not in SPELL and up not in DIRECTIONS:
+            k = rng.randrange(1, len(w) - 1)
+            w = w[:k] + w[k + 1:]  # one typo: a dropped letter
+        out.append(w)
+    return " ".join(x for x in out if x).lower() + f", Chicago, IL 606{rng.randrange(0, 56):02d}"
+
+
+def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], results: list[geo.Result],
+               on: dt.date | None = None) -> dict[str, Any]:
+    matched = [(r, ref, ward) for (_, ref, ward), r in zip(rows, results, strict=True)
+               if r.status == "matched" and r.kind in ("point", "interpolated", "intersection")]
+    if on is not None and matched:  # the City's ward column is from the map in force then, not today's
+        wards = wards_at([point_from_lonlat(r.lon, r.lat) for r, _, _ in matched], on=on)
+        for (r, _, _), w in zip(matched, wards, strict=True):
+            r.ward = w
+    errors = [metres((r.lon, r.lat), ref) for r, ref, _ in matched if r.lon is not None and r.lat is not None]
+    n = len(rows)
+    ward_ok = sum(1 for r, _, ward in matched if ward is not None and r.ward == int(ward))
+    q = statistics.quantiles(errors, n=20) if len(errors) >= 20 else [float("nan")] * 19
+    return {"n": n, "matched": len(matched) / n if n else 0.0,
+            "ambiguous": sum(r.status == "ambiguous" for r in results),
+            "wrong_150": sum(e > 150 for e in errors) / n if n else 0.0,
+            "wrong_250": sum(e > 250 for e in errors) / n if n else 0.0,
+            "median_m": statistics.median(errors) if errors else float("nan"), "p90_m": q[17], "p95_m": q[18],
+            "ward_correct": ward_ok / len(matched) if matched else 0.0}
+
+
+def exact_only(func: Any) -> Any:
+    """The peer: the same pipeline with street names matched exactly (no type-less or fuzzy fallback)."""
+    def keys(idx: geo.Index, street: Any) -> tuple[list[str], float]:
+        return ([street.key], 1.0) if street.type and street.key in idx.streets else ([], 0.0)
+    original = geo._street_keys
+    geo._street_keys = keys
+    try:
+        return func()
+    finally:
+        geo._street_keys = original
+
+
+def main() -> int:
+    args = parser(__doc__ or "").parse_args()
+    history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
+    if history is None:
+        print("no 311 history loaded: run `make demo-data`")
+        return 1
+    seen: dict[str, tuple[tuple[float, float], int | None]] = {}
+    for r in ServiceRequest.objects.filter(import_batch=history, location__isnull=False,
+                                           source_data__dispatchable=True).exclude(address=""):
+        assert r.location is not None
+        if r.address and r.address[0].isdigit() and r.address not in seen:
+            seen[r.address] = ((r.location.x, r.location.y), (r.source_data or {}).get("ward"))
+    rows = [(a, ref, ward) for a, (ref, ward) in sorted(seen.items())]
+    rng = random.Random(311)
+    perturbed = [(perturb(a, rng), ref, ward) for a, ref, ward in rows]
+    with open(ROOT / "fixtures" / "chicago" / "geocoding" / "chicago_intersections.csv", encoding="utf-8") as fh:
+        corners = list(csv.DictReader(fh))
+    sample = rng.sample(corners, 500)
+
+    def bare(street: str) -> str:
+        words = street.split()
+        if words and words[0] in DIRECTIONS:
+            words = words[1:]
+        if len(words) > 1 and words[-1] in SPELL:
+            words = words[:-1]
+        return " ".join(words).title()
+
+    inter = [(f"{bare(c['street_1'])} {'&' if i % 2 else 'and'} {bare(c['street_2'])}",
+              (float(c["longitude"]), float(c["latitude"])), None) for i, c in enumerate(sample)]
+    geo.index()  # build once, outside the timings
+    t0 = time.perf_counter()
+    as_written = geo.geocode_many([a for a, _, _ in rows])
+    batch_s = time.perf_counter() - t0
+    per_s = len(rows) / batch_s
+    pert = geo.geocode_many([a for a, _, _ in perturbed])
+    corner = geo.geocode_many([a for a, _, _ in inter])
+    single = []
+    for a, _, _ in rows[:300]:
+        t = time.perf_counter()
+        geo.geocode(a)
+        single.append((time.perf_counter() - t) * 1000)
+    peer_written = exact_only(lambda: geo.geocode_many([a for a, _, _ in rows]))
+    peer_pert = exact_only(lambda: geo.geocode_many([a for a, _, _ in perturbed]))
+    filed = min(ServiceRequest.objects.filter(import_batch=history).values_list("requested_at", flat=True)).date()
+    w, p, c = score_rows(rows, as_written, filed), score_rows(perturbed, pert, filed), score_rows(inter, corner)
+    pw, pp = score_rows(rows, peer_written), score_rows(perturbed, peer_pert)
+    result = Result("geocode_eval")
+    result.add(f"matched, as written ({w['n']} addresses)", "share", w["matched"], pw["matched"], "exact names only")
+    result.add("matched, perturbed", "share", p["matched"], pp["matched"], "exact names only")
+    result.add("wrong > 150 m (as written)", "share", w["wrong_150"], pw["wrong_150"], "exact names only",
+               better="lower")
+    result.add("wrong > 250 m (as written)", "share", w["wrong_250"], 0.03, "floor", better="lower")
+    result.add("median error (as written)", "m", w["median_m"], 60.0, "floor", better="lower")
+    result.add("p90 error (as written)", "m", w["p90_m"], 200.0, "floor", better="lower")
+    result.add("p95 error (as written)", "m", w["p95_m"], None, "")
+    result.add("ward-correct of matched (as written)", "share", w["ward_correct"], 0.98, "floor")
+    result.add("median error (perturbed)", "m", p["median_m"], pp["median_m"], "exact names only", better="lower")
+    result.add(f"intersections matched ({c['n']}, no directions or types)", "share", c["matched"], 0.98, "floor")
+    result.add("intersection median error", "m", c["median_m"], None, "")
+    result.add("batch forward geocodes/s", "1/s", per_s, 200.0, "floor")
+    result.add("single geocode p95", "ms", statistics.quantiles(single, n=20)[18], 20.0, "goal", better="lower")
+    result.notes.append(f"ambiguous: {w['ambiguous']} as written, {p['ambiguous']} perturbed, {c['ambiguous']} corners")
+    result.notes.append("goal: matched ≥ 0.97 / 0.95; wrong > 150 m ≤ 0.02; median ≤ 30 m, p90 ≤ 100 m; "
+                        "≥ 500/s batch; single p95 ≤ 20 ms")
+    result.notes.append(f"reference: street layer v{geo.index().version} + grid {settings.CITY_GRID.name}; the 311 "
+                        "rows are the answer key only")
+    result.details = {"as_written": w, "perturbed": p, "intersections": c, "peer_as_written": pw,
+                      "peer_perturbed": pp, "examples_unmatched": [r.as_dict() for r in as_written
+                                                                   if r.status != "matched"][:15]}
+    result.print(args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,324 @@
+"""Forward geocoding on the street layer and the address grid: house addresses and intersections.
+
+The reference is what the city's layers hold, never the 311 records: the street layer's named streets
+(each street's points; each corner's street names) and the address-grid model calibrated on them. A
+house address is placed on its street where the grid puts its number (kind "interpolated"); "A & B" is
+the corner of the two streets (kind "intersection"). A missing direction is resolved from the grid (7830
+Luella exists only south); when two places fit equally the answer is "ambiguous" with both candidates,
+never a silent pick. Street names are matched exactly, then without the type, then by rapidfuzz against
+the layer's street vocabulary (typos). Ward from the ward layer; a point outside the city is unmatched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+from rapidfuzz import fuzz, process
+
+from layers.coords import point_from_lonlat
+from layers.grid import Axis, Grid, GridError, calibrate, local_axis
+from layers.lookup import wards_at
+from layers.models import LayerKind, LayerVersion, StreetEdge, StreetNode
+from layers.normalize import ParsedAddress, ParsedStreet, parse
+
+M_PER_DEG = 111_320.0
+COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
+SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
+FUZZY_CUTOFF = 85.0
+
+
+class GeocoderNotReady(RuntimeError):
+    """No street layer (or grid) to geocode against; the message says how to load one."""
+
+
+@dataclass
+class Result:
+    input: str
+    status: str  # matched / ambiguous / unmatched
+    kind: str  # point / interpolated / intersection / street / none
+    lon: float | None = None
+    lat: float | None = None
+    score: float = 0.0
+    address: str = ""
+    ward: int | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"input": self.input, "status": self.status, "kind": self.kind,
+                "lon": None if self.lon is None else round(self.lon, 6),
+                "lat": None if self.lat is None else round(self.lat, 6), "score": round(self.score, 3),
+                "address": self.address, "ward": self.ward, "candidates": self.candidates,
+                **({"message": self.message} if self.message else {})}
+
+
+@dataclass
+class Index:
+    version: int
+    streets: dict[str, np.ndarray]  # key "ASHLAND AVE" → (n, 2) lon/lat
+    by_name: dict[str, list[str]]  # "ASHLAND" → ["ASHLAND AVE"]
+    nodes_of: dict[str, set[int]]  # key → node ids
+    node_xy: dict[int, tuple[float, float]]
+    grid: Grid
+    vocabulary: list[str]
+    local: dict[tuple[str, bool], Axis | None] = field(default_factory=dict)
+
+
+_INDEX: dict[tuple[int, str], Index] = {}
+
+
+def street_layer() -> LayerVersion:
+    """The street layer geocoding reads: the citywide one (approximate, derived) if loaded, else the largest."""
+    versions = list(LayerVersion.objects.of_kind(LayerKind.STREETS).active())
+    if not versions:
+        raise GeocoderNotReady("no street layer is loaded: run `manage.py load_streets`")
+    versions.sort(key=lambda v: (bool((v.report or {}).get("approximate")), v.feature_count or 0), reverse=True)
+    return versions[0]
+
+
+def index(grid_path: Path | None = None) -> Index:
+    version = street_layer()
+    grid_path = Path(grid_path or settings.CITY_GRID)
+    key = (version.pk, str(grid_path))
+    if key in _INDEX:
+        return _INDEX[key]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
+                    "WHERE layer_version_id = %s", [version.pk])
+        node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
+        cur.execute(f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
+                    f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
+                    "WHERE layer_version_id = %s AND name <> ''", [version.pk, version.pk])
+        rows = cur.fetchall()
+    nodes_of: dict[str, set[int]] = defaultdict(set)
+    for name, node in rows:
+        nodes_of[" ".join(str(name).upper().split())].add(int(node))
+    streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
+    streets = {k: v for k, v in streets.items() if len(v)}
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for k in streets:
+        words = k.split(" ")
+        by_name[" ".join(words[:-1]) if len(words) > 1 else k].append(k)
+        by_name[k].append(k)
+    try:
+        grid = calibrate(grid_path, streets)
+    except GridError as exc:
+        raise GeocoderNotReady(str(exc)) from exc
+    built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
+                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets))
+    _INDEX[key] = built
+    return built
+
+
+def clear_cache() -> None:
+    _INDEX.clear()
+
+
+def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
+    """Layer street keys for a parsed street, with a match score (1 exact … lower for fuzzy)."""
+    if street.type and street.key in idx.streets:
+        return [street.key], 1.0
+    if street.name in idx.by_name:
+        keys = sorted(set(idx.by_name[street.name]))
+        if street.type:
+            typed = [k for k in keys if k.endswith(" " + street.type)]
+            return (typed, 1.0) if typed else (keys, 0.9)
+        return keys, 0.95
+    target = street.key
+    found = process.extractOne(target, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    if found is None and street.type:
+        names = list(idx.by_name)
+        hit = process.extractOne(street.name, names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if hit is not None:
+            return sorted(set(idx.by_name[hit[0]])), 0.8 * hit[1] / 100
+        return [], 0.0
+    return ([found[0]], 0.85 * found[1] / 100) if found else ([], 0.0)
+
+
+def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return math.hypot((a[0] - b[0]) * M_PER_DEG * math.cos(math.radians(a[1])), (a[1] - b[1]) * M_PER_DEG)
+
+
+def _place_on_street(pts: np.ndarray, axis: str, value: float) -> tuple[float, float] | None:
+    """Where a street crosses latitude (axis "lat") or longitude `value`: between its nearest points either side."""
+    col, other = (1, 0) if axis == "lat" else (0, 1)
+    slack = COVER_SLACK_M / M_PER_DEG / (1.0 if axis == "lat" else math.cos(math.radians(float(pts[0, 1]))))
+    coord = pts[:, col]
+    if value < coord.min() - slack or value > coord.max() + slack:
+        return None
+    below = pts[coord <= value]
+    above = pts[coord >= value]
+    if len(below) == 0 or len(above) == 0:
+        p = pts[np.argmin(np.abs(coord - value))]
+        out = [0.0, 0.0]
+        out[col], out[other] = value, float(p[other])
+        return (out[0], out[1])
+    b = below[np.argmax(below[:, col])]
+    a = above[np.argmin(above[:, col])]
+    span = a[col] - b[col]
+    t = 0.0 if span == 0 else (value - b[col]) / span
+    out = [0.0, 0.0]
+    out[col] = value
+    out[other] = float(b[other] + t * (a[other] - b[other]))
+    return (out[0], out[1])
+
+
+def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
+    """Number → position along `key` from its own corners with the grid streets crossing it (the grid is not
+    perfectly square: a street's own corners beat the citywide median)."""
+    cache_key = (key, on_ns)
+    if cache_key not in idx.local:
+        grid_streets = idx.grid.ns_streets if on_ns else idx.grid.ew_streets
+        mine = idx.nodes_of.get(key, set())
+        points = []
+        for other, number in grid_streets.items():
+            common = mine & idx.nodes_of.get(other, set())
+            if common:
+                coords = np.array([idx.node_xy[n] for n in common])
+                points.append((number, float(np.median(coords[:, 1 if on_ns else 0]))))
+        idx.local[cache_key] = local_axis(points)
+    return idx.local[cache_key]
+
+
+def _setback(idx: Index, spot: tuple[float, float], number: int, on_ns: bool) -> tuple[float, float]:
+    """Move off the centreline to the side the number's parity is on (buildings, not the middle of the road)."""
+    g = idx.grid
+    if not g.setback_m or not g.even_side:
+        return spot
+    even = number % 2 == 0
+    if on_ns:  # a north-south street: sides are east and west
+        side = g.even_side.get("NS", "W")
+        west = (side == "W") == even
+        dlon = g.setback_m / (M_PER_DEG * math.cos(math.radians(spot[1])))
+        return (spot[0] - dlon if west else spot[0] + dlon, spot[1])
+    side = g.even_side.get("EW", "N")
+    north = (side == "N") == even
+    dlat = g.setback_m / M_PER_DEG
+    return (spot[0], spot[1] + dlat if north else spot[1] - dlat)
+
+
+def _orientation(pts: np.ndarray) -> str:
+    lat_span = (pts[:, 1].max() - pts[:, 1].min()) * M_PER_DEG
+    lon_span = (pts[:, 0].max() - pts[:, 0].min()) * M_PER_DEG * math.cos(math.radians(float(pts[0, 1])))
+    return "NS" if lat_span >= lon_span else "EW"
+
+
+def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
+    assert parsed.street is not None and parsed.number is not None
+    keys, match = _street_keys(idx, parsed.street)
+    if not keys:
+        return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
+    places: list[tuple[float, float, str, str]] = []  # lon, lat, direction, key
+    for key in keys:
+        pts = idx.streets[key]
+        orient = _orientation(pts)
+        d = parsed.street.direction
+        dirs = [d] if d else (["N", "S"] if orient == "NS" else ["E", "W"])
+        for direction in dirs:
+            on_ns = direction in ("N", "S")
+            signed = parsed.number * (1 if direction in ("N", "E") else -1)
+            local = _local_axis(idx, key, on_ns)  # this street's own corners with grid streets, where it has them
+            value = local.position(signed) if local is not None else (
+                idx.grid.latitude(parsed.number, direction) if on_ns else idx.grid.longitude(parsed.number, direction))
+            spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
+            if spot is not None:
+                places.append((*_setback(idx, spot, parsed.number, on_ns), direction, key))
+    if not places:
+        pts = idx.streets[keys[0]]
+        c = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
+        return Result(text, "unmatched", "street", c[0], c[1], 0.3 * match, address=keys[0],
+                      message=f"{parsed.number} is outside the numbers of {keys[0]} on the grid")
+    distinct: list[tuple[float, float, str, str]] = []
+    for p in places:
+        if all(_metres((p[0], p[1]), (q[0], q[1])) > SAME_CORNER_M for q in distinct):
+            distinct.append(p)
+    distinct.sort(key=lambda p: -len(idx.streets[p[3]]))
+    best = distinct[0]
+    label = f"{parsed.number} {best[2]} {best[3]}"
+    cands = [{"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6)} for x, y, d, k in distinct]
+    status = "ambiguous" if len(distinct) > 1 and not _dominant([len(idx.streets[p[3]]) for p in distinct]) \
+        else "matched"
+    return Result(text, status, "interpolated", best[0], best[1], match * (0.5 if status == "ambiguous" else 1.0),
+                  address=label, candidates=cands if len(distinct) > 1 else [])
+
+
+def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
+    assert parsed.street is not None and parsed.cross is not None
+    a_keys, a_score = _street_keys(idx, parsed.street)
+    b_keys, b_score = _street_keys(idx, parsed.cross)
+    corners: list[tuple[float, float, str]] = []
+    for a in a_keys:
+        for b in b_keys:
+            for node in idx.nodes_of.get(a, set()) & idx.nodes_of.get(b, set()):
+                x, y = idx.node_xy[node]
+                corners.append((x, y, f"{a} & {b}"))
+    if not corners:
+        return Result(text, "unmatched", "none",
+                      message=f"no corner of {parsed.street.key!r} and {parsed.cross.key!r} in the street layer")
+    groups: list[list[tuple[float, float, str]]] = []
+    for c in corners:
+        for g in groups:
+            if _metres((c[0], c[1]), (g[0][0], g[0][1])) <= SAME_CORNER_M:
+                g.append(c)
+                break
+        else:
+            groups.append([c])
+    spots = [(float(np.mean([c[0] for c in g])), float(np.mean([c[1] for c in g])), g[0][2]) for g in groups]
+    weight = {s[2]: min(len(idx.streets[k]) for k in s[2].split(" & ")) for s in spots}
+    spots.sort(key=lambda s: -weight[s[2]])
+    best = spots[0]
+    score = min(a_score, b_score)
+    if len(spots) > 1 and _dominant([weight[s[2]] for s in spots]):
+        return Result(text, "matched", "intersection", best[0], best[1], score * 0.9, address=best[2],
+                      candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots])
+    if len(spots) > 1:
+        return Result(text, "ambiguous", "intersection", best[0], best[1], score * 0.5, address=best[2],
+                      candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots])
+    return Result(text, "matched", "intersection", best[0], best[1], score, address=best[2])
+
+
+def _dominant(sizes: list[int]) -> bool:
+    """One reading is on the main street (5 times the corners of the next): it is the answer, with the others
+    listed as candidates ("Halsted" is Halsted St, not the short Halsted Pkwy)."""
+    ordered = sorted(sizes, reverse=True)
+    return len(ordered) > 1 and ordered[0] >= 5 * ordered[1]
+
+
+def geocode(text: str) -> Result:
+    return geocode_many([text])[0]
+
+
+def geocode_many(texts: list[str]) -> list[Result]:
+    """Geocode many lines; the wards come from one set-based lookup, not one query per line."""
+    idx = index()
+    out: list[Result] = []
+    for text in texts:
+        try:
+            parsed = parse(text)
+        except ValueError as exc:
+            out.append(Result(text, "unmatched", "none", message=str(exc)))
+            continue
+        if parsed.street is None:
+            out.append(Result(text, "unmatched", "none", message="no street found"))
+        elif parsed.is_intersection:
+            out.append(_intersection(idx, parsed, text))
+        elif parsed.number is None:
+            out.append(Result(text, "unmatched", "none", message="a house number or a second street is needed "
+                                                                  "(e.g. '1234 N Ashland Ave' or 'Clark & Division')"))
+        else:
+            out.append(_address(idx, parsed, text))
+    located = [r for r in out if r.lon is not None and r.lat is not None]
+    if located:
+        wards = wards_at([point_from_lonlat(r.lon, r.lat) for r in located])
+        for r, w in zip(located, wards, strict=True):
+            r.ward = w
+            if w is None and r.status != "unmatched":
+                r.status, r.message = "unmatched", "the place is outside the city"
+    return out

@@ -1,0 +1,110 @@
+"""Address parsing and normalising: usaddress for the parse, then one spelling per direction, street type
+and ordinal, so "1234 north Ashland Avenue, Chicago IL 60622" and "1234 N ASHLAND AVE" are the same key.
+
+Intersections ("Clark & Division", "63rd St and Halsted", "A / B", "A at B") are split here too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import usaddress
+
+DIRECTIONS = {"N": "N", "NORTH": "N", "S": "S", "SOUTH": "S", "E": "E", "EAST": "E", "W": "W", "WEST": "W"}
+TYPES = {"AVE": "AVE", "AVENUE": "AVE", "AV": "AVE", "ST": "ST", "STREET": "ST", "RD": "RD", "ROAD": "RD",
+         "BLVD": "BLVD", "BOULEVARD": "BLVD", "DR": "DR", "DRIVE": "DR", "PL": "PL", "PLACE": "PL", "CT": "CT",
+         "COURT": "CT", "PKWY": "PKWY", "PARKWAY": "PKWY", "HWY": "HWY", "HIGHWAY": "HWY", "LN": "LN", "LANE": "LN",
+         "TER": "TER", "TERRACE": "TER", "WAY": "WAY", "SQ": "SQ", "SQUARE": "SQ", "CIR": "CIR", "CIRCLE": "CIR",
+         "EXPY": "EXPY", "EXPRESSWAY": "EXPY", "PLZ": "PLZ", "PLAZA": "PLZ", "ROW": "ROW"}
+ORDINAL = re.compile(r"^(\d+)(ST|ND|RD|TH)?$")
+SEPARATORS = re.compile(r"\s+(?:&|AND|AT|/|@)\s+|\s*[&/@]\s*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ParsedStreet:
+    direction: str  # N / S / E / W or ""
+    name: str  # "ASHLAND", "63RD"
+    type: str  # "AVE" or ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.name} {self.type}".strip()
+
+
+@dataclass(frozen=True)
+class ParsedAddress:
+    number: int | None
+    street: ParsedStreet | None
+    cross: ParsedStreet | None = None  # an intersection's second street
+    postcode: str = ""
+
+    @property
+    def is_intersection(self) -> bool:
+        return self.cross is not None
+
+    def text(self) -> str:
+        if self.street is None:
+            return ""
+        s = self.street
+        main = " ".join(p for p in (s.direction, s.name, s.type) if p)
+        if self.cross is not None:
+            c = self.cross
+            return f"{main} & {' '.join(p for p in (c.direction, c.name, c.type) if p)}"
+        return f"{self.number} {main}" if self.number is not None else main
+
+
+def _ordinal(word: str) -> str:
+    m = ORDINAL.match(word)
+    if not m:
+        return word
+    n = int(m.group(1))
+    suffix = "TH" if 10 <= n % 100 <= 20 else {1: "ST", 2: "ND", 3: "RD"}.get(n % 10, "TH")
+    return f"{n}{suffix}"
+
+
+def normalise_street(text: str, direction: str = "", street_type: str = "") -> ParsedStreet:
+    words = re.sub(r"[^\w\s]", " ", text.upper()).split()
+    d = DIRECTIONS.get(direction.upper().strip(". "), "") if direction else ""
+    t = TYPES.get(street_type.upper().strip(". "), street_type.upper().strip(". ")) if street_type else ""
+    if words and not d and words[0] in DIRECTIONS and len(words) > 1:
+        d = DIRECTIONS[words.pop(0)]
+    if words and not t and words[-1] in TYPES and len(words) > 1:
+        t = TYPES[words.pop()]
+    return ParsedStreet(direction=d, name=" ".join(_ordinal(w) for w in words), type=t)
+
+
+def parse(text: str) -> ParsedAddress:
+    """Parse one line; ValueError says what could not be understood."""
+    raw = " ".join(text.split())
+    if not raw:
+        raise ValueError("empty address")
+    if len(raw) > 300:
+        raise ValueError(f"an address is at most 300 characters; got {len(raw)}")
+    parts = [p for p in SEPARATORS.split(raw) if p.strip()]
+    if len(parts) == 2 and not re.match(r"^\s*\d+\s", parts[0]):  # "63rd St & Halsted", not "1234 N …"
+        return ParsedAddress(number=None, street=normalise_street(_strip_place(parts[0])),
+                             cross=normalise_street(_strip_place(parts[1])))
+    try:
+        tags, _kind = usaddress.tag(raw)
+    except usaddress.RepeatedLabelError:
+        tags = {}
+    number_text = re.sub(r"\D", "", str(tags.get("AddressNumber", "")))
+    name = str(tags.get("StreetName", ""))
+    if not name:
+        m = re.match(r"^\s*(\d+)\s+(.+)$", raw)
+        if not m:
+            raise ValueError(f"could not find a house number and a street in {raw[:80]!r}")
+        number_text, rest = m.group(1), _strip_place(m.group(2))
+        street = normalise_street(rest)
+    else:
+        street = normalise_street(name, str(tags.get("StreetNamePreDirectional", "")),
+                                  str(tags.get("StreetNamePostType", "")))
+    return ParsedAddress(number=int(number_text) if number_text else None, street=street,
+                         postcode=str(tags.get("ZipCode", "")))
+
+
+def _strip_place(text: str) -> str:
+    """Drop ", Chicago, IL 60622"-style tails."""
+    text = re.sub(r"\b\d{5}(?:-\d{4})?\b\s*$", "", text.strip())
+    return re.split(r",", text)[0].strip()

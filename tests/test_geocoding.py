@@ -1,0 +1,110 @@
+"""Forward geocoding on a literal street layer and a literal address grid.
+
+The little city: State St (0 E/W) at lon 0.500 and Ashland Ave (1600 W) at lon 0.494 run north-south;
+Madison St (0 N/S) at lat 0.500, Division St (1200 N) at lat 0.505 and Roosevelt Rd (1200 S) at lat
+0.495 run east-west; State St and Ashland Ave also reach Top St far north, outside the wards (lat 1.2).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from layers import geocoding
+from layers.normalize import parse
+from routing.network import NetworkConfig, StreetNetworkSpec
+from routing.streets import import_street_network
+
+pytestmark = pytest.mark.django_db
+
+CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500), ("N STATE ST", "W DIVISION ST", 0.500, 0.505),
+           ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495), ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500),
+           ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
+           ("N STATE ST", "W TOP ST", 0.500, 1.2), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2)]
+GRID = """
+[north_south]
+"MADISON ST" = 0
+"DIVISION ST" = 1200
+"ROOSEVELT RD" = -1200
+[east_west]
+"STATE ST" = 0
+"ASHLAND AVE" = -1600
+"""
+
+
+@pytest.fixture
+def little_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-untyped-def]
+    csv = tmp_path / "corners.csv"
+    csv.write_text("street_1,street_2,longitude,latitude\n"
+                   + "".join(f"{a},{b},{x},{y}\n" for a, b, x, y in CORNERS))
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID)
+    settings.CITY_GRID = grid
+    geocoding.clear_cache()
+    import_street_network(StreetNetworkSpec(kind="derived", name="little city", path=csv),
+                          NetworkConfig(max_gap_metres=200_000))
+    yield
+    geocoding.clear_cache()
+
+
+def test_a_house_number_lands_between_the_grid_streets_on_its_street(little_city):
+    r = geocoding.geocode("600 N State St")
+    assert (r.status, r.kind, r.address, r.ward) == ("matched", "interpolated", "600 N STATE ST", 1)
+    assert r.lon == pytest.approx(0.500, abs=1e-6) and r.lat == pytest.approx(0.5025, abs=1e-6)
+    west = geocoding.geocode("800 W Division St")
+    assert west.lon == pytest.approx(0.497, abs=1e-6) and west.lat == pytest.approx(0.505, abs=1e-6)
+
+
+def test_spelling_typos_and_a_city_tail_are_forgiven(little_city):
+    for text in ("600 north state street, Springfield, IL 62701", "600 N Stat St", "600 n STATE"):
+        r = geocoding.geocode(text)
+        assert r.status == "matched" and r.address == "600 N STATE ST", text
+
+
+def test_a_missing_direction_that_fits_both_ways_is_ambiguous_with_both_candidates(little_city):
+    r = geocoding.geocode("600 State St")
+    assert r.status == "ambiguous" and sorted(c["address"] for c in r.candidates) == ["600 N STATE ST",
+                                                                                        "600 S STATE ST"]
+
+
+def test_intersections_in_their_written_forms(little_city):
+    for text in ("State & Division", "Division and Ashland", "N STATE ST / W MADISON ST", "Madison at State"):
+        r = geocoding.geocode(text)
+        assert (r.status, r.kind) == ("matched", "intersection"), text
+    corner = geocoding.geocode("Ashland & Roosevelt")
+    assert (corner.lon, corner.lat) == (pytest.approx(0.494), pytest.approx(0.495))
+
+
+def test_places_outside_the_city_or_the_street_are_refused_with_a_reason(little_city):
+    outside = geocoding.geocode("State & Top")
+    assert outside.status == "unmatched" and "outside the city" in outside.message
+    beyond = geocoding.geocode("199000 N Ashland Ave")
+    assert beyond.status == "unmatched" and "outside the numbers" in beyond.message
+    nowhere = geocoding.geocode("12 Nowhere Lane")
+    assert nowhere.status == "unmatched" and "no street named" in nowhere.message
+    assert "house number or a second street" in geocoding.geocode("Ashland Ave").message
+    assert geocoding.geocode("   ").message == "empty address"
+
+
+def test_the_parser_normalises_directions_types_and_ordinals():
+    p = parse("1234 north Ashland Avenue")
+    assert (p.number, p.street.direction, p.street.name, p.street.type) == (1234, "N", "ASHLAND", "AVE")
+    assert parse("100 W 63rd Street").street.key == "63RD ST"
+    assert parse("63rd st and halsted").cross.name == "HALSTED"
+
+
+def test_the_command_and_the_api_answer_in_one_json_shape(little_city, tmp_path, client):
+    lines = tmp_path / "in.txt"
+    lines.write_text("600 N State St\nState & Division\n12 Nowhere Lane\n")
+    out = io.StringIO()
+    call_command("geocode", str(lines), stdout=out)
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["status"] for r in rows] == ["matched", "matched", "unmatched"]
+    assert set(rows[0]) >= {"input", "status", "kind", "lon", "lat", "score", "address", "ward", "candidates"}
+    api = client.get("/api/geocode/", {"q": "600 N State St"}).json()
+    assert api["address"] == "600 N STATE ST" and api["ward"] == 1
+    assert client.get("/api/geocode/", {"q": ""}).status_code == 400
