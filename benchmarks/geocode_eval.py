@@ -43,7 +43,7 @@ def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     return math.hypot((a[0] - b[0]) * 111_320 * math.cos(math.radians(a[1])), (a[1] - b[1]) * 111_320)
 
 
-def perturb(text: str, rng: random.Random) -> str:
+def perturb(text: str, rng: random.Random, zipcode: str = "") -> str:
     words = text.split()
     out = []
     for i, w in enumerate(words):
@@ -56,7 +56,7 @@ def perturb(text: str, rng: random.Random) -> str:
             k = rng.randrange(1, len(w) - 1)
             w = w[:k] + w[k + 1:]  # one typo: a dropped letter
         out.append(w)
-    return " ".join(x for x in out if x).lower() + f", Chicago, IL 606{rng.randrange(0, 56):02d}"
+    return " ".join(x for x in out if x).lower() + f", Chicago, IL {zipcode or '606'}"
 
 
 def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], results: list[geo.Result],
@@ -105,7 +105,13 @@ def main() -> int:
             seen[r.address] = ((r.location.x, r.location.y), (r.source_data or {}).get("ward"))
     rows = [(a, ref, ward) for a, (ref, ward) in sorted(seen.items())]
     rng = random.Random(311)
-    perturbed = [(perturb(a, rng), ref, ward) for a, ref, ward in rows]
+    # The caller's ZIP as the export has it (input, like the address: the coordinates stay the answer key).
+    zips: dict[str, str] = {}
+    for path in sorted((ROOT / "fixtures" / "chicago" / "311").glob("*.csv")):
+        with open(path, encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                zips.setdefault(row.get("street_address", ""), (row.get("zip_code") or "").split(".")[0])
+    perturbed = [(perturb(a, rng, zips.get(a, "")), ref, ward) for a, ref, ward in rows]
     with open(ROOT / "fixtures" / "chicago" / "geocoding" / "chicago_intersections.csv", encoding="utf-8") as fh:
         corners = list(csv.DictReader(fh))
     sample = rng.sample(corners, 500)

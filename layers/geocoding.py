@@ -25,13 +25,14 @@ from rapidfuzz import fuzz, process
 from layers.coords import point_from_lonlat
 from layers.grid import Axis, Grid, GridError, calibrate, local_axis
 from layers.lookup import wards_at
-from layers.models import LayerKind, LayerVersion, StreetEdge, StreetNode
+from layers.models import LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
 from layers.normalize import ParsedAddress, ParsedStreet, parse
 
 M_PER_DEG = 111_320.0
 COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
+LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
 
 
 class GeocoderNotReady(RuntimeError):
@@ -69,6 +70,7 @@ class Index:
     grid: Grid
     vocabulary: list[str]
     local: dict[tuple[str, bool], Axis | None] = field(default_factory=dict)
+    zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
 
 
 _INDEX: dict[tuple[int, str], Index] = {}
@@ -89,17 +91,28 @@ def index(grid_path: Path | None = None) -> Index:
     key = (version.pk, str(grid_path))
     if key in _INDEX:
         return _INDEX[key]
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
-                    "WHERE layer_version_id = %s", [version.pk])
-        node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
-        cur.execute(f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
-                    f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
-                    "WHERE layer_version_id = %s AND name <> ''", [version.pk, version.pk])
-        rows = cur.fetchall()
     nodes_of: dict[str, set[int]] = defaultdict(set)
-    for name, node in rows:
-        nodes_of[" ".join(str(name).upper().split())].add(int(node))
+    zip_of: dict[int, str] = {}
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT id, street_1, street_2, zipcode, ST_X(geom), ST_Y(geom) FROM "
+                    f"{StreetCorner._meta.db_table} WHERE layer_version_id = %s", [version.pk])
+        corners = cur.fetchall()
+        if corners:  # a derived layer keeps every named corner: the fullest street vocabulary
+            node_xy = {int(i): (float(x), float(y)) for i, _, _, _, x, y in corners}
+            for i, a, b, z, _, _ in corners:
+                zip_of[int(i)] = z
+                for name in (a, b):
+                    if name.strip():
+                        nodes_of[base_name(name)].add(int(i))
+        else:  # an OSM layer: streets from its named edges
+            cur.execute(f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
+                        "WHERE layer_version_id = %s", [version.pk])
+            node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
+            cur.execute(f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
+                        f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
+                        "WHERE layer_version_id = %s AND name <> ''", [version.pk, version.pk])
+            for name, node in cur.fetchall():
+                nodes_of[base_name(str(name))].add(int(node))
     streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
     streets = {k: v for k, v in streets.items() if len(v)}
     by_name: dict[str, list[str]] = defaultdict(list)
@@ -112,7 +125,7 @@ def index(grid_path: Path | None = None) -> Index:
     except GridError as exc:
         raise GeocoderNotReady(str(exc)) from exc
     built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
-                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets))
+                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of)
     _INDEX[key] = built
     return built
 
@@ -121,8 +134,26 @@ def clear_cache() -> None:
     _INDEX.clear()
 
 
+SPELLED = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
+
+
+def base_name(name: str) -> str:
+    """'N ASHLAND AVE' → 'ASHLAND AVE': both halves of a street split at a base line are one street."""
+    words = " ".join(name.upper().split()).split(" ")
+    return " ".join(words[1:]) if len(words) > 1 and words[0] in ("N", "S", "E", "W") else " ".join(words)
+
+
 def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
     """Layer street keys for a parsed street, with a match score (1 exact … lower for fuzzy)."""
+    keys, score = _street_keys_as_parsed(idx, street)
+    if not keys and street.direction:
+        # "East End Ave", "West Circle Ave": the direction word was part of the name.
+        whole = ParsedStreet("", f"{SPELLED[street.direction]} {street.name}", street.type)
+        keys, score = _street_keys_as_parsed(idx, whole)
+    return keys, score
+
+
+def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
     if street.type and street.key in idx.streets:
         return [street.key], 1.0
     if street.name in idx.by_name:
@@ -130,6 +161,10 @@ def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
         if street.type:
             typed = [k for k in keys if k.endswith(" " + street.type)]
             return (typed, 1.0) if typed else (keys, 0.9)
+        # A numbered street without its type is the grid's numbered street ("78th" is 78th St, not 78th Pl).
+        default = idx.grid.numbered_type
+        if default and street.name[:1].isdigit() and f"{street.name} {default}" in keys:
+            return [f"{street.name} {default}"], 0.9
         return keys, 0.95
     target = street.key
     found = process.extractOne(target, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
@@ -170,6 +205,15 @@ def _place_on_street(pts: np.ndarray, axis: str, value: float) -> tuple[float, f
     return (out[0], out[1])
 
 
+def _zip_near(idx: Index, key: str, spot: tuple[float, float]) -> str:
+    """The postcode of the street's corner nearest `spot` ("" where the layer has none)."""
+    ids = list(idx.nodes_of.get(key, ()))
+    if not ids or not idx.zip_of:
+        return ""
+    nearest = min(ids, key=lambda i: _metres(idx.node_xy[i], spot))
+    return idx.zip_of.get(nearest, "")
+
+
 def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
     """Number → position along `key` from its own corners with the grid streets crossing it (the grid is not
     perfectly square: a street's own corners beat the citywide median)."""
@@ -182,7 +226,14 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
             common = mine & idx.nodes_of.get(other, set())
             if common:
                 coords = np.array([idx.node_xy[n] for n in common])
-                points.append((number, float(np.median(coords[:, 1 if on_ns else 0]))))
+                position = float(np.median(coords[:, 1 if on_ns else 0]))
+                # A corner far from where the citywide grid puts that number is not on the grid line (a street
+                # that bends away from it): trust it no more than the grid.
+                expected = (idx.grid.north_south if on_ns else idx.grid.east_west).position(number)
+                metres = abs(position - expected) * M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(
+                    float(coords[0, 1]))))
+                if metres <= LOCAL_TRUST_M:
+                    points.append((number, position))
         idx.local[cache_key] = local_axis(points)
     return idx.local[cache_key]
 
@@ -245,6 +296,11 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     cands = [{"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6)} for x, y, d, k in distinct]
     status = "ambiguous" if len(distinct) > 1 and not _dominant([len(idx.streets[p[3]]) for p in distinct]) \
         else "matched"
+    if status == "ambiguous" and parsed.postcode:
+        in_zip = [p for p in distinct if _zip_near(idx, p[3], (p[0], p[1])) == parsed.postcode]
+        if len(in_zip) == 1:  # the postcode says which one
+            best, status = in_zip[0], "matched"
+            label = f"{parsed.number} {best[2]} {best[3]}"
     return Result(text, status, "interpolated", best[0], best[1], match * (0.5 if status == "ambiguous" else 1.0),
                   address=label, candidates=cands if len(distinct) > 1 else [])
 

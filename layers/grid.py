@@ -49,6 +49,7 @@ class Grid:
     ew_streets: dict[str, float] = field(default_factory=dict)  # north-south streets: number east (+) / west (-)
     even_side: dict[str, str] = field(default_factory=dict)  # {"NS": "W", "EW": "N"}: where even numbers are
     setback_m: float = 0.0
+    numbered_type: str = ""  # the type a numbered street has when none is given ("ST")
 
     def latitude(self, number: int, direction: str) -> float:
         return self.north_south.position(number if direction == "N" else -number)
@@ -100,4 +101,5 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
                     rule.get("per_number", 100))
                 (ns_streets if rule.get("direction", "S") in ("N", "S") else ew_streets)[key] = signed
     return Grid(north_south=_axis(ns), east_west=_axis(ew), ns_streets=ns_streets, ew_streets=ew_streets,
-                even_side=dict(data.get("even_side", {})), setback_m=float(data.get("setback_m", 0.0)))
+                even_side=dict(data.get("even_side", {})), setback_m=float(data.get("setback_m", 0.0)),
+                numbered_type=str((rule or {}).get("types", [""])[0]))

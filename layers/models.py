@@ -166,6 +166,17 @@ class CommunityAreaPart(models.Model):
     geom = models.PolygonField(srid=4326, spatial_index=True)
 
 
+class StreetCorner(models.Model):
+    """A named intersection of a derived street layer, kept whole: every corner of the source file, also those
+    the routing graph leaves out (a street with one corner, a fragment cut off by a gap). Geocoding reads it."""
+
+    layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="street_corners")
+    street_1 = models.CharField(max_length=200)
+    street_2 = models.CharField(max_length=200)
+    zipcode = models.CharField(max_length=10, blank=True)
+    geom = models.PointField(srid=4326, spatial_index=True)
+
+
 class StreetNode(models.Model):
     """A node of a recorded street network (OSM node id, or a derived intersection id)."""
 

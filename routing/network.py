@@ -378,6 +378,7 @@ class Intersection:
     street_2: str
     lon: float
     lat: float
+    zipcode: str = ""
 
 
 def base_street_name(name: str, config: NetworkConfig) -> str:
@@ -492,13 +493,14 @@ def read_streets_manifest(path: Path) -> tuple[NetworkConfig, list[StreetNetwork
 
 
 def read_intersections(path: Path, columns: dict[str, str]) -> list[Intersection]:
-    c = {"street_1": "street_1", "street_2": "street_2", "lon": "longitude", "lat": "latitude", **columns}
+    c = {"street_1": "street_1", "street_2": "street_2", "lon": "longitude", "lat": "latitude", "zipcode": "zipcode",
+         **columns}
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             try:
                 rows.append(Intersection(row[c["street_1"]], row[c["street_2"]], float(row[c["lon"]]),
-                                         float(row[c["lat"]])))
+                                         float(row[c["lat"]]), str(row.get(c["zipcode"]) or "")[:10]))
             except (KeyError, ValueError):
                 continue
     return rows

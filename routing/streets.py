@@ -22,13 +22,14 @@ from django.contrib.gis.geos import LineString, Point
 from django.db import connection, transaction
 
 from layers.importing import activate, file_checksum, retire
-from layers.models import LayerKind, LayerVersion, StreetEdge, StreetNode
+from layers.models import LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
 from routing.network import (
     NetworkConfig,
     NetworkError,
     StreetGraph,
     StreetNetworkSpec,
     build_graph,
+    read_intersections,
     read_streets_manifest,
 )
 
@@ -58,6 +59,9 @@ def import_street_network(
          + spec.kind).encode()).hexdigest()
     existing = LayerVersion.objects.filter(kind=LayerKind.STREETS, checksum=checksum).first()
     if existing is not None:
+        if spec.kind == "derived" and not existing.street_corners.exists():
+            with transaction.atomic():  # recorded before corners were kept: add them to the same version
+                _save_corners(existing, spec)
         return StreetImportReport(spec.name, existing.pk, True, existing.counts)
     graph, counts = build_graph(spec, config)
     bbox = list(graph.bbox)
@@ -85,12 +89,22 @@ def import_street_network(
                 if progress:
                     progress(e + 1, graph.edge_count)
         StreetEdge.objects.bulk_create(batch)
+        if spec.kind == "derived":
+            _save_corners(version, spec)
         # A new version of the same network replaces the old one; other networks stay beside it.
         same_name = LayerVersion.objects.of_kind(LayerKind.STREETS).active().filter(name=spec.name)
         for old in same_name.exclude(pk=version.pk):
             retire(old, note=f"replaced by version {version.pk}")
         activate(version, exclusive=False, note="street network import")
     return StreetImportReport(spec.name, version.pk, False, counts)
+
+
+def _save_corners(version: LayerVersion, spec: StreetNetworkSpec) -> None:
+    """Every named intersection of the source, for geocoding (the graph keeps only what routing can use)."""
+    StreetCorner.objects.bulk_create(
+        [StreetCorner(layer_version=version, street_1=r.street_1[:200], street_2=r.street_2[:200], zipcode=r.zipcode,
+                      geom=Point(r.lon, r.lat, srid=4326)) for r in read_intersections(spec.path, spec.columns)],
+        batch_size=5000)
 
 
 def load_streets_manifest(path: Path) -> list[StreetImportReport]:

@@ -21,10 +21,12 @@ from routing.streets import import_street_network
 
 pytestmark = pytest.mark.django_db
 
-CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500), ("N STATE ST", "W DIVISION ST", 0.500, 0.505),
-           ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495), ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500),
-           ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
-           ("N STATE ST", "W TOP ST", 0.500, 1.2), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2)]
+CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500, "60602"),
+           ("N STATE ST", "W DIVISION ST", 0.500, 0.505, "60610"),
+           ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495, "60605"), ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""),
+           ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, ""), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495, ""),
+           ("N STATE ST", "W TOP ST", 0.500, 1.2, ""), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2, ""),
+           ("N STATE ST", "E LONELY LN", 0.500, 0.5025, "60610")]  # a street with a single corner
 GRID = """
 [north_south]
 "MADISON ST" = 0
@@ -39,8 +41,8 @@ GRID = """
 @pytest.fixture
 def little_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-untyped-def]
     csv = tmp_path / "corners.csv"
-    csv.write_text("street_1,street_2,longitude,latitude\n"
-                   + "".join(f"{a},{b},{x},{y}\n" for a, b, x, y in CORNERS))
+    csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
+                   + "".join(f"{a},{b},{x},{y},{z}\n" for a, b, x, y, z in CORNERS))
     grid = tmp_path / "grid.toml"
     grid.write_text(GRID)
     settings.CITY_GRID = grid
@@ -69,6 +71,16 @@ def test_a_missing_direction_that_fits_both_ways_is_ambiguous_with_both_candidat
     r = geocoding.geocode("600 State St")
     assert r.status == "ambiguous" and sorted(c["address"] for c in r.candidates) == ["600 N STATE ST",
                                                                                         "600 S STATE ST"]
+
+
+def test_the_postcode_settles_a_missing_direction(little_city):
+    r = geocoding.geocode("900 State St, Chicago, IL 60605")
+    assert r.status == "matched" and r.address == "900 S STATE ST"
+
+
+def test_a_street_with_a_single_corner_is_still_found(little_city):
+    r = geocoding.geocode("Lonely Ln & State")
+    assert r.status == "matched" and (r.lon, r.lat) == (pytest.approx(0.5), pytest.approx(0.5025))
 
 
 def test_intersections_in_their_written_forms(little_city):
