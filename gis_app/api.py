@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -29,6 +30,7 @@ from gis_app.transitions import (
     record,
 )
 from layers.coords import CoordinateError, point_from_lonlat
+from layers.geocoding import GeocoderNotReady, geocode, reverse
 
 
 class HasPerm(permissions.BasePermission):
@@ -129,14 +131,35 @@ class RequestCreate(APIView):
             return _bad(field_name, " ".join(str(e) for e in errors))
         d = ser.validated_data
         location = None
+        address = d.get("address", "")
+        located_by = d["located_by"]
         if d.get("lon") or d.get("lat"):
             try:
                 location = point_from_lonlat(d.get("lon"), d.get("lat"))
             except CoordinateError as exc:
                 return _bad("location", str(exc))
+            if not address:  # a pin: give it the nearest address, so crews and residents can read it
+                with contextlib.suppress(GeocoderNotReady):
+                    address = reverse(location.x, location.y).get("address", "")
+        elif address:  # an address or cross streets: place it on the city's layers
+            try:
+                found = geocode(address)
+            except GeocoderNotReady:
+                found = None  # no street layer here: intake says a location is needed if the type needs one
+            if found is None:
+                pass
+            elif found.status == "ambiguous":
+                options = "; ".join(c["address"] for c in found.candidates)
+                return _bad("address", f"is ambiguous: did you mean {options}? Add the direction or the ZIP code")
+            elif found.status != "matched" or found.lon is None or found.lat is None:
+                return _bad("address", f"could not be placed ({found.message or 'no match'}); drop a pin instead")
+            else:
+                location = point_from_lonlat(found.lon, found.lat)
+                address = found.address
+                located_by = LocatedBy.INTERSECTION if found.kind == "intersection" else LocatedBy.ADDRESS
         data = IntakeData(
-            service_code=d["service_code"], location=location, address=d.get("address", ""),
-            located_by=d["located_by"], description=d.get("description", ""), attributes=d.get("attributes", {}),
+            service_code=d["service_code"], location=location, address=address,
+            located_by=located_by, description=d.get("description", ""), attributes=d.get("attributes", {}),
             channel=d["channel"], reporter_name=d.get("reporter_name", ""), reporter_email=d.get("reporter_email", ""),
             reporter_phone=d.get("reporter_phone", ""), anonymous=d["anonymous"], notify_via=d["notify_via"],
         )

@@ -128,3 +128,21 @@ def geocode_view(request: Request) -> Response:
         return Response(geocode(q).as_dict())
     except GeocoderNotReady as exc:
         return Response({"detail": str(exc)}, status=503)
+
+
+@extend_schema(parameters=[OpenApiParameter("lon", float, required=True),
+                           OpenApiParameter("lat", float, required=True)],
+               responses=OpenApiTypes.OBJECT, summary="Nearest address and corner of a point, and its ward")
+@api_view(["GET"])
+@permission_classes([AllowAny])
+def reverse_view(request: Request) -> Response:
+    from layers.geocoding import GeocoderNotReady, reverse
+
+    try:
+        point = point_from_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
+    except CoordinateError as exc:
+        return Response({"detail": str(exc)}, status=400)
+    try:
+        return Response(reverse(point.x, point.y))
+    except GeocoderNotReady as exc:
+        return Response({"detail": str(exc)}, status=503)

@@ -378,3 +378,62 @@ def geocode_many(texts: list[str]) -> list[Result]:
             if w is None and r.status != "unmatched":
                 r.status, r.message = "unmatched", "the place is outside the city"
     return out
+
+
+# ---- reverse ------------------------------------------------------------------------------------------------
+
+def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] | None:
+    """The house number the grid gives a point on `key` (the inverse of placing), with its direction."""
+    pts = idx.streets.get(key)
+    if pts is None:
+        return None
+    on_ns = _orientation(pts) == "NS"
+    axis = _local_axis(idx, key, on_ns) or (idx.grid.north_south if on_ns else idx.grid.east_west)
+    value = lat if on_ns else lon
+    nums, pos = axis.numbers, axis.positions
+    if len(nums) < 2:
+        return None
+    if value <= pos[0]:
+        signed = nums[0] + (value - pos[0]) * (nums[1] - nums[0]) / (pos[1] - pos[0])
+    elif value >= pos[-1]:
+        signed = nums[-1] + (value - pos[-1]) * (nums[-1] - nums[-2]) / (pos[-1] - pos[-2])
+    else:
+        signed = float(np.interp(value, pos, nums))
+    direction = ("N" if signed >= 0 else "S") if on_ns else ("E" if signed >= 0 else "W")
+    return round(abs(signed)), direction
+
+
+def reverse(lon: float, lat: float) -> dict[str, Any]:
+    """Nearest corner ("near N CLARK ST & W DIVISION ST", one KNN query on the GiST index), the house number the
+    grid gives the point on the nearer of its two streets, and the ward."""
+    idx = index()
+    point = point_from_lonlat(lon, lat)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT street_1, street_2, ST_X(geom), ST_Y(geom), "
+                    f"ST_Distance(geom::geography, ST_GeogFromText(%s)) FROM {StreetCorner._meta.db_table} "
+                    f"WHERE layer_version_id = %s ORDER BY geom <-> ST_GeomFromText(%s, 4326) LIMIT 1",
+                    [f"SRID=4326;POINT({lon} {lat})", idx.version, f"POINT({lon} {lat})"])
+        row = cur.fetchone()
+    ward = wards_at([point])[0]
+    if row is None:
+        return {"lon": lon, "lat": lat, "ward": ward, "address": "", "intersection": "", "message":
+                "the street layer has no named corners"}
+    a, b, x, y, metres = row
+    # The street the point lies along: the one whose line through the corner is closer to it.
+    best = None
+    for name in (a, b):
+        key = base_name(name)
+        pts = idx.streets.get(key)
+        if pts is None:
+            continue
+        on_ns = _orientation(pts) == "NS"
+        off = abs(lon - x) * M_PER_DEG * math.cos(math.radians(lat)) if on_ns else abs(lat - y) * M_PER_DEG
+        if best is None or off < best[0]:
+            best = (off, key)
+    address = ""
+    if best is not None:
+        found = _number_at(idx, best[1], lon, lat)
+        if found:
+            address = f"{found[0]} {found[1]} {best[1]}"
+    return {"lon": round(lon, 6), "lat": round(lat, 6), "ward": ward, "address": address,
+            "intersection": f"near {a} & {b}", "intersection_m": round(float(metres), 1)}

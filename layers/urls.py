@@ -10,4 +10,5 @@ urlpatterns = [
     path("layers/basemap/<str:kind>.geojson", api.basemap, name="basemap"),
     path("layers/streets.geojson", api.streets, name="streets"),
     path("api/geocode/", api.geocode_view, name="geocode"),
+    path("api/reverse/", api.reverse_view, name="reverse"),
 ]

@@ -120,3 +120,27 @@ def test_the_command_and_the_api_answer_in_one_json_shape(little_city, tmp_path,
     api = client.get("/api/geocode/", {"q": "600 N State St"}).json()
     assert api["address"] == "600 N STATE ST" and api["ward"] == 1
     assert client.get("/api/geocode/", {"q": ""}).status_code == 400
+
+
+def test_reverse_names_the_nearest_corner_and_the_grid_number(little_city):
+    r = geocoding.reverse(0.500, 0.5025)
+    assert r["intersection"] == "near N STATE ST & E LONELY LN" and r["ward"] == 1
+    assert r["address"] == "600 N STATE ST"
+
+
+def test_intake_places_an_address_and_names_a_pin(little_city, pothole, intake_clerk):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(intake_clerk)
+    by_address = api.post("/api/requests/", {"service_code": "pothole", "address": "600 N State St",
+                                             "attributes": {"where": "curb"}}, format="json").json()
+    assert (by_address["lat"], by_address["located_by"], by_address["ward_number"]) == (
+        pytest.approx(0.5025), "address", 1)
+    by_pin = api.post("/api/requests/", {"service_code": "pothole", "lon": 0.5, "lat": 0.5025,
+                                         "attributes": {"where": "curb"}}, format="json").json()
+    assert by_pin["address"] == "600 N STATE ST"
+    vague = api.post("/api/requests/", {"service_code": "pothole", "address": "600 State St",
+                                        "attributes": {"where": "curb"}}, format="json")
+    assert vague.status_code == 400 and "ambiguous" in vague.json()["detail"] and "600 S STATE ST" in vague.json()[
+        "detail"]

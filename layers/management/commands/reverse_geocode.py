@@ -1,0 +1,26 @@
+"""Nearest address and corner of a point, and its ward: `manage.py reverse_geocode LON LAT`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from layers.coords import CoordinateError, point_from_lonlat
+from layers.geocoding import GeocoderNotReady, reverse
+
+
+class Command(BaseCommand):
+    help = "Reverse-geocode a point: nearest address (grid number on the nearer street), nearest corner, ward."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("lon")
+        parser.add_argument("lat")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        try:
+            point = point_from_lonlat(opts["lon"], opts["lat"])
+            self.stdout.write(json.dumps(reverse(point.x, point.y)))
+        except (CoordinateError, GeocoderNotReady) as exc:
+            raise CommandError(str(exc)) from None
