@@ -141,6 +141,15 @@ def main() -> int:
     peer_written = exact_only(lambda: geo.geocode_many([a for a, _, _ in rows]))
     peer_pert = exact_only(lambda: geo.geocode_many([a for a, _, _ in perturbed]))
     filed = min(ServiceRequest.objects.filter(import_batch=history).values_list("requested_at", flat=True)).date()
+    # The Loop, where OSM address points exist: the rows whose City point lies inside the address layer's extent.
+    from django.contrib.gis.db.models import Extent
+
+    from layers.models import AddressPoint
+
+    box = AddressPoint.objects.aggregate(e=Extent("geom"))["e"]
+    in_box = [i for i, (_, ref, _) in enumerate(rows)
+              if box and box[0] <= ref[0] <= box[2] and box[1] <= ref[1] <= box[3]]
+    loop = score_rows([rows[i] for i in in_box], [as_written[i] for i in in_box], filed) if in_box else None
     w, p, c = score_rows(rows, as_written, filed), score_rows(perturbed, pert, filed), score_rows(inter, corner)
     pw, pp = score_rows(rows, peer_written), score_rows(perturbed, peer_pert)
     result = Result("geocode_eval")
@@ -156,6 +165,13 @@ def main() -> int:
     result.add("median error (perturbed)", "m", p["median_m"], pp["median_m"], "exact names only", better="lower")
     result.add(f"intersections matched ({c['n']}, no directions or types)", "share", c["matched"], 0.98, "floor")
     result.add("intersection median error", "m", c["median_m"], None, "")
+    if loop is not None:
+        result.add(f"Loop ({loop['n']} addresses): matched", "share", loop["matched"], None, "")
+        result.add("Loop: median error", "m", loop["median_m"], None, "")
+    kinds: dict[str, int] = {}
+    for res in as_written:
+        kinds[res.kind] = kinds.get(res.kind, 0) + 1
+    result.notes.append(f"result kinds as written: {kinds}")
     result.add("batch forward geocodes/s", "1/s", per_s, 200.0, "floor")
     result.add("single geocode p95", "ms", statistics.quantiles(single, n=20)[18], 20.0, "goal", better="lower")
     result.notes.append(f"ambiguous: {w['ambiguous']} as written, {p['ambiguous']} perturbed, {c['ambiguous']} corners")

@@ -25,7 +25,7 @@ from rapidfuzz import fuzz, process
 from layers.coords import point_from_lonlat
 from layers.grid import Axis, Grid, GridError, calibrate, local_axis
 from layers.lookup import wards_at
-from layers.models import LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
+from layers.models import AddressPoint, LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
 from layers.normalize import ParsedAddress, ParsedStreet, parse
 
 M_PER_DEG = 111_320.0
@@ -70,10 +70,20 @@ class Index:
     grid: Grid
     vocabulary: list[str]
     local: dict[tuple[str, bool], Axis | None] = field(default_factory=dict)
+    points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = field(default_factory=dict)
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
 
 
 _INDEX: dict[tuple[int, str], Index] = {}
+
+
+def _address_points(versions: list[int]) -> list[tuple[str, int, str, float, float, str]]:
+    if not versions:
+        return []
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT street, number, direction, ST_X(geom), ST_Y(geom), postcode FROM "
+                    f"{AddressPoint._meta.db_table} WHERE layer_version_id = ANY(%s)", [versions])
+        return [(s, int(n), d, float(x), float(y), z) for s, n, d, x, y, z in cur.fetchall()]
 
 
 def street_layer() -> LayerVersion:
@@ -88,7 +98,8 @@ def street_layer() -> LayerVersion:
 def index(grid_path: Path | None = None) -> Index:
     version = street_layer()
     grid_path = Path(grid_path or settings.CITY_GRID)
-    key = (version.pk, str(grid_path))
+    address_versions = list(LayerVersion.objects.of_kind(LayerKind.ADDRESSES).active().values_list("pk", flat=True))
+    key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
     nodes_of: dict[str, set[int]] = defaultdict(set)
@@ -124,8 +135,11 @@ def index(grid_path: Path | None = None) -> Index:
         grid = calibrate(grid_path, streets)
     except GridError as exc:
         raise GeocoderNotReady(str(exc)) from exc
+    points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
+    for street, number, direction, x, y, postcode in _address_points(address_versions):
+        points[(street, number)].append((direction, x, y, postcode))
     built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
-                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of)
+                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points))
     _INDEX[key] = built
     return built
 
@@ -214,6 +228,28 @@ def _zip_near(idx: Index, key: str, spot: tuple[float, float]) -> str:
     return idx.zip_of.get(nearest, "")
 
 
+def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
+    """An address point with this number on this street (and direction, when given), if the layers have one."""
+    assert parsed.street is not None and parsed.number is not None
+    hits = [(d, x, y, z, k) for k in keys for d, x, y, z in idx.points.get((k, parsed.number), [])
+            if not parsed.street.direction or not d or d == parsed.street.direction]
+    if not hits:
+        return None
+    if parsed.postcode and any(z == parsed.postcode for *_, z, _ in hits):
+        hits = [h for h in hits if h[3] == parsed.postcode]
+    places: list[tuple[str, float, float, str, str]] = []
+    for h in hits:
+        if all(_metres((h[1], h[2]), (p[1], p[2])) > SAME_CORNER_M for p in places):
+            places.append(h)
+    d, x, y, _, k = places[0]
+    label = f"{parsed.number} {d + ' ' if d else ''}{k}"
+    if len(places) > 1:
+        return Result(text, "ambiguous", "point", x, y, match * 0.5, address=label,
+                      candidates=[{"address": f"{parsed.number} {p[0]} {p[4]}".replace("  ", " "),
+                                   "lon": round(p[1], 6), "lat": round(p[2], 6)} for p in places])
+    return Result(text, "matched", "point", x, y, match, address=label)
+
+
 def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
     """Number → position along `key` from its own corners with the grid streets crossing it (the grid is not
     perfectly square: a street's own corners beat the citywide median)."""
@@ -266,6 +302,9 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     keys, match = _street_keys(idx, parsed.street)
     if not keys:
         return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
+    found = _address_point(idx, parsed, keys, match, text)
+    if found is not None:
+        return found
     places: list[tuple[float, float, str, str]] = []  # lon, lat, direction, key
     for key in keys:
         pts = idx.streets[key]

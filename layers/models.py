@@ -19,6 +19,7 @@ class LayerKind(models.TextChoices):
     WARDS = "wards", "Wards / council districts"
     COMMUNITY_AREAS = "community_areas", "Community areas / neighbourhoods"
     STREETS = "streets", "Street network"
+    ADDRESSES = "addresses", "Address points"
 
 
 class LayerVersionQuerySet(models.QuerySet["LayerVersion"]):
@@ -164,6 +165,22 @@ class CommunityAreaPart(models.Model):
     area = models.ForeignKey(CommunityArea, on_delete=models.CASCADE, related_name="parts")
     layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="+")
     geom = models.PolygonField(srid=4326, spatial_index=True)
+
+
+class AddressPoint(models.Model):
+    """One addressed place of an address-point layer (OpenAddresses CSV, OSM addr:* tags)."""
+
+    layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="address_points")
+    number = models.PositiveIntegerField()
+    number_text = models.CharField(max_length=20, help_text="As published (e.g. 1234A).")
+    direction = models.CharField(max_length=2, blank=True)
+    street = models.CharField(max_length=200, help_text="Normalised, without the direction: 'ASHLAND AVE'.")
+    unit = models.CharField(max_length=40, blank=True)
+    postcode = models.CharField(max_length=10, blank=True)
+    geom = models.PointField(srid=4326, spatial_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["layer_version", "street", "number"], name="address_point_lookup")]
 
 
 class StreetCorner(models.Model):

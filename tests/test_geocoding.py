@@ -144,3 +144,53 @@ def test_intake_places_an_address_and_names_a_pin(little_city, pothole, intake_c
                                         "attributes": {"where": "curb"}}, format="json")
     assert vague.status_code == 400 and "ambiguous" in vague.json()["detail"] and "600 S STATE ST" in vague.json()[
         "detail"]
+
+
+OA = """LON,LAT,NUMBER,STREET,UNIT,CITY,POSTCODE
+0.5001,0.5026,600,N State St,,Little City,60610
+0.4999,0.4974,600,S State Street,,Little City,60605
+x,0.5,12,Bad Row,,,
+0.5,0.5,,No Number St,,,
+"""
+
+OSM_ADDR = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="0.50300" lon="0.50010"><tag k="addr:housenumber" v="700"/>
+  <tag k="addr:street" v="North State Street"/></node>
+ <node id="2" lat="0.50310" lon="0.50020"/><node id="3" lat="0.50330" lon="0.50040"/>
+ <way id="9"><nd ref="2"/><nd ref="3"/><tag k="building" v="yes"/><tag k="addr:housenumber" v="710"/>
+  <tag k="addr:street" v="N State St"/></way>
+ <node id="4" lat="0.5" lon="0.5"><tag k="addr:housenumber" v="1"/></node>
+</osm>
+"""
+
+
+def test_address_points_load_once_and_win_over_the_grid(little_city, tmp_path):
+    from layers.addresses import import_addresses
+    from layers.models import AddressPoint
+
+    path = tmp_path / "addresses.csv"
+    path.write_text(OA)
+    dry = import_addresses(path, kind="openaddresses", name="test points", dry_run=True)
+    assert dry.loaded == 2 and AddressPoint.objects.count() == 0
+    report = import_addresses(path, kind="openaddresses", name="test points")
+    assert report.loaded == 2 and report.skipped == {"bad coordinates": 1, "no house number or street": 1}
+    assert import_addresses(path, kind="openaddresses", name="test points").unchanged
+    geocoding.clear_cache()
+    r = geocoding.geocode("600 N State St")
+    assert (r.kind, r.lon, r.lat) == ("point", pytest.approx(0.5001), pytest.approx(0.5026))
+    both = geocoding.geocode("600 State St")
+    assert both.status == "ambiguous" and both.kind == "point" and len(both.candidates) == 2
+    assert geocoding.geocode("600 State St 60605").address == "600 S STATE ST"
+
+
+def test_osm_address_tags_on_nodes_and_buildings_load(little_city, tmp_path):
+    from layers.addresses import import_addresses
+
+    path = tmp_path / "addr.osm"
+    path.write_text(OSM_ADDR)
+    report = import_addresses(path, kind="osm", name="osm points")
+    assert report.loaded == 2 and report.skipped == {"no addr:street": 1}
+    geocoding.clear_cache()
+    way = geocoding.geocode("710 N State St")
+    assert way.kind == "point" and way.lat == pytest.approx(0.5032)

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from layers.addresses import AddressImportError, load_address_manifest
 from layers.importing import LayerImportError, load_manifest
 from layers.management.commands._progress import bar_factory
 
@@ -24,7 +25,8 @@ class Command(BaseCommand):
         make_bar = bar_factory()
         try:
             reports = load_manifest(manifest, dry_run=opts["dry_run"], progress_for=lambda s: make_bar(s.name))
-        except LayerImportError as exc:
+            addresses = load_address_manifest(manifest, dry_run=opts["dry_run"])
+        except (LayerImportError, AddressImportError) as exc:
             raise CommandError(str(exc)) from None
-        for report in reports:
-            self.stdout.write("\n".join(report.lines()))
+        for lines in [r.lines() for r in reports] + [a.lines() for a in addresses]:
+            self.stdout.write("\n".join(lines))

@@ -1,0 +1,168 @@
+"""Address-point layers: OpenAddresses-style CSV and OSM addr:* tags, each load a recorded LayerVersion.
+
+One transaction per load, a no-op on an unchanged file, --dry-run, bad rows counted (not half-loaded).
+Street names are normalised exactly as geocoding normalises its input (layers.normalize), so a point
+is found by the same key a caller's address produces.
+"""
+
+from __future__ import annotations
+
+import bz2
+import csv
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.contrib.gis.geos import Point
+from django.db import transaction
+
+from layers.importing import activate, file_checksum, retire
+from layers.models import AddressPoint, LayerKind, LayerVersion
+from layers.normalize import normalise_street
+
+
+class AddressImportError(ValueError):
+    pass
+
+
+@dataclass
+class AddressImportReport:
+    name: str
+    version_id: int | None
+    unchanged: bool = False
+    loaded: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def lines(self) -> list[str]:
+        if self.unchanged:
+            return [f"{self.name}: unchanged; layer version {self.version_id} already holds it. Nothing written."]
+        verb = "would load" if self.dry_run else "loaded"
+        skipped = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())) or "none"
+        return [f"{self.name}: {verb} {self.loaded} address points (version {self.version_id}); skipped: {skipped}"]
+
+
+@dataclass
+class Row:
+    number_text: str
+    street: str
+    lon: float
+    lat: float
+    unit: str = ""
+    postcode: str = ""
+
+
+def read_openaddresses(path: Path) -> Iterator[Row | str]:
+    """LON, LAT, NUMBER, STREET, UNIT, CITY, POSTCODE (case-insensitive headers); yields a reason for a bad row."""
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = {h.upper(): h for h in (reader.fieldnames or [])}
+        missing = {"LON", "LAT", "NUMBER", "STREET"} - set(header)
+        if missing:
+            raise AddressImportError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}; expected "
+                                     "LON, LAT, NUMBER, STREET[, UNIT, CITY, POSTCODE]")
+        for row in reader:
+            try:
+                lon, lat = float(row[header["LON"]]), float(row[header["LAT"]])
+            except (TypeError, ValueError):
+                yield "bad coordinates"
+                continue
+            yield Row(str(row[header["NUMBER"]] or ""), str(row[header["STREET"]] or ""), lon, lat,
+                      str(row.get(header.get("UNIT", ""), "") or ""),
+                      str(row.get(header.get("POSTCODE", ""), "") or ""))
+
+
+def read_osm(path: Path) -> Iterator[Row | str]:
+    """Nodes and ways with addr:housenumber and addr:street (a way at the mean of its nodes)."""
+    opener = bz2.open if path.suffix == ".bz2" else open
+    nodes: dict[str, tuple[float, float]] = {}
+    with opener(path, "rb") as fh:
+        for _, el in ET.iterparse(fh, events=("end",)):
+            if el.tag == "node":
+                nodes[el.get("id", "")] = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
+            if el.tag in ("node", "way"):
+                tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
+                if "addr:housenumber" in tags:
+                    if "addr:street" not in tags:
+                        yield "no addr:street"
+                    else:
+                        if el.tag == "node":
+                            lon, lat = nodes[el.get("id", "")]
+                        else:
+                            pts = [nodes[n.get("ref", "")] for n in el.findall("nd") if n.get("ref", "") in nodes]
+                            if not pts:
+                                yield "way without nodes"
+                                el.clear()
+                                continue
+                            lon, lat = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
+                        yield Row(str(tags["addr:housenumber"]), str(tags["addr:street"]), lon, lat,
+                                  str(tags.get("addr:unit", "")), str(tags.get("addr:postcode", "")))
+                if el.tag == "way":
+                    el.clear()
+
+
+def import_addresses(path: Path, *, kind: str, name: str, source: str = "", licence: str = "",
+                     dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> AddressImportReport:
+    if not path.exists():
+        raise AddressImportError(f"{path}: no such file")
+    readers = {"openaddresses": read_openaddresses, "osm": read_osm}
+    if kind not in readers:
+        raise AddressImportError(f"format must be one of {', '.join(readers)}; got {kind!r}")
+    checksum = file_checksum(path)
+    existing = LayerVersion.objects.filter(kind=LayerKind.ADDRESSES, checksum=checksum).first()
+    if existing is not None and not dry_run:
+        return AddressImportReport(name, existing.pk, unchanged=True)
+    report = AddressImportReport(name, None, dry_run=dry_run)
+    points: list[AddressPoint] = []
+    for item in readers[kind](path):
+        if isinstance(item, str):
+            report.skipped[item] = report.skipped.get(item, 0) + 1
+            continue
+        m = re.match(r"^\s*(\d+)", item.number_text)
+        if not m or not item.street.strip():
+            report.skipped["no house number or street"] = report.skipped.get("no house number or street", 0) + 1
+            continue
+        if not (-180 <= item.lon <= 180 and -90 <= item.lat <= 90):
+            report.skipped["bad coordinates"] = report.skipped.get("bad coordinates", 0) + 1
+            continue
+        street = normalise_street(item.street)
+        points.append(AddressPoint(number=int(m.group(1)), number_text=item.number_text[:20],
+                                   direction=street.direction, street=street.key[:200], unit=item.unit[:40],
+                                   postcode=item.postcode[:10], geom=Point(item.lon, item.lat, srid=4326)))
+    report.loaded = len(points)
+    with transaction.atomic():
+        version = LayerVersion.objects.create(kind=LayerKind.ADDRESSES, name=name, source=source, licence=licence,
+                                              file_name=path.name, checksum=checksum, feature_count=len(points),
+                                              counts={"loaded": len(points), "skipped": report.skipped})
+        for start in range(0, len(points), 5000):
+            for p in points[start:start + 5000]:
+                p.layer_version = version
+            AddressPoint.objects.bulk_create(points[start:start + 5000])
+            if progress:
+                progress(min(start + 5000, len(points)), len(points))
+        for old in LayerVersion.objects.of_kind(LayerKind.ADDRESSES).active().filter(name=name):
+            retire(old, note=f"replaced by version {version.pk}")
+        activate(version, exclusive=False, note="address points import")
+        report.version_id = version.pk
+        if dry_run:
+            transaction.set_rollback(True)
+    return report
+
+
+def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressImportReport]:
+    """The [[addresses]] entries of a city's layer manifest (file, format, name, source, licence)."""
+    from layers.manifests import read_toml
+
+    data = read_toml(path, AddressImportError)
+    reports = []
+    for i, entry in enumerate(data.get("addresses", []), start=1):
+        try:
+            file = path.parent / entry["file"]
+            kind, name = entry["format"], entry["name"]
+        except KeyError as exc:
+            raise AddressImportError(f"{path.name} addresses entry {i}: missing {exc.args[0]!r}") from None
+        reports.append(import_addresses(file, kind=kind, name=name, source=entry.get("source", ""),
+                                        licence=entry.get("licence", ""), dry_run=dry_run))
+    return reports
