@@ -24,7 +24,7 @@ from rapidfuzz import fuzz, process
 
 from layers.coords import point_from_lonlat
 from layers.grid import Axis, Grid, GridError, calibrate, local_axis
-from layers.lookup import wards_at
+from layers.lookup import nearest_ward, wards_at
 from layers.models import AddressPoint, LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
 from layers.normalize import ParsedAddress, ParsedStreet, parse
 
@@ -33,6 +33,7 @@ COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
+BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
 
 
 class GeocoderNotReady(RuntimeError):
@@ -180,15 +181,21 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str],
         if default and street.name[:1].isdigit() and f"{street.name} {default}" in keys:
             return [f"{street.name} {default}"], 0.9
         return keys, 0.95
-    target = street.key
-    found = process.extractOne(target, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-    if found is None and street.type:
-        names = list(idx.by_name)
-        hit = process.extractOne(street.name, names, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if hit is not None:
-            return sorted(set(idx.by_name[hit[0]])), 0.8 * hit[1] / 100
+    if len(street.name) == 1 and f"AVENUE {street.name}" in idx.by_name:  # "Avenue J" parsed as type + "J"
+        return sorted(set(idx.by_name[f"AVENUE {street.name}"])), 0.95
+    # A typo: the closest name in the layer's vocabulary (with its type when one was given).
+    if street.type:
+        found = process.extractOne(street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+        if found is not None:
+            return [found[0]], 0.85 * found[1] / 100
+    if len(street.name) < 4:  # too short to guess from
         return [], 0.0
-    return ([found[0]], 0.85 * found[1] / 100) if found else ([], 0.0)
+    hit = process.extractOne(street.name, list(idx.by_name), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+    if hit is None:
+        return [], 0.0
+    keys = sorted(set(idx.by_name[hit[0]]))
+    typed = [k for k in keys if street.type and k.endswith(" " + street.type)]
+    return (typed or keys), 0.8 * hit[1] / 100
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -346,14 +353,21 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
 
 def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     assert parsed.street is not None and parsed.cross is not None
-    a_keys, a_score = _street_keys(idx, parsed.street)
-    b_keys, b_score = _street_keys(idx, parsed.cross)
     corners: list[tuple[float, float, str]] = []
-    for a in a_keys:
-        for b in b_keys:
-            for node in idx.nodes_of.get(a, set()) & idx.nodes_of.get(b, set()):
-                x, y = idx.node_xy[node]
-                corners.append((x, y, f"{a} & {b}"))
+    a_score = b_score = 0.0
+    # The first reading of each street that gives a corner: as parsed, then wider ("67th" may be 67th Pl,
+    # "North Shore" may be the street's whole name).
+    for (a_keys, a_found), (b_keys, b_found) in (
+            (_street_keys(idx, parsed.street), _street_keys(idx, parsed.cross)),
+            (_wider_keys(idx, parsed.street), _wider_keys(idx, parsed.cross))):
+        for a in a_keys:
+            for b in b_keys:
+                for node in idx.nodes_of.get(a, set()) & idx.nodes_of.get(b, set()):
+                    x, y = idx.node_xy[node]
+                    corners.append((x, y, f"{a} & {b}"))
+        if corners:
+            a_score, b_score = a_found, b_found
+            break
     if not corners:
         return Result(text, "unmatched", "none",
                       message=f"no corner of {parsed.street.key!r} and {parsed.cross.key!r} in the street layer")
@@ -366,7 +380,7 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         else:
             groups.append([c])
     spots = [(float(np.mean([c[0] for c in g])), float(np.mean([c[1] for c in g])), g[0][2]) for g in groups]
-    weight = {s[2]: min(len(idx.streets[k]) for k in s[2].split(" & ")) for s in spots}
+    weight = {s[2]: math.prod(len(idx.streets[k]) for k in s[2].split(" & ")) for s in spots}
     spots.sort(key=lambda s: -weight[s[2]])
     best = spots[0]
     score = min(a_score, b_score)
@@ -377,6 +391,14 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         return Result(text, "ambiguous", "intersection", best[0], best[1], score * 0.5, address=best[2],
                       candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots])
     return Result(text, "matched", "intersection", best[0], best[1], score, address=best[2])
+
+
+def _wider_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
+    """Every street the words could name: all types of the name, and the name with its direction word."""
+    keys = set(idx.by_name.get(street.name, []))
+    if street.direction:
+        keys |= set(idx.by_name.get(f"{SPELLED[street.direction]} {street.name}", []))
+    return sorted(keys), 0.8
 
 
 def _dominant(sizes: list[int]) -> bool:
@@ -413,8 +435,9 @@ def geocode_many(texts: list[str]) -> list[Result]:
     if located:
         wards = wards_at([point_from_lonlat(r.lon, r.lat) for r in located])
         for r, w in zip(located, wards, strict=True):
-            r.ward = w
-            if w is None and r.status != "unmatched":
+            # A corner on the city limit lies on the boundary line itself: the ward within a few metres counts.
+            r.ward = w if w is not None else nearest_ward(point_from_lonlat(r.lon, r.lat), BOUNDARY_SLACK_M)
+            if r.ward is None and r.status != "unmatched":
                 r.status, r.message = "unmatched", "the place is outside the city"
     return out
 

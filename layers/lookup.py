@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from layers.coords import lonlat
 from layers.importing import BOUNDARY_MODELS
-from layers.models import LayerKind, LayerVersion
+from layers.models import LayerKind, LayerVersion, Ward
 
 
 class LayerNotLoaded(LookupError):
@@ -230,3 +230,15 @@ def wards_at(points: Sequence[Point], on: dt.date | None = None) -> list[int | N
 def ward_number_whole_polygon(point: Point, on: dt.date | None = None) -> int | None:
     """Single lookup against the unsubdivided polygons; kept only so the benchmark can compare."""
     return numbers_at(LayerKind.WARDS, [point], on, use_parts=False)[0]
+
+
+def nearest_ward(point: Point, within_m: float, on: dt.date | None = None) -> int | None:
+    """The ward within `within_m` metres of a point just outside every ward (a corner on the city limit)."""
+    version = version_in_force(LayerKind.WARDS, on)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT number FROM {Ward._meta.db_table} WHERE layer_version_id = %s AND "
+                    f"ST_DWithin(geom::geography, ST_GeogFromText(%s), %s) "
+                    f"ORDER BY ST_Distance(geom::geography, ST_GeogFromText(%s)) LIMIT 1",
+                    [version.pk, point.ewkt, within_m, point.ewkt])
+        row = cur.fetchone()
+    return int(row[0]) if row else None
