@@ -11,6 +11,7 @@ the layer's street vocabulary (typos). Ward from the ward layer; a point outside
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -25,7 +26,15 @@ from rapidfuzz import fuzz, process
 from layers.coords import point_from_lonlat
 from layers.grid import Axis, Grid, GridError, calibrate, local_axis
 from layers.lookup import nearest_ward, wards_at
-from layers.models import AddressPoint, LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
+from layers.models import (
+    AddressPoint,
+    LayerKind,
+    LayerVersion,
+    RangedSegment,
+    StreetCorner,
+    StreetEdge,
+    StreetNode,
+)
 from layers.normalize import ParsedAddress, ParsedStreet, parse
 
 M_PER_DEG = 111_320.0
@@ -72,6 +81,8 @@ class Index:
     vocabulary: list[str]
     local: dict[tuple[str, bool], Axis | None] = field(default_factory=dict)
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = field(default_factory=dict)
+    # street key → ranged segments (direction, left_from, left_to, right_from, right_to, lzip, rzip, coords)
+    ranges: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
 
 
@@ -99,7 +110,8 @@ def street_layer() -> LayerVersion:
 def index(grid_path: Path | None = None) -> Index:
     version = street_layer()
     grid_path = Path(grid_path or settings.CITY_GRID)
-    address_versions = list(LayerVersion.objects.of_kind(LayerKind.ADDRESSES).active().values_list("pk", flat=True))
+    address_versions = list(LayerVersion.objects.filter(kind__in=[LayerKind.ADDRESSES, LayerKind.RANGES])
+                            .active().values_list("pk", flat=True))
     key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
@@ -139,8 +151,19 @@ def index(grid_path: Path | None = None) -> Index:
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
     for street, number, direction, x, y, postcode in _address_points(address_versions):
         points[(street, number)].append((direction, x, y, postcode))
+    ranges: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for seg in RangedSegment.objects.filter(layer_version__in=address_versions).values_list(
+            "street", "direction", "left_from", "left_to", "right_from", "right_to", "left_postcode",
+            "right_postcode", "geom"):
+        ranges[seg[0]].append((*seg[1:8], list(seg[8].coords)))
+        vocab_extra = seg[0]
+        if vocab_extra not in streets:  # a ranged street the corners do not name still counts as a street
+            streets[vocab_extra] = np.array(seg[8].coords)
+            words = vocab_extra.split(" ")
+            by_name[" ".join(words[:-1]) if len(words) > 1 else vocab_extra].append(vocab_extra)
     built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
-                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points))
+                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points),
+                  ranges=dict(ranges))
     _INDEX[key] = built
     return built
 
@@ -257,6 +280,56 @@ def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: fl
     return Result(text, "matched", "point", x, y, match, address=label)
 
 
+def _ranged(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
+    """Interpolate along a ranged centreline whose range on the number's side (parity) holds it."""
+    assert parsed.street is not None and parsed.number is not None
+    n = parsed.number
+    places: list[tuple[float, float, str, str]] = []
+    for key in keys:
+        for d, lf, lt, rf, rt, lz, rz, coords in idx.ranges.get(key, []):
+            if parsed.street.direction and d and d != parsed.street.direction:
+                continue
+            for side, lo, hi, z in (("L", lf, lt, lz), ("R", rf, rt, rz)):
+                if lo is None or hi is None or not min(lo, hi) <= n <= max(lo, hi) or (lo % 2) != (n % 2):
+                    continue
+                if parsed.postcode and z and z != parsed.postcode:
+                    continue
+                t = 0.5 if hi == lo else (n - lo) / (hi - lo)
+                x, y = _along(coords, t, side, idx.grid.setback_m or 10.0)
+                places.append((x, y, d, key))
+    if not places:
+        return None
+    distinct: list[tuple[float, float, str, str]] = []
+    for p in places:
+        if all(_metres((p[0], p[1]), (q[0], q[1])) > SAME_CORNER_M for q in distinct):
+            distinct.append(p)
+    x, y, d, key = distinct[0]
+    label = f"{n} {d + ' ' if d else ''}{key}"
+    if len(distinct) > 1:
+        return Result(text, "ambiguous", "interpolated", x, y, match * 0.5, address=label,
+                      candidates=[{"address": f"{n} {p[2]} {p[3]}".replace("  ", " "), "lon": round(p[0], 6),
+                                   "lat": round(p[1], 6)} for p in distinct])
+    return Result(text, "matched", "interpolated", x, y, match, address=label)
+
+
+def _along(coords: list[tuple[float, float]], t: float, side: str, setback_m: float) -> tuple[float, float]:
+    """The point a share `t` of the way along a line, moved `setback_m` to its left or right."""
+    pairs = list(itertools.pairwise(coords))
+    lengths = [_metres(a, b) for a, b in pairs]
+    target = max(0.0, min(1.0, t)) * sum(lengths)
+    for i, ((a, b), seg) in enumerate(zip(pairs, lengths, strict=True)):
+        if target <= seg or i == len(pairs) - 1:
+            f = 0.0 if seg == 0 else min(1.0, target / seg)
+            x, y = a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1])
+            kx = M_PER_DEG * math.cos(math.radians(y))
+            dx, dy = (b[0] - a[0]) * kx, (b[1] - a[1]) * M_PER_DEG
+            norm = math.hypot(dx, dy) or 1.0
+            sign = 1.0 if side == "L" else -1.0  # left of the direction of travel
+            return x + sign * (-dy / norm) * setback_m / kx, y + sign * (dx / norm) * setback_m / M_PER_DEG
+        target -= seg
+    return coords[-1]
+
+
 def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
     """Number → position along `key` from its own corners with the grid streets crossing it (the grid is not
     perfectly square: a street's own corners beat the citywide median)."""
@@ -309,7 +382,7 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     keys, match = _street_keys(idx, parsed.street)
     if not keys:
         return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
-    found = _address_point(idx, parsed, keys, match, text)
+    found = _address_point(idx, parsed, keys, match, text) or _ranged(idx, parsed, keys, match, text)
     if found is not None:
         return found
     places: list[tuple[float, float, str, str]] = []  # lon, lat, direction, key

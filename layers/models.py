@@ -20,6 +20,7 @@ class LayerKind(models.TextChoices):
     COMMUNITY_AREAS = "community_areas", "Community areas / neighbourhoods"
     STREETS = "streets", "Street network"
     ADDRESSES = "addresses", "Address points"
+    RANGES = "address_ranges", "Ranged street centrelines"
 
 
 class LayerVersionQuerySet(models.QuerySet["LayerVersion"]):
@@ -181,6 +182,25 @@ class AddressPoint(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["layer_version", "street", "number"], name="address_point_lookup")]
+
+
+class RangedSegment(models.Model):
+    """A street centreline piece with house-number ranges on its left and right (TIGER ADDRFEAT, a city's
+    centreline file): numbers are interpolated along it, on the side their parity is on."""
+
+    layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="ranged_segments")
+    direction = models.CharField(max_length=2, blank=True)
+    street = models.CharField(max_length=200, help_text="Normalised, without the direction: 'ASHLAND AVE'.")
+    left_from = models.PositiveIntegerField(null=True, blank=True)
+    left_to = models.PositiveIntegerField(null=True, blank=True)
+    right_from = models.PositiveIntegerField(null=True, blank=True)
+    right_to = models.PositiveIntegerField(null=True, blank=True)
+    left_postcode = models.CharField(max_length=10, blank=True)
+    right_postcode = models.CharField(max_length=10, blank=True)
+    geom = models.LineStringField(srid=4326, spatial_index=True, help_text="Drawn from the 'from' end.")
+
+    class Meta:
+        indexes = [models.Index(fields=["layer_version", "street"], name="ranged_segment_lookup")]
 
 
 class StreetCorner(models.Model):

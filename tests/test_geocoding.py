@@ -194,3 +194,29 @@ def test_osm_address_tags_on_nodes_and_buildings_load(little_city, tmp_path):
     geocoding.clear_cache()
     way = geocoding.geocode("710 N State St")
     assert way.kind == "point" and way.lat == pytest.approx(0.5032)
+
+
+RANGES = {"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"FULLNAME": "Oak St", "LFROMHN": "101", "LTOHN": "199", "RFROMHN": "100",
+                                       "RTOHN": "198", "ZIPL": "60601", "ZIPR": "60601"},
+     "geometry": {"type": "LineString", "coordinates": [[0.600, 0.600], [0.601, 0.600]]}},
+    {"type": "Feature", "properties": {"FULLNAME": "Oak St", "LFROMHN": "201", "LTOHN": "299", "RFROMHN": "200",
+                                       "RTOHN": "298", "ZIPL": "60601", "ZIPR": "60601"},
+     "geometry": {"type": "LineString", "coordinates": [[0.601, 0.600], [0.602, 0.600]]}},
+]}
+
+
+def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little_city, tmp_path):
+    from layers.addresses import import_ranges
+
+    path = tmp_path / "tiger.geojson"
+    path.write_text(json.dumps(RANGES))
+    report = import_ranges(path, fields="tiger", name="test ranges")
+    assert report.loaded == 2 and import_ranges(path, fields="tiger", name="test ranges").unchanged
+    geocoding.clear_cache()
+    odd = geocoding.geocode("150 Oak St")  # even: right of travel (east-bound): south of the line
+    assert odd.kind == "interpolated" and odd.lon == pytest.approx(0.6005, abs=2e-5) and odd.lat < 0.600
+    left = geocoding.geocode("251 Oak St")  # odd, second block: left of travel: north of the line
+    assert left.lon == pytest.approx(0.6015, abs=2e-5) and left.lat > 0.600
+    with pytest.raises(Exception, match="missing field"):
+        import_ranges(path, fields="chicago", name="wrong layout")
