@@ -41,3 +41,35 @@ def test_ward_lookup_on_real_311_points(chicago_2015_wards):
     # Every disagreement is listed with a measured distance to the nearest ward edge.
     assert len(ev.disagreements) == ev.located - ev.agree_with_source
     assert all(dist is not None for *_, dist in ev.disagreements)
+
+
+def test_geocoding_chicago_311_addresses_holds_a_floor(chicago_2015_wards, settings):
+    """The derived street layer and the address grid, on the City's distinct house addresses (the City's
+    coordinates are the answer key only): at least 90 % matched, median error at most 80 m."""
+    import csv
+    import math
+    import statistics
+
+    from layers import geocoding
+    from routing.network import read_streets_manifest
+    from routing.streets import import_street_network
+
+    today = next(s for s in read_manifest(settings.CITY_LAYER_MANIFEST) if s.name == "Chicago wards 2023-")
+    today.activate = True
+    import_boundaries(today)  # geocoding answers with the map in force today
+    config, specs = read_streets_manifest(settings.CITY_STREETS_MANIFEST)
+    import_street_network(next(s for s in specs if s.kind == "derived"), config)
+    geocoding.clear_cache()
+    answers: dict[str, tuple[float, float]] = {}
+    with open(FIXTURES / "311" / "chicago_311_2021-01-01_02_n5000.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            address = row["street_address"]
+            if address[:1].isdigit() and row["latitude"] and not row["sr_type"].startswith("311 INFORMATION"):
+                answers.setdefault(address, (float(row["longitude"]), float(row["latitude"])))
+    sample = sorted(answers)[::3]
+    results = geocoding.geocode_many(sample)
+    errors = [math.hypot((r.lon - answers[a][0]) * 83_000, (r.lat - answers[a][1]) * 111_320)
+              for a, r in zip(sample, results, strict=True) if r.status == "matched" and r.lon is not None]
+    assert len(errors) >= 0.9 * len(sample)
+    assert statistics.median(errors) <= 80
+    geocoding.clear_cache()
