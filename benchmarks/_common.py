@@ -99,3 +99,32 @@ def rate(fn: Callable[[], object], n: int) -> tuple[float, float]:
     fn()
     seconds = time.perf_counter() - t0
     return n / seconds, seconds
+
+
+SOURCE_DB = os.environ.get("PGDATABASE", "gis311")
+
+
+def psql(sql: str) -> None:
+    import subprocess
+
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc",
+                    sql], check=True)
+
+
+def copy_demo_database(suffix: str) -> str | None:
+    """A throwaway copy of the demo database (CREATE DATABASE … TEMPLATE); its URL, or None (with the reason
+    printed) when the demo server holds connections to it."""
+    import subprocess
+
+    name = f"{SOURCE_DB}_{suffix}"
+    psql(f"DROP DATABASE IF EXISTS {name}")
+    try:
+        psql(f"CREATE DATABASE {name} TEMPLATE {SOURCE_DB}")
+    except subprocess.CalledProcessError:
+        print(f"could not copy {SOURCE_DB}: stop the demo server (it holds connections) and run `make demo-data`")
+        return None
+    return f"postgres://postgres@127.0.0.1:5432/{name}"
+
+
+def drop_database_of(url: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]}")

@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 import sys
 import time
 
-from _common import ROOT, Result, parser
-
-SOURCE_DB = os.environ.get("PGDATABASE", "gis311")
-BENCH_DB = f"{SOURCE_DB}_dedupbench"
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc",
-                    sql], check=True)
+from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
 
 
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--rows", type=int, default=1_000_000)
     args = p.parse_args()
-    psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    try:
-        psql(f"CREATE DATABASE {BENCH_DB} TEMPLATE {SOURCE_DB}")
-    except subprocess.CalledProcessError:
-        print(f"could not copy {SOURCE_DB}: stop the demo server (it holds connections) and run `make demo-data`")
+    url = copy_demo_database("dedupbench")
+    if url is None:
         return 1
-    os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
     sys.path.insert(0, str(ROOT))
     import django
@@ -73,7 +61,7 @@ def main() -> int:
         return 0
     finally:
         connections.close_all()
-        psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        drop_database_of(url)
 
 
 if __name__ == "__main__":

@@ -27,16 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Result, parser
+from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
 
-SOURCE_DB = os.environ.get("PGDATABASE", "gis311")
-BENCH_DB = f"{SOURCE_DB}_fieldbench"
 PORT = 8099
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc",
-                    sql], check=True)
 
 
 def p95(values: list[float]) -> float:
@@ -50,13 +43,9 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 x cores + 1 on 2 cores)")
     p.add_argument("--think", type=float, default=2.0, help="seconds each device waits between rounds")
     args = p.parse_args()
-    psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-    try:
-        psql(f"CREATE DATABASE {BENCH_DB} TEMPLATE {SOURCE_DB}")
-    except subprocess.CalledProcessError:
-        print(f"could not copy {SOURCE_DB}: stop the demo server (it holds connections) and run `make demo-data`")
+    url = copy_demo_database("fieldbench")
+    if url is None:
         return 1
-    url = f"postgres://postgres@127.0.0.1:5432/{BENCH_DB}"
     # As in production: DEBUG off (DEBUG keeps every query in memory and slows each request down).
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gis_app.settings", "DJANGO_DEBUG": "0"}
     os.environ.update({"DATABASE_URL": url})
@@ -186,7 +175,7 @@ def main() -> int:
         from django.db import connections
 
         connections.close_all()
-        psql(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        drop_database_of(url)
 
 
 if __name__ == "__main__":

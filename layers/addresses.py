@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.db import transaction
@@ -133,23 +134,33 @@ def import_addresses(path: Path, *, kind: str, name: str, source: str = "", lice
                                    direction=street.direction, street=street.key[:200], unit=item.unit[:40],
                                    postcode=item.postcode[:10], geom=Point(item.lon, item.lat, srid=4326)))
     report.loaded = len(points)
-    with transaction.atomic():
-        version = LayerVersion.objects.create(kind=LayerKind.ADDRESSES, name=name, source=source, licence=licence,
-                                              file_name=path.name, checksum=checksum, feature_count=len(points),
-                                              counts={"loaded": len(points), "skipped": report.skipped})
-        for start in range(0, len(points), 5000):
-            for p in points[start:start + 5000]:
-                p.layer_version = version
-            AddressPoint.objects.bulk_create(points[start:start + 5000])
-            if progress:
-                progress(min(start + 5000, len(points)), len(points))
-        for old in LayerVersion.objects.of_kind(LayerKind.ADDRESSES).active().filter(name=name):
-            retire(old, note=f"replaced by version {version.pk}")
-        activate(version, exclusive=False, note="address points import")
-        report.version_id = version.pk
-        if dry_run:
-            transaction.set_rollback(True)
+    _record(LayerKind.ADDRESSES, path, checksum, points, report, source=source, licence=licence, progress=progress)
     return report
+
+
+def _record(kind: str, path: Path, checksum: str, rows: list[Any], report: AddressImportReport, *, source: str,
+            licence: str, progress: Callable[[int, int], None] | None = None) -> None:
+    """Save the rows as a new active version of their layer in one transaction (rolled back for a dry run);
+    the previous version of the same name is retired."""
+    with transaction.atomic():
+        version = LayerVersion.objects.create(kind=kind, name=report.name, source=source, licence=licence,
+                                              file_name=path.name, checksum=checksum, feature_count=len(rows),
+                                              counts={"loaded": len(rows), "skipped": report.skipped})
+        model = type(rows[0]) if rows else None
+        for start in range(0, len(rows), 5000):
+            part = rows[start:start + 5000]
+            for row in part:
+                row.layer_version = version
+            if model is not None:
+                model.objects.bulk_create(part)
+            if progress:
+                progress(min(start + 5000, len(rows)), len(rows))
+        for old in LayerVersion.objects.of_kind(kind).active().filter(name=report.name):
+            retire(old, note=f"replaced by version {version.pk}")
+        activate(version, exclusive=False, note=f"{LayerKind(kind).label.lower()} import")
+        report.version_id = version.pk
+        if report.dry_run:
+            transaction.set_rollback(True)
 
 
 def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressImportReport]:
@@ -239,17 +250,5 @@ def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licen
             left_postcode=get("left_postcode")[:10], right_postcode=get("right_postcode")[:10],
             geom=LineString(geom.coords, srid=4326)))  # type: ignore[attr-defined]
     report.loaded = len(rows)
-    with transaction.atomic():
-        version = LayerVersion.objects.create(kind=LayerKind.RANGES, name=name, source=source, licence=licence,
-                                              file_name=path.name, checksum=checksum, feature_count=len(rows),
-                                              counts={"loaded": len(rows), "skipped": report.skipped})
-        for r in rows:
-            r.layer_version = version
-        RangedSegment.objects.bulk_create(rows, batch_size=5000)
-        for old in LayerVersion.objects.of_kind(LayerKind.RANGES).active().filter(name=name):
-            retire(old, note=f"replaced by version {version.pk}")
-        activate(version, exclusive=False, note="ranged centrelines import")
-        report.version_id = version.pk
-        if dry_run:
-            transaction.set_rollback(True)
+    _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence)
     return report
