@@ -59,6 +59,8 @@ class Result:
     figures: list[Figure] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Keys an issue asks for at the top of the JSON line (e.g. dedup's {"city": …, "synthetic": …}).
+    top: dict[str, Any] = field(default_factory=dict)
 
     def add(self, *args: Any, **kwargs: Any) -> Figure:
         fig = Figure(*args, **kwargs)
@@ -89,6 +91,7 @@ class Result:
                 "figures": [{**asdict(f), "ratio": f.ratio} for f in self.figures],
                 "details": self.details,
                 "notes": self.notes,
+                **self.top,
             }
             print(json.dumps(payload, default=str))
 

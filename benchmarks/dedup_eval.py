@@ -156,6 +156,7 @@ def main() -> int:
                       "synthetic": {**syn_ours.as_dict(), **details["synthetic"]},
                       "fms_city": city_fms.as_dict(), "fms_synthetic": syn_fms.as_dict(),
                       "lookup_p95_ms": round(p95, 2)}
+    result.top = {k: result.details[k] for k in ("city", "synthetic", "fms_city", "fms_synthetic", "lookup_p95_ms")}
     result.print(args.json)
     return 0
 
