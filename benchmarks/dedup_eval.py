@@ -64,7 +64,9 @@ def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
     history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
     if history is None:
         raise SystemExit("no 311 history loaded: run `make demo-data`")
-    rows = list(located(history))
+    # Dispatchable requests only: information calls and aircraft-noise complaints are contacts, not issues
+    # (hundreds of noise complaints share one O'Hare address and the City labels none of them).
+    rows = list(located(history).filter(source_data__dispatchable=True))
     days = sorted({timezone.localdate(r.requested_at) for r in rows})
     train = [r for r in rows if timezone.localdate(r.requested_at) == days[0]]
     test = [r for r in rows if timezone.localdate(r.requested_at) == days[1]]

@@ -27,7 +27,7 @@ from gis_app.choices import OPEN_STATUSES, Status
 from gis_app.models import ServiceRequest, ServiceType
 from gis_app.transitions import TransitionError, apply, record
 
-MAX_ROWS = 50  # nearest rows scored per lookup (the rest are farther than all of these)
+MAX_ROWS = 50  # nearest rows scored per lookup (then the most recent: at one busy address dozens sit at 0 m)
 # Weights of the score's parts; a part only counts when both requests have it (an address, an asset id).
 W_DISTANCE, W_TIME, W_ADDRESS, W_ASSET = 0.6, 0.2, 0.15, 0.05
 DISTANCE_SCALE_M = 25.0
@@ -76,7 +76,7 @@ SELECT r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id', r.reque
    AND ST_DWithin(r.location::geography, p.g, %(radius)s)
    AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s
    AND {still_open}
- ORDER BY metres
+ ORDER BY metres, r.requested_at DESC, r.id
  LIMIT %(limit)s
 """
 _LIVE = "(r.status = ANY(%(open)s) OR (r.status IN ('completed', 'closed') AND r.closed_at >= %(recent)s))"
@@ -115,7 +115,8 @@ def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None 
             reasons.append(f"{status} recently")
         found.append(Candidate(pk, ticket, status, float(metres), hours, bool(same_addr), bool(same_asset), s,
                                reasons))
-    found.sort(key=lambda c: (-c.score, c.metres, c.request_id))
+    # Ties go to the earliest report (the issue others repeat), not to whichever row id came first.
+    found.sort(key=lambda c: (-c.score, c.metres, -c.hours, c.request_id))
     return found[:limit]
 
 

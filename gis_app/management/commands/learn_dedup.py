@@ -19,8 +19,8 @@ class Command(BaseCommand):
         history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
         if history is None:
             raise CommandError("no 311 history is loaded: run `manage.py load_311` first")
-        rows = ServiceRequest.objects.filter(import_batch=history, location__isnull=False,
-                                             service_type__location_required=True).select_related(
+        rows = ServiceRequest.objects.filter(import_batch=history, location__isnull=False,  # issues, not contacts
+                                             source_data__dispatchable=True).select_related(
             "service_type", "parent").order_by("requested_at")
         first = rows.first()
         if first is None:
