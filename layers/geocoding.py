@@ -146,8 +146,11 @@ def index(grid_path: Path | None = None) -> Index:
         by_name[k].append(k)
     try:
         grid = calibrate(grid_path, streets)
-    except GridError as exc:
-        raise GeocoderNotReady(str(exc)) from exc
+    except GridError:
+        # No usable grid (a city without one, or a file whose streets this layer does not name): points,
+        # ranged centrelines and corners still answer; house numbers fall back to street level.
+        empty = Axis(np.array([]), np.array([]))
+        grid = Grid(north_south=empty, east_west=empty)
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
     for street, number, direction, x, y, postcode in _address_points(address_versions):
         points[(street, number)].append((direction, x, y, postcode))
@@ -345,7 +348,10 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
                 position = float(np.median(coords[:, 1 if on_ns else 0]))
                 # A corner far from where the citywide grid puts that number is not on the grid line (a street
                 # that bends away from it): trust it no more than the grid.
-                expected = (idx.grid.north_south if on_ns else idx.grid.east_west).position(number)
+                try:
+                    expected = (idx.grid.north_south if on_ns else idx.grid.east_west).position(number)
+                except GridError:
+                    expected = position  # no citywide grid to check against
                 metres = abs(position - expected) * M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(
                     float(coords[0, 1]))))
                 if metres <= LOCAL_TRUST_M:
@@ -395,8 +401,12 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             on_ns = direction in ("N", "S")
             signed = parsed.number * (1 if direction in ("N", "E") else -1)
             local = _local_axis(idx, key, on_ns)  # this street's own corners with grid streets, where it has them
-            value = local.position(signed) if local is not None else (
-                idx.grid.latitude(parsed.number, direction) if on_ns else idx.grid.longitude(parsed.number, direction))
+            try:
+                value = local.position(signed) if local is not None else (
+                    idx.grid.latitude(parsed.number, direction) if on_ns
+                    else idx.grid.longitude(parsed.number, direction))
+            except GridError:
+                continue  # no grid to place numbers with
             spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
             if spot is not None:
                 places.append((*_setback(idx, spot, parsed.number, on_ns), direction, key))

@@ -71,7 +71,8 @@ def normalise_street(text: str, direction: str = "", street_type: str = "") -> P
         d = DIRECTIONS[words.pop(0)]
     if words and not t and words[-1] in TYPES and len(words) > 1:
         t = TYPES[words.pop()]
-    return ParsedStreet(direction=d, name=" ".join(_ordinal(w) for w in words), type=t)
+    # "63 St" is 63rd St; a number later in a name ("Route 1", "Row 1") stays as it is.
+    return ParsedStreet(direction=d, name=" ".join(_ordinal(w) if i == 0 else w for i, w in enumerate(words)), type=t)
 
 
 def parse(text: str) -> ParsedAddress:

@@ -144,3 +144,18 @@ def test_an_intake_clerk_sees_a_nearby_issue_and_attaches_the_caller(intake_cler
     page.wait_for_selector("#parent")
     assert page.inner_text("#parent") == lamp_out.ticket
     assert page.foreign_requests == []
+
+
+def test_an_intake_clerk_finds_cross_streets_on_the_map(intake_clerk, street_grid, lamp_out, page, live_server):
+    page.goto(live_server.url + "/intake/")
+    page.fill("#id_username", "intake_clerk")
+    page.fill("#id_password", "pw-for-tests-only")
+    page.click("input[type=submit]")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.fill("#address", "Row 1 & Col 2")
+    page.click("#find")
+    page.wait_for_function("document.getElementById('lat').value !== ''")
+    assert float(page.input_value("#lat")) == pytest.approx(0.502, abs=1e-5)
+    assert float(page.input_value("#lon")) == pytest.approx(0.504, abs=1e-5)
+    assert "ROW 1 & COL 2" in page.inner_text("#found")
+    assert page.foreign_requests == []
