@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
+from celery.result import EagerResult
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -68,7 +70,8 @@ def dispatch(request: HttpRequest) -> HttpResponse:
         "not_done": list(Stop.objects.filter(route__plan=shown, status="could_not_complete")
                          .select_related("request", "route__crew")) if shown else [],
         "compare": _compare(published, shown) if shown and published and shown.pk != published.pk else None,
-        "since": timezone.now().isoformat(),
+        # A queued run is looked for from when it was queued (it may finish before this page is drawn).
+        "since": request.GET.get("since") or timezone.now().isoformat(),
     })
     return render(request, "routing/dispatch.html", context)
 
@@ -143,13 +146,14 @@ def run(request: HttpRequest) -> HttpResponse:
     if not 1 <= limit <= 600:
         messages.error(request, "time limit must be between 1 and 600 seconds")
         return redirect(_page_url(day, department, source))
+    queued_at = timezone.now()
     result = plan_routes.delay(day.isoformat(), department.code, time_limit=limit, user_id=request.user.pk,
                                pins=source.pins if source else None, locks=source.locks if source else None)
-    if result.ready():  # eager (tests) or very fast; a finished result never blocks
-        return redirect(_page_url(day, department,
-                                  RoutePlan.objects.get(pk=result.get(disable_sync_subtasks=False))))
+    if isinstance(result, EagerResult):  # run inline (tests, CELERY_TASK_ALWAYS_EAGER): the draft exists already
+        return redirect(_page_url(day, department, RoutePlan.objects.get(pk=result.result)))
+    # A worker runs it; there is no result backend to ask, so the page polls for the new draft instead.
     messages.info(request, "Planning has started; the map updates when the new draft is ready.")
-    return redirect(_page_url(day, department) + "&waiting=1")
+    return redirect(_page_url(day, department) + f"&waiting=1&since={quote(queued_at.isoformat())}")
 
 
 def _draft(pk: int) -> RoutePlan:

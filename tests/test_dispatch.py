@@ -253,3 +253,23 @@ def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work
     assert stop.eta + dt.timedelta(minutes=stop.service_minutes) <= at(TOMORROW, 8, 30)
     assert stop.window_end is not None
     assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)
+
+
+def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first(client, dispatcher, open_work,
+                                                                                  streets_dept, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in the demo: the task goes to the broker, not inline
+    from unittest import mock
+
+    client.force_login(dispatcher)
+    with mock.patch("routing.tasks.plan_routes.delay") as delay:
+        resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+    assert delay.called and "waiting=1" in resp["Location"] and "since=" in resp["Location"]
+    since = resp["Location"].split("since=")[1]
+    plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6))  # the worker finishes before the page loads
+    from urllib.parse import unquote
+
+    found = client.get("/dispatch/latest.json", {"date": TOMORROW, "department": streets_dept.code,
+                                                 "after": unquote(since)}).json()
+    assert found["plan"] == RoutePlan.objects.get().pk
+    page = client.get(resp["Location"]).content.decode()
+    assert f"after={since}" in page  # the page polls from when the run was queued, not from when it was drawn

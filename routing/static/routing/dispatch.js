@@ -44,7 +44,7 @@
     if (el.dataset.waiting) {  // a plan run is queued on the worker: show the new draft when it lands
       var poll = setInterval(function () {
         fetch(el.dataset.latest).then(function (r) { return r.json(); }).then(function (d) {
-          if (d.plan) { clearInterval(poll); location.search = location.search.replace(/&waiting=1/, "") + "&plan=" + d.plan; }
+          if (d.plan) { clearInterval(poll); location.search = location.search.replace(/&waiting=1/, "").replace(/&since=[^&]*/, "") + "&plan=" + d.plan; }
         });
       }, 3000);
     }
