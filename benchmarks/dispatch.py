@@ -92,7 +92,8 @@ def day_figures(built: BuiltProblem, solution: Solution) -> dict[str, float]:
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--time-limit", type=float, default=20.0)
+    p.add_argument("--time-limit", type=float, default=45.0,
+                   help="solver seconds per department (the product default, ROUTING_TIME_LIMIT_SECONDS)")
     p.add_argument("--department", action="append", default=[])
     p.add_argument("--date", default=None, help="service day (default: the next city workday after today)")
     args = p.parse_args()

@@ -178,7 +178,7 @@ DEDUP_AUTO_LINK = env_bool("DEDUP_AUTO_LINK", True)
 # Dispatch (routing.planning). A day is planned per department over the jobs that fit it: most urgent first,
 # until the crews' hours (times the overbook factor: the solver decides the last few) are spent, each job
 # costing its service minutes plus a travel allowance; never more than ROUTING_MAX_JOBS_PER_PLAN jobs.
-ROUTING_TIME_LIMIT_SECONDS = float(os.environ.get("ROUTING_TIME_LIMIT_SECONDS", "20"))
+ROUTING_TIME_LIMIT_SECONDS = float(os.environ.get("ROUTING_TIME_LIMIT_SECONDS", "45"))
 ROUTING_MAX_JOBS_PER_PLAN = int(os.environ.get("ROUTING_MAX_JOBS_PER_PLAN", "400"))
 ROUTING_TRAVEL_ALLOWANCE_MINUTES = float(os.environ.get("ROUTING_TRAVEL_ALLOWANCE_MINUTES", "10"))
 ROUTING_OVERBOOK_FACTOR = float(os.environ.get("ROUTING_OVERBOOK_FACTOR", "1.2"))

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from celery.result import EagerResult
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -140,7 +141,7 @@ def run(request: HttpRequest) -> HttpResponse:
     day = _day(request.POST.get("date"))
     source = RoutePlan.objects.filter(pk=request.POST.get("from_plan") or 0, department=department).first()
     try:
-        limit = float(request.POST.get("time_limit") or 20)
+        limit = float(request.POST.get("time_limit") or settings.ROUTING_TIME_LIMIT_SECONDS)
     except ValueError:
         limit = 0
     if not 1 <= limit <= 600:
