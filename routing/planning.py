@@ -250,17 +250,11 @@ def build_problem(
     problem = Problem(crews=specs, jobs=relaxed, matrix=matrix, settings=solver_settings or SolverSettings(
         time_limit_seconds=settings.ROUTING_TIME_LIMIT_SECONDS))
     chains = {crew: [t for t in chain if t in requests] for crew, chain in locks.items() if crew in by_code}
+    lonlat = {pid: (lon, lat) for pid, lon, lat in points}
     return BuiltProblem(day=day, department=department, skill_group=skill_group, reference=reference,
                         problem=problem, requests=requests, crews=by_code, due=due, held_back=held,
-                        points=[(pid, *_lonlat(points, pid)) for pid in tm.point_ids], graph=graph,
+                        points=[(pid, *lonlat[pid]) for pid in tm.point_ids], graph=graph,
                         notes=notes, locks=chains)
-
-
-def _lonlat(points: Sequence[tuple[str, float, float]], pid: str) -> tuple[float, float]:
-    for p, lon, lat in points:
-        if p == pid:
-            return lon, lat
-    raise KeyError(pid)
 
 
 def current_plan(day: dt.date, department: Department, skill_group: str = "") -> RoutePlan | None:

@@ -157,17 +157,12 @@ def run(request: HttpRequest) -> HttpResponse:
     return redirect(_page_url(day, department) + f"&waiting=1&since={quote(queued_at.isoformat())}")
 
 
-def _draft(pk: int) -> RoutePlan:
-    plan = get_object_or_404(RoutePlan, pk=pk)
-    return plan
-
-
 @require_POST
 @login_required
 @permission_required(PERM, raise_exception=True)
 def pin(request: HttpRequest, pk: int) -> HttpResponse:
     """Pin a job to a crew (or lock a stop in place) for the next run; the change applies to re-runs of this plan."""
-    plan = _draft(pk)
+    plan = get_object_or_404(RoutePlan, pk=pk)
     ticket = request.POST.get("ticket", "")
     stop = Stop.objects.filter(route__plan=plan, request__ticket=ticket).select_related("route__crew").first()
     in_dropped = any(d["ticket"] == ticket for d in plan.dropped)
@@ -207,7 +202,7 @@ def pin(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @permission_required(PERM, raise_exception=True)
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
-    plan = _draft(pk)
+    plan = get_object_or_404(RoutePlan, pk=pk)
     try:
         publish_plan(plan, by=request.user)
     except PlanConflict as exc:
