@@ -10,6 +10,8 @@ from __future__ import annotations
 import bz2
 import csv
 import hashlib
+import itertools
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -37,13 +39,16 @@ class AddressImportReport:
     loaded: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
+    interpolated: int = 0  # of `loaded`, the points addr:interpolation ways stand for
 
     def lines(self) -> list[str]:
         if self.unchanged:
             return [f"{self.name}: unchanged; layer version {self.version_id} already holds it. Nothing written."]
         verb = "would load" if self.dry_run else "loaded"
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())) or "none"
-        return [f"{self.name}: {verb} {self.loaded} address points (version {self.version_id}); skipped: {skipped}"]
+        among = f", {self.interpolated} of them from addr:interpolation ways" if self.interpolated else ""
+        return [f"{self.name}: {verb} {self.loaded} address points{among} (version {self.version_id}); "
+                f"skipped: {skipped}"]
 
 
 @dataclass
@@ -54,6 +59,7 @@ class Row:
     lat: float
     unit: str = ""
     postcode: str = ""
+    interpolated: bool = False  # stands for a house an addr:interpolation way implies
 
 
 def read_openaddresses(path: Path) -> Iterator[Row | str]:
@@ -76,16 +82,33 @@ def read_openaddresses(path: Path) -> Iterator[Row | str]:
                       str(row.get(header.get("POSTCODE", ""), "") or ""))
 
 
+INTERPOLATION_STEP = {"odd": 2, "even": 2, "all": 1}
+
+
 def read_osm(path: Path) -> Iterator[Row | str]:
-    """Nodes and ways with addr:housenumber and addr:street (a way at the mean of its nodes)."""
+    """Nodes and ways with addr:housenumber and addr:street (a way at the mean of its nodes), and the numbers
+    an `addr:interpolation` way stands for between its numbered nodes (OSM's way of saying "and every house
+    in between": each gets a point along the way, at its share of the numbers between the two ends)."""
     opener = bz2.open if path.suffix == ".bz2" else open
     nodes: dict[str, tuple[float, float]] = {}
+    numbered: dict[str, tuple[int, str, str]] = {}  # node id → (number, street, postcode) of address nodes
     with opener(path, "rb") as fh:
         for _, el in ET.iterparse(fh, events=("end",)):
             if el.tag == "node":
                 nodes[el.get("id", "")] = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
             if el.tag in ("node", "way"):
                 tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
+                if el.tag == "node" and "addr:housenumber" in tags:
+                    m = re.match(r"^\s*(\d+)\s*$", str(tags["addr:housenumber"]))
+                    if m:
+                        numbered[el.get("id", "")] = (int(m.group(1)), str(tags.get("addr:street", "")),
+                                                      str(tags.get("addr:postcode", "")))
+                if el.tag == "way" and "addr:interpolation" in tags:
+                    refs = [n.get("ref", "") for n in el.findall("nd")]
+                    yield from _interpolated(refs, nodes, numbered, str(tags["addr:interpolation"]),
+                                             str(tags.get("addr:street", "")))
+                    el.clear()
+                    continue
                 if "addr:housenumber" in tags:
                     if "addr:street" not in tags:
                         yield "no addr:street"
@@ -103,6 +126,44 @@ def read_osm(path: Path) -> Iterator[Row | str]:
                                   str(tags.get("addr:unit", "")), str(tags.get("addr:postcode", "")))
                 if el.tag == "way":
                     el.clear()
+
+
+def _interpolated(refs: list[str], nodes: dict[str, tuple[float, float]], numbered: dict[str, tuple[int, str, str]],
+                  scheme: str, way_street: str) -> Iterator[Row | str]:
+    """The numbers strictly between each pair of consecutive numbered nodes of an interpolation way."""
+    step = INTERPOLATION_STEP.get(scheme) or (int(scheme) if scheme.isdigit() and int(scheme) > 0 else 0)
+    if not step:
+        yield f"addr:interpolation={scheme[:20]} (expected odd, even, all or a step)"
+        return
+    line = [(r, nodes[r]) for r in refs if r in nodes]
+    if len(line) < 2:
+        yield "way without nodes"
+        return
+    # Distance along the way at each node, so numbers follow the way's bends.
+    along = [0.0]
+    for (_, a), (_, b) in itertools.pairwise(line):
+        along.append(along[-1] + math.hypot((b[0] - a[0]) * math.cos(math.radians(a[1])), b[1] - a[1]))
+    anchors = [(i, numbered[r]) for i, (r, _) in enumerate(line) if r in numbered]
+    if len(anchors) < 2:
+        yield "interpolation way without two numbered nodes"
+        return
+    for (i, (n0, street0, zip0)), (j, (n1, street1, _)) in itertools.pairwise(anchors):
+        street = way_street or street0 or street1
+        if not street:
+            yield "no addr:street"
+            continue
+        if n0 == n1 or (step == 2 and n0 % 2 != n1 % 2) or abs(n1 - n0) > 2000:
+            yield "interpolation ends that do not make a range"
+            continue
+        sign = 1 if n1 > n0 else -1
+        for number in range(n0 + sign * step, n1, sign * step):
+            target = along[i] + (along[j] - along[i]) * (number - n0) / (n1 - n0)
+            k = next(k for k in range(i + 1, j + 1) if along[k] >= target)
+            span = along[k] - along[k - 1]
+            f = 0.0 if span == 0 else (target - along[k - 1]) / span
+            (a, b) = (line[k - 1][1], line[k][1])
+            yield Row(str(number), street, a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), "", zip0,
+                      interpolated=True)
 
 
 def import_addresses(path: Path, *, kind: str, name: str, source: str = "", licence: str = "",
@@ -130,6 +191,7 @@ def import_addresses(path: Path, *, kind: str, name: str, source: str = "", lice
             report.skipped["bad coordinates"] = report.skipped.get("bad coordinates", 0) + 1
             continue
         street = normalise_street(item.street)
+        report.interpolated += item.interpolated
         points.append(AddressPoint(number=int(m.group(1)), number_text=item.number_text[:20],
                                    direction=street.direction, street=street.key[:200], unit=item.unit[:40],
                                    postcode=item.postcode[:10], geom=Point(item.lon, item.lat, srid=4326)))

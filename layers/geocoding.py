@@ -11,6 +11,7 @@ the layer's street vocabulary (typos). Ward from the ward layer; a point outside
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import math
 from collections import defaultdict
@@ -24,7 +25,7 @@ from django.db import connection
 from rapidfuzz import fuzz, process
 
 from layers.coords import point_from_lonlat
-from layers.grid import Axis, Grid, GridError, calibrate, local_axis
+from layers.grid import Axis, Grid, GridError, calibrate, fit_block_profile, local_axis
 from layers.lookup import nearest_ward, wards_at
 from layers.models import (
     AddressPoint,
@@ -43,6 +44,12 @@ SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street l
 FUZZY_CUTOFF = 85.0
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
 BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
+# The block profile is fitted on address points in hundred-blocks of about the city's typical length (its
+# citywide grid's median metres per hundred): downtown's half-blocks and superblocks number differently.
+# 15 % was chosen on one half of the 311 addresses (split by CRC-32 of the address) over all blocks and 25 %.
+TYPICAL_BLOCK_TOLERANCE = 0.15
+KINK_BLOCKS = 1.5  # a grid street's corner this far (typical blocks) off its neighbours' line is off the grid: 1.5
+# chosen on the same half of the 311 addresses over 0.5, 1 and none (inner corners all kept)
 
 
 class GeocoderNotReady(RuntimeError):
@@ -84,6 +91,7 @@ class Index:
     # street key → ranged segments (direction, left_from, left_to, right_from, right_to, lzip, rzip, coords)
     ranges: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
+    typical_block: float | None = None  # metres of a hundred-block on the citywide grid (median)
 
 
 _INDEX: dict[tuple[int, str], Index] = {}
@@ -167,8 +175,64 @@ def index(grid_path: Path | None = None) -> Index:
     built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
                   node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points),
                   ranges=dict(ranges))
+    built.typical_block = _typical_block_m(built)
+    built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)
     _INDEX[key] = built
     return built
+
+
+def _profile_samples(idx: Index) -> list[tuple[float, float]]:
+    """(number past the hundred line, share of its block) for every address point on a street with its own
+    grid corners: what the block profile is fitted on (the city's address points, never the 311 records)."""
+    typical = idx.typical_block
+    if typical is None:
+        return []
+    samples = []
+    for (street, number), hits in idx.points.items():
+        if street not in idx.streets:
+            continue
+        for direction, x, y, _ in hits:
+            if direction not in ("N", "S", "E", "W"):
+                continue
+            on_ns = direction in ("N", "S")
+            axis = _local_axis(idx, street, on_ns)  # a street's own corners: the citywide axis is too coarse
+            if axis is None:
+                continue
+            p0, p1, rem = _hundred(idx, axis, number, direction)
+            scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(y)))
+            if abs(abs(p1 - p0) * scale - typical) > TYPICAL_BLOCK_TOLERANCE * typical:
+                continue
+            samples.append((rem, ((y if on_ns else x) - p0) / (p1 - p0)))
+    return samples
+
+
+def _typical_block_m(idx: Index) -> float | None:
+    """The median length in metres of a hundred-block on the citywide grid (None without a grid)."""
+    lengths = []
+    for axis, on_ns in ((idx.grid.north_south, True), (idx.grid.east_west, False)):
+        if len(axis.numbers) < 2:
+            continue
+        latitude = float(np.median(idx.grid.north_south.positions)) if len(idx.grid.north_south.positions) else 0.0
+        scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(latitude)))
+        for (n0, n1), (p0, p1) in zip(itertools.pairwise(axis.numbers), itertools.pairwise(axis.positions),
+                                      strict=True):
+            if n1 - n0 >= idx.grid.block:
+                lengths.append(abs(p1 - p0) * scale / (n1 - n0) * idx.grid.block)
+    return float(np.median(lengths)) if lengths else None
+
+
+def _hundred(idx: Index, axis: Axis, number: int, direction: str) -> tuple[float, float, float]:
+    """Positions of the number's hundred line and the next one on `axis`, and the number past the line."""
+    sign = 1 if direction in ("N", "E") else -1
+    block = idx.grid.block
+    base = (number // block) * block
+    return axis.position(sign * base), axis.position(sign * (base + block)), number - base
+
+
+def _position(idx: Index, axis: Axis, number: int, direction: str) -> float:
+    """Where a number lies along an axis: its hundred line, then the block profile's share of the block."""
+    p0, p1, rem = _hundred(idx, axis, number, direction)
+    return p0 + idx.grid.profile.share(rem) * (p1 - p0)
 
 
 def clear_cache() -> None:
@@ -356,7 +420,14 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
                     float(coords[0, 1]))))
                 if metres <= LOCAL_TRUST_M:
                     points.append((number, position))
-        idx.local[cache_key] = local_axis(points)
+        typical = idx.typical_block
+        kink = None
+        if typical and points:
+            scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(float(np.median(
+                idx.streets[key][:, 1])))))
+            kink = KINK_BLOCKS * typical / scale
+        idx.local[cache_key] = local_axis(points, idx.grid.north_south if on_ns else idx.grid.east_west,
+                                          long_span=8 * idx.grid.block, kink=kink)
     return idx.local[cache_key]
 
 
@@ -399,12 +470,10 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         dirs = [d] if d else (["N", "S"] if orient == "NS" else ["E", "W"])
         for direction in dirs:
             on_ns = direction in ("N", "S")
-            signed = parsed.number * (1 if direction in ("N", "E") else -1)
-            local = _local_axis(idx, key, on_ns)  # this street's own corners with grid streets, where it has them
+            # This street's own corners with grid streets where it has them, else the citywide grid.
+            axis = _local_axis(idx, key, on_ns) or (idx.grid.north_south if on_ns else idx.grid.east_west)
             try:
-                value = local.position(signed) if local is not None else (
-                    idx.grid.latitude(parsed.number, direction) if on_ns
-                    else idx.grid.longitude(parsed.number, direction))
+                value = _position(idx, axis, parsed.number, direction)
             except GridError:
                 continue  # no grid to place numbers with
             spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
@@ -516,13 +585,21 @@ def geocode_many(texts: list[str]) -> list[Result]:
             out.append(_address(idx, parsed, text))
     located = [r for r in out if r.lon is not None and r.lat is not None]
     if located:
-        wards = wards_at([point_from_lonlat(r.lon, r.lat) for r in located])
+        wards = assign_wards(located)
         for r, w in zip(located, wards, strict=True):
-            # A corner on the city limit lies on the boundary line itself: the ward within a few metres counts.
-            r.ward = w if w is not None else nearest_ward(point_from_lonlat(r.lon, r.lat), BOUNDARY_SLACK_M)
+            r.ward = w
             if r.ward is None and r.status != "unmatched":
                 r.status, r.message = "unmatched", "the place is outside the city"
     return out
+
+
+def assign_wards(results: list[Result], on: dt.date | None = None) -> list[int | None]:
+    """The ward of each located result (one set-based lookup; the map in force `on` a date, default today).
+    A corner on the city limit lies on the boundary line itself: the ward within a few metres counts."""
+    points = [point_from_lonlat(r.lon, r.lat) for r in results]
+    wards = wards_at(points, on=on)
+    return [w if w is not None else nearest_ward(p, BOUNDARY_SLACK_M, on=on)
+            for p, w in zip(points, wards, strict=True)]
 
 
 # ---- reverse ------------------------------------------------------------------------------------------------
@@ -545,6 +622,11 @@ def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] 
     else:
         signed = float(np.interp(value, pos, nums))
     direction = ("N" if signed >= 0 else "S") if on_ns else ("E" if signed >= 0 else "W")
+    # Inside its hundred-block the number follows the block profile, not an even spread.
+    base = int(abs(signed) // idx.grid.block * idx.grid.block)
+    p0, p1, _ = _hundred(idx, axis, base, direction)
+    if p1 != p0:
+        return round(base + idx.grid.profile.remainder((value - p0) / (p1 - p0))), direction
     return round(abs(signed)), direction
 
 

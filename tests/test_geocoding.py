@@ -220,3 +220,56 @@ def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little
     assert left.lon == pytest.approx(0.6015, abs=2e-5) and left.lat > 0.600
     with pytest.raises(Exception, match="missing field"):
         import_ranges(path, fields="chicago", name="wrong layout")
+
+
+def test_address_points_teach_where_numbers_sit_inside_a_block(little_city, tmp_path):
+    """A surveyor's points on State St (first lot 10 % into each hundred-block, then 1.8 % of it per number)
+    move Ashland's interpolated numbers from the even spread to where the city's lots really are."""
+    from layers.addresses import import_addresses
+
+    hundred = 0.005 / 12  # latitude of one hundred-block in the little city
+    rows = [f"0.5001,{0.5 + k * hundred + min(0.1 + 0.018 * r, 0.95) * hundred:.7f},{100 * k + r},N State St,,,"
+            for k in range(12) for r in range(0, 50, 2)]
+    path = tmp_path / "lots.csv"
+    path.write_text("LON,LAT,NUMBER,STREET,UNIT,CITY,POSTCODE\n" + "\n".join(rows) + "\n")
+    before = geocoding.geocode("624 N Ashland Ave")
+    assert before.lat == pytest.approx(0.5025 + 0.24 * hundred, abs=1e-7)  # no points yet: an even spread
+    import_addresses(path, kind="openaddresses", name="lot survey")
+    geocoding.clear_cache()
+    after = geocoding.geocode("624 N Ashland Ave")
+    assert after.kind == "interpolated" and geocoding.index().grid.profile.source.startswith("fitted")
+    assert after.lat == pytest.approx(0.5025 + (0.1 + 0.018 * 24) * hundred, abs=0.02 * hundred)
+    assert geocoding.reverse(0.494, after.lat)["address"] == "624 N ASHLAND AVE"
+
+
+OSM_INTERPOLATION = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="10" lat="0.50300" lon="0.50020"><tag k="addr:housenumber" v="700"/>
+  <tag k="addr:street" v="North State Street"/></node>
+ <node id="11" lat="0.50310" lon="0.50020"/>
+ <node id="12" lat="0.50320" lon="0.50020"><tag k="addr:housenumber" v="720"/>
+  <tag k="addr:street" v="North State Street"/></node>
+ <node id="13" lat="0.50300" lon="0.50030"><tag k="addr:housenumber" v="701"/></node>
+ <node id="14" lat="0.50320" lon="0.50030"><tag k="addr:housenumber" v="722"/></node>
+ <way id="20"><nd ref="10"/><nd ref="11"/><nd ref="12"/><tag k="addr:interpolation" v="even"/></way>
+ <way id="21"><nd ref="13"/><nd ref="14"/><tag k="addr:interpolation" v="odd"/>
+  <tag k="addr:street" v="N State St"/></way>
+ <way id="22"><nd ref="10"/><nd ref="12"/><tag k="addr:interpolation" v="alphabetic"/></way>
+</osm>
+"""
+
+
+def test_an_osm_interpolation_way_stands_for_every_house_between_its_ends(little_city, tmp_path):
+    from layers.addresses import import_addresses
+
+    path = tmp_path / "interpolation.osm"
+    path.write_text(OSM_INTERPOLATION)
+    report = import_addresses(path, kind="osm", name="osm interpolation")
+    # 700 and 720 themselves, and 702 … 718 between them (9); the odd way's ends differ in parity.
+    assert (report.loaded, report.interpolated) == (11, 9)
+    assert report.skipped == {"no addr:street": 2, "interpolation ends that do not make a range": 1,
+                              "addr:interpolation=alphabetic (expected odd, even, all or a step)": 1}
+    geocoding.clear_cache()
+    middle = geocoding.geocode("710 N State St")
+    assert (middle.kind, middle.lon, middle.lat) == ("point", pytest.approx(0.5002), pytest.approx(0.5031))
+    assert geocoding.geocode("704 N State St").lat == pytest.approx(0.50304)

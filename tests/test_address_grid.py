@@ -1,0 +1,61 @@
+"""The address-grid model: where numbers sit inside their hundred-block, and a street's own axis.
+
+Literal numbers throughout: a street whose grid streets sit at known positions, and address points laid out
+on a lot model (first lot 10 % into the block, then 1.8 % of the block per number) so the fit can be checked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from layers.grid import Axis, fit_block_profile, local_axis
+
+
+def lot_share(remainder: float) -> float:
+    return min(0.1 + 0.018 * remainder, 0.95)
+
+
+def test_the_block_profile_is_fitted_from_address_points_and_rises_with_the_number():
+    samples = [(float(r), lot_share(r)) for _ in range(12) for r in range(0, 50, 2)]
+    profile = fit_block_profile(samples)
+    assert profile.source.startswith("fitted") and profile.samples == 300
+    assert profile.share(0) == pytest.approx(0.1, abs=0.02)  # the first lot is already into the block
+    assert profile.share(24) == pytest.approx(lot_share(24), abs=0.02)  # not 0.24, as an even spread says
+    assert profile.share(99) == profile.share(48)  # past the last numbers used: flat, not past the corner
+    assert all(np.diff(profile.shares) >= 0)
+    assert profile.remainder(profile.share(30)) == pytest.approx(30, abs=0.5)  # reverse geocoding's inverse
+
+
+def test_a_dip_in_one_bin_does_not_fold_the_profile():
+    samples = [(float(r), lot_share(r)) for _ in range(12) for r in range(0, 50, 2)]
+    samples += [(45.0, 0.2)] * 200  # one long frontage numbered 45: its centroid sits early in the block
+    profile = fit_block_profile(samples)
+    assert all(np.diff(profile.shares) >= 0)
+
+
+def test_too_few_address_points_leave_the_even_spread():
+    profile = fit_block_profile([(10.0, 0.3)] * 50)
+    assert profile.source.startswith("linear") and profile.share(25) == pytest.approx(0.25)
+    assert fit_block_profile([(r, s) for r, s in [(5.0, 2.0)] * 300]).source.startswith("linear")  # off-block
+
+
+CITYWIDE = Axis(np.array([0.0, 800.0, 1600.0, 2400.0]), np.array([0.0, 1.0, 2.0, 3.0]))
+
+
+def test_a_grid_street_that_drifts_off_its_line_is_dropped_from_the_street_axis():
+    # Madison 0 at 0.0, Washington 100 at 0.1, "Lake" 200 drifted to 0.45, Kinzie 400 at 0.4, Chicago 800 at 0.8.
+    points = [(0.0, 0.0), (100.0, 0.1), (200.0, 0.45), (400.0, 0.4), (800.0, 0.8)]
+    axis = local_axis(points, kink=0.15)
+    assert axis is not None and 200.0 not in axis.numbers and axis.position(130) == pytest.approx(0.13)
+    kept = local_axis(points)
+    assert kept is not None and 400.0 not in kept.numbers  # without the rule: out-of-order Kinzie went instead
+
+
+def test_past_its_own_corners_a_short_street_follows_the_citywide_axis_and_a_long_one_its_own_scale():
+    short = local_axis([(0.0, 0.5), (100.0, 0.6)], beyond=CITYWIDE, long_span=800)
+    assert short is not None
+    assert short.position(900.0) == pytest.approx(0.6 + CITYWIDE.position(900) - CITYWIDE.position(100))
+    long = local_axis([(0.0, 0.0), (400.0, 0.44), (800.0, 0.88)], beyond=CITYWIDE, long_span=800)
+    assert long is not None and long.position(1200.0) == pytest.approx(1.32)  # its own 1.1 per 1000, not 1.0
+    assert long.position(400.0) == pytest.approx(0.44)  # inside: its own corners
