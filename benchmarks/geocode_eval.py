@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import math
 import random
+import re
 import statistics
 import sys
 import time
@@ -145,6 +146,14 @@ def main() -> int:
         t = time.perf_counter()
         geo.geocode(a)
         single.append((time.perf_counter() - t) * 1000)
+    t0 = time.perf_counter()
+    reversed_ = geo.reverse_many([ref for _, ref, _ in rows])
+    reverse_s = len(reversed_) / (time.perf_counter() - t0)
+    reverse_single = []
+    for _, ref, _ in rows[:300]:
+        t = time.perf_counter()
+        geo.reverse(*ref)
+        reverse_single.append((time.perf_counter() - t) * 1000)
     peer_written = exact_only(lambda: geo.geocode_many([a for a, _, _ in rows]))
     peer_pert = exact_only(lambda: geo.geocode_many([a for a, _, _ in perturbed]))
     filed = min(ServiceRequest.objects.filter(import_batch=history).values_list("requested_at", flat=True)).date()
@@ -184,6 +193,20 @@ def main() -> int:
     result.notes.append(f"result kinds as written: {kinds}")
     result.add("batch forward geocodes/s", "1/s", per_s, 200.0, "floor")
     result.add("single geocode p95", "ms", statistics.quantiles(single, n=20)[18], 20.0, "goal", better="lower")
+    result.add("batch reverse geocodes/s (at the City's points)", "1/s", reverse_s, 2000.0, "goal")
+    same_street = near_number = 0
+    for (address, _, _), found in zip(rows, reversed_, strict=True):
+        want, got = address.split(" ", 2), str(found["address"]).split(" ", 2)
+        if len(got) == 3 and got[1:] == want[1:]:
+            same_street += 1
+            a, b = re.match(r"\d*", got[0]), re.match(r"\d*", want[0])
+            near_number += bool(a and b and a.group() and b.group() and abs(int(a.group()) - int(b.group())) <= 20)
+    result.add("reverse at the City's points: its street", "share", same_street / len(rows), None, "")
+    result.add("  … and within 20 of its number", "share", near_number / len(rows), None, "")
+    result.add("single reverse p95", "ms", statistics.quantiles(reverse_single, n=20)[18], None, "",
+               better="lower")
+    result.notes.append("reverse at the City's points: " + ", ".join(
+        f"{k} {sum(1 for r in reversed_ if r['kind'] == k)}" for k in ("point", "interpolated", "intersection", "none")))
     result.notes.append(f"ambiguous: {w['ambiguous']} as written, {p['ambiguous']} perturbed, {c['ambiguous']} corners")
     result.notes.append("goal: matched ≥ 0.97 / 0.95; wrong > 150 m ≤ 0.02; median ≤ 30 m, p90 ≤ 100 m; "
                         "≥ 500/s batch; single p95 ≤ 20 ms")

@@ -29,6 +29,7 @@ from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest, ServiceType
 from gis_app.sla import BusinessCalendar, due_at, storm_table
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
+from layers.importing import refresh_statistics
 from layers.lookup import numbers_at
 from layers.manifests import read_toml
 from layers.models import LayerKind
@@ -220,6 +221,8 @@ def load_311(mapping_path: Path, *, dry_run: bool = False, progress: Progress | 
                 raise _Rollback
     except _Rollback:
         report.batch_id = None
+        return report
+    refresh_statistics(ServiceRequest)  # the dedup and map lookups plan on fresh row counts
     return report
 
 

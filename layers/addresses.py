@@ -22,7 +22,7 @@ from typing import Any
 from django.contrib.gis.geos import Point
 from django.db import transaction
 
-from layers.importing import activate, file_checksum, retire
+from layers.importing import activate, file_checksum, refresh_statistics, retire
 from layers.models import AddressPoint, LayerKind, LayerVersion
 from layers.normalize import normalise_street
 
@@ -223,6 +223,8 @@ def _record(kind: str, path: Path, checksum: str, rows: list[Any], report: Addre
         report.version_id = version.pk
         if report.dry_run:
             transaction.set_rollback(True)
+    if rows and not report.dry_run:
+        refresh_statistics(type(rows[0]))
 
 
 def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressImportReport]:
@@ -260,7 +262,7 @@ def _int(value: object) -> int | None:
 
 
 def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licence: str = "",
-                  dry_run: bool = False) -> AddressImportReport:
+                  dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> AddressImportReport:
     """Ranged centrelines from any file GDAL reads (Shapefile, GeoJSON, GeoPackage), reprojected to WGS84."""
     from django.contrib.gis.gdal import DataSource, GDALException
     from django.contrib.gis.geos import LineString
@@ -312,5 +314,5 @@ def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licen
             left_postcode=get("left_postcode")[:10], right_postcode=get("right_postcode")[:10],
             geom=LineString(geom.coords, srid=4326)))  # type: ignore[attr-defined]
     report.loaded = len(rows)
-    _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence)
+    _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence, progress=progress)
     return report

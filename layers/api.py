@@ -132,7 +132,7 @@ def geocode_view(request: Request) -> Response:
 
 @extend_schema(parameters=[OpenApiParameter("lon", float, required=True),
                            OpenApiParameter("lat", float, required=True)],
-               responses=OpenApiTypes.OBJECT, summary="Nearest address and corner of a point, and its ward")
+               responses=OpenApiTypes.OBJECT, summary="What is at a point: address, corner, ward, community area")
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def reverse_view(request: Request) -> Response:

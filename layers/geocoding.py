@@ -43,6 +43,7 @@ COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
+ADDRESS_POINT_REACH_M = 40.0  # reverse: an address point this close names the place (else the grid's number)
 BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
 # The block profile is fitted on address points in hundred-blocks of about the city's typical length (its
 # citywide grid's median metres per hundred): downtown's half-blocks and superblocks number differently.
@@ -605,7 +606,8 @@ def assign_wards(results: list[Result], on: dt.date | None = None) -> list[int |
 # ---- reverse ------------------------------------------------------------------------------------------------
 
 def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] | None:
-    """The house number the grid gives a point on `key` (the inverse of placing), with its direction."""
+    """The house number the grid gives a point on `key` (the inverse of placing), with its direction; its
+    parity is the side of the street the point is on (even numbers on the city's even side)."""
     pts = idx.streets.get(key)
     if pts is None:
         return None
@@ -625,42 +627,107 @@ def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] 
     # Inside its hundred-block the number follows the block profile, not an even spread.
     base = int(abs(signed) // idx.grid.block * idx.grid.block)
     p0, p1, _ = _hundred(idx, axis, base, direction)
-    if p1 != p0:
-        return round(base + idx.grid.profile.remainder((value - p0) / (p1 - p0))), direction
-    return round(abs(signed)), direction
+    estimate = base + idx.grid.profile.remainder((value - p0) / (p1 - p0)) if p1 != p0 else abs(signed)
+    number = round(estimate)
+    side = idx.grid.even_side.get("NS" if on_ns else "EW")
+    spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
+    if side and spot is not None and _metres((lon, lat), spot) >= 1.0:  # on the centreline: either side
+        here = ("W" if lon < spot[0] else "E") if on_ns else ("N" if lat > spot[1] else "S")
+        want_even = here == side
+        if (number % 2 == 0) != want_even:
+            number += 1 if estimate >= number else -1
+    return max(number, 0 if number % 2 == 0 else 1), direction
 
 
 def reverse(lon: float, lat: float) -> dict[str, Any]:
-    """Nearest corner ("near N CLARK ST & W DIVISION ST", one KNN query on the GiST index), the house number the
-    grid gives the point on the nearer of its two streets, and the ward."""
+    return reverse_many([(lon, lat)])[0]
+
+
+def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """What is at each (lon, lat), in the shape forward geocoding answers with: the nearest address point if
+    one is within ADDRESS_POINT_REACH_M (kind "point"), else the number the grid gives the point on the nearer
+    street of its nearest corner, on the side it is on (kind "interpolated"); the nearest corner ("near N
+    CLARK ST & W DIVISION ST"); the ward with the distance to its nearest edge (a pin that close to a ward
+    line is worth a second look), and the community area. Set-based: one KNN query (`<->` on the GiST
+    index) for all the corners, one for the address points, one for the wards, one for the areas."""
+    from layers.lookup import LayerNotLoaded, areas_with_edges
+
     idx = index()
-    point = point_from_lonlat(lon, lat)
+    points = [point_from_lonlat(lon, lat) for lon, lat in places]
+    lons, lats = [p.x for p in points], [p.y for p in points]
+    unnest = "unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i)"
     with connection.cursor() as cur:
-        cur.execute(f"SELECT street_1, street_2, ST_X(geom), ST_Y(geom), "
-                    f"ST_Distance(geom::geography, ST_GeogFromText(%s)) FROM {StreetCorner._meta.db_table} "
-                    f"WHERE layer_version_id = %s ORDER BY geom <-> ST_GeomFromText(%s, 4326) LIMIT 1",
-                    [f"SRID=4326;POINT({lon} {lat})", idx.version, f"POINT({lon} {lat})"])
-        row = cur.fetchone()
-    ward = wards_at([point])[0]
-    if row is None:
-        return {"lon": lon, "lat": lat, "ward": ward, "address": "", "intersection": "", "message":
-                "the street layer has no named corners"}
-    a, b, x, y, metres = row
-    # The street the point lies along: the one whose line through the corner is closer to it.
-    best = None
-    for name in (a, b):
-        key = base_name(name)
-        pts = idx.streets.get(key)
-        if pts is None:
-            continue
-        on_ns = _orientation(pts) == "NS"
-        off = abs(lon - x) * M_PER_DEG * math.cos(math.radians(lat)) if on_ns else abs(lat - y) * M_PER_DEG
-        if best is None or off < best[0]:
-            best = (off, key)
-    address = ""
-    if best is not None:
-        found = _number_at(idx, best[1], lon, lat)
-        if found:
-            address = f"{found[0]} {found[1]} {best[1]}"
-    return {"lon": round(lon, 6), "lat": round(lat, 6), "ward": ward, "address": address,
-            "intersection": f"near {a} & {b}", "intersection_m": round(float(metres), 1)}
+        cur.execute(f"SELECT c.street_1, c.street_2, ST_X(c.geom), ST_Y(c.geom), ST_Distance(c.geom::geography, "
+                    f"ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography) FROM {unnest} "
+                    f"LEFT JOIN LATERAL (SELECT * FROM {StreetCorner._meta.db_table} WHERE layer_version_id = %s "
+                    f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) c ON true ORDER BY u.i",
+                    [lons, lats, idx.version])
+        corners = cur.fetchall()
+        # The street the point lies along: the nearest named segment of the street layer.
+        cur.execute(f"SELECT e.name, ST_Distance(e.geom::geography, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
+                    f"::geography) FROM {unnest} LEFT JOIN LATERAL (SELECT name, geom FROM "
+                    f"{StreetEdge._meta.db_table} WHERE layer_version_id = %s AND name <> '' "
+                    f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) e ON true ORDER BY u.i",
+                    [lons, lats, idx.version])
+        along = cur.fetchall()
+        versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
+        nearest: list[Any] = [None] * len(points)
+        if versions:
+            cur.execute(f"SELECT a.number_text, a.direction, a.street, a.d FROM {unnest} LEFT JOIN LATERAL ("
+                        f"SELECT *, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
+                        f"::geography) AS d FROM {AddressPoint._meta.db_table} WHERE layer_version_id = ANY(%s) "
+                        f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) a ON true "
+                        f"ORDER BY u.i", [lons, lats, versions])
+            nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
+                       for row in cur.fetchall()]
+    wards = areas_with_edges(LayerKind.WARDS, points)
+    try:
+        areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, points, with_edge_distance=False)
+    except LayerNotLoaded:
+        areas = []
+    return [_reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)
+            for i, (lon, lat, corner, street, found, ward) in enumerate(zip(lons, lats, corners, along, nearest,
+                                                                            wards, strict=True))]
+
+
+def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], segment: tuple[Any, ...],
+                 found: tuple[Any, ...] | None, ward: Any, area: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "input": f"{lon},{lat}", "status": "unmatched", "kind": "none", "lon": round(lon, 6), "lat": round(lat, 6),
+        "score": 0.0, "address": "", "ward": ward.number, "candidates": [],
+        "ward_edge_m": None if ward.edge_distance_m is None else round(ward.edge_distance_m, 1),
+        "community_area": {"number": area.number, "name": area.name} if area and area.number is not None else None,
+        "intersection": "", "intersection_m": None, "address_m": None}
+    if found is not None:
+        number, direction, street, metres = found
+        out.update(status="matched", kind="point", score=1.0, address=" ".join(
+            part for part in (str(number), direction, street) if part), address_m=round(float(metres), 1))
+    a, b, x, y, metres = corner
+    if a is None:
+        out["message"] = "the street layer has no named corners"
+    else:
+        out.update(intersection=f"near {a} & {b}", intersection_m=round(float(metres), 1))
+        if found is None:
+            # The street the point lies along: the nearest segment's, else the nearer street of the corner.
+            best = None
+            if segment[0] and base_name(segment[0]) in idx.streets:
+                best = (float(segment[1]), base_name(segment[0]))
+            for name in (a, b) if best is None else ():
+                key = base_name(name)
+                pts = idx.streets.get(key)
+                if pts is None:
+                    continue
+                on_ns = _orientation(pts) == "NS"
+                off = abs(lon - x) * M_PER_DEG * math.cos(math.radians(lat)) if on_ns else abs(lat - y) * M_PER_DEG
+                if best is None or off < best[0]:
+                    best = (off, key)
+            numbered = _number_at(idx, best[1], lon, lat) if best is not None else None
+            if best is not None and numbered:
+                out.update(status="matched", kind="interpolated", score=0.8,
+                           address=f"{numbered[0]} {numbered[1]} {best[1]}", address_m=round(best[0], 1))
+            else:
+                out.update(status="matched", kind="intersection", score=0.6, address=f"{a} & {b}")
+    if ward.number is None:
+        out["status"] = "unmatched"  # named for the caller's benefit, but not a place in the city
+        out["message"] = "the point is outside the city"
+    return out

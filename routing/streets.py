@@ -21,7 +21,7 @@ import shapely
 from django.contrib.gis.geos import LineString, Point
 from django.db import connection, transaction
 
-from layers.importing import activate, file_checksum, retire
+from layers.importing import activate, file_checksum, refresh_statistics, retire
 from layers.models import LayerKind, LayerVersion, StreetCorner, StreetEdge, StreetNode
 from routing.network import (
     NetworkConfig,
@@ -96,6 +96,7 @@ def import_street_network(
         for old in same_name.exclude(pk=version.pk):
             retire(old, note=f"replaced by version {version.pk}")
         activate(version, exclusive=False, note="street network import")
+    refresh_statistics(StreetNode, StreetEdge, StreetCorner)
     return StreetImportReport(spec.name, version.pk, False, counts)
 
 

@@ -28,6 +28,7 @@ CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500, "60602"),
            ("N STATE ST", "W TOP ST", 0.500, 1.2, ""), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2, ""),
            ("N STATE ST", "E LONELY LN", 0.500, 0.5025, "60610")]  # a street with a single corner
 GRID = """
+even_side = { NS = "W", EW = "N" }
 [north_south]
 "MADISON ST" = 0
 "DIVISION ST" = 1200
@@ -273,3 +274,28 @@ def test_an_osm_interpolation_way_stands_for_every_house_between_its_ends(little
     middle = geocoding.geocode("710 N State St")
     assert (middle.kind, middle.lon, middle.lat) == ("point", pytest.approx(0.5002), pytest.approx(0.5031))
     assert geocoding.geocode("704 N State St").lat == pytest.approx(0.50304)
+
+
+def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_ward_edge(little_city, load_wards,
+                                                                                          tmp_path):
+    from tests.conftest import WEST_SQUARE, collection, feature
+    from layers.addresses import import_addresses
+    from layers.models import LayerKind
+
+    load_wards(collection(feature("35", WEST_SQUARE, community="NEAR NORTH")), kind=LayerKind.COMMUNITY_AREAS,
+               name="areas")
+    west = geocoding.reverse(0.49990, 0.5025)  # 8 m west of State St: the even side
+    east = geocoding.reverse(0.50010, 0.5025)
+    assert (west["status"], west["kind"], west["address"]) == ("matched", "interpolated", "600 N STATE ST")
+    assert east["address"] == "601 N STATE ST"
+    assert set(west) >= {"input", "status", "kind", "lon", "lat", "score", "address", "ward", "candidates"}
+    assert west["community_area"]["number"] == 35 and west["ward"] == 1
+    assert west["ward_edge_m"] == pytest.approx(55_300, rel=0.01)  # 0.4999° to the ward's west edge at x=0
+    path = tmp_path / "addresses.csv"
+    path.write_text(OA)
+    import_addresses(path, kind="openaddresses", name="test points")
+    geocoding.clear_cache()
+    by_point = geocoding.reverse(0.50012, 0.50258)
+    assert (by_point["kind"], by_point["address"]) == ("point", "600 N STATE ST") and by_point["address_m"] < 5
+    outside = geocoding.reverse(0.5, 1.2)  # Top St: named, but outside every ward
+    assert outside["status"] == "unmatched" and outside["ward"] is None and "outside" in outside["message"]

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from layers.addresses import RANGE_FIELDS, AddressImportError, import_addresses, import_ranges
+from layers.management.commands._progress import bar_factory
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         common = {"name": opts["name"], "source": opts["source"], "licence": opts["licence"],
-                  "dry_run": opts["dry_run"]}
+                  "dry_run": opts["dry_run"], "progress": bar_factory()(opts["name"])}
         try:
             if opts["format"] in RANGE_FIELDS:
                 report = import_ranges(opts["file"], fields=opts["format"], **common)

@@ -1,4 +1,4 @@
-"""Nearest address and corner of a point, and its ward: `manage.py reverse_geocode LON LAT`."""
+"""What is at a point, in the forward geocoder's JSON shape: `manage.py reverse_geocode LON LAT`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from layers.geocoding import GeocoderNotReady, reverse
 
 
 class Command(BaseCommand):
-    help = "Reverse-geocode a point: nearest address (grid number on the nearer street), nearest corner, ward."
+    help = ("Reverse-geocode a point: nearest address point, else the grid's number on the nearest street on the "
+            "side the point is on; nearest corner; ward with the distance to its edge; community area.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("lon")
