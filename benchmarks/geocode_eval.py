@@ -205,8 +205,9 @@ def main() -> int:
     result.add("  … and within 20 of its number", "share", near_number / len(rows), None, "")
     result.add("single reverse p95", "ms", statistics.quantiles(reverse_single, n=20)[18], None, "",
                better="lower")
+    kinds_back = ("point", "interpolated", "intersection", "none")
     result.notes.append("reverse at the City's points: " + ", ".join(
-        f"{k} {sum(1 for r in reversed_ if r['kind'] == k)}" for k in ("point", "interpolated", "intersection", "none")))
+        f"{k} {sum(1 for r in reversed_ if r['kind'] == k)}" for k in kinds_back))
     result.notes.append(f"ambiguous: {w['ambiguous']} as written, {p['ambiguous']} perturbed, {c['ambiguous']} corners")
     result.notes.append("goal: matched ≥ 0.97 / 0.95; wrong > 150 m ≤ 0.02; median ≤ 30 m, p90 ≤ 100 m; "
                         "≥ 500/s batch; single p95 ≤ 20 ms")

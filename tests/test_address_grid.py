@@ -59,3 +59,50 @@ def test_past_its_own_corners_a_short_street_follows_the_citywide_axis_and_a_lon
     long = local_axis([(0.0, 0.0), (400.0, 0.44), (800.0, 0.88)], beyond=CITYWIDE, long_span=800)
     assert long is not None and long.position(1200.0) == pytest.approx(1.32)  # its own 1.1 per 1000, not 1.0
     assert long.position(400.0) == pytest.approx(0.44)  # inside: its own corners
+
+
+# ---- on a street layer: a short street takes its numbers from the grid streets beside it ---------------
+
+SKEWED_CORNERS = [  # Ashland leans west going north: 0.494 at Madison, 0.492 at Division
+    ("N STATE ST", "W MADISON ST", 0.500, 0.500), ("N STATE ST", "W DIVISION ST", 0.500, 0.505),
+    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500), ("N ASHLAND AVE", "W DIVISION ST", 0.492, 0.505),
+    ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
+    ("N STATE ST", "W SHORT ST", 0.500, 0.5045), ("N ELM ST", "W SHORT ST", 0.497, 0.5045),
+]
+SKEWED_GRID = """
+[north_south]
+"MADISON ST" = 0
+"DIVISION ST" = 1200
+"ROOSEVELT RD" = -1200
+[east_west]
+"STATE ST" = 0
+"ASHLAND AVE" = -1600
+"""
+
+
+@pytest.fixture
+def skewed_city(two_square_wards, tmp_path, settings):  # type: ignore[no-untyped-def]
+    from layers import geocoding
+    from routing.network import NetworkConfig, StreetNetworkSpec
+    from routing.streets import import_street_network
+
+    csv = tmp_path / "corners.csv"
+    csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
+                   + "".join(f"{a},{b},{x},{y},\n" for a, b, x, y in SKEWED_CORNERS))
+    grid = tmp_path / "grid.toml"
+    grid.write_text(SKEWED_GRID)
+    settings.CITY_GRID = grid
+    geocoding.clear_cache()
+    import_street_network(StreetNetworkSpec(kind="derived", name="skewed city", path=csv),
+                          NetworkConfig(max_gap_metres=200_000))
+    yield geocoding
+    geocoding.clear_cache()
+
+
+@pytest.mark.django_db
+def test_a_short_street_takes_its_numbers_from_the_grid_street_beside_it(skewed_city):
+    # Short St crosses one grid street (State) only; Division, 55 m north, has its own corners: 800 W is
+    # half way to Ashland there (0.496), not where the citywide median of Ashland puts it (0.497).
+    r = skewed_city.geocode("800 W Short St")
+    assert r.kind == "interpolated" and r.lon == pytest.approx(0.496, abs=2e-4)
+    assert skewed_city.geocode("800 W Division St").lon == pytest.approx(0.496, abs=1e-6)

@@ -278,9 +278,9 @@ def test_an_osm_interpolation_way_stands_for_every_house_between_its_ends(little
 
 def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_ward_edge(little_city, load_wards,
                                                                                           tmp_path):
-    from tests.conftest import WEST_SQUARE, collection, feature
     from layers.addresses import import_addresses
     from layers.models import LayerKind
+    from tests.conftest import WEST_SQUARE, collection, feature
 
     load_wards(collection(feature("35", WEST_SQUARE, community="NEAR NORTH")), kind=LayerKind.COMMUNITY_AREAS,
                name="areas")
