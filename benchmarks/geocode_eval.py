@@ -199,8 +199,8 @@ def main() -> int:
         want, got = address.split(" ", 2), str(found["address"]).split(" ", 2)
         if len(got) == 3 and got[1:] == want[1:]:
             same_street += 1
-            a, b = re.match(r"\d*", got[0]), re.match(r"\d*", want[0])
-            near_number += bool(a and b and a.group() and b.group() and abs(int(a.group()) - int(b.group())) <= 20)
+            ours, theirs = re.match(r"\d+", got[0]), re.match(r"\d+", want[0])
+            near_number += bool(ours and theirs and abs(int(ours.group()) - int(theirs.group())) <= 20)
     result.add("reverse at the City's points: its street", "share", same_street / len(rows), None, "")
     result.add("  … and within 20 of its number", "share", near_number / len(rows), None, "")
     result.add("single reverse p95", "ms", statistics.quantiles(reverse_single, n=20)[18], None, "",
