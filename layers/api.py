@@ -110,13 +110,16 @@ def streets(request: HttpRequest) -> HttpResponse:
 
 
 @extend_schema(parameters=[OpenApiParameter("q", str, required=True,
-                                            description="'1234 N Ashland Ave' or 'Clark & Division'")],
+                                            description="'1234 N Ashland Ave' or 'Clark & Division'"),
+                           OpenApiParameter("suggest", int, required=False,
+                                            description="also list up to this many completions of partial input "
+                                                        "('1234 n ashl'), best first (at most 10)")],
                responses=OpenApiTypes.OBJECT, summary="Forward geocoding on the city's street layer and address grid")
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def geocode_view(request: Request) -> Response:
     """The best result first; `candidates` lists the alternatives when the answer is ambiguous."""
-    from layers.geocoding import GeocoderNotReady, geocode
+    from layers.geocoding import GeocoderNotReady, geocode, suggest
 
     q = str(request.query_params.get("q", "")).strip()
     if not q:
@@ -124,8 +127,18 @@ def geocode_view(request: Request) -> Response:
                         status=400)
     if len(q) > 300:
         return Response({"detail": f"q: at most 300 characters; got {len(q)}"}, status=400)
+    raw = str(request.query_params.get("suggest") or "")
     try:
-        return Response(geocode(q).as_dict())
+        limit = int(raw) if raw else 0
+    except ValueError:
+        return Response({"detail": f"suggest: a whole number of suggestions (1-10); got {raw!r}"}, status=400)
+    if not 0 <= limit <= 10:
+        return Response({"detail": f"suggest: between 1 and 10 suggestions; got {limit}"}, status=400)
+    try:
+        body = geocode(q).as_dict()
+        if limit:
+            body["suggestions"] = suggest(q, limit)
+        return Response(body)
     except GeocoderNotReady as exc:
         return Response({"detail": str(exc)}, status=503)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,7 @@ from layers.models import (
     StreetEdge,
     StreetNode,
 )
-from layers.normalize import ParsedAddress, ParsedStreet, parse
+from layers.normalize import DIRECTIONS, SEPARATORS, TYPES, ParsedAddress, ParsedStreet, parse
 
 M_PER_DEG = 111_320.0
 COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
@@ -531,23 +532,8 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
     found = _address_point(idx, parsed, keys, match, text) or _ranged(idx, parsed, keys, match, text)
     if found is not None:
-        return found
-    places: list[tuple[float, float, str, str]] = []  # lon, lat, direction, key
-    for key in keys:
-        pts = idx.streets[key]
-        orient = _orientation(pts)
-        d = parsed.street.direction
-        dirs = [d] if d else (["N", "S"] if orient == "NS" else ["E", "W"])
-        for direction in dirs:
-            on_ns = direction in ("N", "S")
-            axis = _street_axis(idx, key, on_ns, parsed.number * (1 if direction in ("N", "E") else -1))
-            try:
-                value = _position(idx, axis, parsed.number, direction)
-            except GridError:
-                continue  # no grid to place numbers with
-            spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
-            if spot is not None:
-                places.append((*_setback(idx, spot, parsed.number, on_ns), direction, key))
+        return _other_halves(idx, parsed, keys, found)
+    places = _grid_places(idx, parsed, keys)
     if not places:
         pts = idx.streets[keys[0]]
         c = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
@@ -570,6 +556,50 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             label = f"{parsed.number} {best[2]} {best[3]}"
     return Result(text, status, "interpolated", best[0], best[1], match * (0.5 if status == "ambiguous" else 1.0),
                   address=label, candidates=cands if len(distinct) > 1 else [])
+
+
+def _grid_places(idx: Index, parsed: ParsedAddress, keys: list[str]) -> list[tuple[float, float, str, str]]:
+    """(lon, lat, direction, key) where the grid puts the number on each street (each direction when none
+    was given)."""
+    assert parsed.street is not None and parsed.number is not None
+    places: list[tuple[float, float, str, str]] = []
+    for key in keys:
+        pts = idx.streets[key]
+        orient = _orientation(pts)
+        d = parsed.street.direction
+        dirs = [d] if d else (["N", "S"] if orient == "NS" else ["E", "W"])
+        for direction in dirs:
+            on_ns = direction in ("N", "S")
+            axis = _street_axis(idx, key, on_ns, parsed.number * (1 if direction in ("N", "E") else -1))
+            try:
+                value = _position(idx, axis, parsed.number, direction)
+            except GridError:
+                continue  # no grid to place numbers with
+            spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
+            if spot is not None:
+                places.append((*_setback(idx, spot, parsed.number, on_ns), direction, key))
+    return places
+
+
+def _other_halves(idx: Index, parsed: ParsedAddress, keys: list[str], found: Result) -> Result:
+    """An address point (or range) answers for its own half of the street only: "100 State St" with a point
+    for 100 S State and none for 100 N State is still both, so it is ambiguous with both as candidates."""
+    assert parsed.street is not None and parsed.number is not None
+    if parsed.street.direction or found.status != "matched" or found.lon is None or found.lat is None:
+        return found
+    words = found.address.split(" ")
+    mine = words[1] if len(words) > 2 and words[1] in ("N", "S", "E", "W") else ""
+    others = [p for p in _grid_places(idx, parsed, keys) if p[2] != mine and p[3] == " ".join(words[2:])
+              and _metres((p[0], p[1]), (found.lon, found.lat)) > SAME_CORNER_M]
+    if parsed.postcode:
+        others = [p for p in others if _zip_near(idx, p[3], (p[0], p[1])) == parsed.postcode]
+    if not others:
+        return found
+    found.status, found.score = "ambiguous", found.score * 0.5
+    found.candidates = [{"address": found.address, "lon": round(found.lon, 6), "lat": round(found.lat, 6)}] + [
+        {"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6), "kind": "interpolated"}
+        for x, y, d, k in others]
+    return found
 
 
 def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
@@ -799,3 +829,84 @@ def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], se
         out["status"] = "unmatched"  # named for the caller's benefit, but not a place in the city
         out["message"] = "the point is outside the city"
     return out
+
+
+# ---- suggestions (autocomplete) -----------------------------------------------------------------------------
+
+_LEADING = re.compile(r"^\s*(\d+)?\s*(?:(N|S|E|W|NORTH|SOUTH|EAST|WEST)\s+)?(.*)$")
+
+
+def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
+    """Ranked completions for partial input ("1234 n ashl" → 1234 N ASHLAND AVE, …; "clark & div" → CLARK ST
+    & DIVISION ST): streets whose name starts with what was typed (the longest streets first, a typo
+    tolerated when nothing starts so), each placed with the number given, or the corners of the first street
+    with the streets starting so. Every suggestion is a full forward result: address, kind, lon/lat, ward."""
+    idx = index()
+    words = " ".join(text.upper().replace(",", " ").replace(".", " ").split())
+    if not words:
+        return []
+    halves = SEPARATORS.split(words, maxsplit=1)
+    if len(halves) == 2:
+        first = _completions(idx, halves[0], 3)
+        second = halves[1].strip()
+        texts = []
+        for a in first:
+            crossing = {k for k in idx.streets if k != a and k.startswith(_without_direction(second))
+                        and idx.nodes_of.get(a, set()) & idx.nodes_of.get(k, set())}
+            texts += [f"{a} & {b}" for b in sorted(crossing, key=lambda k: (-len(idx.streets[k]), k))]
+        texts = texts[:limit]
+    else:
+        m = _LEADING.match(words)
+        assert m is not None  # every string matches (all parts optional)
+        number, direction, rest = m.group(1), DIRECTIONS.get(m.group(2) or "", ""), m.group(3)
+        streets = _completions(idx, rest, limit)
+        if number is None:
+            return [{"address": k, "kind": "street", "lon": round(float(np.median(idx.streets[k][:, 0])), 6),
+                     "lat": round(float(np.median(idx.streets[k][:, 1])), 6), "ward": None} for k in streets]
+        texts = [f"{number} {direction} {k}".replace("  ", " ") for k in streets]
+    out = []
+    for r in geocode_many(texts):
+        if r.status == "unmatched":
+            continue
+        places = r.candidates if r.status == "ambiguous" else [{"address": r.address, "lon": r.lon, "lat": r.lat}]
+        for c in places:
+            out.append({"address": c["address"], "kind": c.get("kind", r.kind), "lon": c["lon"], "lat": c["lat"],
+                        "ward": r.ward if r.status == "matched" else None})
+    return out[:limit]
+
+
+def _without_direction(words: str) -> str:
+    parts = words.split(" ", 1)
+    return parts[1] if len(parts) == 2 and parts[0] in DIRECTIONS else words
+
+
+def _completions(idx: Index, typed: str, limit: int) -> list[str]:
+    """Street keys that start with what was typed (a direction word dropped, types spelled out accepted),
+    longest streets first; by typo-tolerant similarity when none does."""
+    typed = _without_direction(typed.strip())
+    if not typed:
+        return []
+    words = typed.split(" ")
+    spelled = " ".join([*words[:-1], TYPES.get(words[-1], words[-1])]) if len(words) > 1 else typed
+    starts = [k for k in idx.vocabulary if k.startswith(typed) or k.startswith(spelled)
+              or k.startswith(_ordinal_prefix(typed))]
+    if starts:
+        return sorted(starts, key=lambda k: (-len(idx.streets[k]), k))[:limit]
+    if len(typed) < 4:
+        return []
+    # A typo: names whose beginning (as long as what was typed, give or take a letter) is closest to it.
+    found = process.extract(typed, idx.vocabulary, scorer=_prefix_ratio, limit=limit * 3, score_cutoff=FUZZY_CUTOFF)
+    return [k for k, _, _ in sorted(found, key=lambda f: (-f[1], -len(idx.streets[f[0]]), f[0]))][:limit]
+
+
+def _prefix_ratio(typed: str, key: str, **_: Any) -> float:
+    return max(fuzz.ratio(typed, key[:len(typed) + d]) for d in (-1, 0, 1))
+
+
+def _ordinal_prefix(typed: str) -> str:
+    """'63' → '63RD' so a bare number completes to the numbered street."""
+    head, _, tail = typed.partition(" ")
+    if head.isdigit():
+        suffix = "TH" if 10 <= int(head) % 100 <= 20 else {1: "ST", 2: "ND", 3: "RD"}.get(int(head) % 10, "TH")
+        return f"{head}{suffix}{' ' + tail if tail else ''}"
+    return typed

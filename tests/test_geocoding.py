@@ -299,3 +299,25 @@ def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_w
     assert (by_point["kind"], by_point["address"]) == ("point", "600 N STATE ST") and by_point["address_m"] < 5
     outside = geocoding.reverse(0.5, 1.2)  # Top St: named, but outside every ward
     assert outside["status"] == "unmatched" and outside["ward"] is None and "outside" in outside["message"]
+
+
+def test_partial_input_gets_ranked_completions(little_city, client):
+    body = client.get("/api/geocode/", {"q": "600 n sta", "suggest": 3}).json()
+    assert body["suggestions"][0]["address"] == "600 N STATE ST" and body["suggestions"][0]["ward"] == 1
+    assert [s["address"] for s in geocoding.suggest("state & div")] == ["STATE ST & DIVISION ST"]
+    assert [s["address"] for s in geocoding.suggest("800 w divsion")] == ["800 W DIVISION ST"]  # a typo
+    assert "suggestions" not in client.get("/api/geocode/", {"q": "600 N State St"}).json()
+    assert client.get("/api/geocode/", {"q": "600 n sta", "suggest": "many"}).status_code == 400
+    assert client.get("/api/geocode/", {"q": "600 n sta", "suggest": 50}).status_code == 400
+
+
+def test_an_address_point_on_one_half_of_a_street_leaves_a_missing_direction_ambiguous(little_city, tmp_path):
+    from layers.addresses import import_addresses
+
+    path = tmp_path / "one_point.csv"
+    path.write_text("LON,LAT,NUMBER,STREET\n0.5001,0.5026,600,N State St\n")
+    import_addresses(path, kind="openaddresses", name="one point")
+    geocoding.clear_cache()
+    r = geocoding.geocode("600 State St")  # a point for the north half only; the grid still has 600 S
+    assert r.status == "ambiguous" and [c["address"] for c in r.candidates] == ["600 N STATE ST", "600 S STATE ST"]
+    assert geocoding.geocode("600 N State St").status == "matched"

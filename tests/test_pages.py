@@ -152,6 +152,10 @@ def test_an_intake_clerk_finds_cross_streets_on_the_map(intake_clerk, street_gri
     page.fill("#id_password", "pw-for-tests-only")
     page.click("input[type=submit]")
     page.wait_for_selector("body[data-map-ready='1']")
+    page.fill("#address", "row 1 & co")  # partial: the street layer completes it as the clerk types
+    page.wait_for_function("document.querySelectorAll('#suggestions option').length > 0")
+    offered = page.eval_on_selector_all("#suggestions option", "os => os.map(o => o.value)")
+    assert "ROW 1 & COL 2" in offered and all(o.startswith("ROW 1 & COL") for o in offered)
     page.fill("#address", "Row 1 & Col 2")
     page.click("#find")
     page.wait_for_function("document.getElementById('lat').value !== ''")
