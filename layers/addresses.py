@@ -40,6 +40,7 @@ class AddressImportReport:
     skipped: dict[str, int] = field(default_factory=dict)
     dry_run: bool = False
     interpolated: int = 0  # of `loaded`, the points addr:interpolation ways stand for
+    what: str = "address points"
 
     def lines(self) -> list[str]:
         if self.unchanged:
@@ -47,7 +48,7 @@ class AddressImportReport:
         verb = "would load" if self.dry_run else "loaded"
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())) or "none"
         among = f", {self.interpolated} of them from addr:interpolation ways" if self.interpolated else ""
-        return [f"{self.name}: {verb} {self.loaded} address points{among} (version {self.version_id}); "
+        return [f"{self.name}: {verb} {self.loaded} {self.what}{among} (version {self.version_id}); "
                 f"skipped: {skipped}"]
 
 
@@ -286,12 +287,15 @@ def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licen
     missing = [v for k, v in f.items() if k in ("left_from", "name") and v not in layer.fields]
     if missing:
         raise AddressImportError(f"{path.name}: missing field(s) {', '.join(missing)} for the {fields} layout")
-    report = AddressImportReport(name, None, dry_run=dry_run)
+    report = AddressImportReport(name, None, dry_run=dry_run, what="ranged centreline segments")
     rows: list[RangedSegment] = []
     for feature in layer:
         def get(key: str, feature: object = feature) -> str:
             column = f.get(key)
-            return str(feature.get(column) or "") if column and column in layer.fields else ""  # type: ignore[attr-defined]
+            if not column or column not in layer.fields:
+                return ""
+            value = feature.get(column)  # type: ignore[attr-defined]
+            return "" if value is None else str(value)  # 0 is a house number (the first on a base line)
 
         raw_name = " ".join(p for p in (get("pre_dir"), get("name"), get("type"), get("suf_dir")) if p)
         if not raw_name.strip():

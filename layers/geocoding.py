@@ -712,20 +712,11 @@ def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] 
     on_ns = _orientation(pts) == "NS"
     axis = _street_axis(idx, key, on_ns)
     value = lat if on_ns else lon
-    nums, pos = axis.numbers, axis.positions
-    if len(nums) < 2:
+    if len(axis.numbers) < 2:
         return None
-    if value <= pos[0]:
-        signed = nums[0] + (value - pos[0]) * (nums[1] - nums[0]) / (pos[1] - pos[0])
-    elif value >= pos[-1]:
-        signed = nums[-1] + (value - pos[-1]) * (nums[-1] - nums[-2]) / (pos[-1] - pos[-2])
-    else:
-        signed = float(np.interp(value, pos, nums))
+    signed = _signed_at(idx, axis, value)
     direction = ("N" if signed >= 0 else "S") if on_ns else ("E" if signed >= 0 else "W")
-    # Inside its hundred-block the number follows the block profile, not an even spread.
-    base = int(abs(signed) // idx.grid.block * idx.grid.block)
-    p0, p1, _ = _hundred(idx, axis, base, direction)
-    estimate = base + idx.grid.profile.remainder((value - p0) / (p1 - p0)) if p1 != p0 else abs(signed)
+    estimate = abs(signed)
     number = round(estimate)
     side = idx.grid.even_side.get("NS" if on_ns else "EW")
     spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
@@ -735,6 +726,78 @@ def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] 
         if (number % 2 == 0) != want_even:
             number += 1 if estimate >= number else -1
     return max(number, 0 if number % 2 == 0 else 1), direction
+
+
+def _signed_at(idx: Index, axis: Axis, value: float) -> float:
+    """The signed house number (north / east positive) at a position on an axis: the inverse of `_position`,
+    the block profile included."""
+    nums, pos = axis.numbers, axis.positions
+    if value <= pos[0]:
+        signed = nums[0] + (value - pos[0]) * (nums[1] - nums[0]) / (pos[1] - pos[0])
+    elif value >= pos[-1]:
+        signed = nums[-1] + (value - pos[-1]) * (nums[-1] - nums[-2]) / (pos[-1] - pos[-2])
+    else:
+        signed = float(np.interp(value, pos, nums))
+    sign = 1.0 if signed >= 0 else -1.0
+    direction = "N" if signed >= 0 else "S"  # only its sign matters to _hundred
+    base = int(abs(signed) // idx.grid.block * idx.grid.block)
+    p0, p1, _ = _hundred(idx, axis, base, direction)
+    if p1 == p0:
+        return float(signed)
+    return sign * (base + idx.grid.profile.remainder((value - p0) / (p1 - p0)))
+
+
+def grid_ranges() -> dict[str, Any]:
+    """Ranged centrelines for a city that has none: every named segment of the street layer with the house
+    numbers the grid model gives its two ends, by side and parity, as a GeoJSON FeatureCollection with the
+    TIGER/Line ADDRFEAT fields (FULLNAME, LFROMHN, LTOHN, RFROMHN, RTOHN, ZIPL, ZIPR), so `import_addresses
+    --format tiger` (or any GIS) reads it back. A number on a corner belongs to the block it starts."""
+    idx = index()
+    features = []
+    seen: set[tuple[int, int]] = set()
+    for u, v, name, coords in StreetEdge.objects.filter(layer_version_id=idx.version).exclude(name="").values_list(
+            "u", "v", "name", "geom"):
+        if (min(u, v), max(u, v)) in seen:  # the routing graph holds a two-way street in both directions
+            continue
+        seen.add((min(u, v), max(u, v)))
+        key = base_name(str(name))
+        if key not in idx.streets or len(idx.streets[key]) < 2:
+            continue
+        line = list(coords.coords)
+        on_ns = _orientation(idx.streets[key]) == "NS"
+        col = 1 if on_ns else 0
+        axis = _street_axis(idx, key, on_ns)
+        try:
+            s0, s1 = _signed_at(idx, axis, line[0][col]), _signed_at(idx, axis, line[-1][col])
+        except (GridError, IndexError):
+            continue
+        middle = (s0 + s1) / 2
+        sign = 1 if middle >= 0 else -1
+        a, b = max(0.0, sign * s0), max(0.0, sign * s1)  # a segment across the base line keeps its own side
+        lo, hi = math.ceil(min(a, b)), math.ceil(max(a, b)) - 1
+        if hi < lo:
+            continue
+        ranges = {}
+        for parity in (0, 1):
+            first = lo if lo % 2 == parity else lo + 1
+            last = hi if hi % 2 == parity else hi - 1
+            ranges[parity] = (first, last) if first <= last else (None, None)
+            if b < a:  # numbers fall along the line: its ranges run from high to low
+                ranges[parity] = ranges[parity][::-1]
+        forward = line[-1][col] > line[0][col]  # travelling north (or east)
+        even_side = idx.grid.even_side.get("NS" if on_ns else "EW", "W" if on_ns else "N")
+        left_even = forward == (even_side == ("W" if on_ns else "N"))
+        left, right = (ranges[0], ranges[1]) if left_even else (ranges[1], ranges[0])
+        direction = ("N" if sign > 0 else "S") if on_ns else ("E" if sign > 0 else "W")
+        mid = line[len(line) // 2]
+        zipcode = _zip_near(idx, key, (float(mid[0]), float(mid[1])))
+        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
+            [round(x, 6), round(y, 6)] for x, y in line]}, "properties": {
+            "FULLNAME": f"{direction} {key}", "LFROMHN": left[0], "LTOHN": left[1], "RFROMHN": right[0],
+            "RTOHN": right[1], "ZIPL": zipcode, "ZIPR": zipcode}})
+    return {"type": "FeatureCollection", "features": features,
+            "properties": {"source": f"street layer v{idx.version} + address grid {Path(settings.CITY_GRID).name}",
+                           "profile": idx.grid.profile.describe()}}
 
 
 def reverse(lon: float, lat: float) -> dict[str, Any]:

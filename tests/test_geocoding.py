@@ -321,3 +321,30 @@ def test_an_address_point_on_one_half_of_a_street_leaves_a_missing_direction_amb
     r = geocoding.geocode("600 State St")  # a point for the north half only; the grid still has 600 S
     assert r.status == "ambiguous" and [c["address"] for c in r.candidates] == ["600 N STATE ST", "600 S STATE ST"]
     assert geocoding.geocode("600 N State St").status == "matched"
+
+
+def test_the_grid_gives_ranged_centrelines_that_read_back_as_a_ranges_layer(little_city, tmp_path):
+    from layers.addresses import import_ranges
+
+    collection = geocoding.grid_ranges()
+    blocks = set()
+    for f in collection["features"]:
+        p, line = f["properties"], f["geometry"]["coordinates"]
+        if p["FULLNAME"] != "N STATE ST" or max(p["LFROMHN"], p["LTOHN"]) >= 1200:
+            continue
+        left, right = sorted((p["LFROMHN"], p["LTOHN"])), sorted((p["RFROMHN"], p["RTOHN"]))
+        evens, odds = (left, right) if left[0] % 2 == 0 else (right, left)
+        blocks.add((tuple(evens), tuple(odds)))
+        northbound = line[-1][1] > line[0][1]
+        assert (left is evens) == northbound  # evens on the west: the left going north, the right going south
+    # Madison (0) → Lonely Ln (600) → Division (1200): each block's numbers, a number on a corner starting one.
+    assert blocks == {((0, 598), (1, 599)), ((600, 1198), (601, 1199))}
+    path = tmp_path / "grid_ranges.geojson"
+    out = io.StringIO()
+    call_command("export_ranges", str(path), stdout=out)
+    assert "11 segments" in out.getvalue() and json.loads(path.read_text()) == collection
+    report = import_ranges(path, fields="tiger", name="grid ranges")
+    assert report.loaded == len(collection["features"]) and "ranged centreline segments" in report.lines()[0]
+    geocoding.clear_cache()
+    r = geocoding.geocode("300 N State St")
+    assert r.kind == "interpolated" and r.lat == pytest.approx(0.50125, abs=5e-5) and r.lon < 0.5  # west: even
