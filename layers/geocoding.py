@@ -44,6 +44,7 @@ COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
+REVERSE_REACH_M = 500.0  # reverse: a corner further than this names nothing (a pin in the lake or out of town)
 ADDRESS_POINT_REACH_M = 40.0  # reverse: an address point this close names the place (else the grid's number)
 BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
 # The block profile is fitted on address points in hundred-blocks of about the city's typical length (its
@@ -866,6 +867,8 @@ def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], se
     a, b, x, y, metres = corner
     if a is None:
         out["message"] = "the street layer has no named corners"
+    elif metres > REVERSE_REACH_M:
+        out["message"] = f"no named street corner within {REVERSE_REACH_M:.0f} m"
     else:
         out.update(intersection=f"near {a} & {b}", intersection_m=round(float(metres), 1))
         if found is None:
@@ -890,7 +893,7 @@ def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], se
                 out.update(status="matched", kind="intersection", score=0.6, address=f"{a} & {b}")
     if ward.number is None:
         out["status"] = "unmatched"  # named for the caller's benefit, but not a place in the city
-        out["message"] = "the point is outside the city"
+        out["message"] = "the point is outside the city" + (f" ({out['message']})" if out.get("message") else "")
     return out
 
 
@@ -933,7 +936,9 @@ def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
             continue
         places = r.candidates if r.status == "ambiguous" else [{"address": r.address, "lon": r.lon, "lat": r.lat}]
         for c in places:
-            out.append({"address": c["address"], "kind": c.get("kind", r.kind), "lon": c["lon"], "lat": c["lat"],
+            out.append({"address": c["address"], "kind": c.get("kind", r.kind),
+                        "lon": None if c["lon"] is None else round(c["lon"], 6),
+                        "lat": None if c["lat"] is None else round(c["lat"], 6),
                         "ward": r.ward if r.status == "matched" else None})
     return out[:limit]
 

@@ -299,6 +299,8 @@ def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_w
     assert (by_point["kind"], by_point["address"]) == ("point", "600 N STATE ST") and by_point["address_m"] < 5
     outside = geocoding.reverse(0.5, 1.2)  # Top St: named, but outside every ward
     assert outside["status"] == "unmatched" and outside["ward"] is None and "outside" in outside["message"]
+    far = geocoding.reverse(3.0, 3.0)  # hundreds of km from any corner: nothing is named
+    assert far["kind"] == "none" and far["address"] == "" and "no named street corner within 500 m" in far["message"]
 
 
 def test_partial_input_gets_ranked_completions(little_city, client):
