@@ -823,31 +823,16 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     idx = index()
     points = [point_from_lonlat(lon, lat) for lon, lat in places]
     lons, lats = [p.x for p in points], [p.y for p in points]
-    unnest = "unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i)"
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT c.street_1, c.street_2, ST_X(c.geom), ST_Y(c.geom), ST_Distance(c.geom::geography, "
-                    f"ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)::geography) FROM {unnest} "
-                    f"LEFT JOIN LATERAL (SELECT * FROM {StreetCorner._meta.db_table} WHERE layer_version_id = %s "
-                    f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) c ON true ORDER BY u.i",
-                    [lons, lats, idx.version])
-        corners = cur.fetchall()
-        # The street the point lies along: the nearest named segment of the street layer.
-        cur.execute(f"SELECT e.name, ST_Distance(e.geom::geography, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
-                    f"::geography) FROM {unnest} LEFT JOIN LATERAL (SELECT name, geom FROM "
-                    f"{StreetEdge._meta.db_table} WHERE layer_version_id = %s AND name <> '' "
-                    f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) e ON true ORDER BY u.i",
-                    [lons, lats, idx.version])
-        along = cur.fetchall()
-        versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
-        nearest: list[Any] = [None] * len(points)
-        if versions:
-            cur.execute(f"SELECT a.number_text, a.direction, a.street, a.d FROM {unnest} LEFT JOIN LATERAL ("
-                        f"SELECT *, ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
-                        f"::geography) AS d FROM {AddressPoint._meta.db_table} WHERE layer_version_id = ANY(%s) "
-                        f"ORDER BY geom <-> ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326) LIMIT 1) a ON true "
-                        f"ORDER BY u.i", [lons, lats, versions])
-            nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
-                       for row in cur.fetchall()]
+    corners = _nearest_each(lons, lats, StreetCorner, "street_1, street_2, ST_X(geom), ST_Y(geom)",
+                            "layer_version_id = %s", [idx.version])
+    # The street the point lies along: the nearest named segment of the street layer.
+    along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
+    versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
+    nearest: list[Any] = [None] * len(points)
+    if versions:
+        nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
+                   for row in _nearest_each(lons, lats, AddressPoint, "number_text, direction, street",
+                                            "layer_version_id = ANY(%s)", [versions])]
     wards = areas_with_edges(LayerKind.WARDS, points)
     try:
         areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, points, with_edge_distance=False)
@@ -856,6 +841,19 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     return [_reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)
             for i, (lon, lat, corner, street, found, ward) in enumerate(zip(lons, lats, corners, along, nearest,
                                                                             wards, strict=True))]
+
+
+def _nearest_each(lons: list[float], lats: list[float], model: Any, columns: str, where: str,
+                  params: list[Any]) -> list[tuple[Any, ...]]:
+    """For each point, in order, `columns` of the nearest row of `model` (KNN `<->` on its GiST index) and its
+    distance in metres last; all None where the table has no row."""
+    point = "ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT n.* FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i) "
+                    f"LEFT JOIN LATERAL (SELECT {columns}, ST_Distance(geom::geography, {point}::geography) "
+                    f"FROM {model._meta.db_table} WHERE {where} ORDER BY geom <-> {point} LIMIT 1) n ON true "
+                    f"ORDER BY u.i", [lons, lats, *params])
+        return [tuple(row) for row in cur.fetchall()]
 
 
 def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], segment: tuple[Any, ...],

@@ -76,6 +76,29 @@ def two_square_wards(load_wards: Callable[..., ImportReport]) -> ImportReport:
     return load_wards(collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)))
 
 
+@pytest.fixture
+def grid_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-untyped-def]
+    """Load a literal street layer (corners: street_1, street_2, lon, lat, zip) and address grid (TOML text)
+    for geocoding, inside the two square wards; the geocoder's cache is cleared before and after."""
+    from layers import geocoding
+    from routing.network import NetworkConfig, StreetNetworkSpec
+    from routing.streets import import_street_network
+
+    def build(name: str, corners: list[tuple[str, str, float, float, str]], grid_text: str) -> None:
+        csv = tmp_path / f"{name}.csv"
+        csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
+                       + "".join(f"{a},{b},{x},{y},{z}\n" for a, b, x, y, z in corners))
+        grid = tmp_path / f"{name}.toml"
+        grid.write_text(grid_text)
+        settings.CITY_GRID = grid
+        geocoding.clear_cache()
+        import_street_network(StreetNetworkSpec(kind="derived", name=name, path=csv),
+                              NetworkConfig(max_gap_metres=200_000))
+
+    yield build
+    geocoding.clear_cache()
+
+
 @pytest.fixture(scope="session")
 def live_server(django_db_setup, live_server):  # type: ignore[no-untyped-def]
     """pytest-django's live server, made to stop before the test database is dropped.

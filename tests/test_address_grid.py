@@ -81,22 +81,11 @@ SKEWED_GRID = """
 
 
 @pytest.fixture
-def skewed_city(two_square_wards, tmp_path, settings):  # type: ignore[no-untyped-def]
+def skewed_city(grid_city):  # type: ignore[no-untyped-def]
     from layers import geocoding
-    from routing.network import NetworkConfig, StreetNetworkSpec
-    from routing.streets import import_street_network
 
-    csv = tmp_path / "corners.csv"
-    csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
-                   + "".join(f"{a},{b},{x},{y},\n" for a, b, x, y in SKEWED_CORNERS))
-    grid = tmp_path / "grid.toml"
-    grid.write_text(SKEWED_GRID)
-    settings.CITY_GRID = grid
-    geocoding.clear_cache()
-    import_street_network(StreetNetworkSpec(kind="derived", name="skewed city", path=csv),
-                          NetworkConfig(max_gap_metres=200_000))
-    yield geocoding
-    geocoding.clear_cache()
+    grid_city("skewed city", [(a, b, x, y, "") for a, b, x, y in SKEWED_CORNERS], SKEWED_GRID)
+    return geocoding
 
 
 @pytest.mark.django_db

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 
 from layers import geocoding
 from layers.normalize import parse
-from routing.network import NetworkConfig, StreetNetworkSpec
-from routing.streets import import_street_network
 
 pytestmark = pytest.mark.django_db
 
@@ -40,18 +37,8 @@ even_side = { NS = "W", EW = "N" }
 
 
 @pytest.fixture
-def little_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-untyped-def]
-    csv = tmp_path / "corners.csv"
-    csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
-                   + "".join(f"{a},{b},{x},{y},{z}\n" for a, b, x, y, z in CORNERS))
-    grid = tmp_path / "grid.toml"
-    grid.write_text(GRID)
-    settings.CITY_GRID = grid
-    geocoding.clear_cache()
-    import_street_network(StreetNetworkSpec(kind="derived", name="little city", path=csv),
-                          NetworkConfig(max_gap_metres=200_000))
-    yield
-    geocoding.clear_cache()
+def little_city(grid_city):  # type: ignore[no-untyped-def]
+    grid_city("little city", CORNERS, GRID)
 
 
 def test_a_house_number_lands_between_the_grid_streets_on_its_street(little_city):
