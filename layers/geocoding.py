@@ -43,7 +43,7 @@ from layers.models import (
     StreetEdge,
     StreetNode,
 )
-from layers.normalize import DIRECTIONS, SEPARATORS, TYPES, ParsedAddress, ParsedStreet, parse
+from layers.normalize import DIRECTIONS, SEPARATORS, TYPES, ParsedAddress, ParsedStreet, base_name, parse
 
 M_PER_DEG = 111_320.0
 COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
@@ -254,12 +254,6 @@ def clear_cache() -> None:
 
 
 SPELLED = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
-
-
-def base_name(name: str) -> str:
-    """'N ASHLAND AVE' → 'ASHLAND AVE': both halves of a street split at a base line are one street."""
-    words = " ".join(name.upper().split()).split(" ")
-    return " ".join(words[1:]) if len(words) > 1 and words[0] in ("N", "S", "E", "W") else " ".join(words)
 
 
 def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:

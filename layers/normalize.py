@@ -7,6 +7,7 @@ Intersections ("Clark & Division", "63rd St and Halsted", "A / B", "A at B") are
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import usaddress
@@ -52,6 +53,13 @@ class ParsedAddress:
             c = self.cross
             return f"{main} & {' '.join(p for p in (c.direction, c.name, c.type) if p)}"
         return f"{self.number} {main}" if self.number is not None else main
+
+
+def base_name(name: str, prefixes: Iterable[str] = ("N", "S", "E", "W")) -> str:
+    """'N ASHLAND AVE' → 'ASHLAND AVE': both halves of a street split at a base line are one street (the
+    street network and the geocoder key streets the same way; a city may name other prefixes)."""
+    words = " ".join(name.upper().split()).split(" ")
+    return " ".join(words[1:]) if len(words) > 1 and words[0] in set(prefixes) else " ".join(words)
 
 
 def _ordinal(word: str) -> str:

@@ -21,7 +21,6 @@ import csv
 import hashlib
 import itertools
 import math
-import re
 import tempfile
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -41,6 +40,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from layers.manifests import read_toml
+from layers.normalize import base_name
 
 EARTH_RADIUS_M = 6_371_008.8
 DEFAULT_SNAP_METRES = 150.0
@@ -382,11 +382,8 @@ class Intersection:
 
 
 def base_street_name(name: str, config: NetworkConfig) -> str:
-    """'N ASHLAND AVE' and 'S ASHLAND AVE' are one street: drop a leading direction word."""
-    words = re.sub(r"\s+", " ", name.strip().upper()).split(" ")
-    if len(words) > 1 and words[0] in config.direction_prefixes:
-        words = words[1:]
-    return " ".join(words)
+    """'N ASHLAND AVE' and 'S ASHLAND AVE' are one street: the geocoder's rule, with the city's prefixes."""
+    return base_name(name, config.direction_prefixes)
 
 
 def derive_from_intersections(
