@@ -337,3 +337,25 @@ def test_the_grid_gives_ranged_centrelines_that_read_back_as_a_ranges_layer(litt
     geocoding.clear_cache()
     r = geocoding.geocode("300 N State St")
     assert r.kind == "interpolated" and r.lat == pytest.approx(0.50125, abs=5e-5) and r.lon < 0.5  # west: even
+
+
+def test_switching_the_active_address_layer_changes_answers_and_switching_back_restores_them(little_city,
+                                                                                              tmp_path):
+    from layers.addresses import import_addresses
+    from layers.models import LayerVersion
+
+    first, second = tmp_path / "survey_2025.csv", tmp_path / "survey_2026.csv"
+    first.write_text("LON,LAT,NUMBER,STREET\n0.5001,0.5026,600,N State St\n")
+    second.write_text("LON,LAT,NUMBER,STREET\n0.5001,0.5027,600,N State St\n")  # the door moved
+    older = import_addresses(first, kind="openaddresses", name="survey")
+    assert geocoding.geocode("600 N State St").lat == pytest.approx(0.5026)
+    newer = import_addresses(second, kind="openaddresses", name="survey")  # replaces the first
+    assert geocoding.geocode("600 N State St").lat == pytest.approx(0.5027)
+    call_command("layer_version", "activate", str(older.version_id), stdout=io.StringIO())  # switch back
+    assert geocoding.geocode("600 N State St").lat == pytest.approx(0.5026)
+    call_command("layer_version", "rollback", "addresses", stdout=io.StringIO())  # undo the switch
+    assert geocoding.geocode("600 N State St").lat == pytest.approx(0.5027)
+    call_command("layer_version", "retire", str(newer.version_id), stdout=io.StringIO())
+    assert LayerVersion.objects.filter(kind="addresses", active=True).count() == 0
+    grid = geocoding.geocode("600 N State St")  # no address layer: the grid answers
+    assert (grid.kind, grid.lat) == ("interpolated", pytest.approx(0.5025))
