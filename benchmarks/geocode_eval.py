@@ -99,6 +99,35 @@ def exact_only(func: Any) -> Any:
         geo._street_keys = original
 
 
+def leave_one_out() -> tuple[list[float], list[float]]:
+    """Each address point of the layer (the Loop's OSM points) left out in turn and geocoded from the rest:
+    between its neighbours on the same side and block, and by the grid model; metres from where it is. The
+    reference checks itself: no 311 row is involved."""
+    from layers.normalize import parse
+
+    idx = geo.index()
+    between: list[float] = []
+    grid: list[float] = []
+    for key, row in idx.along.items():
+        if key not in idx.streets:  # a point on a street the street layer does not name
+            continue
+        for i, (n, d, x, y) in enumerate(row):
+            parsed = parse(f"{n} {d} {key}")
+            if not d or parsed.street is None:
+                continue
+            saved = idx.along[key]
+            idx.along[key] = saved[:i] + saved[i + 1:]
+            try:
+                found = geo._between_points(idx, parsed, [key], 1.0, key)
+                places = geo._grid_places(idx, parsed, [key])
+            finally:
+                idx.along[key] = saved
+            if found is not None and found.lon is not None and found.lat is not None and places:
+                between.append(metres((found.lon, found.lat), (x, y)))
+                grid.append(min(metres((p[0], p[1]), (x, y)) for p in places))
+    return between, grid
+
+
 def main() -> int:
     args = parser(__doc__ or "").parse_args()
     history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
@@ -187,6 +216,10 @@ def main() -> int:
     if loop is not None:
         result.add(f"Loop ({loop['n']} addresses): matched", "share", loop["matched"], None, "")
         result.add("Loop: median error", "m", loop["median_m"], None, "")
+    loo_between, loo_grid = leave_one_out()
+    if loo_between:
+        result.add(f"address points left out, placed between their neighbours ({len(loo_between)})", "m",
+                   statistics.median(loo_between), statistics.median(loo_grid), "the grid model", better="lower")
     kinds: dict[str, int] = {}
     for res in as_written:
         kinds[res.kind] = kinds.get(res.kind, 0) + 1

@@ -50,6 +50,7 @@ COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
+BETWEEN_POINTS_M = 250.0  # two address points further apart than this are not one stretch to interpolate on
 REVERSE_REACH_M = 500.0  # reverse: a corner further than this names nothing (a pin in the lake or out of town)
 ADDRESS_POINT_REACH_M = 40.0  # reverse: an address point this close names the place (else the grid's number)
 BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
@@ -102,6 +103,8 @@ class Index:
     vocabulary: list[str]
     local: dict[tuple[str, bool], Axis | None] = field(default_factory=dict)
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = field(default_factory=dict)
+    # street key → its address points sorted by number: (number, direction, lon, lat), for interpolating
+    along: dict[str, list[tuple[int, str, float, float]]] = field(default_factory=dict)
     # street key → ranged segments (direction, left_from, left_to, right_from, right_to, lzip, rzip, coords)
     ranges: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
@@ -174,8 +177,12 @@ def index(grid_path: Path | None = None) -> Index:
         empty = Axis(np.array([]), np.array([]))
         grid = Grid(north_south=empty, east_west=empty)
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
+    along: dict[str, list[tuple[int, str, float, float]]] = defaultdict(list)
     for street, number, direction, x, y, postcode in _address_points(address_versions):
         points[(street, number)].append((direction, x, y, postcode))
+        along[street].append((number, direction, x, y))
+    for row in along.values():
+        row.sort()
     ranges: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for seg in RangedSegment.objects.filter(layer_version__in=address_versions).values_list(
             "street", "direction", "left_from", "left_to", "right_from", "right_to", "left_postcode",
@@ -188,7 +195,7 @@ def index(grid_path: Path | None = None) -> Index:
             by_name[" ".join(words[:-1]) if len(words) > 1 else vocab_extra].append(vocab_extra)
     built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
                   node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points),
-                  ranges=dict(ranges))
+                  ranges=dict(ranges), along=dict(along))
     built.typical_block = _typical_block_m(built)
     built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)
     _INDEX[key] = built
@@ -353,6 +360,29 @@ def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: fl
                       candidates=[{"address": f"{parsed.number} {p[0]} {p[4]}".replace("  ", " "),
                                    "lon": round(p[1], 6), "lat": round(p[2], 6)} for p in places])
     return Result(text, "matched", "point", x, y, match, address=label)
+
+
+def _between_points(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
+    """Between the nearest address points either side on the same street, side (parity) and hundred-block:
+    where a city has address points, its own neighbours place a missing number better than the grid."""
+    assert parsed.street is not None and parsed.number is not None
+    n = parsed.number
+    block = int(idx.grid.block) or 100
+    for key in keys:
+        same = [p for p in idx.along.get(key, ()) if p[0] % 2 == n % 2 and p[0] // block == n // block
+                and (not parsed.street.direction or not p[1] or p[1] == parsed.street.direction)]
+        below = [p for p in same if p[0] < n]
+        above = [p for p in same if p[0] > n]
+        if not below or not above:
+            continue
+        lo, hi = below[-1], above[0]
+        if lo[1] != hi[1] or _metres((lo[2], lo[3]), (hi[2], hi[3])) > BETWEEN_POINTS_M:
+            continue  # not one stretch of one street
+        t = (n - lo[0]) / (hi[0] - lo[0])
+        x, y = lo[2] + t * (hi[2] - lo[2]), lo[3] + t * (hi[3] - lo[3])
+        return Result(text, "matched", "interpolated", x, y, match * 0.95,
+                      address=f"{n} {lo[1] + ' ' if lo[1] else ''}{key}")
+    return None
 
 
 def _ranged(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
@@ -531,7 +561,8 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     keys, match = _street_keys(idx, parsed.street)
     if not keys:
         return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
-    found = _address_point(idx, parsed, keys, match, text) or _ranged(idx, parsed, keys, match, text)
+    found = (_address_point(idx, parsed, keys, match, text) or _between_points(idx, parsed, keys, match, text)
+             or _ranged(idx, parsed, keys, match, text))
     if found is not None:
         return _other_halves(idx, parsed, keys, found)
     places = _grid_places(idx, parsed, keys)

@@ -359,3 +359,17 @@ def test_switching_the_active_address_layer_changes_answers_and_switching_back_r
     assert LayerVersion.objects.filter(kind="addresses", active=True).count() == 0
     grid = geocoding.geocode("600 N State St")  # no address layer: the grid answers
     assert (grid.kind, grid.lat) == ("interpolated", pytest.approx(0.5025))
+
+
+def test_a_missing_number_lands_between_its_neighbouring_address_points(little_city, tmp_path):
+    from layers.addresses import import_addresses
+
+    path = tmp_path / "neighbours.csv"
+    path.write_text("LON,LAT,NUMBER,STREET\n0.4999,0.50260,600,N State St\n0.4999,0.50270,610,N State St\n"
+                    "0.5001,0.50265,605,N State St\n")  # 605 is across the street: not a neighbour of 604
+    import_addresses(path, kind="openaddresses", name="neighbours")
+    geocoding.clear_cache()
+    r = geocoding.geocode("604 N State St")
+    assert (r.kind, r.lon, r.lat) == ("interpolated", pytest.approx(0.4999), pytest.approx(0.50264))
+    alone = geocoding.geocode("612 N State St")  # nothing above it on its side: the grid places it
+    assert alone.lon == pytest.approx(0.5) and alone.lat == pytest.approx(0.5025 + 0.12 * 0.005 / 12, abs=1e-6)
