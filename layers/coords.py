@@ -34,8 +34,8 @@ def _number(name: str, raw: object) -> float:
     return value
 
 
-def point_from_lonlat(lon: object, lat: object) -> Point:
-    """Validate a longitude/latitude pair and return a WGS84 point (x = lon, y = lat)."""
+def checked_lonlat(lon: object, lat: object) -> tuple[float, float]:
+    """Validate a longitude/latitude pair (without building a geometry: batch lookups send plain numbers)."""
     x = _number("lon", lon)
     y = _number("lat", lat)
     if not -180.0 <= x <= 180.0:
@@ -43,6 +43,12 @@ def point_from_lonlat(lon: object, lat: object) -> Point:
     if not -90.0 <= y <= 90.0:
         hint = " (are lon and lat swapped?)" if -90.0 <= x <= 90.0 and -180.0 <= y <= 180.0 else ""
         raise CoordinateError(f"lat must be between -90 and 90; got {y}{hint}")
+    return x, y
+
+
+def point_from_lonlat(lon: object, lat: object) -> Point:
+    """Validate a longitude/latitude pair and return a WGS84 point (x = lon, y = lat)."""
+    x, y = checked_lonlat(lon, lat)
     return Point(x, y, srid=WGS84)
 
 

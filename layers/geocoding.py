@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connection
 from rapidfuzz import fuzz, process
 
-from layers.coords import point_from_lonlat
+from layers.coords import checked_lonlat, point_from_lonlat
 from layers.grid import Axis, Grid, GridError, calibrate, fit_block_profile, local_axis
 from layers.lookup import nearest_ward, wards_at
 from layers.models import (
@@ -846,21 +846,21 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     from layers.lookup import LayerNotLoaded, areas_with_edges
 
     idx = index()
-    points = [point_from_lonlat(lon, lat) for lon, lat in places]
-    lons, lats = [p.x for p in points], [p.y for p in points]
+    checked = [checked_lonlat(lon, lat) for lon, lat in places]
+    lons, lats = [x for x, _ in checked], [y for _, y in checked]
     corners = _nearest_each(lons, lats, StreetCorner, "street_1, street_2, ST_X(geom), ST_Y(geom)",
                             "layer_version_id = %s", [idx.version])
     # The street the point lies along: the nearest named segment of the street layer.
     along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
     versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
-    nearest: list[Any] = [None] * len(points)
+    nearest: list[Any] = [None] * len(checked)
     if versions:
         nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
                    for row in _nearest_each(lons, lats, AddressPoint, "number_text, direction, street",
                                             "layer_version_id = ANY(%s)", [versions])]
-    wards = areas_with_edges(LayerKind.WARDS, points)
+    wards = areas_with_edges(LayerKind.WARDS, checked)
     try:
-        areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, points, with_edge_distance=False)
+        areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, checked, with_edge_distance=False)
     except LayerNotLoaded:
         areas = []
     return [_reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)

@@ -21,7 +21,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
-from layers.coords import lonlat
+from layers.coords import checked_lonlat, lonlat
 from layers.importing import BOUNDARY_MODELS
 from layers.models import LayerKind, LayerVersion, Ward
 
@@ -251,17 +251,17 @@ class AreaHit:
     edge_distance_m: float | None  # to the nearest edge of the area found (or to the nearest area, outside)
 
 
-def areas_with_edges(kind: str, points: Sequence[Point], on: dt.date | None = None, *,
+def areas_with_edges(kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *,
                      with_edge_distance: bool = True) -> list[AreaHit]:
-    """Set-based `ward_at`: one query for many points, answers in input order. The edge distance is measured
+    """Set-based `ward_at`: one query for many (lon, lat), answers in input order. The edge distance is measured
     from the closest point of the boundary found in plane coordinates to the point on the sphere: exact for
     that boundary point, and a few metres at most from the true nearest, which is all a warning needs (the
     geography distance to a whole ward outline costs ~2 ms a point)."""
-    if not points:
+    if not places:
         return []
     day = on or timezone.localdate()
     area_table, part_table, part_fk = _tables(kind)
-    lons, lats = zip(*(lonlat(p) for p in points), strict=True)
+    lons, lats = zip(*(checked_lonlat(lon, lat) for lon, lat in places), strict=True)
     edge = ("ST_Distance(ST_ClosestPoint(ST_Boundary(a.geom), t.pt)::geography, t.pt::geography, false)"
             if with_edge_distance else "NULL::float8")
     outside = ("(SELECT ST_Distance(ST_ClosestPoint(o.geom, t.pt)::geography, t.pt::geography, false) "
