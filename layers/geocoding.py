@@ -49,6 +49,7 @@ M_PER_DEG = 111_320.0
 COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
 FUZZY_CUTOFF = 85.0
+FUZZY_TIE = 0.03  # typo readings this close to the best one are kept for the house number to decide between
 LOCAL_TRUST_M = 400.0  # a street's own corner with a grid street counts if within this of the citywide grid
 BETWEEN_POINTS_M = 250.0  # two address points further apart than this are not one stretch to interpolate on
 REVERSE_REACH_M = 500.0  # reverse: a corner further than this names nothing (a pin in the lake or out of town)
@@ -288,19 +289,23 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str],
         return keys, 0.95
     if len(street.name) == 1 and f"AVENUE {street.name}" in idx.by_name:  # "Avenue J" parsed as type + "J"
         return sorted(set(idx.by_name[f"AVENUE {street.name}"])), 0.95
-    # A typo: the closest name in the layer's vocabulary (with its type when one was given).
+    # A typo: the closest names in the layer's vocabulary, with the type when one was given and without it
+    # (the City writes "N Broadway St"; Broadway has no type). Near-ties all stay: "cliton" is as close to
+    # Clinton as to Clifton, and the house number then says which street has it (else: ambiguous).
+    scored: list[tuple[float, list[str]]] = []
     if street.type:
-        found = process.extractOne(street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-        if found is not None:
-            return [found[0]], 0.85 * found[1] / 100
-    if len(street.name) < 4:  # too short to guess from
+        scored += [(0.85 * score / 100, [key]) for key, score, _ in process.extract(
+            street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5)]
+    if len(street.name) >= 4:  # shorter is too short to guess from
+        for name, score, _ in process.extract(street.name, list(idx.by_name), scorer=fuzz.ratio,
+                                              score_cutoff=FUZZY_CUTOFF, limit=5):
+            keys = sorted(set(idx.by_name[name]))
+            typed = [k for k in keys if street.type and k.endswith(" " + street.type)]
+            scored.append((0.8 * score / 100, typed or keys))
+    if not scored:
         return [], 0.0
-    hit = process.extractOne(street.name, list(idx.by_name), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
-    if hit is None:
-        return [], 0.0
-    keys = sorted(set(idx.by_name[hit[0]]))
-    typed = [k for k in keys if street.type and k.endswith(" " + street.type)]
-    return (typed or keys), 0.8 * hit[1] / 100
+    best = max(score for score, _ in scored)
+    return sorted({k for score, keys in scored if score >= best - FUZZY_TIE for k in keys}), best
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:

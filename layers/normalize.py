@@ -74,7 +74,12 @@ def _ordinal(word: str) -> str:
 def normalise_street(text: str, direction: str = "", street_type: str = "") -> ParsedStreet:
     words = re.sub(r"[^\w\s]", " ", text.upper()).split()
     d = DIRECTIONS.get(direction.upper().strip(". "), "") if direction else ""
-    t = TYPES.get(street_type.upper().strip(". "), street_type.upper().strip(". ")) if street_type else ""
+    raw_type = street_type.upper().strip(". ") if street_type else ""
+    t = TYPES.get(raw_type, "")
+    if raw_type and not t:  # a "type" we do not know is part of the name ("Lake Shore": usaddress reads SHORE)
+        words.append(raw_type)
+    if len(words) > 1 and words[0] == "SAINT":  # "Saint Louis Ave" is ST LOUIS AVE, as street files write it
+        words[0] = "ST"
     if words and not d and words[0] in DIRECTIONS and len(words) > 1:
         d = DIRECTIONS[words.pop(0)]
     if words and not t and words[-1] in TYPES and len(words) > 1:

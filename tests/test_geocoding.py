@@ -95,6 +95,8 @@ def test_the_parser_normalises_directions_types_and_ordinals():
     assert (p.number, p.street.direction, p.street.name, p.street.type) == (1234, "N", "ASHLAND", "AVE")
     assert parse("100 W 63rd Street").street.key == "63RD ST"
     assert parse("63rd st and halsted").cross.name == "HALSTED"
+    assert parse("850 n lake shore, Chicago, IL 60611").street.key == "LAKE SHORE"  # not LAKE with type SHORE
+    assert parse("3059 Saint Louis Ave").street.key == "ST LOUIS AVE"
 
 
 def test_the_command_and_the_api_answer_in_one_json_shape(little_city, tmp_path, client):
@@ -373,3 +375,18 @@ def test_a_missing_number_lands_between_its_neighbouring_address_points(little_c
     assert (r.kind, r.lon, r.lat) == ("interpolated", pytest.approx(0.4999), pytest.approx(0.50264))
     alone = geocoding.geocode("612 N State St")  # nothing above it on its side: the grid places it
     assert alone.lon == pytest.approx(0.5) and alone.lat == pytest.approx(0.5025 + 0.12 * 0.005 / 12, abs=1e-6)
+
+
+TWINS = [("N CLINTON ST", "W MADISON ST", 0.498, 0.500, ""), ("N CLINTON ST", "W DIVISION ST", 0.498, 0.505, ""),
+         ("N CLIFTON ST", "W MADISON ST", 0.497, 0.500, ""), ("N CLIFTON ST", "W ELM ST", 0.497, 0.5005, ""),
+         ("N STATE ST", "W MADISON ST", 0.500, 0.500, ""), ("N STATE ST", "W DIVISION ST", 0.500, 0.505, ""),
+         ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""), ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, "")]
+
+
+def test_a_typo_as_close_to_two_streets_goes_to_the_one_that_has_the_number(grid_city):
+    grid_city("twins", TWINS, GRID)
+    far = geocoding.geocode("1100 N Cliton St")  # Clinton reaches 1100 N; Clifton stops at 50 N
+    assert (far.status, far.address) == ("matched", "1100 N CLINTON ST")
+    near = geocoding.geocode("20 N Cliton St")  # both have 20 N: say so
+    assert near.status == "ambiguous" and {c["address"] for c in near.candidates} == {
+        "20 N CLINTON ST", "20 N CLIFTON ST"}
