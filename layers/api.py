@@ -157,5 +157,5 @@ def reverse_view(request: Request) -> Response:
         return Response({"detail": str(exc)}, status=400)
     try:
         return Response(reverse(point.x, point.y))
-    except GeocoderNotReady as exc:
+    except (GeocoderNotReady, LayerNotLoaded) as exc:
         return Response({"detail": str(exc)}, status=503)

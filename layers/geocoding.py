@@ -850,13 +850,20 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     index) for all the corners, one for the address points, one for the wards, one for the areas."""
     from layers.lookup import LayerNotLoaded, areas_with_edges
 
-    idx = index()
     checked = [checked_lonlat(lon, lat) for lon, lat in places]
     lons, lats = [x for x, _ in checked], [y for _, y in checked]
-    corners = _nearest_each(lons, lats, StreetCorner, "street_1, street_2, ST_X(geom), ST_Y(geom)",
-                            "layer_version_id = %s", [idx.version])
-    # The street the point lies along: the nearest named segment of the street layer.
-    along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
+    try:
+        idx: Index | None = index()
+    except GeocoderNotReady:
+        idx = None  # no street layer: the ward, the area and any address point still answer
+    corners: list[tuple[Any, ...]] = [(None,) * 5] * len(checked)
+    along: list[tuple[Any, ...]] = [(None, None)] * len(checked)
+    if idx is not None:
+        corners = _nearest_each(lons, lats, StreetCorner, "street_1, street_2, ST_X(geom), ST_Y(geom)",
+                                "layer_version_id = %s", [idx.version])
+        # The street the point lies along: the nearest named segment of the street layer.
+        along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''",
+                              [idx.version])
     versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
     nearest: list[Any] = [None] * len(checked)
     if versions:
@@ -886,12 +893,14 @@ def _nearest_each(lons: list[float], lats: list[float], model: Any, columns: str
         return [tuple(row) for row in cur.fetchall()]
 
 
-def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], segment: tuple[Any, ...],
+def _reverse_one(idx: Index | None, lon: float, lat: float, corner: tuple[Any, ...], segment: tuple[Any, ...],
                  found: tuple[Any, ...] | None, ward: Any, area: Any) -> dict[str, Any]:
     out: dict[str, Any] = {
         "input": f"{lon},{lat}", "status": "unmatched", "kind": "none", "lon": round(lon, 6), "lat": round(lat, 6),
         "score": 0.0, "address": "", "ward": ward.number, "candidates": [],
         "ward_edge_m": None if ward.edge_distance_m is None else round(ward.edge_distance_m, 1),
+        "near_ward_edge": bool(ward.number is not None and ward.edge_distance_m is not None
+                               and ward.edge_distance_m < settings.WARD_EDGE_WARNING_METRES),
         "community_area": {"number": area.number, "name": area.name} if area and area.number is not None else None,
         "intersection": "", "intersection_m": None, "address_m": None}
     if found is not None:
@@ -899,7 +908,9 @@ def _reverse_one(idx: Index, lon: float, lat: float, corner: tuple[Any, ...], se
         out.update(status="matched", kind="point", score=1.0, address=" ".join(
             part for part in (str(number), direction, street) if part), address_m=round(float(metres), 1))
     a, b, x, y, metres = corner
-    if a is None:
+    if idx is None:
+        out["message"] = "no street layer is loaded: run `manage.py load_streets`"
+    elif a is None:
         out["message"] = "the street layer has no named corners"
     elif metres > REVERSE_REACH_M:
         out["message"] = f"no named street corner within {REVERSE_REACH_M:.0f} m"

@@ -280,6 +280,7 @@ def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_w
     assert set(west) >= {"input", "status", "kind", "lon", "lat", "score", "address", "ward", "candidates"}
     assert west["community_area"]["number"] == 35 and west["ward"] == 1
     assert west["ward_edge_m"] == pytest.approx(55_300, rel=0.01)  # 0.4999° to the ward's west edge at x=0
+    assert west["near_ward_edge"] is False and geocoding.reverse(0.9999, 0.5)["near_ward_edge"] is True  # 11 m
     path = tmp_path / "addresses.csv"
     path.write_text(OA)
     import_addresses(path, kind="openaddresses", name="test points")
@@ -390,3 +391,10 @@ def test_a_typo_as_close_to_two_streets_goes_to_the_one_that_has_the_number(grid
     near = geocoding.geocode("20 N Cliton St")  # both have 20 N: say so
     assert near.status == "ambiguous" and {c["address"] for c in near.candidates} == {
         "20 N CLINTON ST", "20 N CLIFTON ST"}
+
+
+def test_without_a_street_layer_a_pin_still_gets_its_ward(two_square_wards):
+    geocoding.clear_cache()
+    here = geocoding.reverse(0.5, 0.5)
+    assert (here["ward"], here["kind"], here["address"]) == (1, "none", "")
+    assert "load_streets" in here["message"]

@@ -139,6 +139,7 @@ def test_an_intake_clerk_sees_a_nearby_issue_and_attaches_the_caller(intake_cler
     page.select_option("#service_code", "light")
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)  # inside ward 1
+    page.wait_for_function("document.getElementById('here').textContent.includes('ward 1')")  # read back
     page.wait_for_selector(f"text=Attach caller to {lamp_out.ticket}")
     page.click(".attach")
     page.wait_for_selector("#parent")

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.geocoding import GeocoderNotReady, reverse
+from layers.lookup import LayerNotLoaded
 
 
 class Command(BaseCommand):
@@ -23,5 +24,5 @@ class Command(BaseCommand):
         try:
             point = point_from_lonlat(opts["lon"], opts["lat"])
             self.stdout.write(json.dumps(reverse(point.x, point.y)))
-        except (CoordinateError, GeocoderNotReady) as exc:
+        except (CoordinateError, GeocoderNotReady, LayerNotLoaded) as exc:
             raise CommandError(str(exc)) from None
