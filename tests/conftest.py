@@ -76,6 +76,20 @@ def two_square_wards(load_wards: Callable[..., ImportReport]) -> ImportReport:
     return load_wards(collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)))
 
 
+# A literal address grid for little test cities: Madison 0, Division 1200 N, Roosevelt 1200 S; State 0,
+# Ashland 1600 W; even numbers on the west and north sides.
+LITTLE_GRID = """
+even_side = { NS = "W", EW = "N" }
+[north_south]
+"MADISON ST" = 0
+"DIVISION ST" = 1200
+"ROOSEVELT RD" = -1200
+[east_west]
+"STATE ST" = 0
+"ASHLAND AVE" = -1600
+"""
+
+
 @pytest.fixture
 def grid_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-untyped-def]
     """Load a literal street layer (corners: street_1, street_2, lon, lat, zip) and address grid (TOML text)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from layers.grid import Axis, fit_block_profile, local_axis
+from tests.conftest import LITTLE_GRID
 
 
 def lot_share(remainder: float) -> float:
@@ -69,22 +70,12 @@ SKEWED_CORNERS = [  # Ashland leans west going north: 0.494 at Madison, 0.492 at
     ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
     ("N STATE ST", "W SHORT ST", 0.500, 0.5045), ("N ELM ST", "W SHORT ST", 0.497, 0.5045),
 ]
-SKEWED_GRID = """
-[north_south]
-"MADISON ST" = 0
-"DIVISION ST" = 1200
-"ROOSEVELT RD" = -1200
-[east_west]
-"STATE ST" = 0
-"ASHLAND AVE" = -1600
-"""
-
 
 @pytest.fixture
 def skewed_city(grid_city):  # type: ignore[no-untyped-def]
     from layers import geocoding
 
-    grid_city("skewed city", [(a, b, x, y, "") for a, b, x, y in SKEWED_CORNERS], SKEWED_GRID)
+    grid_city("skewed city", [(a, b, x, y, "") for a, b, x, y in SKEWED_CORNERS], LITTLE_GRID)
     return geocoding
 
 

@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from layers import geocoding
 from layers.normalize import parse
+from tests.conftest import LITTLE_GRID as GRID
 
 pytestmark = pytest.mark.django_db
 
@@ -24,16 +25,6 @@ CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500, "60602"),
            ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, ""), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495, ""),
            ("N STATE ST", "W TOP ST", 0.500, 1.2, ""), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2, ""),
            ("N STATE ST", "E LONELY LN", 0.500, 0.5025, "60610")]  # a street with a single corner
-GRID = """
-even_side = { NS = "W", EW = "N" }
-[north_south]
-"MADISON ST" = 0
-"DIVISION ST" = 1200
-"ROOSEVELT RD" = -1200
-[east_west]
-"STATE ST" = 0
-"ASHLAND AVE" = -1600
-"""
 
 
 @pytest.fixture
