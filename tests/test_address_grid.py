@@ -71,6 +71,7 @@ SKEWED_CORNERS = [  # Ashland leans west going north: 0.494 at Madison, 0.492 at
     ("N STATE ST", "W SHORT ST", 0.500, 0.5045), ("N ELM ST", "W SHORT ST", 0.497, 0.5045),
 ]
 
+
 @pytest.fixture
 def skewed_city(grid_city):  # type: ignore[no-untyped-def]
     from layers import geocoding
