@@ -59,7 +59,6 @@ BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary str
 # citywide grid's median metres per hundred): downtown's half-blocks and superblocks number differently.
 # 15 % was chosen on one half of the 311 addresses (split by CRC-32 of the address) over all blocks and 25 %.
 TYPICAL_BLOCK_TOLERANCE = 0.15
-NEIGHBOUR_AXES = True  # a street without grid corners of its own takes its numbers from parallel grid streets
 NEIGHBOUR_REACH_BLOCKS = 8.0  # a parallel grid street further than this says little about a short street
 # A street's own corners further apart than this around a number: ask its neighbours instead (16 chosen on
 # the same half of the 311 addresses over 4, 8 and never; the figures barely move).
@@ -110,6 +109,14 @@ class Index:
     ranges: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
     typical_block: float | None = None  # metres of a hundred-block on the citywide grid (median)
+    centre: dict[str, tuple[float, float]] = field(default_factory=dict)  # street key → median lon, lat
+
+    def middle(self, key: str) -> tuple[float, float]:
+        """A street's median point (its label spot, and where it lies across the grid), computed once."""
+        if key not in self.centre:
+            pts = self.streets[key]
+            self.centre[key] = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
+        return self.centre[key]
 
 
 _INDEX: dict[tuple[int, str], Index] = {}
@@ -231,10 +238,10 @@ def _profile_samples(idx: Index) -> list[tuple[float, float]]:
 def _typical_block_m(idx: Index) -> float | None:
     """The median length in metres of a hundred-block on the citywide grid (None without a grid)."""
     lengths = []
+    latitude = float(np.median(idx.grid.north_south.positions)) if len(idx.grid.north_south.positions) else 0.0
     for axis, on_ns in ((idx.grid.north_south, True), (idx.grid.east_west, False)):
         if len(axis.numbers) < 2:
             continue
-        latitude = float(np.median(idx.grid.north_south.positions)) if len(idx.grid.north_south.positions) else 0.0
         scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(latitude)))
         for (n0, n1), (p0, p1) in zip(itertools.pairwise(axis.numbers), itertools.pairwise(axis.positions),
                                       strict=True):
@@ -372,7 +379,7 @@ def _between_points(idx: Index, parsed: ParsedAddress, keys: list[str], match: f
     where a city has address points, its own neighbours place a missing number better than the grid."""
     assert parsed.street is not None and parsed.number is not None
     n = parsed.number
-    block = int(idx.grid.block) or 100
+    block = idx.grid.block
     for key in keys:
         same = [p for p in idx.along.get(key, ()) if p[0] % 2 == n % 2 and p[0] // block == n // block
                 and (not parsed.street.direction or not p[1] or p[1] == parsed.street.direction)]
@@ -466,8 +473,7 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
         typical = idx.typical_block
         kink = None
         if typical and points:
-            scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(float(np.median(
-                idx.streets[key][:, 1])))))
+            scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(idx.middle(key)[1])))
             kink = KINK_BLOCKS * typical / scale
         idx.local[cache_key] = local_axis(points, idx.grid.north_south if on_ns else idx.grid.east_west,
                                           long_span=8 * idx.grid.block, kink=kink)
@@ -484,7 +490,7 @@ def _street_axis(idx: Index, key: str, on_ns: bool, signed: float | None = None)
     hundred = "" if signed is None else str(int(signed // idx.grid.block))  # neighbours chosen per hundred
     cache_key = (f"~{key}~{hundred}", on_ns)
     if cache_key not in idx.local:
-        idx.local[cache_key] = _neighbour_axis(idx, key, on_ns, signed) if NEIGHBOUR_AXES else None
+        idx.local[cache_key] = _neighbour_axis(idx, key, on_ns, signed)
     return idx.local[cache_key] or own or (idx.grid.north_south if on_ns else idx.grid.east_west)
 
 
@@ -508,9 +514,8 @@ def _neighbour_axis(idx: Index, key: str, on_ns: bool, signed: float | None) -> 
     if not idx.typical_block:
         return None
     across = 0 if on_ns else 1  # parallel streets lie apart in longitude (north-south streets) or latitude
-    pts = idx.streets[key]
-    mine = float(np.median(pts[:, across]))
-    scale = M_PER_DEG * (math.cos(math.radians(float(np.median(pts[:, 1])))) if on_ns else 1.0)
+    mine = idx.middle(key)[across]
+    scale = M_PER_DEG * (math.cos(math.radians(idx.middle(key)[1])) if on_ns else 1.0)
     reach = NEIGHBOUR_REACH_BLOCKS * idx.typical_block
     per_number = idx.typical_block / idx.grid.block  # metres
     family = idx.grid.ew_streets if on_ns else idx.grid.ns_streets  # the grid streets running the same way
@@ -519,7 +524,7 @@ def _neighbour_axis(idx: Index, key: str, on_ns: bool, signed: float | None) -> 
     for other in family:
         if other == key or other not in idx.streets:
             continue
-        gap = (float(np.median(idx.streets[other][:, across])) - mine) * scale
+        gap = (idx.middle(other)[across] - mine) * scale
         axis = _local_axis(idx, other, on_ns) if abs(gap) <= reach else None
         if axis is None:
             continue
@@ -572,8 +577,7 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         return _other_halves(idx, parsed, keys, found)
     places = _grid_places(idx, parsed, keys)
     if not places:
-        pts = idx.streets[keys[0]]
-        c = (float(np.median(pts[:, 0])), float(np.median(pts[:, 1])))
+        c = idx.middle(keys[0])
         return Result(text, "unmatched", "street", c[0], c[1], 0.3 * match, address=keys[0],
                       message=f"{parsed.number} is outside the numbers of {keys[0]} on the grid")
     distinct: list[tuple[float, float, str, str]] = []
@@ -843,11 +847,12 @@ def reverse(lon: float, lat: float) -> dict[str, Any]:
 
 def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     """What is at each (lon, lat), in the shape forward geocoding answers with: the nearest address point if
-    one is within ADDRESS_POINT_REACH_M (kind "point"), else the number the grid gives the point on the nearer
-    street of its nearest corner, on the side it is on (kind "interpolated"); the nearest corner ("near N
-    CLARK ST & W DIVISION ST"); the ward with the distance to its nearest edge (a pin that close to a ward
-    line is worth a second look), and the community area. Set-based: one KNN query (`<->` on the GiST
-    index) for all the corners, one for the address points, one for the wards, one for the areas."""
+    one is within ADDRESS_POINT_REACH_M (kind "point"), else the number the grid gives the point on the
+    nearest named street segment (else the nearer street of its nearest corner), on the side it is on (kind
+    "interpolated"); the nearest corner ("near N CLARK ST & W DIVISION ST"); the ward with the distance to
+    its nearest edge (a pin that close to a ward line is worth a second look), and the community area.
+    Set-based: one KNN query (`<->` on the GiST index) each for the corners, the segments and the address
+    points, one for the wards, one for the areas."""
     from layers.lookup import LayerNotLoaded, areas_with_edges
 
     checked = [checked_lonlat(lon, lat) for lon, lat in places]
@@ -972,8 +977,8 @@ def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
         number, direction, rest = m.group(1), DIRECTIONS.get(m.group(2) or "", ""), m.group(3)
         streets = _completions(idx, rest, limit)
         if number is None:
-            return [{"address": k, "kind": "street", "lon": round(float(np.median(idx.streets[k][:, 0])), 6),
-                     "lat": round(float(np.median(idx.streets[k][:, 1])), 6), "ward": None} for k in streets]
+            return [{"address": k, "kind": "street", "lon": round(idx.middle(k)[0], 6),
+                     "lat": round(idx.middle(k)[1], 6), "ward": None} for k in streets]
         texts = [f"{number} {direction} {k}".replace("  ", " ") for k in streets]
     out = []
     for r in geocode_many(texts):

@@ -139,12 +139,6 @@ class Grid:
     block: float = 100.0  # numbers to a block: each hundred starts at a grid line
     profile: BlockProfile = field(default_factory=lambda: LINEAR_BLOCK)
 
-    def latitude(self, number: int, direction: str) -> float:
-        return self.north_south.position(number if direction == "N" else -number)
-
-    def longitude(self, number: int, direction: str) -> float:
-        return self.east_west.position(number if direction == "E" else -number)
-
 
 def local_axis(points: list[tuple[float, float]], beyond: Axis | None = None, long_span: float = 800.0,
                kink: float | None = None) -> Axis | None:

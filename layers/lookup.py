@@ -193,19 +193,16 @@ def numbers_at(
     """Set-based lookup: one query for many points, answers in input order (None = outside)."""
     if not points:
         return []
-    day = on or timezone.localdate()
-    area_table, part_table, part_fk = _tables(kind)
-    lons, lats = zip(*(lonlat(p) for p in points), strict=True)
     if use_parts:
-        inner = (
-            f"SELECT a.number FROM {part_table} p JOIN {area_table} a ON a.id = p.{part_fk} "
-            "WHERE p.layer_version_id = v.id AND ST_Covers(p.geom, t.pt) ORDER BY a.number LIMIT 1"
-        )
-    else:
-        inner = (
-            f"SELECT a.number FROM {area_table} a "
-            "WHERE a.layer_version_id = v.id AND ST_Covers(a.geom, t.pt) ORDER BY a.number LIMIT 1"
-        )
+        return [hit.number for hit in areas_with_edges(kind, [lonlat(p) for p in points], on,
+                                                       with_edge_distance=False)]
+    day = on or timezone.localdate()
+    area_table, _, _ = _tables(kind)
+    lons, lats = zip(*(lonlat(p) for p in points), strict=True)
+    inner = (
+        f"SELECT a.number FROM {area_table} a "
+        "WHERE a.layer_version_id = v.id AND ST_Covers(a.geom, t.pt) ORDER BY a.number LIMIT 1"
+    )
     with connection.cursor() as cur:
         cur.execute(
             f"""
