@@ -110,6 +110,7 @@ class Index:
     zip_of: dict[int, str] = field(default_factory=dict)  # corner id → postcode, where the layer has them
     typical_block: float | None = None  # metres of a hundred-block on the citywide grid (median)
     centre: dict[str, tuple[float, float]] = field(default_factory=dict)  # street key → median lon, lat
+    derived: dict[str, float] = field(default_factory=dict)  # grid lines read off the street layer (key → number)
 
     def middle(self, key: str) -> tuple[float, float]:
         """A street's median point (its label spot, and where it lies across the grid), computed once."""
@@ -205,9 +206,53 @@ def index(grid_path: Path | None = None) -> Index:
                   node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points),
                   ranges=dict(ranges), along=dict(along))
     built.typical_block = _typical_block_m(built)
+    built.derived = _derive_grid_streets(built)
     built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)
     _INDEX[key] = built
     return built
+
+
+def _derive_grid_streets(idx: Index) -> dict[str, float]:
+    """Grid lines the grid file does not list, read off the street layer, added to the grid; key → number.
+
+    A street crossed by at least `derive_min_corners` grid streets whose own axes all put it at one hundred
+    line (the median of their readings within `derive_tolerance` numbers of it, and spread no wider) is a
+    grid street at that hundred. Chicago's file names the mile and half-mile streets; most minor streets
+    between them lie on hundred lines too (Ainslie St is 4900 N), and blocks are not equal (Lawrence to
+    Ainslie is 277 m, Ainslie to Argyle 193 m), so each line found is a corner interpolation no longer has
+    to guess. A diagonal street crosses the grid streets at readings too spread to pass."""
+    g = idx.grid
+    if g.derive_min_corners <= 0 or g.derive_tolerance <= 0:
+        return {}
+    found: dict[bool, dict[str, float]] = {True: {}, False: {}}
+    for on_ns in (True, False):  # east-west streets carry north-south numbers, and the other way round
+        known, crossing = (g.ns_streets, g.ew_streets) if on_ns else (g.ew_streets, g.ns_streets)
+        col = 1 if on_ns else 0
+        axes = {k: a for k in crossing if k in idx.streets and (a := _local_axis(idx, k, on_ns)) is not None}
+        for key, pts in idx.streets.items():
+            if key in known or key in crossing or len(pts) < g.derive_min_corners:
+                continue
+            if (_orientation(pts) == "EW") != on_ns:
+                continue
+            mine = idx.nodes_of.get(key, set())
+            readings = []
+            for other, axis in axes.items():
+                common = mine & idx.nodes_of.get(other, set())
+                if common:
+                    position = float(np.median([idx.node_xy[n][col] for n in common]))
+                    if axis.positions[0] <= position <= axis.positions[-1]:
+                        readings.append(float(np.interp(position, axis.positions, axis.numbers)))
+            if len(readings) < g.derive_min_corners:
+                continue
+            middle = float(np.median(readings))
+            line = round(middle / g.block) * g.block
+            spread = float(np.median(np.abs(np.array(readings) - middle)))
+            if abs(middle - line) <= g.derive_tolerance and spread <= g.derive_tolerance:
+                found[on_ns][key] = float(line)
+    g.ns_streets.update(found[True])
+    g.ew_streets.update(found[False])
+    idx.local.clear()  # every street's own axis now has the new corners
+    return {**found[True], **found[False]}
 
 
 def _profile_samples(idx: Index) -> list[tuple[float, float]]:

@@ -138,6 +138,10 @@ class Grid:
     numbered_type: str = ""  # the type a numbered street has when none is given ("ST")
     block: float = 100.0  # numbers to a block: each hundred starts at a grid line
     profile: BlockProfile = field(default_factory=lambda: LINEAR_BLOCK)
+    # Minor streets found to lie on a hundred line (layers/geocoding.py _derive_grid_streets): crossed by at
+    # least this many grid streets that read it within `derive_tolerance` numbers of one hundred. 0: none.
+    derive_min_corners: int = 0
+    derive_tolerance: float = 0.0
 
 
 def local_axis(points: list[tuple[float, float]], beyond: Axis | None = None, long_span: float = 800.0,
@@ -203,4 +207,6 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
     return Grid(north_south=_axis(ns), east_west=_axis(ew), ns_streets=ns_streets, ew_streets=ew_streets,
                 even_side=dict(data.get("even_side", {})), setback_m=float(data.get("setback_m", 0.0)),
                 numbered_type=str((rule or {}).get("types", [""])[0]),
-                block=float(data.get("block_numbers", 100)))
+                block=float(data.get("block_numbers", 100)),
+                derive_min_corners=int(data.get("derive_min_corners", 0)),
+                derive_tolerance=float(data.get("derive_tolerance", 0.0)))

@@ -87,3 +87,50 @@ def test_a_short_street_takes_its_numbers_from_the_grid_street_beside_it(skewed_
     r = skewed_city.geocode("800 W Short St")
     assert r.kind == "interpolated" and r.lon == pytest.approx(0.496, abs=2e-4)
     assert skewed_city.geocode("800 W Division St").lon == pytest.approx(0.496, abs=1e-6)
+
+
+# ---- grid lines read off the street layer: minor streets that lie on a hundred line --------------------
+
+MINOR_GRID = """
+even_side = { NS = "W", EW = "N" }
+derive_min_corners = 3
+derive_tolerance = 15
+[north_south]
+"MADISON ST" = 0
+"NORTH AVE" = 400
+[east_west]
+"STATE ST" = 0
+"WELLS ST" = -200
+"FRANKLIN ST" = -300
+"""
+# Three north-south grid streets cross Madison (0) at lat 0.5000 and North Ave (400) at 0.5040. Elm St crosses
+# all three at 0.5031 (each reads 310: the 300 line, its blocks unequal); Oak St at 0.5012 (reads 120: on no
+# hundred line); Diag St crosses them at 0.5010, 0.5020 and 0.5030 (reads 100, 200, 300: no one line).
+MINOR_CORNERS = [(f"N {ns}", f"W {ew}", lon, lat, "")
+                 for ns, lon in (("STATE ST", 0.5000), ("WELLS ST", 0.4976), ("FRANKLIN ST", 0.4964))
+                 for ew, lat in (("MADISON ST", 0.5000), ("NORTH AVE", 0.5040), ("ELM ST", 0.5031),
+                                 ("OAK ST", 0.5012))]
+MINOR_CORNERS += [("N STATE ST", "W DIAG ST", 0.5000, 0.5010, ""), ("N WELLS ST", "W DIAG ST", 0.4976, 0.5020, ""),
+                  ("N FRANKLIN ST", "W DIAG ST", 0.4964, 0.5030, "")]
+
+
+@pytest.mark.django_db
+def test_a_minor_street_that_grid_streets_read_at_one_hundred_becomes_a_grid_line(grid_city):
+    from layers import geocoding
+
+    grid_city("minor streets", MINOR_CORNERS, MINOR_GRID)
+    idx = geocoding.index()
+    assert idx.derived == {"ELM ST": 300.0}  # not Oak (120 is on no hundred line), not Diag (readings spread)
+    # 305 N State is in the block that starts at Elm: north of it, though the even spread of Madison to
+    # North Ave would put the 300 line 11 m south of Elm.
+    assert geocoding.geocode("305 N State St").lat > 0.5031
+    assert geocoding.geocode("295 N State St").lat < 0.5031
+
+
+@pytest.mark.django_db
+def test_without_the_setting_no_grid_line_is_derived(grid_city):
+    from layers import geocoding
+
+    grid_city("minor streets, none derived", MINOR_CORNERS, MINOR_GRID.replace("derive_min_corners = 3\n", ""))
+    assert geocoding.index().derived == {}
+    assert geocoding.geocode("305 N State St").lat < 0.5031  # the even spread: the 300 line at 0.5030
