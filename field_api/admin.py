@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from field_api.models import DeviceToken, StopEvent
+from field_api.models import DeviceToken, Open311Key, StopEvent
 
 
 @admin.register(DeviceToken)
@@ -46,3 +46,27 @@ class StopEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(Open311Key)
+class Open311KeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "contact_email", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    fields = ["name", "contact_email"]
+    actions = ["revoke"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Open311Key, form: Any, change: bool) -> None:
+        key, raw = Open311Key.issue(obj.name, obj.contact_email)
+        obj.pk = key.pk
+        obj.__dict__.update(key.__dict__)
+        self.message_user(request, f"Open311 api_key for {key.name}: {raw}  — copy it now; it is not shown again.",
+                          messages.WARNING)
+
+    @admin.action(description="Revoke the selected api_keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Open311Key]) -> None:
+        for key in queryset:
+            key.revoke()
+        self.message_user(request, f"{queryset.count()} key(s) revoked")

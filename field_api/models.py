@@ -142,3 +142,39 @@ class StopPhoto(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stage} photo {self.index} of {self.event_id}"
+
+
+class Open311KeyQuerySet(models.QuerySet["Open311Key"]):
+    def live(self) -> Open311KeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class Open311Key(models.Model):
+    """An Open311 client's api_key (a resident app, another city system): posting requests needs one, reading
+    does not. Shown once when issued, stored hashed, revocable; requests it files say which client sent them."""
+
+    name = models.CharField(max_length=120, help_text="Which client, e.g. 'SeeClickFix bridge'.")
+    contact_email = models.EmailField(blank=True, help_text="Who to tell when the key or the API changes.")
+    prefix = models.CharField(max_length=TOKEN_PREFIX_LENGTH, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = Open311KeyQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, name: str, contact_email: str = "") -> tuple[Open311Key, str]:
+        """A new key; the raw key is returned once and never stored."""
+        raw = secrets.token_urlsafe(24)
+        key = cls.objects.create(name=name, contact_email=contact_email, prefix=raw[:TOKEN_PREFIX_LENGTH],
+                                 key_hash=hash_token(raw))
+        return key, raw
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

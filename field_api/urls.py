@@ -1,5 +1,6 @@
 from django.urls import path
 
+from field_api import open311
 from field_api.crew import views
 
 app_name = "field_api"
@@ -10,4 +11,10 @@ urlpatterns = [
     path("api/crew/stops/<int:pk>/events/", views.StopEvents.as_view(), name="crew-stop-events"),
     path("api/crew/events/", views.EventBatch.as_view(), name="crew-event-batch"),
     path("api/dispatch/stops/<int:pk>/reopen/", views.ReopenStop.as_view(), name="reopen-stop"),
+    # Open311 GeoReport v2: the format is the URL's suffix (.json or .xml), as the spec has it.
+    path("open311/v2/discovery.<str:fmt>", open311.discovery, name="open311-discovery"),
+    path("open311/v2/services.<str:fmt>", open311.services, name="open311-services"),
+    path("open311/v2/services/<str:code>.<str:fmt>", open311.service_definition, name="open311-service"),
+    path("open311/v2/requests.<str:fmt>", open311.service_requests, name="open311-requests"),
+    path("open311/v2/requests/<str:request_id>.<str:fmt>", open311.request_detail, name="open311-request"),
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +16,7 @@ from rest_framework.views import APIView
 from gis_app import dedup
 from gis_app.choices import Channel, LocatedBy, NotifyVia
 from gis_app.dedup import issue_counts
-from gis_app.intake import IntakeData, IntakeError, create_request
+from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
 from gis_app.tickets import TicketError, normalize_ticket
 from gis_app.transitions import (
@@ -30,7 +29,6 @@ from gis_app.transitions import (
     record,
 )
 from layers.coords import CoordinateError, point_from_lonlat
-from layers.geocoding import GeocoderNotReady, geocode, reverse
 
 
 class HasPerm(permissions.BasePermission):
@@ -130,33 +128,11 @@ class RequestCreate(APIView):
             field_name, errors = next(iter(ser.errors.items()))
             return _bad(field_name, " ".join(str(e) for e in errors))
         d = ser.validated_data
-        location = None
-        address = d.get("address", "")
-        located_by = d["located_by"]
-        if d.get("lon") or d.get("lat"):
-            try:
-                location = point_from_lonlat(d.get("lon"), d.get("lat"))
-            except CoordinateError as exc:
-                return _bad("location", str(exc))
-            if not address:  # a pin: give it the nearest address, so crews and residents can read it
-                with contextlib.suppress(GeocoderNotReady):
-                    address = reverse(location.x, location.y).get("address", "")
-        elif address:  # an address or cross streets: place it on the city's layers
-            try:
-                found = geocode(address)
-            except GeocoderNotReady:
-                found = None  # no street layer here: intake says a location is needed if the type needs one
-            if found is None:
-                pass
-            elif found.status == "ambiguous":
-                options = "; ".join(c["address"] for c in found.candidates)
-                return _bad("address", f"is ambiguous: did you mean {options}? Add the direction or the ZIP code")
-            elif found.status != "matched" or found.lon is None or found.lat is None:
-                return _bad("address", f"could not be placed ({found.message or 'no match'}); drop a pin instead")
-            else:
-                location = point_from_lonlat(found.lon, found.lat)
-                address = found.address
-                located_by = LocatedBy.INTERSECTION if found.kind == "intersection" else LocatedBy.ADDRESS
+        try:
+            where = locate(d.get("lon"), d.get("lat"), d.get("address", ""), d["located_by"])
+        except IntakeError as exc:
+            return _bad(exc.field, exc.message)
+        location, address, located_by = where.location, where.address, where.located_by
         data = IntakeData(
             service_code=d["service_code"], location=location, address=address,
             located_by=located_by, description=d.get("description", ""), attributes=d.get("attributes", {}),

@@ -8,6 +8,7 @@ nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,8 @@ from gis_app.notifications import acknowledge
 from gis_app.sla import due_at
 from gis_app.tickets import new_ticket
 from gis_app.transitions import record
+from layers.coords import CoordinateError, point_from_lonlat
+from layers.geocoding import GeocoderNotReady, geocode, reverse
 from layers.lookup import LayerNotLoaded
 
 
@@ -50,6 +53,7 @@ class IntakeData:
     notify_via: str = NotifyVia.NONE
     requested_at: dt.datetime | None = None
     external_id: str = ""
+    media_url: str = ""
 
 
 def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dict[str, Any]:
@@ -97,6 +101,41 @@ def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dic
     return clean
 
 
+@dataclass
+class Located:
+    location: Point | None
+    address: str
+    located_by: str
+
+
+def locate(lon: Any = None, lat: Any = None, address: str = "", located_by: str = LocatedBy.PIN) -> Located:
+    """Where a contact is, the one way every channel does it: a pin (lon and lat) keeps its place and gets its
+    nearest address, so crews and residents can read it; an address or cross streets are placed on the city's
+    layers. Raises IntakeError ("location" or "address") with what was expected; with neither, no place."""
+    if lon not in (None, "") or lat not in (None, ""):
+        try:
+            point = point_from_lonlat(lon, lat)
+        except CoordinateError as exc:
+            raise IntakeError("location", str(exc)) from None
+        if not address:
+            with contextlib.suppress(GeocoderNotReady):
+                address = reverse(point.x, point.y).get("address", "")
+        return Located(point, address, located_by)
+    if not address:
+        return Located(None, "", LocatedBy.NONE)
+    try:
+        found = geocode(address)
+    except GeocoderNotReady:  # no street layer here: intake says a location is needed if the type needs one
+        return Located(None, address, LocatedBy.FREE_TEXT)
+    if found.status == "ambiguous":
+        options = "; ".join(c["address"] for c in found.candidates)
+        raise IntakeError("address", f"is ambiguous: did you mean {options}? Add the direction or the ZIP code")
+    if found.status != "matched" or found.lon is None or found.lat is None:
+        raise IntakeError("address", f"could not be placed ({found.message or 'no match'}); drop a pin instead")
+    return Located(point_from_lonlat(found.lon, found.lat), found.address,
+                   LocatedBy.INTERSECTION if found.kind == "intersection" else LocatedBy.ADDRESS)
+
+
 @transaction.atomic
 def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
                    link_duplicates: bool | None = None) -> ServiceRequest:
@@ -127,7 +166,7 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
         reporter_email="" if data.anonymous else data.reporter_email,
         reporter_phone="" if data.anonymous else data.reporter_phone,
         anonymous=data.anonymous, notify_via=NotifyVia.NONE if data.anonymous else data.notify_via,
-        requested_at=requested_at, external_id=data.external_id,
+        requested_at=requested_at, external_id=data.external_id, media_url=data.media_url[:1000],
     )
     if data.location is not None:
         try:

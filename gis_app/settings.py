@@ -144,6 +144,12 @@ CITY_GRID = Path(os.environ.get("CITY_GRID", BASE_DIR / "fixtures" / "chicago" /
 CITY_BUSINESS_HOURS = os.environ.get("CITY_BUSINESS_HOURS", "08:00-17:00")
 CITY_WORKDAYS = [int(d) for d in os.environ.get("CITY_WORKDAYS", "0,1,2,3,4").split(",") if d.strip()]
 # Lookups warn when a point is closer than this to a ward edge (metres).
+# Open311 GeoReport v2 (field_api/open311.py): the jurisdiction_id clients may send (empty: any is ignored),
+# how many requests one GET returns at most and the longest date window it answers (the spec's 90 days).
+OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "")
+OPEN311_MAX_REQUESTS = int(os.environ.get("OPEN311_MAX_REQUESTS", "1000"))
+OPEN311_MAX_DAYS = int(os.environ.get("OPEN311_MAX_DAYS", "90"))
+OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "311 open data team, 311@city.example")
 WARD_EDGE_WARNING_METRES = float(os.environ.get("WARD_EDGE_WARNING_METRES", "30"))
 
 # gis.W001: Debian 12's GDAL 3.6 cannot block file/network access from spatial references (3.9 can).

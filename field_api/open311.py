@@ -1,0 +1,379 @@
+"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2): residents' apps and other systems read the
+city's services and requests and post new ones in the standard every 311 client speaks, in JSON or XML.
+
+    GET  /open311/v2/discovery.{json|xml}
+    GET  /open311/v2/services.{fmt}                    the service list
+    GET  /open311/v2/services/{service_code}.{fmt}     a service's questions (its attributes)
+    GET  /open311/v2/requests.{fmt}                    ?service_request_id= | service_code= start_date= status=…
+    GET  /open311/v2/requests/{service_request_id}.{fmt}
+    POST /open311/v2/requests.{fmt}                    api_key, service_code, lat+long | address_string, …
+
+Reading needs no key and never returns anything personal: no reporter names, e-mail addresses or phone
+numbers; e-mail addresses and phone numbers typed into a description are masked; sensitive service types
+never appear. Posting needs an api_key (`manage.py issue_open311_key`) and goes through the same intake
+function as staff (gis_app.intake): address_string is geocoded on the city's layers, then ward, department,
+SLA due date, ticket, duplicate check and the reporter's acknowledgement. The service_request_id is the
+request's universal ticket number. Errors are the spec's list of {code, description} with that HTTP status.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator, URLValidator
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from field_api.models import Open311Key, hash_token
+from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
+from gis_app.intake import IntakeData, IntakeError, create_request, locate
+from gis_app.models import ServiceAttribute, ServiceRequest, ServiceType
+from gis_app.public_views import PUBLIC_VERBS
+from gis_app.tickets import TicketError, normalize_ticket
+
+SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-11-25T00:00:00Z"  # when this API's shape last changed (discovery)
+FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
+# status_notes: the latest public step that says something about the status (not routing or the due date).
+STATUS_NOTES = {verb: label for verb, label in PUBLIC_VERBS.items() if verb not in ("routed", "due_date_set")}
+MAX_IDS = 200  # service_request_id=a,b,c… at most this many
+KEY_SEEN_EVERY = dt.timedelta(minutes=1)
+# Where an intake error's field comes from in an Open311 POST.
+PARAMETER = {"location": "lat/long or address_string", "address": "address_string", "reporter_email": "email",
+             "reporter_phone": "phone", "service_code": "service_code", "description": "description"}
+
+# Personal data a resident may type into a description; masked in everything this API returns.
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE = re.compile(r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def mask_personal(text: str) -> str:
+    """A description as the public sees it: e-mail addresses and phone numbers replaced by a note."""
+    return PHONE.sub("[phone removed]", EMAIL.sub("[e-mail removed]", text))
+
+
+# ---- rendering: one shape, two formats ---------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _fill(element: ET.Element, value: Any, name: str) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _fill(ET.SubElement(element, key), inner, key)
+    elif isinstance(value, list):
+        for inner in value:
+            child = PLURALS.get(name, "item")
+            _fill(ET.SubElement(element, child), inner, child)
+    else:
+        element.text = _text(value)
+
+
+def render(fmt: str, data: Any, root: str, item: str | None = None, status: int = 200) -> HttpResponse:
+    """JSON as the spec shows it; XML with the spec's element names (services/service,
+    service_requests/request, service_definition, errors/error, discovery), UTF-8 with its declaration."""
+    if fmt == "xml":
+        top = ET.Element(root)
+        if item is not None:
+            for entry in data:
+                _fill(ET.SubElement(top, item), entry, item)
+        else:
+            _fill(top, data, root)
+        body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="unicode")
+    else:
+        body = json.dumps(data, ensure_ascii=False, default=str)
+    return HttpResponse(body.encode("utf-8"), status=status, content_type=FORMATS.get(fmt, FORMATS["json"]))
+
+
+def open311(root: str, item: str | None = None, methods: tuple[str, ...] = ("GET",)
+            ) -> Callable[[Callable[..., tuple[Any, int]]], Callable[..., HttpResponse]]:
+    """A view answering in the format its URL ends with; Open311Error becomes the spec's error list."""
+    def wrap(func: Callable[..., tuple[Any, int]]) -> Callable[..., HttpResponse]:
+        @csrf_exempt  # clients authenticate with api_key, never with a session cookie
+        @functools.wraps(func)
+        def view(request: HttpRequest, fmt: str, **kwargs: Any) -> HttpResponse:
+            fmt = fmt.lower()
+            try:
+                if fmt not in FORMATS:
+                    raise Open311Error(404, f"format {fmt[:20]!r} is not served; expected .json or .xml")
+                if request.method not in methods:
+                    raise Open311Error(405, f"{request.method} is not allowed here; expected {' or '.join(methods)}")
+                _check_jurisdiction(request)
+                data, status = func(request, **kwargs)
+            except Open311Error as exc:
+                response = render(fmt if fmt in FORMATS else "json", [{"code": exc.code, "description":
+                                                                      exc.description}], "errors", "error", exc.code)
+                if exc.code == 405:
+                    response["Allow"] = ", ".join(methods)
+                return response
+            return render(fmt, data, root, item, status)
+        return view
+    return wrap
+
+
+def _check_jurisdiction(request: HttpRequest) -> None:
+    given = (request.POST.get("jurisdiction_id") if request.method == "POST" else None) \
+        or request.GET.get("jurisdiction_id", "")
+    ours = settings.OPEN311_JURISDICTION_ID
+    if given and ours and given != ours:
+        raise Open311Error(404, f"jurisdiction_id {given[:80]!r} is not served here; this endpoint is {ours!r}")
+
+
+# ---- discovery and services ------------------------------------------------------------------------------
+
+@open311("discovery")
+def discovery(request: HttpRequest) -> tuple[Any, int]:
+    base = request.build_absolute_uri("/open311/v2/").rstrip("/")
+    return {"changeset": CHANGESET, "contact": settings.OPEN311_CONTACT,
+            "key_service": "api_key for POST: ask the 311 team (manage.py issue_open311_key)",
+            "endpoints": [{"specification": SPECIFICATION, "url": base, "changeset": CHANGESET,
+                           "type": "production", "formats": ["application/json", "text/xml"]}]}, 200
+
+
+def _public_types() -> QuerySet[ServiceType]:
+    return ServiceType.objects.filter(active=True, sensitive=False)
+
+
+@open311("services", "service")
+def services(request: HttpRequest) -> tuple[Any, int]:
+    rows = _public_types().annotate(
+        has_questions=Exists(ServiceAttribute.objects.filter(service_type=OuterRef("pk")))).order_by("group", "name")
+    return [{"service_code": t.code, "service_name": t.name, "description": t.description,
+             "metadata": bool(t.has_questions), "type": "realtime",
+             "keywords": ", ".join(str(k) for k in (t.keywords or [])), "group": t.group} for t in rows], 200
+
+
+@open311("service_definition")
+def service_definition(request: HttpRequest, code: str) -> tuple[Any, int]:
+    stype = _public_types().filter(code=code).prefetch_related("attributes").first()
+    if stype is None:
+        raise Open311Error(404, f"no service with service_code {code[:80]!r}; see services.json")
+    return {"service_code": stype.code, "attributes": [
+        {"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
+         "datatype_description": a.get_datatype_display(), "order": a.order, "description": a.description,
+         "values": [{"key": str(v.get("key")), "name": str(v.get("name", v.get("key")))} for v in a.values]}
+        for a in stype.attributes.all()]}, 200
+
+
+# ---- requests ------------------------------------------------------------------------------------------------
+
+def _public_requests() -> QuerySet[ServiceRequest]:
+    """Requests the public may see, with what one row needs in the same query (no query per row)."""
+    from gis_app.models import RequestEvent
+
+    latest = (RequestEvent.objects.filter(request=OuterRef("pk"), public=True, verb__in=list(STATUS_NOTES))
+              .order_by("-at", "-id").values("verb")[:1])
+    return (ServiceRequest.objects.filter(service_type__sensitive=False)
+            .select_related("service_type", "department", "parent").annotate(last_public_verb=Subquery(latest)))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return timezone.localtime(value).isoformat(timespec="seconds") if value else None
+
+
+def as_open311(req: ServiceRequest) -> dict[str, Any]:
+    """One request in the spec's fields; never the reporter's name, e-mail or phone."""
+    note = STATUS_NOTES.get(getattr(req, "last_public_verb", None) or "", "")
+    if req.parent is not None:
+        note = f"{note}: see {req.parent.ticket}" if note else f"see {req.parent.ticket}"
+    return {
+        "service_request_id": req.ticket,
+        "status": "open" if req.status in OPEN_STATUSES else "closed",
+        "status_notes": note or None,
+        "service_name": req.service_type.name,
+        "service_code": req.service_type.code,
+        "description": mask_personal(req.description) or None,
+        "agency_responsible": req.department.name,
+        "service_notice": req.service_type.sla_text or None,
+        "requested_datetime": _iso(req.requested_at),
+        "updated_datetime": _iso(req.updated_at),
+        "expected_datetime": _iso(req.due_at),
+        "address": req.address or None,
+        "address_id": None,
+        "zipcode": None,
+        "lat": round(req.location.y, 6) if req.location else None,
+        "long": round(req.location.x, 6) if req.location else None,
+        "media_url": req.media_url or None,
+    }
+
+
+def _when(request: HttpRequest, name: str) -> dt.datetime | None:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' in a query string arrives as a space
+    except ValueError:
+        raise Open311Error(400, f"{name} {raw[:40]!r} is not a date-time; expected ISO 8601 such as "
+                                "2026-11-24T08:00:00-06:00") from None
+    return value if timezone.is_aware(value) else timezone.make_aware(value)
+
+
+def _listed(request: HttpRequest, name: str) -> list[str]:
+    return [v.strip() for v in request.GET.get(name, "").split(",") if v.strip()]
+
+
+def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
+    rows = _public_requests()
+    ids = _listed(request, "service_request_id")
+    if ids:  # the spec: ids override every other parameter
+        if len(ids) > MAX_IDS:
+            raise Open311Error(400, f"service_request_id lists {len(ids)} ids; at most {MAX_IDS} at once")
+        try:
+            tickets = [normalize_ticket(i) for i in ids]
+        except TicketError as exc:
+            raise Open311Error(400, f"service_request_id: {exc}") from None
+        return rows.filter(ticket__in=tickets).order_by("-requested_at")
+    codes = _listed(request, "service_code")
+    if codes:
+        known = set(_public_types().filter(code__in=codes).values_list("code", flat=True))
+        unknown = sorted(set(codes) - known)
+        if unknown:
+            raise Open311Error(400, f"service_code {', '.join(c[:80] for c in unknown)} is not a service here; "
+                                    "see services.json")
+        rows = rows.filter(service_type__code__in=codes)
+    wanted = {s.lower() for s in _listed(request, "status")}
+    if wanted - {"open", "closed"}:
+        raise Open311Error(400, f"status {', '.join(sorted(wanted - {'open', 'closed'}))[:80]!r}: expected open, "
+                                "closed or both")
+    if wanted == {"open"}:
+        rows = rows.filter(status__in=OPEN_STATUSES)
+    elif wanted == {"closed"}:
+        rows = rows.exclude(status__in=OPEN_STATUSES)
+    days = dt.timedelta(days=settings.OPEN311_MAX_DAYS)
+    start, end = _when(request, "start_date"), _when(request, "end_date")
+    if start is None and end is None:
+        end = timezone.now()
+    if end is None:
+        assert start is not None
+        end = start + days
+    if start is None:
+        start = end - days
+    if start > end:
+        raise Open311Error(400, "start_date is after end_date")
+    if end - start > days:
+        raise Open311Error(400, f"the window from start_date to end_date is {(end - start).days} days; at most "
+                                f"{settings.OPEN311_MAX_DAYS} at once (page through it)")
+    return rows.filter(requested_at__gte=start, requested_at__lte=end).order_by("-requested_at", "-id")
+
+
+@open311("service_requests", "request", methods=("GET", "POST"))
+def service_requests(request: HttpRequest) -> tuple[Any, int]:
+    if request.method == "POST":
+        return post_request(request)
+    rows = _search(request)[:settings.OPEN311_MAX_REQUESTS]
+    return [as_open311(r) for r in rows], 200
+
+
+@open311("service_requests", "request")
+def request_detail(request: HttpRequest, request_id: str) -> tuple[Any, int]:
+    try:
+        ticket = normalize_ticket(request_id)
+    except TicketError as exc:
+        raise Open311Error(400, f"service_request_id: {exc}") from None
+    found = _public_requests().filter(ticket=ticket).first()
+    if found is None:
+        raise Open311Error(404, f"no public request has service_request_id {ticket}")
+    return [as_open311(found)], 200
+
+
+# ---- posting ------------------------------------------------------------------------------------------------
+
+def _client(request: HttpRequest) -> Open311Key:
+    raw = request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
+    if not raw:
+        raise Open311Error(403, "api_key is required to post a request; ask the city's 311 team for one")
+    key = Open311Key.objects.filter(key_hash=hash_token(raw)).first()
+    if key is None:
+        raise Open311Error(403, "api_key is not known here")
+    if key.revoked_at is not None:
+        raise Open311Error(403, f"this api_key was revoked on {timezone.localtime(key.revoked_at):%Y-%m-%d}; "
+                                "ask the city's 311 team for a new one")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > KEY_SEEN_EVERY:
+        Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key
+
+
+def _attributes(request: HttpRequest) -> dict[str, Any]:
+    """attribute[CODE]=value, and attribute[CODE][]=v1&attribute[CODE][]=v2 for a multi-value list."""
+    found: dict[str, Any] = {}
+    for name in request.POST:
+        m = re.fullmatch(r"attribute\[([^\]]+)\](\[\])?", name)
+        if m:
+            values = request.POST.getlist(name)
+            found[m.group(1)] = values if m.group(2) else values[-1]
+    return found
+
+
+def _short(request: HttpRequest, name: str, limit: int) -> str:
+    value = request.POST.get(name, "").strip()
+    if len(value) > limit:
+        raise Open311Error(400, f"{name} is at most {limit} characters; got {len(value)}")
+    return value
+
+
+def post_request(request: HttpRequest) -> tuple[Any, int]:
+    key = _client(request)
+    code = _short(request, "service_code", 80)
+    if not code:
+        raise Open311Error(400, "service_code is required; see services.json")
+    stype = _public_types().filter(code=code).first()
+    if stype is None:
+        raise Open311Error(400, f"service_code {code!r} is not a service here; see services.json")
+    lat, lon = _short(request, "lat", 40), _short(request, "long", 40)
+    address = _short(request, "address_string", 300)
+    if not (lat or lon or address) and request.POST.get("address_id"):
+        raise Open311Error(400, "address_id is not supported here; send lat and long, or address_string")
+    email = _short(request, "email", 254)
+    media_url = _short(request, "media_url", 1000)
+    for value, check, expected in ((email, EmailValidator(), "email must be an e-mail address"),
+                                   (media_url, URLValidator(schemes=["http", "https"]),
+                                    "media_url must be an http(s) URL to the photo")):
+        try:
+            if value:
+                check(value)
+        except ValidationError:
+            raise Open311Error(400, f"{expected}; got {value[:80]!r}") from None
+    name = " ".join(x for x in (_short(request, "first_name", 100), _short(request, "last_name", 100)) if x)
+    try:
+        where = locate(lon, lat, address, LocatedBy.PIN if (lat or lon) else LocatedBy.ADDRESS)
+        req = create_request(IntakeData(
+            service_code=stype.code, location=where.location, address=where.address, located_by=where.located_by,
+            description=request.POST.get("description", ""), attributes=_attributes(request),
+            channel=Channel.OPEN311, reporter_name=name, reporter_email=email,
+            reporter_phone=_short(request, "phone", 40), notify_via=NotifyVia.EMAIL if email else NotifyVia.NONE,
+            media_url=media_url), actor_label=f"Open311 client {key.name}")
+    except IntakeError as exc:
+        where_from = PARAMETER.get(exc.field, exc.field.replace("attributes.", "attribute[") +
+                                   ("]" if exc.field.startswith("attributes.") else ""))
+        raise Open311Error(400, f"{where_from}: {exc.message}") from None
+    notice = stype.sla_text
+    if req.parent_id is not None:
+        parent = ServiceRequest.objects.only("ticket").get(pk=req.parent_id)
+        notice = f"Already reported as {parent.ticket}: you will hear when it is fixed. {notice}".strip()
+    return [{"service_request_id": req.ticket, "service_notice": notice or None,
+             "account_id": request.POST.get("account_id") or None}], 201
