@@ -296,11 +296,30 @@ def _typical_block_m(idx: Index) -> float | None:
 
 
 def _hundred(idx: Index, axis: Axis, number: int, direction: str) -> tuple[float, float, float]:
-    """Positions of the number's hundred line and the next one on `axis`, and the number past the line."""
+    """Positions of the two corners around the number on `axis` and how far past the first it is, in a
+    hundred-block's numbers. The corners are the number's hundred line and the next, unless the axis has a
+    corner between them (Wabash Ave at 45 E cuts State to Michigan's block in two): a corner is a corner,
+    and the block profile spans corner to corner."""
     sign = 1 if direction in ("N", "E") else -1
     block = idx.grid.block
-    base = (number // block) * block
-    return axis.position(sign * base), axis.position(sign * (base + block)), number - base
+    low, high = _stretch(axis, float(number), sign, block)
+    rem = (number - low) / (high - low) * block
+    return axis.position(sign * low), axis.position(sign * high), rem
+
+
+def _stretch(axis: Axis, number: float, sign: int, block: float) -> tuple[float, float]:
+    """The unsigned numbers of the corners around `number`: its hundred lines, or the axis's own points
+    between them."""
+    low = (number // block) * block
+    high = low + block
+    for k in axis.numbers:
+        n = float(k) * sign
+        if low < n < high:
+            if n <= number:
+                low = n
+            else:
+                high = min(high, n)
+    return low, high
 
 
 def _position(idx: Index, axis: Axis, number: int, direction: str) -> float:
@@ -824,13 +843,13 @@ def _signed_at(idx: Index, axis: Axis, value: float) -> float:
         signed = nums[-1] + (value - pos[-1]) * (nums[-1] - nums[-2]) / (pos[-1] - pos[-2])
     else:
         signed = float(np.interp(value, pos, nums))
-    sign = 1.0 if signed >= 0 else -1.0
-    direction = "N" if signed >= 0 else "S"  # only its sign matters to _hundred
-    base = int(abs(signed) // idx.grid.block * idx.grid.block)
-    p0, p1, _ = _hundred(idx, axis, base, direction)
+    sign = 1 if signed >= 0 else -1
+    block = idx.grid.block
+    low, high = _stretch(axis, abs(float(signed)), sign, block)
+    p0, p1 = axis.position(sign * low), axis.position(sign * high)
     if p1 == p0:
         return float(signed)
-    return sign * (base + idx.grid.profile.remainder((value - p0) / (p1 - p0)))
+    return sign * (low + idx.grid.profile.remainder((value - p0) / (p1 - p0)) * (high - low) / block)
 
 
 def grid_ranges() -> dict[str, Any]:

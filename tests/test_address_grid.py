@@ -134,3 +134,34 @@ def test_without_the_setting_no_grid_line_is_derived(grid_city):
     grid_city("minor streets, none derived", MINOR_CORNERS, MINOR_GRID.replace("derive_min_corners = 3\n", ""))
     assert geocoding.index().derived == {}
     assert geocoding.geocode("305 N State St").lat < 0.5031  # the even spread: the 300 line at 0.5030
+
+
+# ---- a corner inside a hundred-block: the block profile spans corner to corner --------------------------
+
+SPLIT_GRID = """
+[north_south]
+"MADISON ST" = 0
+"DIVISION ST" = 1200
+[east_west]
+"STATE ST" = 0
+"WABASH AVE" = 45
+"MICHIGAN AVE" = 100
+"""
+# Madison crosses State at lon 0.5000, Wabash (45 E) at 0.5010 and Michigan (100 E) at 0.5030: the block from
+# State to Michigan is cut by Wabash, and its two parts are not in proportion to their numbers.
+SPLIT_CORNERS = [(f"N {ns}", f"{'W' if ns == 'STATE ST' else 'E'} {ew}", lon, lat, "")
+                 for ns, lon in (("STATE ST", 0.5000), ("WABASH AVE", 0.5010), ("MICHIGAN AVE", 0.5030))
+                 for ew, lat in (("MADISON ST", 0.5000), ("DIVISION ST", 0.5060))]
+
+
+@pytest.mark.django_db
+def test_a_corner_inside_a_hundred_block_starts_a_block_of_its_own(grid_city):
+    from layers import geocoding
+
+    grid_city("split block", SPLIT_CORNERS, SPLIT_GRID)
+    # No address points: the profile is the even spread, corner to corner. 18 E is 18/45 of State to Wabash;
+    # 67 E is 22/55 of Wabash to Michigan (spread over State to Michigan, 18 E would be at 0.50054).
+    assert geocoding.geocode("18 E Madison St").lon == pytest.approx(0.5004, abs=1e-6)
+    assert geocoding.geocode("67 E Madison St").lon == pytest.approx(0.5018, abs=1e-6)
+    back = geocoding.reverse(0.5018, 0.5000)  # and back: the number where the point is
+    assert back["address"] in ("67 E MADISON ST", "66 E MADISON ST", "68 E MADISON ST")
