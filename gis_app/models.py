@@ -177,7 +177,8 @@ class ServiceRequest(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     closure_reason = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=100, blank=True, db_index=True)
-    media_url = models.URLField(max_length=1000, blank=True, help_text="A photo the reporter linked (Open311).")
+    media_url = models.URLField(max_length=1000, blank=True, db_default="",  # raw COPY loads may leave it out
+                                help_text="A photo the reporter linked (Open311).")
     import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="requests")
     source_data = models.JSONField(default=dict, blank=True,
