@@ -550,12 +550,43 @@ def _street_axis(idx: Index, key: str, on_ns: bool, signed: float | None = None)
     so does a street in pieces, between its pieces), else the citywide grid."""
     own = _local_axis(idx, key, on_ns)
     if own is not None and (signed is None or _own_gap(own, signed) <= OWN_GAP_BLOCKS * idx.grid.block):
-        return own
+        return own if signed is None else _filled(idx, key, on_ns, own, signed)
     hundred = "" if signed is None else str(int(signed // idx.grid.block))  # neighbours chosen per hundred
     cache_key = (f"~{key}~{hundred}", on_ns)
     if cache_key not in idx.local:
         idx.local[cache_key] = _neighbour_axis(idx, key, on_ns, signed)
     return idx.local[cache_key] or own or (idx.grid.north_south if on_ns else idx.grid.east_west)
+
+
+def _filled(idx: Index, key: str, on_ns: bool, own: Axis, signed: float) -> Axis:
+    """`own` with the gap around `signed` shaped like the streets beside it: where the street skips a hundred
+    line (it does not cross Roosevelt Rd, or a park cuts it), its two corners either side stay where they
+    are and the hundred lines between them fall where the parallel grid streets have them, scaled to fit.
+    Blocks are not equal (the South Loop's are 70 m near 11th St, 200 m elsewhere): a straight line between
+    two distant corners puts the numbers between them 100 m off."""
+    nums = own.numbers
+    if not nums[0] < signed < nums[-1]:
+        return own
+    i = int(np.searchsorted(nums, signed))
+    lo, hi = float(nums[i - 1]), float(nums[i])
+    if hi - lo <= idx.grid.block:
+        return own
+    cache_key = (f"+{key}+{lo}", on_ns)
+    if cache_key not in idx.local:
+        filled = own
+        beside = _neighbour_axis(idx, key, on_ns, (lo + hi) / 2)
+        if beside is not None:
+            inner = [float(n) for n in beside.numbers if lo < n < hi]
+            b_lo, b_hi = beside.position(lo), beside.position(hi)
+            if inner and b_hi != b_lo:
+                p_lo, p_hi = own.position(lo), own.position(hi)
+                scale = (p_hi - p_lo) / (b_hi - b_lo)
+                extra = [(n, p_lo + (beside.position(n) - b_lo) * scale) for n in inner]
+                filled = Axis(np.array([*nums[:i], *[n for n, _ in extra], *nums[i:]]),
+                              np.array([*own.positions[:i], *[p for _, p in extra], *own.positions[i:]]),
+                              beyond=own.beyond, long_span=own.long_span)
+        idx.local[cache_key] = filled
+    return idx.local[cache_key] or own
 
 
 def _own_gap(axis: Axis, signed: float) -> float:
@@ -820,6 +851,9 @@ def _number_at(idx: Index, key: str, lon: float, lat: float) -> tuple[int, str] 
     if len(axis.numbers) < 2:
         return None
     signed = _signed_at(idx, axis, value)
+    near = _street_axis(idx, key, on_ns, signed)  # a gap in its corners is shaped as forward shapes it
+    if near is not axis and len(near.numbers) >= 2:
+        signed = _signed_at(idx, near, value)
     direction = ("N" if signed >= 0 else "S") if on_ns else ("E" if signed >= 0 else "W")
     estimate = abs(signed)
     number = round(estimate)

@@ -165,3 +165,31 @@ def test_a_corner_inside_a_hundred_block_starts_a_block_of_its_own(grid_city):
     assert geocoding.geocode("67 E Madison St").lon == pytest.approx(0.5018, abs=1e-6)
     back = geocoding.reverse(0.5018, 0.5000)  # and back: the number where the point is
     assert back["address"] in ("67 E MADISON ST", "66 E MADISON ST", "68 E MADISON ST")
+
+
+# ---- a street that skips a hundred line takes the shape of the streets beside it -----------------------
+
+GAP_GRID = """
+[north_south]
+"MADISON ST" = 0
+"OAK ST" = 400
+"DIVISION ST" = 1200
+[east_west]
+"STATE ST" = 0
+"""
+# State crosses Madison (0) at lat 0.5000, Oak (400 N) at 0.5016 and Division (1200 N) at 0.5060: blocks are
+# short south of Oak. Pine St, 80 m west, crosses Madison and Division but not Oak (a park between).
+GAP_CORNERS = [("N STATE ST", "W MADISON ST", 0.5000, 0.5000, ""), ("N STATE ST", "W OAK ST", 0.5000, 0.5016, ""),
+               ("N STATE ST", "W DIVISION ST", 0.5000, 0.5060, ""), ("N PINE ST", "W MADISON ST", 0.4990, 0.5000, ""),
+               ("N PINE ST", "W DIVISION ST", 0.4990, 0.5060, "")]
+
+
+@pytest.mark.django_db
+def test_a_street_that_skips_a_hundred_line_takes_its_place_from_the_street_beside_it(grid_city):
+    from layers import geocoding
+
+    grid_city("gap", GAP_CORNERS, GAP_GRID)
+    # A straight line from Madison to Division would put 400 N Pine at 0.5020; State has the 400 line at 0.5016.
+    assert geocoding.geocode("400 N Pine St").lat == pytest.approx(0.5016, abs=1e-6)
+    assert geocoding.geocode("800 N Pine St").lat == pytest.approx(0.5038, abs=1e-6)
+    assert geocoding.reverse(0.4990, 0.5016)["address"] in ("400 N PINE ST", "401 N PINE ST")
