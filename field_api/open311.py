@@ -72,12 +72,16 @@ def mask_personal(text: str) -> str:
 
 # ---- rendering: one shape, two formats ---------------------------------------------------------------------
 
+# Characters XML 1.0 cannot carry at all (a description pasted from elsewhere may hold them).
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return NOT_XML.sub("", str(value))
 
 
 def _fill(element: ET.Element, value: Any, name: str) -> None:

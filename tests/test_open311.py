@@ -285,3 +285,10 @@ def test_the_issue_command_prints_a_key_once_and_revokes_by_prefix(db):
     assert key.prefix == raw[:8] and raw not in key.key_hash
     call_command("issue_open311_key", "--revoke", key.prefix, stdout=io.StringIO())
     assert Open311Key.objects.get().revoked_at is not None
+
+
+def test_a_description_with_control_characters_still_reads_as_xml(client, little_city, pothole, fixit_key):
+    answer = post(client, **report(fixit_key, description="Hole\x0b near\x1f the <curb> & drain"))
+    ticket = body(answer)[0]["service_request_id"]  # type: ignore[index]
+    xml = ET.fromstring(client.get(f"/open311/v2/requests/{ticket}.xml").content)
+    assert xml.findtext("request/description") == "Hole near the <curb> & drain"
