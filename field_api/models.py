@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -25,23 +26,44 @@ def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
+class IssuedKey(models.Model):
+    """A secret handed to a machine (a crew tablet, an Open311 client): shown once when issued, stored as a
+    SHA-256 hash with a short prefix to tell keys apart, revocable. `new_key` makes the raw secret and the
+    stored fields; each kind of key adds who it belongs to."""
+
+    prefix = models.CharField(max_length=TOKEN_PREFIX_LENGTH, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        abstract = True
+
+    @staticmethod
+    def new_key(nbytes: int) -> tuple[str, dict[str, str]]:
+        """A raw secret and the fields that store it (its prefix and hash, never itself)."""
+        raw = secrets.token_urlsafe(nbytes)
+        return raw, {"prefix": raw[:TOKEN_PREFIX_LENGTH], "key_hash": hash_token(raw)}
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
 class DeviceTokenQuerySet(models.QuerySet["DeviceToken"]):
     def live(self) -> DeviceTokenQuerySet:
         return self.filter(revoked_at__isnull=True)
 
 
-class DeviceToken(models.Model):
+class DeviceToken(IssuedKey):
     """A crew tablet's key: shown once when issued, stored hashed, revocable, with last-seen time."""
 
     crew = models.ForeignKey(Crew, on_delete=models.CASCADE, related_name="device_tokens")
     name = models.CharField(max_length=120, help_text="Which device, e.g. 'Truck 14 tablet'.")
-    prefix = models.CharField(max_length=TOKEN_PREFIX_LENGTH, db_index=True, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+", editable=False)
     last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = DeviceTokenQuerySet.as_manager()
 
@@ -51,15 +73,10 @@ class DeviceToken(models.Model):
     @classmethod
     def issue(cls, crew: Crew, name: str, by: object = None) -> tuple[DeviceToken, str]:
         """A new token; the raw key is returned once and never stored."""
-        raw = secrets.token_urlsafe(32)
-        token = cls.objects.create(crew=crew, name=name, prefix=raw[:TOKEN_PREFIX_LENGTH], key_hash=hash_token(raw),
-                                   created_by=by if getattr(by, "pk", None) else None)
+        raw, stored = cls.new_key(32)
+        creator: Any = by if getattr(by, "pk", None) else None  # a user, never a device or the system
+        token = cls.objects.create(crew=crew, name=name, created_by=creator, **stored)
         return token, raw
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])
 
 
 class EventKind(models.TextChoices):
@@ -149,17 +166,13 @@ class Open311KeyQuerySet(models.QuerySet["Open311Key"]):
         return self.filter(revoked_at__isnull=True)
 
 
-class Open311Key(models.Model):
+class Open311Key(IssuedKey):
     """An Open311 client's api_key (a resident app, another city system): posting requests needs one, reading
     does not. Shown once when issued, stored hashed, revocable; requests it files say which client sent them."""
 
     name = models.CharField(max_length=120, help_text="Which client, e.g. 'SeeClickFix bridge'.")
     contact_email = models.EmailField(blank=True, help_text="Who to tell when the key or the API changes.")
-    prefix = models.CharField(max_length=TOKEN_PREFIX_LENGTH, db_index=True, editable=False)
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = Open311KeyQuerySet.as_manager()
 
@@ -169,12 +182,5 @@ class Open311Key(models.Model):
     @classmethod
     def issue(cls, name: str, contact_email: str = "") -> tuple[Open311Key, str]:
         """A new key; the raw key is returned once and never stored."""
-        raw = secrets.token_urlsafe(24)
-        key = cls.objects.create(name=name, contact_email=contact_email, prefix=raw[:TOKEN_PREFIX_LENGTH],
-                                 key_hash=hash_token(raw))
-        return key, raw
-
-    def revoke(self) -> None:
-        if self.revoked_at is None:
-            self.revoked_at = timezone.now()
-            self.save(update_fields=["revoked_at"])
+        raw, stored = cls.new_key(24)
+        return cls.objects.create(name=name, contact_email=contact_email, **stored), raw
