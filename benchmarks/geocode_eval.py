@@ -81,10 +81,12 @@ def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], resu
                   if ward is not None and w == int(ward)]
     # Where the City's own point lies on a ward line (within ON_LINE_M of an edge: a boundary street's
     # centreline), its column is a coin toss even for that point; off the lines the figure is ours alone.
-    on_line = [(r, ward, h) for (r, _, ward), h in zip(matched, hits, strict=True)
-               if ward is not None and h.edge_distance_m is not None and h.edge_distance_m < ON_LINE_M]
-    off_line = [(r, ward) for (r, _, ward), h in zip(matched, hits, strict=True)
-                if ward is not None and not (h.edge_distance_m is not None and h.edge_distance_m < ON_LINE_M)]
+    on_line: list[tuple[geo.Result, Any, Any]] = []
+    off_line: list[tuple[geo.Result, Any, Any]] = []
+    for (r, _, ward), h in zip(matched, hits, strict=True):
+        if ward is not None:
+            on_the_line = h.edge_distance_m is not None and h.edge_distance_m < ON_LINE_M
+            (on_line if on_the_line else off_line).append((r, ward, h))
     q = statistics.quantiles(errors, n=20) if len(errors) >= 20 else [float("nan")] * 19
     return {"n": n, "matched": len(matched) / n if n else 0.0,
             "ambiguous": sum(r.status == "ambiguous" for r in results),
@@ -98,7 +100,7 @@ def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], resu
             "on_ward_line": len(on_line), "off_ward_line": len(off_line),
             "on_line_ward_correct": sum(1 for r, ward, _ in on_line if r.ward == int(ward)),
             "on_line_key_point_correct": sum(1 for _, ward, h in on_line if h.number == int(ward)),
-            "ward_correct_off_lines": (sum(1 for r, ward in off_line if r.ward == int(ward)) / len(off_line))
+            "ward_correct_off_lines": (sum(1 for r, ward, _ in off_line if r.ward == int(ward)) / len(off_line))
             if off_line else 0.0}
 
 

@@ -1,4 +1,4 @@
-"""Administrators issue crew device tokens here: the key is shown once, then only its prefix."""
+"""Administrators issue crew device tokens and Open311 api_keys here: a key is shown once, then only its prefix."""
 
 from __future__ import annotations
 
@@ -11,28 +11,56 @@ from django.http import HttpRequest
 from field_api.models import DeviceToken, Open311Key, StopEvent
 
 
-@admin.register(DeviceToken)
-class DeviceTokenAdmin(admin.ModelAdmin):
-    list_display = ["crew", "name", "prefix", "created_at", "last_seen_at", "revoked_at"]
-    list_filter = ["crew__department", "revoked_at"]
-    fields = ["crew", "name"]
+class IssuedKeyAdmin(admin.ModelAdmin):
+    """Keys are issued, never edited: saving the form issues one and shows the raw key once; revoking is an
+    action. Subclasses say how to issue from the form and what to call the key."""
+
     actions = ["revoke"]
+    noun = "key"
+
+    def issue(self, request: HttpRequest, obj: Any) -> tuple[Any, str, str]:
+        """(the new key, its raw secret, whose it is)."""
+        raise NotImplementedError
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
-    def save_model(self, request: HttpRequest, obj: DeviceToken, form: Any, change: bool) -> None:
-        token, raw = DeviceToken.issue(obj.crew, obj.name, by=request.user)
-        obj.pk = token.pk
-        obj.__dict__.update(token.__dict__)
-        self.message_user(request, f"Device token for {token.crew.name} / {token.name}: {raw}  — copy it now; "
-                                   "it is not shown again.", messages.WARNING)
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        key, raw, whose = self.issue(request, obj)
+        obj.pk = key.pk
+        obj.__dict__.update(key.__dict__)
+        self.message_user(request, f"{self.noun.capitalize()} for {whose}: {raw}  — copy it now; it is not shown "
+                                   "again.", messages.WARNING)
 
-    @admin.action(description="Revoke the selected device tokens")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[DeviceToken]) -> None:
-        for token in queryset:
-            token.revoke()
-        self.message_user(request, f"{queryset.count()} token(s) revoked")
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for key in queryset:
+            key.revoke()
+        self.message_user(request, f"{queryset.count()} {self.noun}(s) revoked")
+
+
+@admin.register(DeviceToken)
+class DeviceTokenAdmin(IssuedKeyAdmin):
+    list_display = ["crew", "name", "prefix", "created_at", "last_seen_at", "revoked_at"]
+    list_filter = ["crew__department", "revoked_at"]
+    fields = ["crew", "name"]
+    noun = "device token"
+
+    def issue(self, request: HttpRequest, obj: DeviceToken) -> tuple[DeviceToken, str, str]:
+        token, raw = DeviceToken.issue(obj.crew, obj.name, by=request.user)
+        return token, raw, f"{token.crew.name} / {token.name}"
+
+
+@admin.register(Open311Key)
+class Open311KeyAdmin(IssuedKeyAdmin):
+    list_display = ["name", "prefix", "contact_email", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    fields = ["name", "contact_email"]
+    noun = "Open311 api_key"
+
+    def issue(self, request: HttpRequest, obj: Open311Key) -> tuple[Open311Key, str, str]:
+        key, raw = Open311Key.issue(obj.name, obj.contact_email)
+        return key, raw, key.name
 
 
 @admin.register(StopEvent)
@@ -47,26 +75,3 @@ class StopEventAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-
-@admin.register(Open311Key)
-class Open311KeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "contact_email", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["revoked_at"]
-    fields = ["name", "contact_email"]
-    actions = ["revoke"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
-
-    def save_model(self, request: HttpRequest, obj: Open311Key, form: Any, change: bool) -> None:
-        key, raw = Open311Key.issue(obj.name, obj.contact_email)
-        obj.pk = key.pk
-        obj.__dict__.update(key.__dict__)
-        self.message_user(request, f"Open311 api_key for {key.name}: {raw}  — copy it now; it is not shown again.",
-                          messages.WARNING)
-
-    @admin.action(description="Revoke the selected api_keys")
-    def revoke(self, request: HttpRequest, queryset: QuerySet[Open311Key]) -> None:
-        for key in queryset:
-            key.revoke()
-        self.message_user(request, f"{queryset.count()} key(s) revoked")

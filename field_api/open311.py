@@ -37,7 +37,7 @@ from django.views.decorators.csrf import csrf_exempt
 from field_api.models import Open311Key, hash_token
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
-from gis_app.models import ServiceAttribute, ServiceRequest, ServiceType
+from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
 
@@ -49,9 +49,10 @@ PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint"
 STATUS_NOTES = {verb: label for verb, label in PUBLIC_VERBS.items() if verb not in ("routed", "due_date_set")}
 MAX_IDS = 200  # service_request_id=a,b,c… at most this many
 KEY_SEEN_EVERY = dt.timedelta(minutes=1)
-# Where an intake error's field comes from in an Open311 POST.
+# Where an intake error's field comes from in an Open311 POST (others keep their name; attributes.x is
+# attribute[x]).
 PARAMETER = {"location": "lat/long or address_string", "address": "address_string", "reporter_email": "email",
-             "reporter_phone": "phone", "service_code": "service_code", "description": "description"}
+             "reporter_phone": "phone"}
 
 # Personal data a resident may type into a description; masked in everything this API returns.
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -186,8 +187,6 @@ def service_definition(request: HttpRequest, code: str) -> tuple[Any, int]:
 
 def _public_requests() -> QuerySet[ServiceRequest]:
     """Requests the public may see, with what one row needs in the same query (no query per row)."""
-    from gis_app.models import RequestEvent
-
     latest = (RequestEvent.objects.filter(request=OuterRef("pk"), public=True, verb__in=list(STATUS_NOTES))
               .order_by("-at", "-id").values("verb")[:1])
     return (ServiceRequest.objects.filter(service_type__sensitive=False)
@@ -372,8 +371,8 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
             reporter_phone=_short(request, "phone", 40), notify_via=NotifyVia.EMAIL if email else NotifyVia.NONE,
             media_url=media_url), actor_label=f"Open311 client {key.name}")
     except IntakeError as exc:
-        where_from = PARAMETER.get(exc.field, exc.field.replace("attributes.", "attribute[") +
-                                   ("]" if exc.field.startswith("attributes.") else ""))
+        question = exc.field.removeprefix("attributes.")
+        where_from = f"attribute[{question}]" if question != exc.field else PARAMETER.get(exc.field, exc.field)
         raise Open311Error(400, f"{where_from}: {exc.message}") from None
     notice = stype.sla_text
     if req.parent_id is not None:

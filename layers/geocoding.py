@@ -227,7 +227,6 @@ def _derive_grid_streets(idx: Index) -> dict[str, float]:
     found: dict[bool, dict[str, float]] = {True: {}, False: {}}
     for on_ns in (True, False):  # east-west streets carry north-south numbers, and the other way round
         known, crossing = (g.ns_streets, g.ew_streets) if on_ns else (g.ew_streets, g.ns_streets)
-        col = 1 if on_ns else 0
         axes = {k: a for k in crossing if k in idx.streets and (a := _local_axis(idx, k, on_ns)) is not None}
         for key, pts in idx.streets.items():
             if key in known or key in crossing or len(pts) < g.derive_min_corners:
@@ -237,11 +236,9 @@ def _derive_grid_streets(idx: Index) -> dict[str, float]:
             mine = idx.nodes_of.get(key, set())
             readings = []
             for other, axis in axes.items():
-                common = mine & idx.nodes_of.get(other, set())
-                if common:
-                    position = float(np.median([idx.node_xy[n][col] for n in common]))
-                    if axis.positions[0] <= position <= axis.positions[-1]:
-                        readings.append(float(np.interp(position, axis.positions, axis.numbers)))
+                corner = _corner(idx, mine, other, on_ns)
+                if corner is not None and axis.positions[0] <= corner[0] <= axis.positions[-1]:
+                    readings.append(float(np.interp(corner[0], axis.positions, axis.numbers)))
             if len(readings) < g.derive_min_corners:
                 continue
             middle = float(np.median(readings))
@@ -511,6 +508,17 @@ def _along(coords: list[tuple[float, float]], t: float, side: str, setback_m: fl
     return coords[-1]
 
 
+def _corner(idx: Index, mine: set[int], other: str, on_ns: bool) -> tuple[float, float] | None:
+    """Where a street (its corner ids `mine`) meets `other`: the position along the axis (latitude for a
+    north-south number, longitude for an east-west one; the median where a wide street meets it twice) and
+    the latitude of one of those corners. None where they do not meet."""
+    common = mine & idx.nodes_of.get(other, set())
+    if not common:
+        return None
+    coords = np.array([idx.node_xy[n] for n in common])
+    return float(np.median(coords[:, 1 if on_ns else 0])), float(coords[0, 1])
+
+
 def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
     """Number → position along `key` from its own corners with the grid streets crossing it (the grid is not
     perfectly square: a street's own corners beat the citywide median)."""
@@ -520,18 +528,16 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
         mine = idx.nodes_of.get(key, set())
         points = []
         for other, number in grid_streets.items():
-            common = mine & idx.nodes_of.get(other, set())
-            if common:
-                coords = np.array([idx.node_xy[n] for n in common])
-                position = float(np.median(coords[:, 1 if on_ns else 0]))
+            corner = _corner(idx, mine, other, on_ns)
+            if corner is not None:
+                position, latitude = corner
                 # A corner far from where the citywide grid puts that number is not on the grid line (a street
                 # that bends away from it): trust it no more than the grid.
                 try:
                     expected = (idx.grid.north_south if on_ns else idx.grid.east_west).position(number)
                 except GridError:
                     expected = position  # no citywide grid to check against
-                metres = abs(position - expected) * M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(
-                    float(coords[0, 1]))))
+                metres = abs(position - expected) * M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(latitude)))
                 if metres <= LOCAL_TRUST_M:
                     points.append((number, position))
         typical = idx.typical_block
