@@ -158,6 +158,7 @@ class GenerationReport:
     duplicates: int = 0
     hard_negatives: int = 0
     hot_spot_rows: int = 0
+    not_yet: int = 0  # drawn after the moment of generation (a late duplicate of yesterday's request): left out
     seconds: float = 0.0
     counts_by_type: dict[int, int] = field(default_factory=dict)
 
@@ -166,7 +167,8 @@ class GenerationReport:
             return [f"unchanged: batch {self.batch_id} already holds this generation"]
         rate = self.rows / self.seconds if self.seconds else 0
         return [f"generated {self.rows} requests ({self.duplicates} planted duplicates, {self.hard_negatives} hard "
-                f"negatives, {self.hot_spot_rows} hot-spot requests) in {self.seconds:.1f} s ({rate:,.0f} rows/s)"]
+                f"negatives, {self.hot_spot_rows} hot-spot requests) in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+                + (f"; {self.not_yet} drawn after now left out" if self.not_yet else "")]
 
 
 def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.date | None = None,
@@ -195,8 +197,15 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
     tz = timezone.get_current_timezone()
     now = timezone.now()
     rows: list[dict[str, Any]] = []
+    not_yet = 0
 
     def add(type_id: int, ward: int, x: float, y: float, when: dt.datetime, truth: dict[str, Any]) -> int:
+        """Append a row and return its index; -1 for a moment still to come (a history holds none: a
+        request filed tomorrow would show on today's maps and count against its SLA from the future)."""
+        nonlocal not_yet
+        if when > now:
+            not_yet += 1
+            return -1
         close_h = float(rng.choice(profile.close_hours[type_id]))
         closed = when + dt.timedelta(hours=close_h)
         rows.append({"type": type_id, "ward": ward, "x": x, "y": y, "at": when,
@@ -215,12 +224,12 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
             x, y = sampler.sample(rng, ward)
             when = dt.datetime.combine(day, dt.time(h, int(rng.integers(60)), int(rng.integers(60))), tzinfo=tz)
             parent = add(t, ward, x, y, when, {})
-            if rng.random() < profile.dup_rate.get(t, 0.0):
+            if rng.random() < profile.dup_rate.get(t, 0.0) and parent >= 0:
                 metres, seconds = profile.dup_gaps[rng.integers(len(profile.dup_gaps))]
                 dx, dy = _offset(rng, float(metres), y)
                 add(t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60),
                     {"true_parent": parent})
-            if rng.random() < float(syn.get("hard_negative_rate", 0.0)):
+            if rng.random() < float(syn.get("hard_negative_rate", 0.0)) and parent >= 0:
                 dx, dy = _offset(rng, float(rng.uniform(30, 150)), y)
                 add(t, ward, x + dx, y + dy, when + dt.timedelta(hours=float(rng.uniform(1, 48))),
                     {"hard_negative_of": parent})
@@ -236,8 +245,7 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
             day = start + dt.timedelta(days=int(rng.integers(days)))
             when = dt.datetime.combine(day, dt.time(int(rng.choice(24, p=profile.hour_p)), 0), tzinfo=tz)
             dx, dy = _offset(rng, float(rng.uniform(0, 15)), y)
-            add(t, ward, x + dx, y + dy, when, {"hot_spot": k})
-            hot += 1
+            hot += add(t, ward, x + dx, y + dy, when, {"hot_spot": k}) >= 0
     # The ward is the one the point really falls in (a duplicate's offset can cross a ward line).
     from layers.coords import point_from_lonlat
 
@@ -246,7 +254,7 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
         ward_numbers = numbers_at(LayerKind.WARDS, [point_from_lonlat(r["x"], r["y"]) for r in part], end)
         for r, w in zip(part, ward_numbers, strict=True):
             r["ward"] = w
-    report = GenerationReport(batch_id=None, hot_spot_rows=hot)
+    report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=not_yet)
     with transaction.atomic():
         batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}",
                                            checksum=key)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from gis_app.loading import load_311
 from gis_app.models import ImportBatch, ServiceRequest
@@ -136,3 +138,14 @@ def test_without_history_the_generator_says_what_to_load(two_square_wards, tmp_p
     (tmp_path / "a.toml").write_text(ASSUMPTIONS)
     with pytest.raises(GeneratorError, match="load_311"):
         generate(days=1, per_day=1, seed=1, assumptions=tmp_path / "a.toml")
+
+
+def test_a_generated_history_holds_nothing_filed_after_now(city):
+    """Days up to tomorrow: what falls after the moment of generation is left out and counted, not written."""
+    started = timezone.now()
+    report = generate(days=4, per_day=40, seed=5, assumptions=city, end=timezone.localdate() + dt.timedelta(days=2))
+    written = ServiceRequest.objects.filter(import_batch_id=report.batch_id)
+    assert report.not_yet > 0 and written.count() == report.rows > 0
+    assert not written.filter(requested_at__gt=timezone.now()).exists()
+    assert written.filter(requested_at__gte=started - dt.timedelta(hours=36)).exists()  # the recent days stay
+    assert "drawn after now left out" in report.lines()[0]
