@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.throttling import SimpleRateThrottle
 
 from field_api.models import Open311Key, hash_token
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
@@ -60,10 +62,38 @@ PHONE = re.compile(r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(
 
 
 class Open311Error(Exception):
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after = retry_after
+
+
+class Open311Throttle(SimpleRateThrottle):
+    """DRF's sliding-window throttle (the times of recent requests, kept in the cache) outside a DRF view:
+    posts count per api_key (a leaked key cannot flood the queue from many addresses; guessing keys counts
+    per address), reads per client address. A rate of "" turns a limit off."""
+
+    def __init__(self, scope: str, rate: str) -> None:  # no super(): the rate comes from our settings
+        self.scope, self.rate = scope, rate or None
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        raw = _raw_key(request) if self.scope == "post" else ""
+        who = f"key:{hash_token(raw)}" if raw else f"addr:{self.get_ident(request)}"
+        return f"open311:{self.scope}:{who}"
+
+
+def _throttle(request: HttpRequest) -> None:
+    if request.method == "POST":
+        throttle = Open311Throttle("post", settings.OPEN311_POST_RATE)
+    else:
+        throttle = Open311Throttle("read", settings.OPEN311_READ_RATE)
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: the key is ours
+        wait = max(1, math.ceil(throttle.wait() or throttle.duration or 1))
+        who = "this api_key" if request.method == "POST" and _raw_key(request) else "this address"
+        raise Open311Error(429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s",
+                           retry_after=wait)
 
 
 def mask_personal(text: str) -> str:
@@ -127,12 +157,15 @@ def open311(root: str, item: str | None = None, methods: tuple[str, ...] = ("GET
                 if request.method not in methods:
                     raise Open311Error(405, f"{request.method} is not allowed here; expected {' or '.join(methods)}")
                 _check_jurisdiction(request)
+                _throttle(request)
                 data, status = func(request, **kwargs)
             except Open311Error as exc:
                 response = render(fmt if fmt in FORMATS else "json", [{"code": exc.code, "description":
                                                                       exc.description}], "errors", "error", exc.code)
                 if exc.code == 405:
                     response["Allow"] = ", ".join(methods)
+                if exc.retry_after is not None:
+                    response["Retry-After"] = str(exc.retry_after)
                 return response
             return render(fmt, data, root, item, status)
         return view
@@ -305,8 +338,12 @@ def request_detail(request: HttpRequest, request_id: str) -> tuple[Any, int]:
 
 # ---- posting ------------------------------------------------------------------------------------------------
 
+def _raw_key(request: HttpRequest) -> str:
+    return request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
+
+
 def _client(request: HttpRequest) -> Open311Key:
-    raw = request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
+    raw = _raw_key(request)
     if not raw:
         raise Open311Error(403, "api_key is required to post a request; ask the city's 311 team for one")
     key = Open311Key.objects.filter(key_hash=hash_token(raw)).first()

@@ -150,11 +150,21 @@ OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "")
 OPEN311_MAX_REQUESTS = int(os.environ.get("OPEN311_MAX_REQUESTS", "1000"))
 OPEN311_MAX_DAYS = int(os.environ.get("OPEN311_MAX_DAYS", "90"))
 OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "311 open data team, 311@city.example")
+# Open311 rate limits, "N/second|minute|hour|day" ("" for none): posts per api_key, reads per client address.
+OPEN311_POST_RATE = os.environ.get("OPEN311_POST_RATE", "120/hour")
+OPEN311_READ_RATE = os.environ.get("OPEN311_READ_RATE", "600/minute")
 WARD_EDGE_WARNING_METRES = float(os.environ.get("WARD_EDGE_WARNING_METRES", "30"))
 
 # gis.W001: Debian 12's GDAL 3.6 cannot block file/network access from spatial references (3.9 can).
 # The stack takes GDAL from Debian by decision; we only read files we were given, never user WKT SRS.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+# ---- cache (rate-limit counters) ----
+# Redis where CACHE_URL is set (e.g. redis://127.0.0.1:6379/1), so every web worker shares one count; else
+# this process's memory, which is right for one process (the demo's runserver, the tests).
+CACHE_URL = os.environ.get("CACHE_URL", "")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # ---- background jobs, notifications, webhooks ----
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

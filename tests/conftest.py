@@ -21,6 +21,14 @@ WEST_SQUARE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
 EAST_SQUARE = [[1.0, 0.0], [2.0, 0.0], [2.0, 1.0], [1.0, 1.0], [1.0, 0.0]]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> None:
+    """Each test starts with no requests counted against the Open311 rate limits (the cache is per process)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def feature(number: object, ring: list[list[float]], name: str | None = None, **props: object) -> dict:
     properties: dict[str, object] = {"ward": number, **props}
     if name is not None:

@@ -292,3 +292,28 @@ def test_a_description_with_control_characters_still_reads_as_xml(client, little
     ticket = body(answer)[0]["service_request_id"]  # type: ignore[index]
     xml = ET.fromstring(client.get(f"/open311/v2/requests/{ticket}.xml").content)
     assert xml.findtext("request/description") == "Hole near the <curb> & drain"
+
+
+# ---- rate limits ------------------------------------------------------------------------------------------------
+
+def test_posts_are_limited_per_api_key_and_say_when_to_come_back(client, little_city, pothole, fixit_key,
+                                                                   settings):
+    settings.OPEN311_POST_RATE = "2/hour"
+    _, other_key = Open311Key.issue("Neighbourhood app", "dev@hood.example")
+    assert [post(client, **report(fixit_key)).status_code for _ in range(2)] == [201, 201]
+    third = post(client, **report(fixit_key))
+    assert third.status_code == 429 and 1 <= int(third["Retry-After"]) <= 3600
+    assert "at most 2/hour" in body(third)[0]["description"]  # type: ignore[index]
+    assert ServiceRequest.objects.count() == 2  # the refused one wrote nothing
+    assert post(client, **report(other_key)).status_code == 201  # another app's key has its own count
+    xml = ET.fromstring(post(client, "xml", **report(fixit_key)).content)
+    assert xml.tag == "errors" and xml.findtext("error/code") == "429"
+
+
+def test_reads_are_limited_per_client_address_and_the_limit_can_be_turned_off(client, pothole, settings):
+    settings.OPEN311_READ_RATE = "3/minute"
+    assert [client.get("/open311/v2/services.json").status_code for _ in range(3)] == [200, 200, 200]
+    assert client.get("/open311/v2/requests.json").status_code == 429  # every read counts together
+    assert client.get("/open311/v2/services.json", REMOTE_ADDR="203.0.113.9").status_code == 200
+    settings.OPEN311_READ_RATE = ""
+    assert client.get("/open311/v2/services.json").status_code == 200
