@@ -203,6 +203,29 @@ def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little
         import_ranges(path, fields="chicago", name="wrong layout")
 
 
+def test_the_city_of_chicago_centreline_layout_loads_with_its_split_name_fields(little_city, tmp_path):
+    """The City's own file names a street in four fields (PRE_DIR, STREET_NAM, STREET_TYP, SUF_DIR); its
+    ranges place numbers as the TIGER layout's do, and the direction keeps N Oak apart from S Oak."""
+    from layers.addresses import import_ranges
+
+    features = []
+    for f in RANGES["features"]:  # type: ignore[index]
+        p = f["properties"]
+        features.append({"type": "Feature", "geometry": f["geometry"], "properties": {
+            "PRE_DIR": "N", "STREET_NAM": "OAK", "STREET_TYP": "ST", "SUF_DIR": None, "L_F_ADD": p["LFROMHN"],
+            "L_T_ADD": p["LTOHN"], "R_F_ADD": p["RFROMHN"], "R_T_ADD": p["RTOHN"], "L_ZIP": "60601",
+            "R_ZIP": "60601"}})
+    path = tmp_path / "centerlines.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    report = import_ranges(path, fields="chicago", name="city centrelines")
+    assert report.loaded == 2 and not report.skipped
+    geocoding.clear_cache()
+    found = geocoding.geocode("251 North Oak Street")
+    assert found.kind == "interpolated" and found.address == "251 N OAK ST"
+    assert found.lon == pytest.approx(0.6015, abs=2e-5) and found.lat > 0.600  # odd: left of travel
+    assert geocoding.geocode("251 S Oak St").kind != "interpolated"  # no south Oak St in the ranges
+
+
 def test_address_points_teach_where_numbers_sit_inside_a_block(little_city, tmp_path):
     """A surveyor's points on State St (first lot 10 % into each hundred-block, then 1.8 % of it per number)
     move Ashland's interpolated numbers from the even spread to where the city's lots really are."""
