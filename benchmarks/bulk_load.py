@@ -70,9 +70,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from gis_app.loading import load_311
+    from gis_app.citydata.loading import load_311
+    from gis_app.citydata.synthetic import generate
     from gis_app.models import ImportBatch, ServiceRequest
-    from gis_app.synthetic import generate
     from layers.importing import load_manifest
     from routing.streets import load_streets_manifest
 

@@ -29,7 +29,7 @@ setup_django()
 
 from django.utils import timezone  # noqa: E402
 
-from gis_app.dedup_eval import (  # noqa: E402
+from gis_app.citydata.dedup_learning import (  # noqa: E402
     Figures,
     Looked,
     choose_threshold,

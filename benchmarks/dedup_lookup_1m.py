@@ -34,7 +34,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.db import connections
 
-    from gis_app.dedup_eval import lookup_speed
+    from gis_app.citydata.dedup_learning import lookup_speed
     from gis_app.models import ServiceRequest
 
     try:

@@ -33,8 +33,8 @@ from django.db import transaction  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
+from gis_app.due_dates import BusinessCalendar  # noqa: E402
 from gis_app.models import Department  # noqa: E402
-from gis_app.sla import BusinessCalendar  # noqa: E402
 from layers.lookup import version_in_force  # noqa: E402
 from layers.models import LayerKind, Ward  # noqa: E402
 from routing import solver  # noqa: E402

@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 
 from gis_app.models import ServiceRequest
-from routing.models import Crew, Stop
+from routing.models import Crew, EventKind, Outcome, ReasonCode, Stop
 
 TOKEN_PREFIX_LENGTH = 8
 
@@ -77,31 +77,6 @@ class DeviceToken(IssuedKey):
         creator: Any = by if getattr(by, "pk", None) else None  # a user, never a device or the system
         token = cls.objects.create(crew=crew, name=name, created_by=creator, **stored)
         return token, raw
-
-
-class EventKind(models.TextChoices):
-    EN_ROUTE = "en_route", "En route"
-    ARRIVED = "arrived", "Arrived"
-    STARTED = "started", "Started"
-    COMPLETED = "completed", "Completed"
-    COULD_NOT_COMPLETE = "could_not_complete", "Could not complete"
-    REOPENED = "reopened", "Reopened by a supervisor"
-
-
-class Outcome(models.TextChoices):
-    APPLIED = "applied", "Applied"
-    CONFLICT = "conflict", "Recorded, not applied: the stop was already completed"
-    IGNORED = "ignored", "Recorded, not applied"
-
-
-class ReasonCode(models.TextChoices):
-    NO_ACCESS = "no_access", "No access"
-    PARKED_CAR = "parked_car", "Parked car in the way"
-    NEEDS_OTHER_CREW = "needs_other_crew", "Needs another crew"
-    NOT_FOUND = "not_found", "Problem not found"
-    UNSAFE = "unsafe", "Unsafe to work"
-    WEATHER = "weather", "Weather"
-    OTHER = "other", "Other (say why in the note)"
 
 
 class StopEvent(models.Model):

@@ -7,10 +7,10 @@ from django.http import HttpRequest
 
 from gis_app.models import (
     Department,
+    DepartmentRule,
     Holiday,
     Notification,
     RequestEvent,
-    RoutingRule,
     ServiceAttribute,
     ServiceRequest,
     ServiceType,
@@ -33,8 +33,8 @@ class AttributeInline(admin.TabularInline):
     extra = 0
 
 
-class RoutingRuleInline(admin.TabularInline):
-    model = RoutingRule
+class DepartmentRuleInline(admin.TabularInline):
+    model = DepartmentRule
     fk_name = "service_type"
     extra = 0
 
@@ -45,7 +45,7 @@ class ServiceTypeAdmin(admin.ModelAdmin):
                     "sensitive", "active"]
     list_filter = ["group", "department", "active", "sensitive"]
     search_fields = ["code", "name", "keywords"]
-    inlines = [AttributeInline, RoutingRuleInline]
+    inlines = [AttributeInline, DepartmentRuleInline]
     list_select_related = ["department"]
 
 

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gis_app import dedup
+from gis_app.audit import record
 from gis_app.choices import Channel, LocatedBy, NotifyVia
 from gis_app.dedup import issue_counts
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
@@ -26,7 +27,6 @@ from gis_app.transitions import (
     allowed_verbs,
     apply,
     complete_with_duplicates,
-    record,
 )
 from layers.coords import CoordinateError, point_from_lonlat
 

@@ -6,8 +6,9 @@ class GisAppConfig(AppConfig):
     verbose_name = "311 requests"
 
     def ready(self) -> None:
+        # Imported once the app registry is ready: roles reads the auth models, which cannot load earlier.
         from django.db.models.signals import post_migrate
 
-        from gis_app.roles import ensure_roles
+        from gis_app.roles import ensure_roles  # see above: needs the app registry
 
         post_migrate.connect(ensure_roles, sender=self)

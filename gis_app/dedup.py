@@ -23,9 +23,10 @@ from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from gis_app.audit import record
 from gis_app.choices import OPEN_STATUSES, Status
 from gis_app.models import ServiceRequest, ServiceType
-from gis_app.transitions import TransitionError, apply, record
+from gis_app.transitions import TransitionError, apply
 
 MAX_ROWS = 50  # nearest rows scored per lookup (then the most recent: at one busy address dozens sit at 0 m)
 # Weights of the score's parts; a part only counts when both requests have it (an address, an asset id).

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from gis_app.models import Department, RoutingRule, ServiceType
+from gis_app.models import Department, DepartmentRule, ServiceType
 
 
-def route_department(
+def choose_department(
     service_type: ServiceType, ward_number: int | None, community_area_number: int | None
 ) -> tuple[Department, str]:
     """(department, why) for a type at a place."""
-    rules = list(RoutingRule.objects.filter(service_type=service_type).select_related("department"))
+    rules = list(DepartmentRule.objects.filter(service_type=service_type).select_related("department"))
     for rule in rules:
         if ward_number is not None and rule.ward_number == ward_number:
             return rule.department, f"ward {ward_number} rule for {service_type.code}"

@@ -18,13 +18,15 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from gis_app.audit import record
 from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
-from gis_app.departments import route_department
+from gis_app.dedup import auto_link
+from gis_app.departments import choose_department
+from gis_app.due_dates import due_at
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
 from gis_app.notifications import acknowledge
-from gis_app.sla import due_at
 from gis_app.tickets import new_ticket
-from gis_app.transitions import record
+from gis_app.transitions import TransitionError
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.geocoding import GeocoderNotReady, geocode, reverse
 from layers.lookup import LayerNotLoaded
@@ -175,7 +177,7 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
             raise IntakeError("location", str(exc)) from None
         if ward is not None and not ward.inside:
             raise IntakeError("location", f"is outside the city ({ward.message}); expected a point inside a ward")
-    req.department, why = route_department(stype, req.ward_number, req.community_area_number)
+    req.department, why = choose_department(stype, req.ward_number, req.community_area_number)
     req.due_at = due_at(stype, requested_at)
     for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail
         req.ticket = new_ticket()
@@ -194,11 +196,9 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
         Subscription.objects.create(request=req, name=req.reporter_name, email=req.reporter_email,
                                     phone=req.reporter_phone, via=req.notify_via)
         acknowledge(req, received)
-    if (settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates) and req.location is not None:
-        from gis_app.dedup import auto_link
-
-        if auto_link(req, by=by):
-            req.refresh_from_db()
+    linking = settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates
+    if linking and req.location is not None and auto_link(req, by=by):
+        req.refresh_from_db()
     return req
 
 
@@ -214,4 +214,20 @@ def new_request_like(original: ServiceRequest, *, note: str, by: Any = None, act
     follow = create_request(data, by=by, actor_label=actor_label)
     follow.follow_up_of = original
     follow.save(update_fields=["follow_up_of"])
+    return follow
+
+
+@transaction.atomic
+def reopen_as_follow_up(request: ServiceRequest, *, by: Any = None, actor_label: str = "resident survey",
+                        note: str = "") -> ServiceRequest:
+    """A "not fixed" report on a completed or closed request: a new linked request, due as the type promises.
+
+    Intake's job, not a status move: the original keeps its status and gets an audit event pointing at the
+    follow-up, which is filed like any new report."""
+    if request.status not in (Status.COMPLETED, Status.CLOSED):
+        raise TransitionError(f"only a completed or closed request can be reported as not fixed; "
+                              f"{request.ticket} is {request.status}")
+    follow = new_request_like(request, note=note or "reported as not fixed", by=by, actor_label=actor_label)
+    record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket},
+           note=note)
     return follow

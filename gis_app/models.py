@@ -17,6 +17,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
+from gis_app.tickets import new_ticket
+from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerVersion
 
 if TYPE_CHECKING:
@@ -91,10 +93,10 @@ class ServiceAttribute(models.Model):
         return f"{self.service_type.code}.{self.code}"
 
 
-class RoutingRule(models.Model):
+class DepartmentRule(models.Model):
     """Which department owns a type in a place: a ward rule beats a community-area rule beats the default."""
 
-    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="routing_rules")
+    service_type = models.ForeignKey(ServiceType, on_delete=models.CASCADE, related_name="department_rules")
     ward_number = models.PositiveIntegerField(null=True, blank=True)
     community_area_number = models.PositiveIntegerField(null=True, blank=True)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+")
@@ -135,8 +137,6 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
         Why: bulk loads issue many random tickets at once; with a million of them, collisions within the
         batch or with stored ones are likely (birthday bound), and a bulk insert cannot retry row by row.
         """
-        from gis_app.tickets import new_ticket
-
         chosen: set[str] = set()
         while len(chosen) < n:
             wanted = n - len(chosen)
@@ -205,8 +205,6 @@ class ServiceRequest(models.Model):
         Returns the ward lookup (None without a location) so callers can refuse a point outside the city
         without looking it up again; raises LayerNotLoaded when no ward map is in force.
         """
-        from layers.lookup import LayerNotLoaded, community_area_at, ward_at
-
         if self.location is None:
             self.ward_number = self.ward_layer = self.community_area_number = None
             return None

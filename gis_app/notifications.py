@@ -13,6 +13,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Protocol
 
+from celery import shared_task
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
@@ -20,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from gis_app.celery import backoff_seconds
 from gis_app.choices import NotifyVia
 from gis_app.models import Notification, RequestEvent, ServiceRequest, Subscription
 
@@ -73,8 +75,6 @@ def queue(request: ServiceRequest, *, kind: str, key: str, channel: str, to: str
                   "body": body, "attachment": attachment})
     if not created:
         return None
-    from gis_app.tasks import send_notification
-
     transaction.on_commit(lambda: send_notification.delay(note.pk))
     return note
 
@@ -171,3 +171,12 @@ def department_alert(request: ServiceRequest, *, level: str, to: str, extra: dic
             f"(ward {request.ward_number}) was due {_local(request.due_at)} and is {request.status}.")
     queue(request, kind=f"sla:{level}", key=f"sla:{level}:{request.pk}", channel=NotifyVia.EMAIL, to=to,
           subject=f"{request.ticket} {subject}", body=body)
+
+
+@shared_task(bind=True, max_retries=8, name="gis311.send_notification")
+def send_notification(self: Any, notification_id: int) -> str:
+    """The background job behind `queue`: send one message, retried with back-off on a DeliveryError."""
+    try:
+        return deliver(notification_id)
+    except DeliveryError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc

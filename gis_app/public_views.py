@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
+from django.contrib.gis.geos import Polygon
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from gis_app.choices import Status
+from gis_app.intake import reopen_as_follow_up
 from gis_app.models import ServiceRequest
 from gis_app.notifications import read_survey_token
 from gis_app.tickets import TicketError, normalize_ticket
-from gis_app.transitions import TransitionError, apply, reopen_as_follow_up
+from gis_app.transitions import TransitionError, apply
+from layers.coords import CoordinateError, bbox_from_param
 
 PUBLIC_VERBS = {
     "received": "Received", "routed": "Sent to the department", "due_date_set": "Expected date set",
@@ -79,11 +84,7 @@ MAP_LIMIT = 3000
 
 def requests_geojson(request: HttpRequest) -> HttpResponse:
     """Open, non-sensitive requests in a box, for the city map: ticket, type, status, date. No personal data."""
-    import json
 
-    from django.contrib.gis.geos import Polygon
-
-    from layers.coords import CoordinateError, bbox_from_param
 
     try:
         box = Polygon.from_bbox(bbox_from_param(request.GET.get("bbox")))

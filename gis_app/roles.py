@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
 ROLES: dict[str, list[str]] = {
     "intake clerk": ["gis_app.add_servicerequest", "gis_app.view_servicerequest", "gis_app.view_reporter_contact",
                      "gis_app.view_servicetype"],
@@ -21,10 +25,6 @@ ROLES: dict[str, list[str]] = {
 
 
 def ensure_roles(**kwargs: Any) -> None:
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
     # Roles name permissions of apps migrated after this one (routing): make sure those exist first.
     for config in apps.get_app_configs():
         create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     # Our apps, in import order: layers <- gis_app <- routing <- field_api.
     "layers",
     "gis_app",
+    "gis_app.citydata",
     "routing",
     "field_api",
 ]
@@ -171,8 +172,10 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
+# Each task lives beside its work; the worker imports these modules to find them.
+CELERY_IMPORTS = ["gis_app.notifications", "gis_app.webhooks", "gis_app.sla_alerts", "routing.planning.day"]
 CELERY_BEAT_SCHEDULE = {
-    "check-slas": {"task": "gis_app.tasks.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
+    "check-slas": {"task": "gis311.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
 }
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")

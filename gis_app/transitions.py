@@ -14,8 +14,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from gis_app.audit import record
 from gis_app.choices import Status
-from gis_app.models import RequestEvent, ServiceRequest, Subscription
+from gis_app.departments import choose_department
+from gis_app.due_dates import due_at
+from gis_app.models import ServiceRequest, Subscription
+from gis_app.notifications import on_event
 
 
 class TransitionError(ValueError):
@@ -54,19 +58,6 @@ CLOSING = {S.COMPLETED, S.CLOSED, S.CANCELLED, S.DUPLICATE}
 
 def allowed_verbs(status: str) -> list[str]:
     return sorted(v for v, m in MOVES.items() if status in m.sources)
-
-
-def record(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", old: dict | None = None,
-           new: dict | None = None, note: str = "", public: bool = True) -> RequestEvent:
-    """Append an audit event; the department's webhooks hear about it after commit."""
-    from gis_app.webhooks import fan_out
-
-    event = RequestEvent.objects.create(
-        request=request, verb=verb, actor=by if getattr(by, "pk", None) else None,
-        actor_label=actor_label or (str(by) if by is not None else "system"), old=old or {}, new=new or {},
-        note=note, public=public)
-    fan_out(event)
-    return event
 
 
 @transaction.atomic
@@ -117,8 +108,6 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
     if verb == "mark_duplicate":
         new["parent"] = current.parent.ticket if current.parent else None
     event = record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
-    from gis_app.notifications import on_event
-
     on_event(current, verb, event, attachment=proof_photo)
     return current
 
@@ -147,26 +136,9 @@ def complete_with_duplicates(request: ServiceRequest, *, note: str, photos: int 
 
 
 @transaction.atomic
-def reopen_as_follow_up(request: ServiceRequest, *, by: Any = None, actor_label: str = "resident survey",
-                        note: str = "") -> ServiceRequest:
-    """A "not fixed" report on a completed or closed request: a new linked request, due as the type promises."""
-    from gis_app.intake import new_request_like
-
-    if request.status not in (S.COMPLETED, S.CLOSED):
-        raise TransitionError(f"only a completed or closed request can be reported as not fixed; "
-                              f"{request.ticket} is {request.status}")
-    follow = new_request_like(request, note=note or "reported as not fixed", by=by, actor_label=actor_label)
-    record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket},
-           note=note)
-    return follow
-
-
-@transaction.atomic
 def relocate(request: ServiceRequest, location: Any, *, address: str | None = None, by: Any = None,
              actor_label: str = "", expected_version: int | None = None) -> ServiceRequest:
     """Move a request to a corrected location: ward, community area and department are decided again."""
-    from gis_app.departments import route_department
-
     current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
         pk=request.pk)
     _check_version(current, expected_version)
@@ -181,7 +153,7 @@ def relocate(request: ServiceRequest, location: Any, *, address: str | None = No
         raise TransitionError(f"location is outside the city ({ward.message})")
     if address is not None:
         current.address = address[:300]
-    current.department, why = route_department(current.service_type, current.ward_number,
+    current.department, why = choose_department(current.service_type, current.ward_number,
                                                current.community_area_number)
     current.version += 1
     current.save()
@@ -195,9 +167,6 @@ def relocate(request: ServiceRequest, location: Any, *, address: str | None = No
 def change_type(request: ServiceRequest, service_type: Any, *, by: Any = None, actor_label: str = "",
                 expected_version: int | None = None) -> ServiceRequest:
     """Re-classify a request: department and due date follow the new type."""
-    from gis_app.departments import route_department
-    from gis_app.sla import due_at
-
     current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
         pk=request.pk)
     _check_version(current, expected_version)
@@ -206,7 +175,7 @@ def change_type(request: ServiceRequest, service_type: Any, *, by: Any = None, a
     old = {"service_code": current.service_type.code, "department": current.department.code,
            "due_at": current.due_at.isoformat() if current.due_at else None}
     current.service_type = service_type
-    current.department, why = route_department(service_type, current.ward_number, current.community_area_number)
+    current.department, why = choose_department(service_type, current.ward_number, current.community_area_number)
     current.due_at = due_at(service_type, current.requested_at)
     current.version += 1
     current.save()

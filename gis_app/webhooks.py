@@ -13,11 +13,14 @@ import json
 import urllib.error
 import urllib.request
 from functools import partial
+from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gis_app.celery import backoff_seconds
 from gis_app.models import RequestEvent, WebhookDelivery, WebhookEndpoint
 
 SIGNATURE_HEADER = "X-Gis311-Signature"
@@ -52,8 +55,6 @@ def fan_out(event: RequestEvent) -> int:
     endpoints = list(WebhookEndpoint.objects.filter(department_id=event.request.department_id, active=True))
     if not endpoints:
         return 0
-    from gis_app.tasks import deliver_webhook
-
     body = payload(event)
     for endpoint in endpoints:
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=body)
@@ -88,3 +89,12 @@ def deliver(delivery_id: int) -> str:
         if d.state == WebhookDelivery.State.FAILED:
             return "failed"
     raise WebhookError(f"delivery {delivery_id} to {d.endpoint.url} failed: {d.last_error}")
+
+
+@shared_task(bind=True, max_retries=8, name="gis311.deliver_webhook")
+def deliver_webhook(self: Any, delivery_id: int) -> str:
+    """The background job behind `fan_out`: one POST, retried with back-off until a 2xx or the attempt limit."""
+    try:
+        return deliver(delivery_id)
+    except WebhookError as exc:
+        raise self.retry(exc=exc, countdown=backoff_seconds(self.request.retries)) from exc

@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.contrib.gis.geos import Point
+from django.contrib.gis.gdal import DataSource, GDALException
+from django.contrib.gis.geos import LineString, Point
 from django.db import transaction
 
+from layers.coords import ogr_to_wgs84
 from layers.importing import activate, file_checksum, refresh_statistics, retire
-from layers.models import AddressPoint, LayerKind, LayerVersion
+from layers.manifests import read_toml
+from layers.models import AddressPoint, LayerKind, LayerVersion, RangedSegment
 from layers.normalize import normalise_street
 
 
@@ -230,8 +233,6 @@ def _record(kind: str, path: Path, checksum: str, rows: list[Any], report: Addre
 
 def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressImportReport]:
     """The [[addresses]] entries of a city's layer manifest (file, format, name, source, licence)."""
-    from layers.manifests import read_toml
-
     data = read_toml(path, AddressImportError)
     reports = []
     for i, entry in enumerate(data.get("addresses", []), start=1):
@@ -265,11 +266,6 @@ def _int(value: object) -> int | None:
 def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licence: str = "",
                   dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> AddressImportReport:
     """Ranged centrelines from any file GDAL reads (Shapefile, GeoJSON, GeoPackage), reprojected to WGS84."""
-    from django.contrib.gis.gdal import DataSource, GDALException
-    from django.contrib.gis.geos import LineString
-
-    from layers.coords import ogr_to_wgs84
-    from layers.models import RangedSegment
 
     if fields not in RANGE_FIELDS:
         raise AddressImportError(f"fields must be one of {', '.join(RANGE_FIELDS)}; got {fields!r}")

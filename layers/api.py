@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from layers.basemap import outlines_geojson, streets_geojson
 from layers.coords import CoordinateError, bbox_from_param, point_from_lonlat
+from layers.geocoding import GeocoderNotReady, geocode, reverse, suggest
 from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerKind, LayerVersion
 
@@ -119,8 +120,6 @@ def streets(request: HttpRequest) -> HttpResponse:
 @permission_classes([AllowAny])
 def geocode_view(request: Request) -> Response:
     """The best result first; `candidates` lists the alternatives when the answer is ambiguous."""
-    from layers.geocoding import GeocoderNotReady, geocode, suggest
-
     q = str(request.query_params.get("q", "")).strip()
     if not q:
         return Response({"detail": "q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')"},
@@ -149,8 +148,6 @@ def geocode_view(request: Request) -> Response:
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def reverse_view(request: Request) -> Response:
-    from layers.geocoding import GeocoderNotReady, reverse
-
     try:
         point = point_from_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
     except CoordinateError as exc:

@@ -8,6 +8,7 @@ from django.db import connection
 
 from layers.importing import BOUNDARY_MODELS
 from layers.lookup import version_in_force
+from layers.models import StreetEdge
 
 # Simplification tolerance in degrees (about 5 m at mid latitudes): outlines stay faithful at street
 # zoom while the payload shrinks several-fold.
@@ -48,8 +49,6 @@ def streets_geojson(bbox: tuple[float, float, float, float], limit: int = MAX_ST
 
     Where two networks overlap (an OSM extract inside the approximate citywide graph), the exact one wins.
     """
-    from layers.models import StreetEdge
-
     table = StreetEdge._meta.db_table
     with connection.cursor() as cur:
         cur.execute(

@@ -6,6 +6,9 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import DatabaseError, connections
+from django.utils import timezone
+
+from layers.models import LayerKind, LayerVersion
 
 FIX_SETUP = "run `make test` or `make demo` (they install it), or `apt-get install -y gdal-bin libgdal-dev`"
 
@@ -14,13 +17,14 @@ FIX_SETUP = "run `make test` or `make demo` (they install it), or `apt-get insta
 def check_gdal_geos(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     try:
+        # Imported here: a missing libgdal must become this check's Error, not an import crash.
         from django.contrib.gis.gdal import gdal_version
 
         gdal_version()
     except Exception as exc:  # any failure to load libgdal
         errors.append(Error(f"GDAL could not be loaded: {exc}", hint=FIX_SETUP, id="layers.E001"))
     try:
-        from django.contrib.gis.geos import geos_version
+        from django.contrib.gis.geos import geos_version  # as above, for libgeos
 
         geos_version()
     except Exception as exc:
@@ -49,9 +53,6 @@ def check_postgis_and_wards(app_configs: Any = None, databases: Any = None, **kw
                 id="layers.E004",
             )
         ]
-    from django.utils import timezone
-
-    from layers.models import LayerKind, LayerVersion
 
     try:
         in_force = LayerVersion.objects.of_kind(LayerKind.WARDS).active().in_force_on(timezone.localdate()).exists()

@@ -101,7 +101,7 @@ def fit_block_profile(samples: list[tuple[float, float]], block: float = 100.0, 
     share of the block where the point lies). Per bin of numbers the median share (a building's centroid on
     a long frontage must not drag the curve), made non-decreasing by isotonic regression weighted by the
     bin's count. Too few points (or bins) give the linear profile: better no fit than a fit on noise."""
-    from scipy.optimize import isotonic_regression
+    from scipy.optimize import isotonic_regression  # imported here: slow to load, only a calibration needs it
 
     usable = [(r, min(1.0, max(0.0, s))) for r, s in samples if 0 <= r < block and -0.25 <= s <= 1.25]
     if len(usable) < min_points:

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 
 from layers.coords import ogr_to_wgs84
+from layers.manifests import read_toml
 from layers.models import (
     CommunityArea,
     CommunityAreaPart,
@@ -418,8 +419,6 @@ def read_manifest(path: Path) -> list[BoundaryImportSpec]:
 
     Paths in the manifest are relative to the manifest's folder.
     """
-    from layers.manifests import read_toml
-
     data = read_toml(path, LayerImportError)
     specs = []
     for i, entry in enumerate(data.get("layers", []), start=1):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from routing.problem import Problem, Route, Solution, Visit
+from routing.problem import Problem, Solution, SolvedRoute, Visit
 
 
 def habit_dispatch(problem: Problem, territory: Mapping[str, str]) -> Solution:
     """`territory` maps job id → the crew id whose wards hold it; a job outside every territory is not done."""
     sec, met = problem.matrix.seconds, problem.matrix.metres
-    routes: list[Route] = []
+    routes: list[SolvedRoute] = []
     for crew in problem.crews:
         mine = [j for j in problem.jobs if territory.get(j.id) == crew.id
                 and (not j.required_skill or j.required_skill in crew.skills)]
@@ -47,7 +47,7 @@ def habit_dispatch(problem: Problem, territory: Mapping[str, str]) -> Solution:
             t, here = finish, job.location_index
             mine.remove(job)
         back = int(sec[here, home])
-        routes.append(Route(crew_id=crew.id, start_index=crew.start_index or 0, end_index=home,
+        routes.append(SolvedRoute(crew_id=crew.id, start_index=crew.start_index or 0, end_index=home,
                             start_time=crew.shift_start, end_time=t + back, visits=visits, breaks=taken,
                             drive_seconds=drive + back, distance_metres=dist + int(met[here, home]),
                             service_seconds=service, wait_seconds=0))

@@ -143,6 +143,38 @@ class StopStatus(models.TextChoices):
     COULD_NOT_COMPLETE = "could_not_complete", "Could not complete"
 
 
+class EventKind(models.TextChoices):
+    """What a crew (or a supervisor) reports about a stop. A crew's report moves the stop to the StopStatus of the
+    same value (routing.stops.fold); a supervisor's reopening puts it back to planned."""
+
+    EN_ROUTE = StopStatus.EN_ROUTE.value, StopStatus.EN_ROUTE.label
+    ARRIVED = StopStatus.ARRIVED.value, StopStatus.ARRIVED.label
+    STARTED = StopStatus.STARTED.value, StopStatus.STARTED.label
+    COMPLETED = StopStatus.COMPLETED.value, StopStatus.COMPLETED.label
+    COULD_NOT_COMPLETE = StopStatus.COULD_NOT_COMPLETE.value, StopStatus.COULD_NOT_COMPLETE.label
+    REOPENED = "reopened", "Reopened by a supervisor"
+
+
+class Outcome(models.TextChoices):
+    """What the fold did with one event."""
+
+    APPLIED = "applied", "Applied"
+    CONFLICT = "conflict", "Recorded, not applied: the stop was already completed"
+    IGNORED = "ignored", "Recorded, not applied"
+
+
+class ReasonCode(models.TextChoices):
+    """Why a crew could not complete a stop."""
+
+    NO_ACCESS = "no_access", "No access"
+    PARKED_CAR = "parked_car", "Parked car in the way"
+    NEEDS_OTHER_CREW = "needs_other_crew", "Needs another crew"
+    NOT_FOUND = "not_found", "Problem not found"
+    UNSAFE = "unsafe", "Unsafe to work"
+    WEATHER = "weather", "Weather"
+    OTHER = "other", "Other (say why in the note)"
+
+
 STOP_DONE = (StopStatus.COMPLETED, StopStatus.COULD_NOT_COMPLETE)
 STOP_UNDER_WAY = (StopStatus.EN_ROUTE, StopStatus.ARRIVED, StopStatus.STARTED)
 

@@ -52,7 +52,10 @@ class Break:
 
 
 @dataclass
-class Crew:
+class CrewSpec:
+    """One crew as the solver sees it (indices into the matrix, seconds from midnight); not the routing.models.Crew
+    row it is built from."""
+
     id: str
     start_index: int | None
     shift_start: int
@@ -149,7 +152,7 @@ class SolverSettings:
 
 @dataclass
 class Problem:
-    crews: list[Crew]
+    crews: list[CrewSpec]
     jobs: list[Job]
     matrix: Matrix
     settings: SolverSettings = field(default_factory=SolverSettings)
@@ -220,7 +223,9 @@ class Visit:
 
 
 @dataclass
-class Route:
+class SolvedRoute:
+    """One crew's solved day (visits with times, breaks, totals); saved as a routing.models.Route by planning."""
+
     crew_id: str
     start_index: int
     end_index: int
@@ -247,7 +252,7 @@ class Dropped:
 
 @dataclass
 class Solution:
-    routes: list[Route]
+    routes: list[SolvedRoute]
     dropped: list[Dropped]
     objective: int | None
     status: str
@@ -258,7 +263,7 @@ class Solution:
     def assigned_job_ids(self) -> set[str]:
         return {v.job_id for r in self.routes for v in r.visits}
 
-    def route_of(self, crew_id: str) -> Route | None:
+    def route_of(self, crew_id: str) -> SolvedRoute | None:
         return next((r for r in self.routes if r.crew_id == crew_id), None)
 
     def dropped_reason(self, job_id: str) -> DropReason | None:

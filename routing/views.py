@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from gis_app.models import Department
 from routing.models import Crew, PlanStatus, RoutePlan, Stop
 from routing.planning import PlanConflict, current_plan, publish_plan
-from routing.tasks import plan_routes
+from routing.planning.day import plan_routes
 
 PERM = "routing.change_routeplan"
 DROPPED_SHOWN = 200

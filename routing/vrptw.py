@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.problem import Crew, Job, Matrix, Problem, SolverSettings, TimeWindow
+from routing.problem import CrewSpec, Job, Matrix, Problem, SolverSettings, TimeWindow
 
 SCALE = 1000
 
@@ -67,7 +67,7 @@ def to_problem(inst: Instance, settings: SolverSettings | None = None) -> Proble
     seconds = np.ceil(dist * SCALE - 1e-9).astype(np.int64)
     metres = np.rint(dist * SCALE).astype(np.int64)
     crews = [
-        Crew(id=str(k), start_index=0, shift_start=int(inst.depot.ready * SCALE),
+        CrewSpec(id=str(k), start_index=0, shift_start=int(inst.depot.ready * SCALE),
              shift_end=int(inst.depot.due * SCALE), capacity=inst.capacity)
         for k in range(inst.vehicles)
     ]

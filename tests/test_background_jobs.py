@@ -16,7 +16,7 @@ from django.utils import timezone
 from gis_app.intake import IntakeData, create_request
 from gis_app.models import Notification, RequestEvent, ServiceRequest, SlaAlert, WebhookDelivery, WebhookEndpoint
 from gis_app.notifications import DeliveryError, deliver, queue, survey_token
-from gis_app.slas import run_sla_checks
+from gis_app.sla_alerts import run_sla_checks
 from gis_app.transitions import apply
 from gis_app.webhooks import SIGNATURE_HEADER, WebhookError, verify
 from gis_app.webhooks import deliver as deliver_webhook
@@ -196,7 +196,7 @@ def test_a_real_worker_runs_the_sla_job(two_square_wards, pothole):
     from celery.contrib.testing.worker import start_worker
 
     from gis_app.celery import app
-    from gis_app.tasks import check_slas
+    from gis_app.sla_alerts import check_slas
 
     late = file_pothole()
     ServiceRequest.objects.filter(pk=late.pk).update(due_at=timezone.now() - dt.timedelta(minutes=5))

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from gis_app import dedup
 from gis_app.choices import Status
-from gis_app.dedup_eval import Looked, choose_threshold, figures, learn_parameters, wilson
+from gis_app.citydata.dedup_learning import Looked, choose_threshold, figures, learn_parameters, wilson
 from gis_app.intake import IntakeData, create_request
 from gis_app.models import ServiceRequest
 from gis_app.transitions import apply, complete_with_duplicates

@@ -264,7 +264,7 @@ def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first
     from unittest import mock
 
     client.force_login(dispatcher)
-    with mock.patch("routing.tasks.plan_routes.delay") as delay:
+    with mock.patch("routing.planning.day.plan_routes.delay") as delay:
         resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
     assert delay.called and "waiting=1" in resp["Location"] and "since=" in resp["Location"]
     since = resp["Location"].split("since=")[1]

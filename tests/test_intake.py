@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gis_app.models import Department, RequestEvent, RoutingRule, ServiceRequest, Subscription
+from gis_app.models import Department, DepartmentRule, RequestEvent, ServiceRequest, Subscription
 from gis_app.tickets import normalize_ticket
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def test_an_information_call_is_logged_without_a_location(client, intake_clerk, 
 
 def test_a_ward_rule_sends_the_request_to_another_department(client, intake_clerk, two_square_wards, pothole):
     contractor = Department.objects.create(code="ward2-contract", name="Ward 2 contractor")
-    RoutingRule.objects.create(service_type=pothole, ward_number=2, department=contractor)
+    DepartmentRule.objects.create(service_type=pothole, ward_number=2, department=contractor)
     client.force_login(intake_clerk)
     east = client.post(URL, body(), content_type="application/json").json()
     west = client.post(URL, body(lon="0.5"), content_type="application/json").json()

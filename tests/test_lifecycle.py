@@ -10,9 +10,9 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from gis_app.choices import Status
-from gis_app.intake import IntakeData, create_request
+from gis_app.intake import IntakeData, create_request, reopen_as_follow_up
 from gis_app.models import RequestEvent, ServiceRequest
-from gis_app.transitions import MOVES, StaleVersion, TransitionError, apply, reopen_as_follow_up
+from gis_app.transitions import MOVES, StaleVersion, TransitionError, apply
 from layers.coords import point_from_lonlat
 
 pytestmark = pytest.mark.django_db
@@ -111,8 +111,8 @@ CHI = dt.timezone(dt.timedelta(hours=-6))  # Chicago standard time, for literal 
 
 
 def test_business_hours_skip_the_weekend_and_holidays(pothole):
+    from gis_app.due_dates import due_at
     from gis_app.models import Holiday
-    from gis_app.sla import due_at
 
     friday_4pm = dt.datetime(2025, 1, 17, 16, 0, tzinfo=CHI)
     # 16 business hours from Friday 16:00 with 08:00-17:00 days: 1 h Friday, 9 h Monday, 6 h Tuesday.
@@ -122,15 +122,15 @@ def test_business_hours_skip_the_weekend_and_holidays(pothole):
 
 
 def test_a_request_filed_at_night_starts_counting_next_morning(pothole):
-    from gis_app.sla import due_at
+    from gis_app.due_dates import due_at
 
     tuesday_2am = dt.datetime(2025, 1, 14, 2, 0, tzinfo=CHI)
     assert due_at(pothole, tuesday_2am) == dt.datetime(2025, 1, 15, 15, 0, tzinfo=CHI)
 
 
 def test_storm_mode_extends_due_dates_of_chosen_types_filed_in_its_window(pothole, info_call):
+    from gis_app.due_dates import due_at
     from gis_app.models import StormMode
-    from gis_app.sla import due_at
 
     storm = StormMode.objects.create(name="Blizzard", starts_at=dt.datetime(2025, 1, 13, tzinfo=CHI),
                                      ends_at=dt.datetime(2025, 1, 16, tzinfo=CHI), extension_hours=48)
@@ -183,11 +183,11 @@ def test_a_dispatcher_moves_a_request_and_a_stale_version_gets_409(client, dispa
 
 
 def test_relocating_a_request_re_decides_ward_and_department(a_pothole, pothole):
-    from gis_app.models import Department, RoutingRule
+    from gis_app.models import Department, DepartmentRule
     from gis_app.transitions import relocate
 
     contractor = Department.objects.create(code="ward2-contract", name="Ward 2 contractor")
-    RoutingRule.objects.create(service_type=pothole, ward_number=2, department=contractor)
+    DepartmentRule.objects.create(service_type=pothole, ward_number=2, department=contractor)
     moved = relocate(a_pothole, point_from_lonlat(1.5, 0.5), address="1500 E Test Ave")
     assert (moved.ward_number, moved.department.code) == (2, "ward2-contract")
     event = RequestEvent.objects.get(request=moved, verb="relocated")
@@ -212,7 +212,7 @@ def test_changing_the_type_re_decides_department_and_due_date(a_pothole, streets
 def test_declaring_a_storm_extends_open_requests_filed_in_it_and_audits_each(a_pothole, pothole):
     from django.utils import timezone
 
-    from gis_app.sla import declare_storm
+    from gis_app.sla_alerts import declare_storm
 
     before = a_pothole.due_at
     declare_storm("Snow emergency", [pothole], a_pothole.requested_at - dt.timedelta(hours=1),

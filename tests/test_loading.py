@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from gis_app.assumptions import apply_assumptions
-from gis_app.loading import MappingError, load_311
+from gis_app.citydata.assumptions import apply_assumptions
+from gis_app.citydata.loading import MappingError, load_311
+from gis_app.citydata.replay import replay_today
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
-from gis_app.replay import replay_today
 
 pytestmark = pytest.mark.django_db
 
@@ -168,11 +168,11 @@ def test_assumptions_set_slas_from_observed_close_times(two_square_wards, chicag
 
 
 def test_replay_files_today_s_work_through_intake(two_square_wards, chicago_like):
-    from gis_app.models import Department, RoutingRule
+    from gis_app.models import Department, DepartmentRule
 
     load_311(chicago_like)
     contractor = Department.objects.create(code="ward2", name="Ward 2 contractor")
-    RoutingRule.objects.create(service_type=ServiceType.objects.get(code="slo"), ward_number=2, department=contractor)
+    DepartmentRule.objects.create(service_type=ServiceType.objects.get(code="slo"), ward_number=2, department=contractor)
     now = timezone.now()
     report = replay_today(now=now)
     replayed = ServiceRequest.objects.filter(import_batch__kind="replay")

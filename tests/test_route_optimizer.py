@@ -13,7 +13,7 @@ import pytest
 
 from routing.problem import (
     Break,
-    Crew,
+    CrewSpec,
     CrewState,
     DropReason,
     Job,
@@ -33,8 +33,8 @@ LINE = Matrix.from_lists([[abs(a - b) * LEG for b in range(5)] for a in range(5)
 FAST = SolverSettings(time_limit_seconds=1, solution_limit=200)
 
 
-def crew(cid: str, **kw) -> Crew:
-    return Crew(id=cid, start_index=kw.pop("start_index", 0), shift_start=kw.pop("shift_start", 8 * H),
+def crew(cid: str, **kw) -> CrewSpec:
+    return CrewSpec(id=cid, start_index=kw.pop("start_index", 0), shift_start=kw.pop("shift_start", 8 * H),
                 shift_end=kw.pop("shift_end", 16 * H), **kw)
 
 

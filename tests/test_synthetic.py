@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from gis_app.loading import load_311
+from gis_app.citydata.loading import load_311
+from gis_app.citydata.synthetic import GeneratorError, generate
 from gis_app.models import ImportBatch, ServiceRequest
-from gis_app.synthetic import GeneratorError, generate
 from routing.network import NetworkConfig, StreetNetworkSpec
 from routing.streets import import_street_network
 

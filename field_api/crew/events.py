@@ -1,12 +1,9 @@
-"""Stop events from crew devices: validate, record once, fold, and let the result flow back to the request.
+"""Stop events from crew devices: validate, record once, then let routing.stops fold them and move the request.
 
-Why a fold: tablets work offline and send their queue when signal returns, so events arrive late, twice
-and out of order, from more than one device. Each event is stored once (its client-generated UUID is the
-key; a replay returns the first answer) and a stop's status is recomputed from all its events in device-time
-order, ties broken by server receipt: each event sets the status to its kind, except that a completed stop
-stays completed (later events are recorded as conflicts and reported) until a supervisor reopens it. The
-result is therefore the same whatever order the events arrive in. When the folded status changes, the
-request follows through gis_app.transitions (audit events, notifications, duplicates).
+Each event is stored once (its client-generated UUID is the key; a replay returns the first answer), then the
+stop's status is recomputed from all its events by routing.stops.fold, and the request follows it through
+routing.stops.follow (gis_app.transitions underneath: audit events, notifications, duplicates). This module
+parses, stores and reads back what the state machine needs; the state machine itself lives in routing.
 
 Events are folded per request and service day, not per stop row, so a device still holding an older
 version of its route (a re-plan made new stop rows) reports against the same history.
@@ -17,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,11 +23,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from field_api.crew.photos import store_photos
-from field_api.models import DeviceToken, EventKind, Outcome, ReasonCode, StopEvent, StopPhoto
-from gis_app.choices import Status
+from field_api.models import DeviceToken, StopEvent, StopPhoto
 from gis_app.models import ServiceRequest
-from gis_app.transitions import TransitionError, apply, complete_with_duplicates
-from routing.models import PlanStatus, Stop, StopStatus
+from gis_app.transitions import TransitionError
+from routing.models import EventKind, Outcome, PlanStatus, ReasonCode, Stop
+from routing.stops import Completion, fold, follow, request_verb
 
 NOTE_MAX = 2000
 MATERIALS_MAX = 50
@@ -65,8 +63,6 @@ class EventInput:
 
 def parse_event(data: dict[str, Any]) -> EventInput:
     """Validate a posted event (JSON or form fields) into an EventInput; EventError names what is wrong."""
-    import uuid
-
     try:
         event_id = str(uuid.UUID(str(data.get("id", ""))))
     except ValueError:
@@ -123,28 +119,6 @@ def parse_event(data: dict[str, Any]) -> EventInput:
         raise EventError(f"photo_stage must be before or after; got {stage[:20]!r}", field_name="photo_stage")
     return EventInput(id=event_id, kind=kind, device_time=device_time, note=note, reason_code=reason,
                       materials=materials, photo_stage=stage)
-
-
-# ---- the fold -------------------------------------------------------------------------------------------
-
-def fold(events: Sequence[tuple[str, dt.datetime, int]]) -> tuple[str, dict[int, str], dt.datetime | None]:
-    """(kind, device_time, seq) events → (status, outcome per seq, time of the status).
-
-    The one definition of a stop's status; the sync torture test checks it against its own reference.
-    """
-    status, at = StopStatus.PLANNED.value, None
-    outcomes: dict[int, str] = {}
-    for kind, when, seq in sorted(events, key=lambda e: (e[1], e[2])):
-        if status == StopStatus.COMPLETED and kind != EventKind.REOPENED:
-            outcomes[seq] = Outcome.CONFLICT
-            continue
-        if kind == EventKind.REOPENED and status != StopStatus.COMPLETED:
-            outcomes[seq] = Outcome.IGNORED
-            continue
-        status = StopStatus.PLANNED.value if kind == EventKind.REOPENED else kind
-        at = when
-        outcomes[seq] = Outcome.APPLIED
-    return status, outcomes, at
 
 
 @dataclass
@@ -248,7 +222,7 @@ def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, A
         flag = (f"{posted.crew_name} reported {row.kind} at "
                 f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.crew_name}")
         Stop.objects.filter(pk=current.id).update(flags=[*current.flags, flag])
-    if (status != previous or row.kind == EventKind.COMPLETED) and _needs_move(request_status, status):
+    if (status != previous or row.kind == EventKind.COMPLETED) and request_verb(status, request_status):
         request_status = _follow(posted.request_id, status, row, current)
     outcome = outcomes[row.seq]
     if outcome == Outcome.CONFLICT:
@@ -260,62 +234,55 @@ def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, A
             "received_at": row.received_at.isoformat()}
 
 
-def _needs_move(request_status: str, status: str) -> bool:
-    """Whether the request must move to follow the stop (the cheap test before loading and locking it)."""
-    if request_status == Status.COMPLETED:
-        return status != StopStatus.COMPLETED
-    rules: dict[str, bool] = {
-        StopStatus.COMPLETED: request_status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS),
-        StopStatus.STARTED: request_status in (Status.OPEN, Status.ASSIGNED),
-        StopStatus.COULD_NOT_COMPLETE: request_status in (Status.ASSIGNED, Status.IN_PROGRESS),
-    }
-    return rules.get(status, request_status == Status.OPEN)  # planned / en route / arrived: assigned again if open
+class _RecordedFacts:
+    """What the stored events of one request and day say, read only when the move needs it (routing.stops)."""
+
+    def __init__(self, request_id: int, stop: StopRef, row: StopEvent) -> None:
+        self.request_id, self.stop, self.row = request_id, stop, row
+
+    def _events(self, **filters: Any) -> Any:
+        return StopEvent.objects.filter(request_id=self.request_id, service_date=self.stop.day, **filters)
+
+    def reopen_note(self) -> str:
+        last = self._events(kind=EventKind.REOPENED).last()
+        return last.note if last else "reopened by a supervisor"
+
+    def start_note(self) -> str:
+        return f"started at {timezone.localtime(self.row.device_time):%H:%M}"
+
+    def assign_note(self) -> str:
+        return f"{self.stop.crew_name} is working it again"
+
+    def could_not_complete_note(self) -> str:
+        last = (self._events(kind=EventKind.COULD_NOT_COMPLETE, outcome=Outcome.APPLIED)
+                .order_by("device_time", "seq").last())
+        reason = ReasonCode(last.reason_code).label if last and last.reason_code else "could not complete"
+        return f"{reason}{': ' + last.note if last and last.note else ''} — back in the dispatch pool"
+
+    def completion(self) -> Completion:
+        events = list(self._events(outcome=Outcome.APPLIED).order_by("device_time", "seq"))
+        done = next(e for e in reversed(events) if e.kind == EventKind.COMPLETED)
+        on_site_from = next((e.device_time for e in events if e.kind in (EventKind.ARRIVED, EventKind.STARTED)),
+                            None)
+        minutes = round((done.device_time - on_site_from).total_seconds() / 60, 1) if on_site_from else None
+        photos = list(StopPhoto.objects.filter(event__request_id=self.request_id, event__service_date=self.stop.day)
+                      .order_by("event__device_time", "index"))
+        after = [p for p in photos if p.stage == StopPhoto.Stage.AFTER]
+        names = [p.image.name for p in photos]
+        return Completion(
+            note=done.note, photos=names, proof_photo=after[-1].image.name if after else "",
+            details={"crew": self.stop.crew_name, "time_on_site_minutes": minutes,
+                     "materials": [m for e in events for m in e.materials], "photos": names,
+                     "device_time": done.device_time.isoformat()})
 
 
 def _follow(request_id: int, status: str, row: StopEvent, stop: StopRef) -> str:
-    """Move the request to match the stop's folded status (forward-only where the lifecycle has no way back);
-    returns the request's status."""
-    req = ServiceRequest.objects.select_related("service_type").get(pk=request_id)
-    day = stop.day
+    """The request follows its stop (routing.stops); a move the lifecycle refuses is recorded on the event, so
+    the field report is never lost. Returns the request's status."""
     label = f"crew {stop.crew_name}" if row.device_id else f"supervisor {row.supervisor}"
-    by = row.supervisor
     try:
-        if req.status == Status.COMPLETED and status != StopStatus.COMPLETED:
-            last = StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.REOPENED).last()
-            req = apply(req, "reopen", by=by, actor_label=label,
-                        note=last.note if last else "reopened by a supervisor")
-        if status == StopStatus.COMPLETED and req.status in (Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS):
-            req = _complete(req, stop, label)
-        elif status == StopStatus.STARTED and req.status in (Status.OPEN, Status.ASSIGNED):
-            req = apply(req, "start", by=by, actor_label=label,
-                  note=f"started at {timezone.localtime(row.device_time):%H:%M}")
-        elif status in (StopStatus.EN_ROUTE, StopStatus.ARRIVED, StopStatus.PLANNED) and req.status == Status.OPEN:
-            req = apply(req, "assign", by=by, actor_label=label, note=f"{stop.crew_name} is working it again")
-        elif status == StopStatus.COULD_NOT_COMPLETE and req.status in (Status.ASSIGNED, Status.IN_PROGRESS):
-            last = (StopEvent.objects.filter(request=req, service_date=day, kind=EventKind.COULD_NOT_COMPLETE,
-                                             outcome=Outcome.APPLIED).order_by("device_time", "seq").last())
-            reason = ReasonCode(last.reason_code).label if last and last.reason_code else "could not complete"
-            req = apply(req, "could_not_complete", by=by, actor_label=label,
-                  note=f"{reason}{': ' + last.note if last and last.note else ''} — back in the dispatch pool")
-    except TransitionError as exc:  # recorded on the event: the field report is never lost
+        return follow(request_id, status, _RecordedFacts(request_id, stop, row), by=row.supervisor,
+                      actor_label=label)
+    except TransitionError as exc:
         StopEvent.objects.filter(pk=row.pk).update(outcome_detail=str(exc)[:300])
-    return req.status
-
-
-def _complete(req: ServiceRequest, stop: StopRef, label: str) -> ServiceRequest:
-    day = stop.day
-    events = list(StopEvent.objects.filter(request=req, service_date=day, outcome=Outcome.APPLIED)
-                  .order_by("device_time", "seq"))
-    done = next(e for e in reversed(events) if e.kind == EventKind.COMPLETED)
-    on_site_from = next((e.device_time for e in events if e.kind in (EventKind.ARRIVED, EventKind.STARTED)), None)
-    minutes = round((done.device_time - on_site_from).total_seconds() / 60, 1) if on_site_from else None
-    photos = list(StopPhoto.objects.filter(event__request=req, event__service_date=day).order_by("event__device_time",
-                                                                                                 "index"))
-    after = [p for p in photos if p.stage == StopPhoto.Stage.AFTER]
-    materials = [m for e in events for m in e.materials]
-    done_req, _ = complete_with_duplicates(
-        req, note=done.note, photos=len(photos), actor_label=label,
-        details={"crew": stop.crew_name, "time_on_site_minutes": minutes, "materials": materials,
-                 "photos": [p.image.name for p in photos], "device_time": done.device_time.isoformat()},
-        proof_photo=after[-1].image.name if after else "")
-    return done_req
+        return str(ServiceRequest.objects.values_list("status", flat=True).get(pk=request_id))

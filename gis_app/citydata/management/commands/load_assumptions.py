@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from gis_app.assumptions import apply_assumptions
+from gis_app.citydata.assumptions import apply_assumptions
 
 
 class Command(BaseCommand):

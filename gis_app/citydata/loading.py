@@ -26,8 +26,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
+from gis_app.due_dates import BusinessCalendar, due_at, storm_table
 from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest, ServiceType
-from gis_app.sla import BusinessCalendar, due_at, storm_table
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
 from layers.importing import refresh_statistics
 from layers.lookup import numbers_at

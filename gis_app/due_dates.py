@@ -1,4 +1,7 @@
-"""Due dates: a business-hours calendar in the city's time zone, calendar-day SLAs, and storm mode.
+"""Due dates: a business-hours calendar in the city's time zone, calendar-day SLAs, and storm extensions.
+
+Pure reads: nothing here writes (declaring a storm, which re-dates open work, lives beside the SLA alert
+job in gis_app.sla_alerts).
 
 The calendar (work days, opening hours, holidays) is data: settings give the week and the hours,
 the Holiday table the days off, so another city configures its own without code.
@@ -15,6 +18,7 @@ from django.conf import settings
 from django.db.models import Max
 
 from gis_app.choices import SlaKind
+from gis_app.models import Holiday, StormMode
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,6 @@ class BusinessCalendar:
     @classmethod
     def from_settings(cls, holidays: frozenset[dt.date] | None = None) -> BusinessCalendar:
         if holidays is None:
-            from gis_app.models import Holiday
-
             holidays = frozenset(Holiday.objects.values_list("date", flat=True))
         opens, closes = (dt.time.fromisoformat(t) for t in settings.CITY_BUSINESS_HOURS.split("-"))
         return cls(tz=ZoneInfo(settings.TIME_ZONE), workdays=frozenset(settings.CITY_WORKDAYS), opens=opens,
@@ -65,8 +67,6 @@ def due_at(service_type: Any, requested_at: dt.datetime, calendar: BusinessCalen
 
     `storms` (type id, start, end, hours) lets a bulk loader read the storm table once.
     """
-    from gis_app.models import StormMode
-
     if service_type.sla_kind == SlaKind.CALENDAR_DAYS:
         base = requested_at + dt.timedelta(days=service_type.sla_amount)
     else:
@@ -82,39 +82,5 @@ def due_at(service_type: Any, requested_at: dt.datetime, calendar: BusinessCalen
 
 
 def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float]]:
-    from gis_app.models import StormMode
-
     return [(t.pk, s.starts_at, s.ends_at, s.extension_hours)
             for s in StormMode.objects.prefetch_related("service_types") for t in s.service_types.all()]
-
-
-def declare_storm(name: str, service_types: list[Any], starts_at: dt.datetime, ends_at: dt.datetime,
-                  extension_hours: float, *, by: Any = None) -> Any:
-    """Storm mode: requests of these types filed in [starts_at, ends_at) get `extension_hours` more.
-
-    New requests get it at intake (due_at reads the storm); open ones already filed in the window are
-    extended now, each with an audit event.
-    """
-    from django.db import transaction
-
-    from gis_app.models import ServiceRequest, StormMode
-    from gis_app.transitions import record
-
-    if ends_at <= starts_at or extension_hours <= 0:
-        raise ValueError("a storm needs ends_at after starts_at and a positive extension")
-    with transaction.atomic():
-        storm = StormMode.objects.create(name=name, starts_at=starts_at, ends_at=ends_at,
-                                         extension_hours=extension_hours,
-                                         created_by=by if getattr(by, "pk", None) else None)
-        storm.service_types.set(service_types)
-        affected = ServiceRequest.objects.open().filter(service_type__in=service_types,
-                                                        requested_at__gte=starts_at, requested_at__lt=ends_at)
-        for req in affected.select_for_update():
-            old = req.due_at
-            req.due_at = due_at(req.service_type, req.requested_at)
-            req.version += 1
-            req.save(update_fields=["due_at", "version", "updated_at"])
-            record(req, "due_date_extended", by=by, actor_label="storm mode",
-                   old={"due_at": old.isoformat() if old else None}, new={"due_at": req.due_at.isoformat()},
-                   note=f"storm mode: {name}")
-    return storm

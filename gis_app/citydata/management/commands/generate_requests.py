@@ -1,4 +1,4 @@
-"""Generate a synthetic 311 history that follows the loaded sample (see gis_app/synthetic.py)."""
+"""Generate a synthetic 311 history that follows the loaded sample (see gis_app/citydata/synthetic.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from gis_app.citydata.synthetic import GeneratorError, generate
 from gis_app.models import ImportBatch
-from gis_app.synthetic import GeneratorError, generate
 from layers.management.commands._progress import bar_factory
 
 

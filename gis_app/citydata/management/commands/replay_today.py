@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from gis_app.replay import replay_today
+from gis_app.citydata.replay import replay_today
 from layers.management.commands._progress import bar_factory
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gis_app.loading import MappingError, load_311
+from gis_app.citydata.loading import MappingError, load_311
 from layers.management.commands._progress import bar_factory
 
 

@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import math
+import time
 import tomllib
 from collections import Counter
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
+from layers.coords import point_from_lonlat
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
 
@@ -130,8 +132,6 @@ class StreetSampler:
                         f"ST_Y(ST_EndPoint(geom)) FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s",
                         [chosen[0].pk])
             seg = np.array(cur.fetchall(), dtype=float)
-        from layers.coords import point_from_lonlat
-
         mids = [point_from_lonlat((a + c) / 2, (b + d) / 2) for a, b, c, d in seg]
         wards = numbers_at(LayerKind.WARDS, mids, on)
         by_ward: dict[int, list[int]] = {}
@@ -171,11 +171,33 @@ class GenerationReport:
                 + (f"; {self.not_yet} drawn after now left out" if self.not_yet else "")]
 
 
+@dataclass
+class _Draw:
+    """The rows drawn so far; the random stream is shared so a seed gives the same history."""
+
+    rng: np.random.Generator
+    profile: Profile
+    now: dt.datetime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    not_yet: int = 0
+
+    def add(self, type_id: int, ward: int, x: float, y: float, when: dt.datetime, truth: dict[str, Any]) -> int:
+        """Append a row and return its index; -1 for a moment still to come (a history holds none: a
+        request filed tomorrow would show on today's maps and count against its SLA from the future)."""
+        if when > self.now:
+            self.not_yet += 1
+            return -1
+        close_h = float(self.rng.choice(self.profile.close_hours[type_id]))
+        closed = when + dt.timedelta(hours=close_h)
+        self.rows.append({"type": type_id, "ward": ward, "x": x, "y": y, "at": when,
+                          "closed": closed if closed < self.now else None, "truth": truth})
+        return len(self.rows) - 1
+
+
 def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.date | None = None,
              history: ImportBatch | None = None, progress: Callable[[int, int], None] | None = None
              ) -> GenerationReport:
-    import time
-
+    """Draw `days` of history ending `end` (idempotent for the same parameters) and COPY it in one transaction."""
     t0 = time.perf_counter()
     if days <= 0 or per_day <= 0:
         raise GeneratorError("days and per_day must be positive")
@@ -191,70 +213,18 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
         return GenerationReport(batch_id=done.pk, unchanged=True)
     profile = learn_profile(history, int(syn.get("min_rows_for_type_rate", 30)))
     sampler = StreetSampler.from_active_network(end)
-    rng = np.random.default_rng(seed)
-    weekday = np.array(syn.get("weekday_weights", [1] * 7), dtype=float)
-    weekday = weekday / weekday.mean()
-    tz = timezone.get_current_timezone()
-    now = timezone.now()
-    rows: list[dict[str, Any]] = []
-    not_yet = 0
-
-    def add(type_id: int, ward: int, x: float, y: float, when: dt.datetime, truth: dict[str, Any]) -> int:
-        """Append a row and return its index; -1 for a moment still to come (a history holds none: a
-        request filed tomorrow would show on today's maps and count against its SLA from the future)."""
-        nonlocal not_yet
-        if when > now:
-            not_yet += 1
-            return -1
-        close_h = float(rng.choice(profile.close_hours[type_id]))
-        closed = when + dt.timedelta(hours=close_h)
-        rows.append({"type": type_id, "ward": ward, "x": x, "y": y, "at": when,
-                     "closed": closed if closed < now else None, "truth": truth})
-        return len(rows) - 1
-
+    draw = _Draw(np.random.default_rng(seed), profile, timezone.now())
     start = end - dt.timedelta(days=days)
-    for d in range(days):
-        day = start + dt.timedelta(days=d)
-        n = int(rng.poisson(per_day * weekday[day.weekday()]))
-        types = rng.choice(profile.type_ids, size=n, p=profile.type_p)
-        hours = rng.choice(24, size=n, p=profile.hour_p)
-        for t, h in zip(types.tolist(), hours.tolist(), strict=True):
-            wards, wp = profile.wards_by_type[t]
-            ward = int(rng.choice(wards, p=wp))
-            x, y = sampler.sample(rng, ward)
-            when = dt.datetime.combine(day, dt.time(h, int(rng.integers(60)), int(rng.integers(60))), tzinfo=tz)
-            parent = add(t, ward, x, y, when, {})
-            if rng.random() < profile.dup_rate.get(t, 0.0) and parent >= 0:
-                metres, seconds = profile.dup_gaps[rng.integers(len(profile.dup_gaps))]
-                dx, dy = _offset(rng, float(metres), y)
-                add(t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60),
-                    {"true_parent": parent})
-            if rng.random() < float(syn.get("hard_negative_rate", 0.0)) and parent >= 0:
-                dx, dy = _offset(rng, float(rng.uniform(30, 150)), y)
-                add(t, ward, x + dx, y + dy, when + dt.timedelta(hours=float(rng.uniform(1, 48))),
-                    {"hard_negative_of": parent})
-        if progress:
-            progress(d + 1, days)
-    hot = 0
-    for k in range(int(syn.get("hot_spots", 0))):
-        t = int(rng.choice(profile.type_ids, p=profile.type_p))
-        wards, wp = profile.wards_by_type[t]
-        ward = int(rng.choice(wards, p=wp))
-        x, y = sampler.sample(rng, ward)
-        for _ in range(int(syn.get("hot_spot_requests", 0))):
-            day = start + dt.timedelta(days=int(rng.integers(days)))
-            when = dt.datetime.combine(day, dt.time(int(rng.choice(24, p=profile.hour_p)), 0), tzinfo=tz)
-            dx, dy = _offset(rng, float(rng.uniform(0, 15)), y)
-            hot += add(t, ward, x + dx, y + dy, when, {"hot_spot": k}) >= 0
+    _draw_days(draw, sampler, syn, start, days, per_day, progress)
+    hot = _plant_hot_spots(draw, sampler, syn, start, days)
+    rows = draw.rows
     # The ward is the one the point really falls in (a duplicate's offset can cross a ward line).
-    from layers.coords import point_from_lonlat
-
     for chunk in range(0, len(rows), 50_000):
         part = rows[chunk:chunk + 50_000]
         ward_numbers = numbers_at(LayerKind.WARDS, [point_from_lonlat(r["x"], r["y"]) for r in part], end)
         for r, w in zip(part, ward_numbers, strict=True):
             r["ward"] = w
-    report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=not_yet)
+    report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=draw.not_yet)
     with transaction.atomic():
         batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}",
                                            checksum=key)
@@ -266,6 +236,56 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
     report.batch_id = batch.pk
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _draw_days(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], start: dt.date, days: int, per_day: int,
+               progress: Callable[[int, int], None] | None) -> None:
+    """Each day: a Poisson count by weekday, types and hours by the profile, a planted duplicate at the type's rate
+    (a labelled pair's gap) and a hard negative (a distinct issue 30-150 m away) at the assumed rate."""
+    rng, profile = draw.rng, draw.profile
+    weekday = np.array(syn.get("weekday_weights", [1] * 7), dtype=float)
+    weekday = weekday / weekday.mean()
+    tz = timezone.get_current_timezone()
+    for d in range(days):
+        day = start + dt.timedelta(days=d)
+        n = int(rng.poisson(per_day * weekday[day.weekday()]))
+        types = rng.choice(profile.type_ids, size=n, p=profile.type_p)
+        hours = rng.choice(24, size=n, p=profile.hour_p)
+        for t, h in zip(types.tolist(), hours.tolist(), strict=True):
+            wards, wp = profile.wards_by_type[t]
+            ward = int(rng.choice(wards, p=wp))
+            x, y = sampler.sample(rng, ward)
+            when = dt.datetime.combine(day, dt.time(h, int(rng.integers(60)), int(rng.integers(60))), tzinfo=tz)
+            parent = draw.add(t, ward, x, y, when, {})
+            if rng.random() < profile.dup_rate.get(t, 0.0) and parent >= 0:
+                metres, seconds = profile.dup_gaps[rng.integers(len(profile.dup_gaps))]
+                dx, dy = _offset(rng, float(metres), y)
+                draw.add(t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60),
+                         {"true_parent": parent})
+            if rng.random() < float(syn.get("hard_negative_rate", 0.0)) and parent >= 0:
+                dx, dy = _offset(rng, float(rng.uniform(30, 150)), y)
+                draw.add(t, ward, x + dx, y + dy, when + dt.timedelta(hours=float(rng.uniform(1, 48))),
+                         {"hard_negative_of": parent})
+        if progress:
+            progress(d + 1, days)
+
+
+def _plant_hot_spots(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], start: dt.date, days: int) -> int:
+    """Planted hot spots: many requests of one type within 15 m of one spot over the period; returns their count."""
+    rng, profile = draw.rng, draw.profile
+    tz = timezone.get_current_timezone()
+    hot = 0
+    for k in range(int(syn.get("hot_spots", 0))):
+        t = int(rng.choice(profile.type_ids, p=profile.type_p))
+        wards, wp = profile.wards_by_type[t]
+        ward = int(rng.choice(wards, p=wp))
+        x, y = sampler.sample(rng, ward)
+        for _ in range(int(syn.get("hot_spot_requests", 0))):
+            day = start + dt.timedelta(days=int(rng.integers(days)))
+            when = dt.datetime.combine(day, dt.time(int(rng.choice(24, p=profile.hour_p)), 0), tzinfo=tz)
+            dx, dy = _offset(rng, float(rng.uniform(0, 15)), y)
+            hot += draw.add(t, ward, x + dx, y + dy, when, {"hot_spot": k}) >= 0
+    return hot
 
 
 def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float, float]:

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from gis_app.dedup_eval import apply_learned, choose_threshold, learn_parameters, look_up
+from gis_app.citydata.dedup_learning import apply_learned, choose_threshold, learn_parameters, look_up
 from gis_app.models import ImportBatch, ServiceRequest
 
 

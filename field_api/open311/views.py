@@ -1,29 +1,12 @@
-"""Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2): residents' apps and other systems read the
-city's services and requests and post new ones in the standard every 311 client speaks, in JSON or XML.
-
-    GET  /open311/v2/discovery.{json|xml}
-    GET  /open311/v2/services.{fmt}                    the service list
-    GET  /open311/v2/services/{service_code}.{fmt}     a service's questions (its attributes)
-    GET  /open311/v2/requests.{fmt}                    ?service_request_id= | service_code= start_date= status=…
-    GET  /open311/v2/requests/{service_request_id}.{fmt}
-    POST /open311/v2/requests.{fmt}                    api_key, service_code, lat+long | address_string, …
-
-Reading needs no key and never returns anything personal: no reporter names, e-mail addresses or phone
-numbers; e-mail addresses and phone numbers typed into a description are masked; sensitive service types
-never appear. Posting needs an api_key (`manage.py issue_open311_key`) and goes through the same intake
-function as staff (gis_app.intake): address_string is geocoded on the city's layers, then ward, department,
-SLA due date, ticket, duplicate check and the reporter's acknowledgement. The service_request_id is the
-request's universal ticket number. Errors are the spec's list of {code, description} with that HTTP status.
+"""The GeoReport v2 endpoints: discovery, services, service definitions, requests (read, search, post), each
+wrapped by `open311` (format, jurisdiction, throttle, errors).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import math
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from typing import Any
 
@@ -34,113 +17,38 @@ from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.throttling import SimpleRateThrottle
 
-from field_api.models import Open311Key, hash_token
+from field_api.open311.keys import _client, _throttle
+from field_api.open311.render import CHANGESET, FORMATS, SPECIFICATION, Open311Error, render
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
 
-SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
-CHANGESET = "2026-11-25T00:00:00Z"  # when this API's shape last changed (discovery)
-FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
-PLURALS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}
 # status_notes: the latest public step that says something about the status (not routing or the due date).
 STATUS_NOTES = {verb: label for verb, label in PUBLIC_VERBS.items() if verb not in ("routed", "due_date_set")}
+
+
 MAX_IDS = 200  # service_request_id=a,b,c… at most this many
-KEY_SEEN_EVERY = dt.timedelta(minutes=1)
+
+
 # Where an intake error's field comes from in an Open311 POST (others keep their name; attributes.x is
 # attribute[x]).
 PARAMETER = {"location": "lat/long or address_string", "address": "address_string", "reporter_email": "email",
              "reporter_phone": "phone"}
 
+
 # Personal data a resident may type into a description; masked in everything this API returns.
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
 PHONE = re.compile(r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
-
-
-class Open311Error(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.retry_after = retry_after
-
-
-class Open311Throttle(SimpleRateThrottle):
-    """DRF's sliding-window throttle (the times of recent requests, kept in the cache) outside a DRF view:
-    posts count per api_key (a leaked key cannot flood the queue from many addresses; guessing keys counts
-    per address), reads per client address. A rate of "" turns a limit off."""
-
-    def __init__(self, scope: str, rate: str) -> None:  # no super(): the rate comes from our settings
-        self.scope, self.rate = scope, rate or None
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        raw = _raw_key(request) if self.scope == "post" else ""
-        who = f"key:{hash_token(raw)}" if raw else f"addr:{self.get_ident(request)}"
-        return f"open311:{self.scope}:{who}"
-
-
-def _throttle(request: HttpRequest) -> None:
-    if request.method == "POST":
-        throttle = Open311Throttle("post", settings.OPEN311_POST_RATE)
-    else:
-        throttle = Open311Throttle("read", settings.OPEN311_READ_RATE)
-    if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: the key is ours
-        wait = max(1, math.ceil(throttle.wait() or throttle.duration or 1))
-        who = "this api_key" if request.method == "POST" and _raw_key(request) else "this address"
-        raise Open311Error(429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s",
-                           retry_after=wait)
 
 
 def mask_personal(text: str) -> str:
     """A description as the public sees it: e-mail addresses and phone numbers replaced by a note."""
     return PHONE.sub("[phone removed]", EMAIL.sub("[e-mail removed]", text))
-
-
-# ---- rendering: one shape, two formats ---------------------------------------------------------------------
-
-# Characters XML 1.0 cannot carry at all (a description pasted from elsewhere may hold them).
-NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return NOT_XML.sub("", str(value))
-
-
-def _fill(element: ET.Element, value: Any, name: str) -> None:
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            _fill(ET.SubElement(element, key), inner, key)
-    elif isinstance(value, list):
-        for inner in value:
-            child = PLURALS.get(name, "item")
-            _fill(ET.SubElement(element, child), inner, child)
-    else:
-        element.text = _text(value)
-
-
-def render(fmt: str, data: Any, root: str, item: str | None = None, status: int = 200) -> HttpResponse:
-    """JSON as the spec shows it; XML with the spec's element names (services/service,
-    service_requests/request, service_definition, errors/error, discovery), UTF-8 with its declaration."""
-    if fmt == "xml":
-        top = ET.Element(root)
-        if item is not None:
-            for entry in data:
-                _fill(ET.SubElement(top, item), entry, item)
-        else:
-            _fill(top, data, root)
-        body = '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(top, encoding="unicode")
-    else:
-        body = json.dumps(data, ensure_ascii=False, default=str)
-    return HttpResponse(body.encode("utf-8"), status=status, content_type=FORMATS.get(fmt, FORMATS["json"]))
 
 
 def open311(root: str, item: str | None = None, methods: tuple[str, ...] = ("GET",)
@@ -180,8 +88,6 @@ def _check_jurisdiction(request: HttpRequest) -> None:
         raise Open311Error(404, f"jurisdiction_id {given[:80]!r} is not served here; this endpoint is {ours!r}")
 
 
-# ---- discovery and services ------------------------------------------------------------------------------
-
 @open311("discovery")
 def discovery(request: HttpRequest) -> tuple[Any, int]:
     base = request.build_absolute_uri("/open311/v2/").rstrip("/")
@@ -215,8 +121,6 @@ def service_definition(request: HttpRequest, code: str) -> tuple[Any, int]:
          "values": [{"key": str(v.get("key")), "name": str(v.get("name", v.get("key")))} for v in a.values]}
         for a in stype.attributes.all()]}, 200
 
-
-# ---- requests ------------------------------------------------------------------------------------------------
 
 def _public_requests() -> QuerySet[ServiceRequest]:
     """Requests the public may see, with what one row needs in the same query (no query per row)."""
@@ -334,28 +238,6 @@ def request_detail(request: HttpRequest, request_id: str) -> tuple[Any, int]:
     if found is None:
         raise Open311Error(404, f"no public request has service_request_id {ticket}")
     return [as_open311(found)], 200
-
-
-# ---- posting ------------------------------------------------------------------------------------------------
-
-def _raw_key(request: HttpRequest) -> str:
-    return request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
-
-
-def _client(request: HttpRequest) -> Open311Key:
-    raw = _raw_key(request)
-    if not raw:
-        raise Open311Error(403, "api_key is required to post a request; ask the city's 311 team for one")
-    key = Open311Key.objects.filter(key_hash=hash_token(raw)).first()
-    if key is None:
-        raise Open311Error(403, "api_key is not known here")
-    if key.revoked_at is not None:
-        raise Open311Error(403, f"this api_key was revoked on {timezone.localtime(key.revoked_at):%Y-%m-%d}; "
-                                "ask the city's 311 team for a new one")
-    now = timezone.now()
-    if key.last_used_at is None or now - key.last_used_at > KEY_SEEN_EVERY:
-        Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)
-    return key
 
 
 def _attributes(request: HttpRequest) -> dict[str, Any]:

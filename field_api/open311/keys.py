@@ -1,0 +1,65 @@
+"""Open311 clients: api_key authentication on POST and the rate limits (posts per key, reads per address).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest
+from django.utils import timezone
+from rest_framework.throttling import SimpleRateThrottle
+
+from field_api.models import Open311Key, hash_token
+from field_api.open311.render import Open311Error
+
+KEY_SEEN_EVERY = dt.timedelta(minutes=1)
+
+
+class Open311Throttle(SimpleRateThrottle):
+    """DRF's sliding-window throttle (the times of recent requests, kept in the cache) outside a DRF view:
+    posts count per api_key (a leaked key cannot flood the queue from many addresses; guessing keys counts
+    per address), reads per client address. A rate of "" turns a limit off."""
+
+    def __init__(self, scope: str, rate: str) -> None:  # no super(): the rate comes from our settings
+        self.scope, self.rate = scope, rate or None
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        raw = _raw_key(request) if self.scope == "post" else ""
+        who = f"key:{hash_token(raw)}" if raw else f"addr:{self.get_ident(request)}"
+        return f"open311:{self.scope}:{who}"
+
+
+def _throttle(request: HttpRequest) -> None:
+    if request.method == "POST":
+        throttle = Open311Throttle("post", settings.OPEN311_POST_RATE)
+    else:
+        throttle = Open311Throttle("read", settings.OPEN311_READ_RATE)
+    if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: the key is ours
+        wait = max(1, math.ceil(throttle.wait() or throttle.duration or 1))
+        who = "this api_key" if request.method == "POST" and _raw_key(request) else "this address"
+        raise Open311Error(429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s",
+                           retry_after=wait)
+
+
+def _raw_key(request: HttpRequest) -> str:
+    return request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
+
+
+def _client(request: HttpRequest) -> Open311Key:
+    raw = _raw_key(request)
+    if not raw:
+        raise Open311Error(403, "api_key is required to post a request; ask the city's 311 team for one")
+    key = Open311Key.objects.filter(key_hash=hash_token(raw)).first()
+    if key is None:
+        raise Open311Error(403, "api_key is not known here")
+    if key.revoked_at is not None:
+        raise Open311Error(403, f"this api_key was revoked on {timezone.localtime(key.revoked_at):%Y-%m-%d}; "
+                                "ask the city's 311 team for a new one")
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > KEY_SEEN_EVERY:
+        Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key

@@ -1,0 +1,120 @@
+"""Saving a solved plan as a draft: RoutePlan, Routes along the streets, Stops with ETAs, and its totals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.contrib.gis.geos import LineString
+from django.db import transaction
+
+from gis_app.models import Department
+from routing.matrix import route_geometry
+from routing.models import PlanStatus, Route, RoutePlan, Stop, StopStatus
+from routing.planning.build import BuiltProblem
+from routing.problem import Solution
+
+
+def current_plan(day: dt.date, department: Department, skill_group: str = "") -> RoutePlan | None:
+    return (RoutePlan.objects.filter(service_date=day, department=department, skill_group=skill_group,
+                                     status=PlanStatus.PUBLISHED).first())
+
+
+def plan_totals(built: BuiltProblem, solution: Solution) -> dict[str, Any]:
+    """The figures a dispatcher compares plans by."""
+    drive = sum(r.drive_seconds for r in solution.routes)
+    jobs = built.problem.jobs_by_id()
+    # SLA misses count jobs falling due during the day (late or left out); ones already overdue when the day
+    # starts are counted apart: no plan can save them.
+    start = min((c.shift_start for c in built.problem.crews), default=0)
+    end = max((c.shift_end for c in built.problem.crews), default=0)
+    due_today = {j: d for j, d in built.due.items() if j in jobs and start <= d <= end}
+    finished = {v.job_id: v.start + jobs[v.job_id].service_seconds for r in solution.routes for v in r.visits}
+    late = [j for j, d in due_today.items() if j in finished and finished[j] > d]
+    missed = [j for j in due_today if j not in finished]
+    return {
+        "crews": len(built.problem.crews),
+        "crews_used": sum(1 for r in solution.routes if r.visits),
+        "jobs_offered": len(built.problem.jobs),
+        "jobs_planned": sum(len(r.visits) for r in solution.routes),
+        "drive_minutes": round(drive / 60, 1),
+        "distance_km": round(sum(r.distance_metres for r in solution.routes) / 1000, 1),
+        "service_minutes": round(sum(r.service_seconds for r in solution.routes) / 60, 1),
+        "sla_misses": len(late) + len(missed),
+        "due_today": len(due_today),
+        "already_overdue": sum(1 for j, d in built.due.items() if j in jobs and d < start),
+        "held_back": len(built.held_back),
+        "solve_seconds": round(solution.wall_seconds, 2),
+        "status": solution.status,
+    }
+
+
+@transaction.atomic
+def save_plan(built: BuiltProblem, solution: Solution, *, by: Any = None, based_on: RoutePlan | None = None,
+              pins: Mapping[str, str] | None = None, locks: Mapping[str, Sequence[str]] | None = None) -> RoutePlan:
+    """Persist a solution as a draft plan: one route per crew with its street geometry, one stop per job.
+
+    Stops a crew already finished or started under the plan this one replaces are carried over first,
+    with their status, so the field keeps its history.
+    """
+    dropped = [{**h, "stage": "batch"} for h in built.held_back] + [
+        {"ticket": d.job_id, "reason": str(d.reason), "detail": d.detail, "stage": "solver"}
+        for d in solution.dropped]
+    plan = RoutePlan.objects.create(
+        service_date=built.day, department=built.department, skill_group=built.skill_group,
+        based_on=based_on, created_by=by if getattr(by, "pk", None) else None,
+        settings={k: v for k, v in dataclasses.asdict(built.problem.settings).items()
+                  if isinstance(v, int | float | str | bool)},
+        stats=plan_totals(built, solution), network=built.graph.describe(), dropped=dropped,
+        pins=dict(pins or {}), locks={k: list(v) for k, v in (locks or {}).items()})
+    carried: dict[str, list[Stop]] = {}
+    if based_on is not None:
+        for stop in (Stop.objects.filter(route__plan=based_on)
+                     .exclude(status=StopStatus.PLANNED).select_related("route__crew", "request")
+                     .order_by("route", "sequence")):
+            carried.setdefault(stop.route.crew.code, []).append(stop)
+    coords = {pid: (lon, lat) for pid, lon, lat in built.points}
+    routes = {r.crew_id: r for r in solution.routes}
+    jobs = built.problem.jobs_by_id()
+    for code, crew in built.crews.items():
+        r = routes.get(code)  # None: no work for this crew (it still gets an empty route: "nothing today")
+        old = carried.get(code, [])
+        start, end = crew.shift_on(built.day)
+        route = Route.objects.create(
+            plan=plan, crew=crew,
+            starts_at=built.at(r.start_time) if r else start, ends_at=built.at(r.end_time) if r else end,
+            drive_seconds=r.drive_seconds if r else 0, distance_m=r.distance_metres if r else 0,
+            service_seconds=r.service_seconds if r else 0,
+            breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])])
+        seq = 0
+        rows: list[Stop] = []
+        for stop in old:
+            seq += 1
+            rows.append(Stop(route=route, sequence=seq, request=stop.request, eta=stop.eta,
+                             window_start=stop.window_start, window_end=stop.window_end,
+                             service_minutes=stop.service_minutes, status=stop.status, status_at=stop.status_at,
+                             locked=stop.locked, flags=stop.flags))
+        locked_now = set((locks or {}).get(code, []))
+        for v in (r.visits if r else []):
+            seq += 1
+            job = jobs[v.job_id]
+            w = job.windows[0] if job.windows else None
+            rows.append(Stop(route=route, sequence=seq, request=built.requests[v.job_id], eta=built.at(v.arrival),
+                             window_start=built.at(w.start) if w else None, window_end=built.at(w.end) if w else None,
+                             service_minutes=job.service_seconds // 60, locked=v.job_id in locked_now))
+        Stop.objects.bulk_create(rows)
+        if r is not None and r.visits:
+            path = ([(f"depot:{code}", *coords[f"depot:{code}"])]
+                    + [(f"job:{v.job_id}", *coords[f"job:{v.job_id}"]) for v in r.visits]
+                    + [(f"depot:{code}", *coords[f"depot:{code}"])])
+            try:
+                line = route_geometry(built.graph, path)
+            except ValueError:
+                line = [(lon, lat) for _, lon, lat in path]
+            if len(line) >= 2:
+                route.geometry = LineString(line, srid=4326)
+                route.save(update_fields=["geometry"])
+    return plan
