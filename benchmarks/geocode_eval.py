@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import math
 import random
 import re
 import statistics
@@ -32,6 +31,7 @@ from django.conf import settings  # noqa: E402
 
 import layers.geocoding as geo  # noqa: E402
 from gis_app.models import ImportBatch, ServiceRequest  # noqa: E402
+from layers.coords import local_metres  # noqa: E402
 from layers.lookup import areas_with_edges  # noqa: E402
 from layers.models import LayerKind  # noqa: E402
 from layers.normalize import DIRECTIONS  # noqa: E402
@@ -44,7 +44,7 @@ ON_LINE_M = 1.5  # the City's own point this close to a ward edge lies on the li
 
 
 def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.hypot((a[0] - b[0]) * 111_320 * math.cos(math.radians(a[1])), (a[1] - b[1]) * 111_320)
+    return local_metres(a[0], a[1], b[0], b[1])
 
 
 def perturb(text: str, rng: random.Random, zipcode: str = "") -> str:

@@ -16,6 +16,28 @@ import numpy as np
 from _common import ROOT, Result, parser, rate, setup_django
 
 
+def whole_polygon_numbers(points: list, on: dt.date) -> list:
+    """The same cover test against the unsubdivided ward polygons: what ST_Subdivide parts save (benchmark only)."""
+    from django.db import connection
+
+    from layers.lookup import _VERSION_IN_FORCE_SQL
+    from layers.models import LayerKind, Ward
+
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH v AS ({_VERSION_IN_FORCE_SQL})
+            SELECT t.i, (SELECT a.number FROM {Ward._meta.db_table} a
+                         WHERE a.layer_version_id = v.id AND ST_Covers(a.geom, t.pt) ORDER BY a.number LIMIT 1)
+            FROM v, (SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
+                     FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS u(lon, lat, i)) t
+            ORDER BY t.i
+            """,
+            {"kind": LayerKind.WARDS, "day": on, "lons": [p.x for p in points], "lats": [p.y for p in points]},
+        )
+        return [row[1] for row in cur.fetchall()]
+
+
 def main() -> None:
     args_p = parser(__doc__ or "")
     args_p.add_argument("--sample", type=int, default=0, help="use only the first N points (0 = all)")
@@ -26,7 +48,7 @@ def main() -> None:
 
     from layers.evaluation import ShapelyWardIndex, evaluate_ward_lookup, read_labelled_points
     from layers.importing import load_manifest
-    from layers.lookup import numbers_at, ward_at, ward_number_whole_polygon
+    from layers.lookup import numbers_at, ward_at
     from layers.models import LayerKind
 
     load_manifest(settings.CITY_LAYER_MANIFEST)  # no-op when already loaded
@@ -44,9 +66,9 @@ def main() -> None:
     ward_at(geos_pts[0], on=on)  # warm the connection and caches
     single, _ = rate(lambda: [ward_at(p, on=on, with_edge_distance=False) for p in geos_pts], n)
     single_edge, _ = rate(lambda: [ward_at(p, on=on) for p in geos_pts], n)
-    whole, _ = rate(lambda: [ward_number_whole_polygon(p, on=on) for p in geos_pts], n)
+    whole, _ = rate(lambda: [whole_polygon_numbers([p], on)[0] for p in geos_pts], n)
     setb, _ = rate(lambda: numbers_at(LayerKind.WARDS, geos_pts, on), n)
-    setb_whole, _ = rate(lambda: numbers_at(LayerKind.WARDS, geos_pts, on, use_parts=False), n)
+    setb_whole, _ = rate(lambda: whole_polygon_numbers(geos_pts, on), n)
 
     index = ShapelyWardIndex(on)
     peer_single, _ = rate(lambda: [index.lookup_one(x, y) for x, y in lonlats], n)

@@ -27,6 +27,7 @@ from gis_app.audit import record
 from gis_app.choices import OPEN_STATUSES, Status
 from gis_app.models import ServiceRequest, ServiceType
 from gis_app.transitions import TransitionError, apply
+from layers.normalize import address_key
 
 MAX_ROWS = 50  # nearest rows scored per lookup (then the most recent: at one busy address dozens sit at 0 m)
 # Weights of the score's parts; a part only counts when both requests have it (an address, an asset id).
@@ -50,10 +51,6 @@ class Candidate:
     def as_dict(self) -> dict[str, Any]:
         return {"ticket": self.ticket, "status": self.status, "metres": round(self.metres, 1),
                 "hours_apart": round(self.hours, 1), "score": round(self.score, 3), "reasons": self.reasons}
-
-
-def normalise_address(text: str) -> str:
-    return " ".join(text.upper().replace(".", " ").replace(",", " ").split())
 
 
 def score(metres: float, hours: float, same_address: bool | None, same_asset: bool | None) -> float:
@@ -100,11 +97,11 @@ def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None 
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
-    mine = normalise_address(address)
+    mine = address_key(address)
     found = []
     for pk, ticket, status, their_address, their_asset, requested_at, metres in rows:
         hours = (at - requested_at).total_seconds() / 3600
-        same_addr = (mine == normalise_address(their_address)) if mine and their_address else None
+        same_addr = (mine == address_key(their_address)) if mine and their_address else None
         same_asset = (asset_id == their_asset) if asset_id and their_asset else None
         s = score(metres, hours, same_addr, same_asset)
         reasons = [f"same type, {metres:.0f} m, {_ago(hours)} apart"]

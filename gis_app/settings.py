@@ -155,6 +155,9 @@ OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "311 open data team, 311@cit
 OPEN311_POST_RATE = os.environ.get("OPEN311_POST_RATE", "120/hour")
 OPEN311_READ_RATE = os.environ.get("OPEN311_READ_RATE", "600/minute")
 WARD_EDGE_WARNING_METRES = float(os.environ.get("WARD_EDGE_WARNING_METRES", "30"))
+# One rule for "inside the city": a point outside every ward but this close to one is in the nearest (a corner
+# on the city limit, a boundary street's centreline). Geocoding, intake and loaders all ask layers.lookup.
+CITY_EDGE_SLACK_METRES = float(os.environ.get("CITY_EDGE_SLACK_METRES", "30"))
 
 # gis.W001: Debian 12's GDAL 3.6 cannot block file/network access from spatial references (3.9 can).
 # The stack takes GDAL from Debian by decision; we only read files we were given, never user WKT SRS.

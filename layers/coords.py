@@ -14,6 +14,23 @@ from django.contrib.gis.gdal import CoordTransform, OGRGeometry, SpatialReferenc
 from django.contrib.gis.geos import GEOSGeometry, Point
 
 WGS84 = 4326
+M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
+
+
+def local_metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Ground distance between two nearby lon/lat points (equirectangular at their mean latitude): the one
+    short-distance formula; under a few km it agrees with the great circle to well under a metre."""
+    dx = (lon2 - lon1) * M_PER_DEG * math.cos(math.radians((lat1 + lat2) / 2))
+    return math.hypot(dx, (lat2 - lat1) * M_PER_DEG)
+
+
+def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Great-circle distance in metres, for distances where the earth's curve matters (street edges city-wide)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 class CoordinateError(ValueError):

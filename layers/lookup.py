@@ -5,8 +5,8 @@
 nearest edge so callers can warn on boundary cases, and a point outside every polygon gets an
 "outside" answer with the distance to the city, never an exception deep in the stack.
 
-All lookups go through the ST_Subdivide parts tables (GiST-indexed small polygons); the whole-polygon
-path is kept for the benchmark that measures the difference.
+Every lookup, single or set-based, goes through one query (`areas_at`) on the ST_Subdivide parts tables
+(GiST-indexed small polygons), with one rule for what is inside the city.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from layers.coords import checked_lonlat, lonlat
 from layers.importing import BOUNDARY_MODELS
-from layers.models import LayerKind, LayerVersion, Ward
+from layers.models import LayerKind, LayerVersion
 
 
 class LayerNotLoaded(LookupError):
@@ -43,6 +43,8 @@ class AreaLookup:
     edge_distance_m: float | None
     # Other polygons that also cover the point: it lies exactly on a shared edge.
     also_covering: tuple[int, ...] = ()
+    # Set when the point is outside every polygon but within the city's edge slack of this one.
+    outside_by_m: float | None = None
 
     @property
     def near_edge(self) -> bool:
@@ -62,6 +64,8 @@ class AreaLookup:
         if self.also_covering:
             others = ", ".join(str(n) for n in self.also_covering)
             text += f" (the point lies on the edge it shares with {label} {others})"
+        elif self.outside_by_m is not None:
+            text += f" ({self.outside_by_m:.0f} m outside its line, within the city's edge: check the location)"
         elif self.near_edge:
             text += f" (within {self.edge_distance_m:.0f} m of a {label} edge: check the location)"
         return text
@@ -78,6 +82,7 @@ class AreaLookup:
             "edge_distance_m": None if self.edge_distance_m is None else round(self.edge_distance_m, 1),
             "near_edge": self.near_edge,
             "also_covering": list(self.also_covering),
+            "outside_by_m": None if self.outside_by_m is None else round(self.outside_by_m, 1),
             "message": self.message,
         }
 
@@ -112,133 +117,41 @@ _VERSION_IN_FORCE_SQL = """
 """
 
 
-def _area_at(kind: str, point: Point, on: dt.date | None, with_edge_distance: bool) -> AreaLookup:
-    """One round trip: choose the version in force, find the covering polygons, measure the edge."""
-    day = on or timezone.localdate()
-    area_table, part_table, part_fk = _tables(kind)
-    lon, lat = lonlat(point)
-    # Distance on the sphere (not the spheroid): ~0.3 % error, several times cheaper, ample for a warning.
-    point_sql = "ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"
-    edge = (
-        f"ST_Distance(ST_Boundary(a.geom)::geography, {point_sql}::geography, false)"
-        if with_edge_distance
-        else "NULL::float8"
-    )
-    params: dict[str, Any] = {"kind": kind, "day": day, "lon": lon, "lat": lat}
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            WITH v AS ({_VERSION_IN_FORCE_SQL}),
-            hits AS (
-                SELECT DISTINCT a.id, a.number, a.name
-                FROM v JOIN {part_table} p ON p.layer_version_id = v.id
-                JOIN {area_table} a ON a.id = p.{part_fk}
-                WHERE ST_Covers(p.geom, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326))
-            ),
-            first AS (SELECT * FROM hits ORDER BY number LIMIT 1)
-            SELECT v.id, v.name,
-                   (SELECT array_agg(number ORDER BY number) FROM hits),
-                   (SELECT name FROM first),
-                   (SELECT {edge} FROM first JOIN {area_table} a ON a.id = first.id)
-            FROM v
-            """,
-            params,
-        )
-        row = cur.fetchone()
-        if row is None:
-            version_in_force(kind, day)  # raises LayerNotLoaded with the fix
-        version_id, version_name, numbers, name, distance = row
-        if numbers:
-            return AreaLookup(
-                kind=kind, on=day, layer_version_id=version_id, layer_name=version_name,
-                number=numbers[0], name=name or "", inside=True,
-                edge_distance_m=None if distance is None else float(distance),
-                also_covering=tuple(numbers[1:]),
-            )
-        distance = None
-        if with_edge_distance:
-            cur.execute(
-                f"""
-                SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography)
-                FROM {area_table} WHERE layer_version_id = %(version)s
-                ORDER BY geom <-> ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) LIMIT 1
-                """,
-                {**params, "version": version_id},
-            )
-            found = cur.fetchone()
-            distance = float(found[0]) if found else None
-    return AreaLookup(
-        kind=kind, on=day, layer_version_id=version_id, layer_name=version_name,
-        number=None, name="", inside=False, edge_distance_m=distance,
-    )
+def _area_lookup(kind: str, day: dt.date, version: tuple[int, str], hit: AreaHit) -> AreaLookup:
+    return AreaLookup(kind=kind, on=day, layer_version_id=version[0], layer_name=version[1], number=hit.number,
+                      name=hit.name, inside=hit.number is not None, edge_distance_m=hit.edge_distance_m,
+                      also_covering=hit.also_covering, outside_by_m=hit.outside_by_m)
 
 
 def ward_at(point: Point, on: dt.date | None = None, *, with_edge_distance: bool = True) -> AreaLookup:
     """The ward holding `point` on the map in force on `on` (default today, in the city's time zone).
 
     A point on the edge two wards share answers with the lower-numbered one and names the other in
-    `also_covering`, so the choice is deterministic and visible.
+    `also_covering`, so the choice is deterministic and visible. A point just outside every ward (within the
+    city's edge slack) is the nearest ward's: see `areas_at`.
     """
-    return _area_at(LayerKind.WARDS, point, on, with_edge_distance)
+    day = on or timezone.localdate()
+    version, hits = areas_at(LayerKind.WARDS, [lonlat(point)], day, with_edge_distance=with_edge_distance)
+    return _area_lookup(LayerKind.WARDS, day, version, hits[0])
 
 
 def community_area_at(point: Point, *, with_edge_distance: bool = True) -> AreaLookup:
     """The community area holding `point` (community areas have one active map)."""
-    return _area_at(LayerKind.COMMUNITY_AREAS, point, None, with_edge_distance)
+    day = timezone.localdate()
+    version, hits = areas_at(LayerKind.COMMUNITY_AREAS, [lonlat(point)], day, with_edge_distance=with_edge_distance)
+    return _area_lookup(LayerKind.COMMUNITY_AREAS, day, version, hits[0])
 
 
-def numbers_at(
-    kind: str, points: Sequence[Point], on: dt.date | None = None, *, use_parts: bool = True
-) -> list[int | None]:
-    """Set-based lookup: one query for many points, answers in input order (None = outside)."""
+def numbers_at(kind: str, points: Sequence[Point], on: dt.date | None = None) -> list[int | None]:
+    """Set-based lookup: one query for many points, answers in input order (None = outside the city)."""
     if not points:
         return []
-    if use_parts:
-        return [hit.number for hit in areas_with_edges(kind, [lonlat(p) for p in points], on,
-                                                       with_edge_distance=False)]
-    day = on or timezone.localdate()
-    area_table, _, _ = _tables(kind)
-    lons, lats = zip(*(lonlat(p) for p in points), strict=True)
-    inner = (
-        f"SELECT a.number FROM {area_table} a "
-        "WHERE a.layer_version_id = v.id AND ST_Covers(a.geom, t.pt) ORDER BY a.number LIMIT 1"
-    )
-    with connection.cursor() as cur:
-        cur.execute(
-            f"""
-            WITH v AS ({_VERSION_IN_FORCE_SQL})
-            SELECT t.i, ({inner})
-            FROM v, (SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
-                     FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS u(lon, lat, i)) t
-            ORDER BY t.i
-            """,
-            {"kind": kind, "day": day, "lons": list(lons), "lats": list(lats)},
-        )
-        rows = cur.fetchall()
-    if not rows:
-        version_in_force(kind, day)  # raises LayerNotLoaded with the fix
-    return [row[1] for row in rows]
+    _, hits = areas_at(kind, [lonlat(p) for p in points], on, with_edge_distance=False)
+    return [hit.number for hit in hits]
 
 
 def wards_at(points: Sequence[Point], on: dt.date | None = None) -> list[int | None]:
     return numbers_at(LayerKind.WARDS, points, on)
-
-
-def ward_number_whole_polygon(point: Point, on: dt.date | None = None) -> int | None:
-    """Single lookup against the unsubdivided polygons; kept only so the benchmark can compare."""
-    return numbers_at(LayerKind.WARDS, [point], on, use_parts=False)[0]
-
-
-def nearest_ward(point: Point, within_m: float, on: dt.date | None = None) -> int | None:
-    """The ward within `within_m` metres of a point just outside every ward (a corner on the city limit)."""
-    version = version_in_force(LayerKind.WARDS, on)
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT number FROM {Ward._meta.db_table} WHERE layer_version_id = %s AND "
-                    f"ST_DWithin(geom::geography, ST_GeogFromText(%s), %s) "
-                    f"ORDER BY ST_Distance(geom::geography, ST_GeogFromText(%s)) LIMIT 1",
-                    [version.pk, point.ewkt, within_m, point.ewkt])
-        row = cur.fetchone()
-    return int(row[0]) if row else None
 
 
 @dataclass(frozen=True)
@@ -246,40 +159,77 @@ class AreaHit:
     number: int | None
     name: str
     edge_distance_m: float | None  # to the nearest edge of the area found (or to the nearest area, outside)
+    also_covering: tuple[int, ...] = ()  # other areas covering the point: it lies on a shared edge
+    outside_by_m: float | None = None  # set when the point lies outside every area but within the edge slack
 
 
 def areas_with_edges(kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *,
                      with_edge_distance: bool = True) -> list[AreaHit]:
-    """Set-based `ward_at`: one query for many (lon, lat), answers in input order. The edge distance is measured
-    from the closest point of the boundary found in plane coordinates to the point on the sphere: exact for
-    that boundary point, and a few metres at most from the true nearest, which is all a warning needs (the
-    geography distance to a whole ward outline costs ~2 ms a point)."""
+    """Set-based `ward_at` for (lon, lat) pairs, answers in input order."""
     if not places:
         return []
+    return areas_at(kind, places, on, with_edge_distance=with_edge_distance)[1]
+
+
+def areas_at(kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *,
+             with_edge_distance: bool = True, slack_m: float | None = None) -> tuple[tuple[int, str], list[AreaHit]]:
+    """The one point-in-area query: ((version id, name), one AreaHit per place in input order).
+
+    One rule for "inside the city": a place covered by an area is in it (on a shared edge, the lowest number,
+    the others in `also_covering`); a place outside every area but within `slack_m` (settings.CITY_EDGE_SLACK_METRES)
+    of one is in the nearest (a corner on the city limit, a boundary street's centreline); anything further is
+    outside. Parts tables (ST_Subdivide, GiST) answer the cover test. The edge distance is measured from the
+    closest point of the boundary found in plane coordinates to the point on the sphere: exact for that boundary
+    point, and a few metres at most from the true nearest, which is all a warning needs.
+    """
     day = on or timezone.localdate()
+    slack = float(settings.CITY_EDGE_SLACK_METRES if slack_m is None else slack_m)
     area_table, part_table, part_fk = _tables(kind)
     lons, lats = zip(*(checked_lonlat(lon, lat) for lon, lat in places), strict=True)
     edge = ("ST_Distance(ST_ClosestPoint(ST_Boundary(a.geom), t.pt)::geography, t.pt::geography, false)"
             if with_edge_distance else "NULL::float8")
-    outside = ("(SELECT ST_Distance(ST_ClosestPoint(o.geom, t.pt)::geography, t.pt::geography, false) "
-               f"FROM {area_table} o WHERE o.layer_version_id = v.id ORDER BY o.geom <-> t.pt LIMIT 1)"
-               if with_edge_distance else "NULL::float8")
+    look_near = "true" if with_edge_distance or slack > 0 else "false"
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            WITH v AS ({_VERSION_IN_FORCE_SQL})
-            SELECT t.i, hit.number, hit.name, COALESCE(hit.edge, {outside})
-            FROM v CROSS JOIN (SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
-                               FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS u(lon, lat, i)) t
+            WITH v AS ({_VERSION_IN_FORCE_SQL}),
+            t AS (SELECT i, ST_SetSRID(ST_MakePoint(lon, lat), 4326) AS pt
+                  FROM unnest(%(lons)s::float8[], %(lats)s::float8[]) WITH ORDINALITY AS u(lon, lat, i))
+            SELECT t.i, v.id, v.name, hit.number, hit.name, hit.edge, near.number, near.name, near.dist
+            FROM v CROSS JOIN t
             LEFT JOIN LATERAL (
-                SELECT a.number, a.name, {edge} AS edge FROM {part_table} p JOIN {area_table} a ON a.id = p.{part_fk}
-                WHERE p.layer_version_id = v.id AND ST_Covers(p.geom, t.pt) ORDER BY a.number LIMIT 1
+                SELECT DISTINCT ON (a.number) a.number, a.name, {edge} AS edge
+                FROM {part_table} p JOIN {area_table} a ON a.id = p.{part_fk}
+                WHERE p.layer_version_id = v.id AND ST_Covers(p.geom, t.pt)
+                ORDER BY a.number
             ) hit ON true
-            ORDER BY t.i
+            LEFT JOIN LATERAL (
+                SELECT o.number, o.name,
+                       ST_Distance(ST_ClosestPoint(o.geom, t.pt)::geography, t.pt::geography, false) AS dist
+                FROM {area_table} o WHERE hit.number IS NULL AND o.layer_version_id = v.id
+                ORDER BY o.geom <-> t.pt LIMIT 1
+            ) near ON {look_near}
+            ORDER BY t.i, hit.number
             """,
             {"kind": kind, "day": day, "lons": list(lons), "lats": list(lats)},
         )
         rows = cur.fetchall()
     if not rows:
         version_in_force(kind, day)  # raises LayerNotLoaded with the fix
-    return [AreaHit(number, name or "", None if d is None else float(d)) for _, number, name, d in rows]
+    version = (int(rows[0][1]), str(rows[0][2]))
+    by_place: dict[int, list[tuple[Any, ...]]] = {}
+    for row in rows:
+        by_place.setdefault(int(row[0]), []).append(row)
+    return version, [_hit(by_place[i], slack, with_edge_distance) for i in range(1, len(places) + 1)]
+
+
+def _hit(rows: list[tuple[Any, ...]], slack: float, with_edge_distance: bool) -> AreaHit:
+    first = rows[0]
+    number, name, edge, near_number, near_name, near_dist = first[3:]
+    if number is not None:
+        return AreaHit(number, name or "", None if edge is None else float(edge),
+                       also_covering=tuple(r[3] for r in rows[1:]))
+    if near_number is not None and near_dist is not None and float(near_dist) <= slack:
+        return AreaHit(near_number, near_name or "", 0.0 if with_edge_distance else None,
+                       outside_by_m=float(near_dist))
+    return AreaHit(None, "", float(near_dist) if with_edge_distance and near_dist is not None else None)

@@ -122,3 +122,14 @@ def _strip_place(text: str) -> str:
     """Drop ", Chicago, IL 60622"-style tails."""
     text = re.sub(r"\b\d{5}(?:-\d{4})?\b\s*$", "", text.strip())
     return re.split(r",", text)[0].strip()
+
+
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+def address_key(text: str) -> str:
+    """One spelling of an address for comparing two of them ("1234 North Ashland Avenue, Chicago" and
+    "1234 N ASHLAND AVE" give the same key): the place tail dropped, punctuation folded, each direction, street
+    type and ordinal in its one spelling. Cheap (no parser): dedup compares dozens of addresses per report."""
+    words = _PUNCTUATION.sub(" ", _strip_place(text).upper()).split()
+    return " ".join(DIRECTIONS.get(w) or TYPES.get(w) or _ordinal(w) for w in words)

@@ -22,6 +22,7 @@ from django.db import connection
 
 from gis_app.dedup import Candidate, candidates
 from gis_app.models import ServiceRequest, ServiceType
+from layers.coords import local_metres
 
 
 @dataclass
@@ -153,14 +154,10 @@ def gap_of(child: ServiceRequest) -> tuple[float, float] | None:
     parent = child.parent
     if parent is None or child.location is None or parent.location is None:
         return None
-    metres = _metres(child.location.x, child.location.y, parent.location.x, parent.location.y)
+    metres = local_metres(child.location.x, child.location.y, parent.location.x, parent.location.y)
     hours = abs((child.requested_at - parent.requested_at).total_seconds()) / 3600
     return metres, hours
 
-
-def _metres(x1: float, y1: float, x2: float, y2: float) -> float:
-    k = 111_320.0
-    return math.hypot((x2 - x1) * k * math.cos(math.radians((y1 + y2) / 2)), (y2 - y1) * k)
 
 
 def learn_parameters(children: Iterable[ServiceRequest], *, min_pairs: int = 10) -> Learned:

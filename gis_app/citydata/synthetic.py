@@ -33,11 +33,9 @@ from django.utils import timezone
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
-from layers.coords import point_from_lonlat
+from layers.coords import M_PER_DEG, local_metres, point_from_lonlat
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
-
-EARTH_M_PER_DEG = 111_320.0
 
 
 class GeneratorError(ValueError):
@@ -99,7 +97,7 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
             loc, parent_loc = r[7], parent[7]
             if loc is None or parent_loc is None:
                 continue
-            metres = _metres(loc.x, loc.y, parent_loc.x, parent_loc.y)
+            metres = local_metres(loc.x, loc.y, parent_loc.x, parent_loc.y)
             gaps.append((metres, abs((r[3] - parent[3]).total_seconds())))
     dup_gaps = np.array(gaps) if gaps else np.array([[0.0, 3600.0]])
     st = {s.pk: s for s in ServiceType.objects.filter(pk__in=[int(t) for t in type_ids])}
@@ -109,10 +107,6 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
                    calendar_days={k: v.sla_amount if v.sla_kind == "calendar_days" else v.sla_amount / 9
                                   for k, v in st.items()})
 
-
-def _metres(x1: float, y1: float, x2: float, y2: float) -> float:
-    dx = (x2 - x1) * EARTH_M_PER_DEG * math.cos(math.radians((y1 + y2) / 2))
-    return math.hypot(dx, (y2 - y1) * EARTH_M_PER_DEG)
 
 
 @dataclass
@@ -290,8 +284,8 @@ def _plant_hot_spots(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], s
 
 def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float, float]:
     bearing = rng.uniform(0, 2 * math.pi)
-    dy = metres * math.cos(bearing) / EARTH_M_PER_DEG
-    dx = metres * math.sin(bearing) / (EARTH_M_PER_DEG * math.cos(math.radians(lat)))
+    dy = metres * math.cos(bearing) / M_PER_DEG
+    dx = metres * math.sin(bearing) / (M_PER_DEG * math.cos(math.radians(lat)))
     return dx, dy
 
 

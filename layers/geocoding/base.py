@@ -10,10 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from layers.coords import M_PER_DEG, local_metres
 from layers.grid import Axis, Grid
-
-M_PER_DEG = 111_320.0
-
 
 COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped corner
 
@@ -39,7 +37,6 @@ REVERSE_REACH_M = 500.0  # reverse: a corner further than this names nothing (a 
 ADDRESS_POINT_REACH_M = 40.0  # reverse: an address point this close names the place (else the grid's number)
 
 
-BOUNDARY_SLACK_M = 30.0  # a place this close to the city's edge (a boundary street's centreline) is inside
 
 
 # The block profile is fitted on address points in hundred-blocks of about the city's typical length (its
@@ -128,7 +125,7 @@ def _stretch(axis: Axis, number: float, sign: int, block: float) -> tuple[float,
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return math.hypot((a[0] - b[0]) * M_PER_DEG * math.cos(math.radians(a[1])), (a[1] - b[1]) * M_PER_DEG)
+    return local_metres(a[0], a[1], b[0], b[1])
 
 
 def _orientation(pts: np.ndarray) -> str:

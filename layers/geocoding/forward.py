@@ -13,7 +13,6 @@ from layers.coords import point_from_lonlat
 from layers.geocoding.axes import _along, _place_on_street, _position, _setback, _street_axis
 from layers.geocoding.base import (
     BETWEEN_POINTS_M,
-    BOUNDARY_SLACK_M,
     SAME_CORNER_M,
     Index,
     Result,
@@ -23,7 +22,7 @@ from layers.geocoding.base import (
 from layers.geocoding.index import index
 from layers.geocoding.names import _street_keys, _wider_keys, _zip_near
 from layers.grid import GridError
-from layers.lookup import nearest_ward, wards_at
+from layers.lookup import wards_at
 from layers.normalize import ParsedAddress, parse
 
 
@@ -265,8 +264,5 @@ def geocode_many(texts: list[str]) -> list[Result]:
 
 def assign_wards(results: list[Result], on: dt.date | None = None) -> list[int | None]:
     """The ward of each located result (one set-based lookup; the map in force `on` a date, default today).
-    A corner on the city limit lies on the boundary line itself: the ward within a few metres counts."""
-    points = [point_from_lonlat(r.lon, r.lat) for r in results]
-    wards = wards_at(points, on=on)
-    return [w if w is not None else nearest_ward(p, BOUNDARY_SLACK_M, on=on)
-            for p, w in zip(points, wards, strict=True)]
+    A corner on the city limit lies on the boundary line itself: layers.lookup's one edge rule places it."""
+    return wards_at([point_from_lonlat(r.lon, r.lat) for r in results], on=on)

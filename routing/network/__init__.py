@@ -17,20 +17,17 @@ for CSR matrices and for snapping; it never needs to know which network answered
 from routing.network.derived import Intersection, base_street_name, derive_from_intersections, read_intersections
 from routing.network.graph import (
     DEFAULT_SNAP_METRES,
-    EARTH_RADIUS_M,
     NetworkConfig,
     NetworkError,
     Snap,
     StreetGraph,
     Unroutable,
-    haversine_m,
 )
 from routing.network.manifest import StreetNetworkSpec, build_graph, read_streets_manifest
 from routing.network.osm import filter_drivable_osm, load_osm
 
 __all__ = [
     "DEFAULT_SNAP_METRES",
-    "EARTH_RADIUS_M",
     "Intersection",
     "NetworkConfig",
     "NetworkError",
@@ -42,7 +39,6 @@ __all__ = [
     "build_graph",
     "derive_from_intersections",
     "filter_drivable_osm",
-    "haversine_m",
     "load_osm",
     "read_intersections",
     "read_streets_manifest",

@@ -17,8 +17,9 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from layers.coords import haversine_m
 from layers.normalize import base_name
-from routing.network.graph import NetworkConfig, NetworkError, StreetGraph, haversine_m
+from routing.network.graph import NetworkConfig, NetworkError, StreetGraph
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ snapping (unroutable points are reported, never moved).
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,9 +16,6 @@ from pyproj import CRS, Transformer
 from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from scipy.sparse import csr_matrix
-
-EARTH_RADIUS_M = 6_371_008.8
-
 
 DEFAULT_SNAP_METRES = 150.0
 
@@ -248,10 +244,3 @@ class StreetGraph:
         part = shapely.ops.substring(line, start_fraction, end_fraction, normalized=True)
         coords = list(part.coords) if part.geom_type == "LineString" else [part.coords[0]]
         return [(float(x), float(y)) for x, y in coords]
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dphi, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
