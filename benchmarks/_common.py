@@ -75,8 +75,17 @@ class Result:
 
         rows = [("figure", "unit", "ours", "peer", "peer is", "ours/peer", "better")]
         for f in self.figures:
-            rows.append((f.name, f.unit, fmt(f.ours), fmt(f.peer), f.peer_name,
-                         "-" if f.ratio is None else f"{f.ratio:.2f}", f.better))
+            rows.append(
+                (
+                    f.name,
+                    f.unit,
+                    fmt(f.ours),
+                    fmt(f.peer),
+                    f.peer_name,
+                    "-" if f.ratio is None else f"{f.ratio:.2f}",
+                    f.better,
+                )
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         print(f"\n== {self.benchmark} ==")
         for i, r in enumerate(rows):
@@ -110,8 +119,9 @@ SOURCE_DB = os.environ.get("PGDATABASE", "gis311")
 def psql(sql: str) -> None:
     import subprocess
 
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc",
-                    sql], check=True)
+    subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True
+    )
 
 
 def copy_demo_database(suffix: str) -> str | None:

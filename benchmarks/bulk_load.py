@@ -88,8 +88,9 @@ def main() -> None:
                 csv_path = Path(tmp) / f"export_{n}.csv"
                 make_csv(sample, n, csv_path)
                 mapping = Path(tmp) / f"mapping_{n}.toml"
-                mapping.write_text(mapping_src.replace('file = "311/chicago_311_2021-01-01_02_n5000.csv"',
-                                                       f'file = "{csv_path.name}"'))
+                mapping.write_text(
+                    mapping_src.replace('file = "311/chicago_311_2021-01-01_02_n5000.csv"', f'file = "{csv_path.name}"')
+                )
                 t0 = time.perf_counter()
                 report = load_311(mapping)
                 ours = report.loaded / (time.perf_counter() - t0)
@@ -99,19 +100,32 @@ def main() -> None:
                     columns = ", ".join(f'"{c}" text' for c in header)
                     cur.execute(f"CREATE UNLOGGED TABLE bench_staging ({columns})")
                     t0 = time.perf_counter()
-                    with cur.cursor.copy("COPY bench_staging FROM STDIN WITH (FORMAT csv, HEADER true)") as copy, \
-                            csv_path.open("rb") as fh:
+                    with (
+                        cur.cursor.copy("COPY bench_staging FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+                        csv_path.open("rb") as fh,
+                    ):
                         while chunk := fh.read(1 << 20):
                             copy.write(chunk)
                     peer = n / (time.perf_counter() - t0)
                     cur.execute("DROP TABLE bench_staging")
                 res.add(f"311 loader, {n:,} rows", "rows/s", ours, peer, "raw COPY into a staging table", "higher")
                 t0 = time.perf_counter()
-                gen = generate(days=max(1, n // 1000), per_day=1000, seed=n, assumptions=settings.CITY_ASSUMPTIONS,
-                               history=ImportBatch.objects.filter(kind="history").order_by("loaded_at").first())
+                gen = generate(
+                    days=max(1, n // 1000),
+                    per_day=1000,
+                    seed=n,
+                    assumptions=settings.CITY_ASSUMPTIONS,
+                    history=ImportBatch.objects.filter(kind="history").order_by("loaded_at").first(),
+                )
                 secs = time.perf_counter() - t0
-                res.add(f"generator, {gen.rows:,} rows", "rows/s", gen.rows / secs, peer,
-                        "raw COPY into a staging table", "higher")
+                res.add(
+                    f"generator, {gen.rows:,} rows",
+                    "rows/s",
+                    gen.rows / secs,
+                    peer,
+                    "raw COPY into a staging table",
+                    "higher",
+                )
                 res.notes.append(f"{n:,}: loader {report.loaded:,} rows; generator {gen.rows:,} rows in {secs:.0f} s")
         res.details = {"requests_in_db": ServiceRequest.objects.count()}
     finally:

@@ -55,9 +55,11 @@ def fms_lookup(rows: list[ServiceRequest]) -> list[Looked]:
 
 
 def located(batch: ImportBatch) -> Any:
-    return (ServiceRequest.objects.filter(import_batch=batch, location__isnull=False,
-                                          service_type__location_required=True)
-            .select_related("service_type", "parent").order_by("requested_at"))
+    return (
+        ServiceRequest.objects.filter(import_batch=batch, location__isnull=False, service_type__location_required=True)
+        .select_related("service_type", "parent")
+        .order_by("requested_at")
+    )
 
 
 def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
@@ -71,8 +73,9 @@ def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
     train = [r for r in rows if timezone.localdate(r.requested_at) == days[0]]
     test = [r for r in rows if timezone.localdate(r.requested_at) == days[1]]
     learned = learn_parameters([r for r in train if r.parent_id])
-    threshold = choose_threshold(look_up(train, radius_m=learned.radius_m, window_days=learned.window_days),
-                                 min_precision=MIN_PRECISION)
+    threshold = choose_threshold(
+        look_up(train, radius_m=learned.radius_m, window_days=learned.window_days), min_precision=MIN_PRECISION
+    )
     looked = look_up(test, radius_m=learned.radius_m, window_days=learned.window_days)
     ours = figures(looked, threshold)
     peer_looked = fms_lookup(test)
@@ -81,12 +84,25 @@ def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
     wrong = []
     for req_id, linked in ours.wrong_links:
         r, p = by_id[req_id], by_id.get(linked)
-        wrong.append({"request": r.external_id, "linked_to": p.external_id if p else linked,
-                      "type": r.service_type.name, "address": r.address, "parent_address": p.address if p else "",
-                      "labelled_parent": r.parent.external_id if r.parent else None})
-    details["city"] = {"train_day": str(days[0]), "test_day": str(days[1]), "radius_m": learned.radius_m,
-                       "window_days": learned.window_days, "threshold": threshold, "train_pairs": learned.pairs,
-                       "wrong_links": wrong}
+        wrong.append(
+            {
+                "request": r.external_id,
+                "linked_to": p.external_id if p else linked,
+                "type": r.service_type.name,
+                "address": r.address,
+                "parent_address": p.address if p else "",
+                "labelled_parent": r.parent.external_id if r.parent else None,
+            }
+        )
+    details["city"] = {
+        "train_day": str(days[0]),
+        "test_day": str(days[1]),
+        "radius_m": learned.radius_m,
+        "window_days": learned.window_days,
+        "threshold": threshold,
+        "train_pairs": learned.pairs,
+        "wrong_links": wrong,
+    }
     return ours, peer
 
 
@@ -108,20 +124,31 @@ def synthetic(result: Result, details: dict[str, Any], days_limit: int | None) -
     looked = look_up(test, radius_m=learned.radius_m, window_days=learned.window_days)
     ours = figures(looked, lambda x: x.cands[0].score >= per_type.get(x.type_id, threshold))
     peer = figures(fms_lookup(test), fms)
-    details["synthetic"] = {"train_days": [str(days[0]), str(half)], "test_from": str(half),
-                            "rows": {"train": len(train), "test": len(test)}, "radius_m": learned.radius_m,
-                            "window_days": learned.window_days, "threshold": threshold,
-                            "per_type_thresholds": len(per_type),
-                            "hard_negatives_linked": sum(
-                                1 for req_id, _ in ours.wrong_links
-                                if "hard_negative_of" in (ServiceRequest.objects.get(pk=req_id).source_data or {}))}
+    details["synthetic"] = {
+        "train_days": [str(days[0]), str(half)],
+        "test_from": str(half),
+        "rows": {"train": len(train), "test": len(test)},
+        "radius_m": learned.radius_m,
+        "window_days": learned.window_days,
+        "threshold": threshold,
+        "per_type_thresholds": len(per_type),
+        "hard_negatives_linked": sum(
+            1
+            for req_id, _ in ours.wrong_links
+            if "hard_negative_of" in (ServiceRequest.objects.get(pk=req_id).source_data or {})
+        ),
+    }
     return ours, peer
 
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--synthetic-days", type=int, default=28, help="the most recent N days of synthetic history "
-                   "(half to learn, half to test); 0 = all")
+    p.add_argument(
+        "--synthetic-days",
+        type=int,
+        default=28,
+        help="the most recent N days of synthetic history (half to learn, half to test); 0 = all",
+    )
     args = p.parse_args()
     result = Result("dedup_eval")
     details: dict[str, Any] = {}
@@ -134,30 +161,42 @@ def main() -> int:
         for key in ("top1", "top5", "precision", "recall", "f1"):
             lo, hi = ours.ci.get(key, (None, None))
             ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None else ""
-            result.add(f"{label} ({n} pairs): {key}{ci}", "share", getattr(ours, key), getattr(peer, key),
-                       "FixMyStreet rule")
+            result.add(
+                f"{label} ({n} pairs): {key}{ci}", "share", getattr(ours, key), getattr(peer, key), "FixMyStreet rule"
+            )
     result.add("candidate lookup p50", "ms", p50, 10.0, "goal (p95)", better="lower")
     result.add("candidate lookup p95", "ms", p95, 10.0, "goal", better="lower")
     lk = details["lookup"]
-    result.notes.append(f"City: learned on {details['city']['train_day']} ({details['city']['train_pairs']} pairs): "
-                        f"radius {details['city']['radius_m']:.0f} m, window {details['city']['window_days']:.0f} d, "
-                        f"threshold {details['city']['threshold']:.3f}; {city_ours.links} auto-links on 2 Jan, "
-                        f"{len(details['city']['wrong_links'])} the labels call wrong (listed in --json details)")
+    result.notes.append(
+        f"City: learned on {details['city']['train_day']} ({details['city']['train_pairs']} pairs): "
+        f"radius {details['city']['radius_m']:.0f} m, window {details['city']['window_days']:.0f} d, "
+        f"threshold {details['city']['threshold']:.3f}; {city_ours.links} auto-links on 2 Jan, "
+        f"{len(details['city']['wrong_links'])} the labels call wrong (listed in --json details)"
+    )
     s = details["synthetic"]
-    result.notes.append(f"synthetic: learned on {s['rows']['train']} rows, tested on {s['rows']['test']}: radius "
-                        f"{s['radius_m']:.0f} m, window {s['window_days']:.0f} d, threshold {s['threshold']:.3f} "
-                        f"(+{s['per_type_thresholds']} per-type); {syn_ours.links} links, "
-                        f"{len(syn_ours.wrong_links)} wrong ({s['hard_negatives_linked']} of them planted hard "
-                        "negatives)")
-    result.notes.append(f"lookup on {lk['rows_in_table']:,} rows; geography GiST index in the plan: "
-                        f"{lk['uses_geography_index']}")
-    result.notes.append("floor: synthetic top5 ≥ 0.95, precision ≥ 0.95 at recall ≥ 0.80; City top5 ≥ 0.90; ≥ FMS on "
-                        "top5 and F1. goal: synthetic top5 ≥ 0.98, precision ≥ 0.97 at recall ≥ 0.90; City top5 ≥ 0.95")
+    result.notes.append(
+        f"synthetic: learned on {s['rows']['train']} rows, tested on {s['rows']['test']}: radius "
+        f"{s['radius_m']:.0f} m, window {s['window_days']:.0f} d, threshold {s['threshold']:.3f} "
+        f"(+{s['per_type_thresholds']} per-type); {syn_ours.links} links, "
+        f"{len(syn_ours.wrong_links)} wrong ({s['hard_negatives_linked']} of them planted hard "
+        "negatives)"
+    )
+    result.notes.append(
+        f"lookup on {lk['rows_in_table']:,} rows; geography GiST index in the plan: {lk['uses_geography_index']}"
+    )
+    result.notes.append(
+        "floor: synthetic top5 ≥ 0.95, precision ≥ 0.95 at recall ≥ 0.80; City top5 ≥ 0.90; ≥ FMS on "
+        "top5 and F1. goal: synthetic top5 ≥ 0.98, precision ≥ 0.97 at recall ≥ 0.90; City top5 ≥ 0.95"
+    )
     result.notes.append(f"ran in {time.perf_counter() - t0:.0f} s")
-    result.details = {**details, "city": {**city_ours.as_dict(), **details["city"]},
-                      "synthetic": {**syn_ours.as_dict(), **details["synthetic"]},
-                      "fms_city": city_fms.as_dict(), "fms_synthetic": syn_fms.as_dict(),
-                      "lookup_p95_ms": round(p95, 2)}
+    result.details = {
+        **details,
+        "city": {**city_ours.as_dict(), **details["city"]},
+        "synthetic": {**syn_ours.as_dict(), **details["synthetic"]},
+        "fms_city": city_fms.as_dict(),
+        "fms_synthetic": syn_fms.as_dict(),
+        "lookup_p95_ms": round(p95, 2),
+    }
     result.top = {k: result.details[k] for k in ("city", "synthetic", "fms_city", "fms_synthetic", "lookup_p95_ms")}
     result.print(args.json)
     return 0

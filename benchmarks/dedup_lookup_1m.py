@@ -43,19 +43,30 @@ def main() -> int:
         days = max(0, math.ceil((args.rows - have) / (per_day * 1.08)))  # weekday weights average ~1.0, plus dups
         t0 = time.perf_counter()
         if days:
-            call_command("generate_requests", "--days", str(days), "--per-day", str(per_day), "--seed", "1001",
-                         "--assumptions", str(settings.CITY_ASSUMPTIONS))
+            call_command(
+                "generate_requests",
+                "--days",
+                str(days),
+                "--per-day",
+                str(per_day),
+                "--seed",
+                "1001",
+                "--assumptions",
+                str(settings.CITY_ASSUMPTIONS),
+            )
         generated = time.perf_counter() - t0
         with connections["default"].cursor() as cur:
             cur.execute("ANALYZE gis_app_servicerequest")
         p50, p95, info = lookup_speed()
         result = Result("dedup_lookup_1m")
-        result.add(f"candidate lookup p50 ({info['rows_in_table']:,} rows)", "ms", p50, 10.0, "goal (p95)",
-                   better="lower")
-        result.add(f"candidate lookup p95 ({info['rows_in_table']:,} rows)", "ms", p95, 10.0, "goal",
-                   better="lower")
-        result.notes.append(f"filled with the generator in {generated:.0f} s; geography GiST index in the plan: "
-                            f"{info['uses_geography_index']}")
+        result.add(
+            f"candidate lookup p50 ({info['rows_in_table']:,} rows)", "ms", p50, 10.0, "goal (p95)", better="lower"
+        )
+        result.add(f"candidate lookup p95 ({info['rows_in_table']:,} rows)", "ms", p95, 10.0, "goal", better="lower")
+        result.notes.append(
+            f"filled with the generator in {generated:.0f} s; geography GiST index in the plan: "
+            f"{info['uses_geography_index']}"
+        )
         result.details = info
         result.print(args.json)
         return 0

@@ -86,14 +86,23 @@ def day_figures(built: BuiltProblem, solution: Solution) -> dict[str, float]:
     misses = sum(1 for j, d in due_today.items() if j not in finished or finished[j] > d)
     drive = sum(r.drive_seconds for r in solution.routes if r.visits) / 60
     done = len(finished)
-    return {"drive_min": drive, "done": done, "drive_per_job": drive / done if done else float("nan"),
-            "sla_misses": misses, "due_today": len(due_today)}
+    return {
+        "drive_min": drive,
+        "done": done,
+        "drive_per_job": drive / done if done else float("nan"),
+        "sla_misses": misses,
+        "due_today": len(due_today),
+    }
 
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--time-limit", type=float, default=45.0,
-                   help="solver seconds per department (the product default, ROUTING_TIME_LIMIT_SECONDS)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=45.0,
+        help="solver seconds per department (the product default, ROUTING_TIME_LIMIT_SECONDS)",
+    )
     p.add_argument("--department", action="append", default=[])
     p.add_argument("--date", default=None, help="service day (default: the next city workday after today)")
     args = p.parse_args()
@@ -117,12 +126,15 @@ def main() -> int:
     for dept in depts:
         crews = Crew.objects.filter(department=dept, active=True).count()
         t0 = time.perf_counter()
-        built = build_problem(day, dept, now=timezone.now(),
-                              solver_settings=SolverSettings(time_limit_seconds=args.time_limit))
+        built = build_problem(
+            day, dept, now=timezone.now(), solver_settings=SolverSettings(time_limit_seconds=args.time_limit)
+        )
         t_build = time.perf_counter() - t0
         if not built.problem.jobs or not built.problem.crews:
-            result.notes.append(f"{dept.code}: nothing to plan ({len(built.problem.jobs)} jobs, "
-                                f"{len(built.problem.crews)} crews on shift {day:%A})")
+            result.notes.append(
+                f"{dept.code}: nothing to plan ({len(built.problem.jobs)} jobs, "
+                f"{len(built.problem.crews)} crews on shift {day:%A})"
+            )
             continue
         ours = solver.solve(built.problem)
         t_solve = time.perf_counter() - t0 - t_build
@@ -147,32 +159,79 @@ def main() -> int:
             totals["habit"][k] += b[k]
         plan_times.append(plan_seconds)
         details["departments"][dept.code] = {
-            "crews": crews, "jobs_offered": len(built.problem.jobs), "held_back": len(built.held_back),
-            "ours": a, "habit": b, "plan_seconds": round(plan_seconds, 1), "build_s": round(t_build, 1),
-            "solve_s": round(t_solve, 1), "save_s": round(t_save, 1), "network": built.graph.name}
-        result.add(f"{dept.code}: drive minutes ({crews} crews, {len(built.problem.jobs)} jobs offered)", "min",
-                   a["drive_min"], b["drive_min"], "habit", better="lower")
-        result.add(f"{dept.code}: drive minutes for habit's {len(habit_done)} jobs (ours did "
-                   f"{len(same_sol.assigned_job_ids)})", "min", sw, b["drive_min"], "habit", better="lower")
+            "crews": crews,
+            "jobs_offered": len(built.problem.jobs),
+            "held_back": len(built.held_back),
+            "ours": a,
+            "habit": b,
+            "plan_seconds": round(plan_seconds, 1),
+            "build_s": round(t_build, 1),
+            "solve_s": round(t_solve, 1),
+            "save_s": round(t_save, 1),
+            "network": built.graph.name,
+        }
+        result.add(
+            f"{dept.code}: drive minutes ({crews} crews, {len(built.problem.jobs)} jobs offered)",
+            "min",
+            a["drive_min"],
+            b["drive_min"],
+            "habit",
+            better="lower",
+        )
+        result.add(
+            f"{dept.code}: drive minutes for habit's {len(habit_done)} jobs (ours did "
+            f"{len(same_sol.assigned_job_ids)})",
+            "min",
+            sw,
+            b["drive_min"],
+            "habit",
+            better="lower",
+        )
         result.add(f"{dept.code}: jobs done", "jobs", a["done"], b["done"], "habit")
-        result.add(f"{dept.code}: SLA misses (of {a['due_today']} due today)", "jobs", a["sla_misses"],
-                   b["sla_misses"], "habit", better="lower")
-        result.add(f"{dept.code}: plan time (build {t_build:.1f} + solve {t_solve:.1f} + save {t_save:.1f})", "s",
-                   plan_seconds, 60.0, "goal", better="lower")
+        result.add(
+            f"{dept.code}: SLA misses (of {a['due_today']} due today)",
+            "jobs",
+            a["sla_misses"],
+            b["sla_misses"],
+            "habit",
+            better="lower",
+        )
+        result.add(
+            f"{dept.code}: plan time (build {t_build:.1f} + solve {t_solve:.1f} + save {t_save:.1f})",
+            "s",
+            plan_seconds,
+            60.0,
+            "goal",
+            better="lower",
+        )
     o, h = totals["ours"], totals["habit"]
     result.add("all: drive minutes, full day", "min", o["drive_min"], h["drive_min"], "habit", better="lower")
-    result.add(f"all: drive minutes for the same work ({int(o['same_work_done'])} jobs)", "min",
-               o["same_work_drive"], h["same_work_drive"], "habit", better="lower")
+    result.add(
+        f"all: drive minutes for the same work ({int(o['same_work_done'])} jobs)",
+        "min",
+        o["same_work_drive"],
+        h["same_work_drive"],
+        "habit",
+        better="lower",
+    )
     result.add("all: jobs done", "jobs", o["done"], h["done"], "habit")
-    result.add("all: drive minutes per job done", "min/job", o["drive_min"] / max(1, o["done"]),
-               h["drive_min"] / max(1, h["done"]), "habit", better="lower")
+    result.add(
+        "all: drive minutes per job done",
+        "min/job",
+        o["drive_min"] / max(1, o["done"]),
+        h["drive_min"] / max(1, h["done"]),
+        "habit",
+        better="lower",
+    )
     result.add("all: SLA misses", "jobs", o["sla_misses"], h["sla_misses"], "habit", better="lower")
     result.add("max plan time per department", "s", max(plan_times, default=0), 60.0, "goal", better="lower")
     if h["drive_min"]:
         per_job = 1 - (o["drive_min"] / max(1, o["done"])) / (h["drive_min"] / max(1, h["done"]))
-        result.notes.append(f"same work: drive time {100 * (1 - o['same_work_drive'] / h['same_work_drive']):.0f} % "
-                            f"below habit (goal ≥ 25 %); full day: {int(o['done'])} vs {int(h['done'])} jobs done, "
-                            f"drive per job {100 * per_job:.0f} % below habit")
+        result.notes.append(
+            f"same work: drive time {100 * (1 - o['same_work_drive'] / h['same_work_drive']):.0f} % "
+            f"below habit (goal ≥ 25 %); full day: {int(o['done'])} vs {int(h['done'])} jobs done, "
+            f"drive per job {100 * per_job:.0f} % below habit"
+        )
     result.notes.append(f"day {day} ({day:%A}); solver limit {args.time_limit:.0f} s per department; 2 cores")
     result.details = details
     result.print(args.json)

@@ -62,8 +62,11 @@ def main() -> int:
 
     server = None
     try:
-        routes = list(Route.objects.filter(plan__service_date=timezone.localdate(), plan__status=PlanStatus.PUBLISHED)
-                      .exclude(stops=None).select_related("crew"))
+        routes = list(
+            Route.objects.filter(plan__service_date=timezone.localdate(), plan__status=PlanStatus.PUBLISHED)
+            .exclude(stops=None)
+            .select_related("crew")
+        )
         if not routes:
             print("no published routes today: run `make demo-data` (it plans the day) first")
             return 1
@@ -74,8 +77,19 @@ def main() -> int:
             clients.append((raw, list(route.stops.order_by("sequence").values_list("id", flat=True))))
         connection.close()
         server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "gis_app.wsgi", "-w", str(args.workers), "-b",
-             f"127.0.0.1:{PORT}", "--log-level", "warning"], cwd=ROOT, env=env)
+            [
+                str(Path(sys.executable).parent / "gunicorn"),
+                "gis_app.wsgi",
+                "-w",
+                str(args.workers),
+                "-b",
+                f"127.0.0.1:{PORT}",
+                "--log-level",
+                "warning",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -89,8 +103,9 @@ def main() -> int:
         errors: list[str] = []
         lock = threading.Lock()
 
-        def call(conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str],
-                 body: bytes | None = None) -> tuple[int, float, Any, str]:
+        def call(
+            conn: http.client.HTTPConnection, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+        ) -> tuple[int, float, Any, str]:
             t0 = time.perf_counter()
             conn.request(method, path, body=body, headers=headers)
             resp = conn.getresponse()
@@ -110,10 +125,12 @@ def main() -> int:
                         errors.append(f"pull {status}")
                     etag = tag or etag
                 kind = ["en_route", "arrived", "started"][n % 3]
-                body = json.dumps({"id": str(uuid.uuid4()), "kind": kind,
-                                   "device_time": dt.datetime.now(dt.UTC).isoformat()}).encode()
-                status, secs, data, _ = call(conn, "POST", f"/api/crew/stops/{stops[n % len(stops)]}/events/", auth,
-                                             body)
+                body = json.dumps(
+                    {"id": str(uuid.uuid4()), "kind": kind, "device_time": dt.datetime.now(dt.UTC).isoformat()}
+                ).encode()
+                status, secs, data, _ = call(
+                    conn, "POST", f"/api/crew/stops/{stops[n % len(stops)]}/events/", auth, body
+                )
                 mine["event"].append(secs)
                 if status not in (200, 201):
                     errors.append(f"event {status} {data[:120]!r}")
@@ -151,19 +168,45 @@ def main() -> int:
             t.join()
         result = Result("field_api_load")
         ms = 1000.0
-        result.add("route pull (200, full route) p95", "ms", p95(lat["pull_200"]) * ms, p95(lat["peer"]) * ms,
-                   "minimal DRF list, same server", better="lower")
-        result.add("route pull (304, unchanged) p95", "ms", p95(lat["pull_304"]) * ms, p95(lat["peer"]) * ms,
-                   "minimal DRF list, same server", better="lower")
-        result.add("event POST p95", "ms", p95(lat["event"]) * ms, p95(lat["peer"]) * ms,
-                   "minimal DRF list, same server", better="lower")
-        result.add("event POST throughput", "events/s", len(lat["event"]) / args.seconds,
-                   len(lat["peer"]) / args.seconds, "peer requests/s", better="higher")
+        result.add(
+            "route pull (200, full route) p95",
+            "ms",
+            p95(lat["pull_200"]) * ms,
+            p95(lat["peer"]) * ms,
+            "minimal DRF list, same server",
+            better="lower",
+        )
+        result.add(
+            "route pull (304, unchanged) p95",
+            "ms",
+            p95(lat["pull_304"]) * ms,
+            p95(lat["peer"]) * ms,
+            "minimal DRF list, same server",
+            better="lower",
+        )
+        result.add(
+            "event POST p95",
+            "ms",
+            p95(lat["event"]) * ms,
+            p95(lat["peer"]) * ms,
+            "minimal DRF list, same server",
+            better="lower",
+        )
+        result.add(
+            "event POST throughput",
+            "events/s",
+            len(lat["event"]) / args.seconds,
+            len(lat["peer"]) / args.seconds,
+            "peer requests/s",
+            better="higher",
+        )
         stops_per_route = statistics.mean(len(s) for _, s in clients)
-        result.notes.append(f"{args.clients} concurrent devices over {len(routes)} crews' routes "
-                            f"(mean {stops_per_route:.0f} stops), think {args.think:g} s, {args.seconds:.0f} s per "
-                            "phase, gunicorn "
-                            f"{args.workers} sync workers, 2 cores shared with the clients; errors: {len(errors)}")
+        result.notes.append(
+            f"{args.clients} concurrent devices over {len(routes)} crews' routes "
+            f"(mean {stops_per_route:.0f} stops), think {args.think:g} s, {args.seconds:.0f} s per "
+            "phase, gunicorn "
+            f"{args.workers} sync workers, 2 cores shared with the clients; errors: {len(errors)}"
+        )
         result.notes.append("p50 ms: " + ", ".join(f"{k} {statistics.median(v) * ms:.1f}" for k, v in lat.items() if v))
         result.details = {"counts": {k: len(v) for k, v in lat.items()}, "errors": errors[:10]}
         result.print(args.json)

@@ -36,8 +36,19 @@ from layers.lookup import areas_with_edges  # noqa: E402
 from layers.models import LayerKind  # noqa: E402
 from layers.normalize import DIRECTIONS  # noqa: E402
 
-SPELL = {"N": "North", "S": "South", "E": "East", "W": "West", "AVE": "Avenue", "ST": "Street", "RD": "Road",
-         "BLVD": "Boulevard", "DR": "Drive", "PL": "Place", "PKWY": "Parkway"}
+SPELL = {
+    "N": "North",
+    "S": "South",
+    "E": "East",
+    "W": "West",
+    "AVE": "Avenue",
+    "ST": "Street",
+    "RD": "Road",
+    "BLVD": "Boulevard",
+    "DR": "Drive",
+    "PL": "Place",
+    "PKWY": "Parkway",
+}
 
 
 ON_LINE_M = 1.5  # the City's own point this close to a ward edge lies on the line (its points sit 0.4-1 m off)
@@ -55,18 +66,29 @@ def perturb(text: str, rng: random.Random, zipcode: str = "") -> str:
         if up in SPELL and rng.random() < 0.5:
             out.append(SPELL[up] if rng.random() < 0.7 else "")  # spelled out, or dropped
             continue
-        if i >= 2 and up.isalpha() and len(up) > 4 and not any(ch.isdigit() for ch in up) and rng.random() < 0.5 \
-                and up not in SPELL and up not in DIRECTIONS:
+        if (
+            i >= 2
+            and up.isalpha()
+            and len(up) > 4
+            and not any(ch.isdigit() for ch in up)
+            and rng.random() < 0.5
+            and up not in SPELL
+            and up not in DIRECTIONS
+        ):
             k = rng.randrange(1, len(w) - 1)
-            w = w[:k] + w[k + 1:]  # one typo: a dropped letter
+            w = w[:k] + w[k + 1 :]  # one typo: a dropped letter
         out.append(w)
     return " ".join(x for x in out if x).lower() + f", Chicago, IL {zipcode or '606'}"
 
 
-def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], results: list[geo.Result],
-               on: dt.date | None = None) -> dict[str, Any]:
-    matched = [(r, ref, ward) for (_, ref, ward), r in zip(rows, results, strict=True)
-               if r.status == "matched" and r.kind in ("point", "interpolated", "intersection")]
+def score_rows(
+    rows: Sequence[tuple[str, tuple[float, float], int | None]], results: list[geo.Result], on: dt.date | None = None
+) -> dict[str, Any]:
+    matched = [
+        (r, ref, ward)
+        for (_, ref, ward), r in zip(rows, results, strict=True)
+        if r.status == "matched" and r.kind in ("point", "interpolated", "intersection")
+    ]
     if on is not None and matched:  # the City's ward column is from the map in force then, not today's
         for (r, _, _), w in zip(matched, geo.assign_wards([r for r, _, _ in matched], on=on), strict=True):
             r.ward = w
@@ -77,8 +99,9 @@ def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], resu
     # ward column (at ward edges). Ward-correct counted on the rows where it agrees shows our share alone.
     hits = areas_with_edges(LayerKind.WARDS, [ref for _, ref, _ in matched], on=on) if matched else []
     own = [h.number for h in hits]
-    consistent = [(r, ward) for (r, _, ward), w in zip(matched, own, strict=True)
-                  if ward is not None and w == int(ward)]
+    consistent = [
+        (r, ward) for (r, _, ward), w in zip(matched, own, strict=True) if ward is not None and w == int(ward)
+    ]
     # Where the City's own point lies on a ward line (within ON_LINE_M of an edge: a boundary street's
     # centreline), its column is a coin toss even for that point; off the lines the figure is ours alone.
     on_line: list[tuple[geo.Result, Any, Any]] = []
@@ -88,26 +111,36 @@ def score_rows(rows: Sequence[tuple[str, tuple[float, float], int | None]], resu
             on_the_line = h.edge_distance_m is not None and h.edge_distance_m < ON_LINE_M
             (on_line if on_the_line else off_line).append((r, ward, h))
     q = statistics.quantiles(errors, n=20) if len(errors) >= 20 else [float("nan")] * 19
-    return {"n": n, "matched": len(matched) / n if n else 0.0,
-            "ambiguous": sum(r.status == "ambiguous" for r in results),
-            "wrong_150": sum(e > 150 for e in errors) / n if n else 0.0,
-            "wrong_250": sum(e > 250 for e in errors) / n if n else 0.0,
-            "median_m": statistics.median(errors) if errors else float("nan"), "p90_m": q[17], "p95_m": q[18],
-            "ward_correct": ward_ok / len(matched) if matched else 0.0,
-            "key_self_consistent": len(consistent) / len(matched) if matched else 0.0,
-            "ward_correct_where_key_consistent": (sum(1 for r, ward in consistent if r.ward == int(ward))
-                                                  / len(consistent)) if consistent else 0.0,
-            "on_ward_line": len(on_line), "off_ward_line": len(off_line),
-            "on_line_ward_correct": sum(1 for r, ward, _ in on_line if r.ward == int(ward)),
-            "on_line_key_point_correct": sum(1 for _, ward, h in on_line if h.number == int(ward)),
-            "ward_correct_off_lines": (sum(1 for r, ward, _ in off_line if r.ward == int(ward)) / len(off_line))
-            if off_line else 0.0}
+    return {
+        "n": n,
+        "matched": len(matched) / n if n else 0.0,
+        "ambiguous": sum(r.status == "ambiguous" for r in results),
+        "wrong_150": sum(e > 150 for e in errors) / n if n else 0.0,
+        "wrong_250": sum(e > 250 for e in errors) / n if n else 0.0,
+        "median_m": statistics.median(errors) if errors else float("nan"),
+        "p90_m": q[17],
+        "p95_m": q[18],
+        "ward_correct": ward_ok / len(matched) if matched else 0.0,
+        "key_self_consistent": len(consistent) / len(matched) if matched else 0.0,
+        "ward_correct_where_key_consistent": (sum(1 for r, ward in consistent if r.ward == int(ward)) / len(consistent))
+        if consistent
+        else 0.0,
+        "on_ward_line": len(on_line),
+        "off_ward_line": len(off_line),
+        "on_line_ward_correct": sum(1 for r, ward, _ in on_line if r.ward == int(ward)),
+        "on_line_key_point_correct": sum(1 for _, ward, h in on_line if h.number == int(ward)),
+        "ward_correct_off_lines": (sum(1 for r, ward, _ in off_line if r.ward == int(ward)) / len(off_line))
+        if off_line
+        else 0.0,
+    }
 
 
 def exact_only(func: Any) -> Any:
     """The peer: the same pipeline with street names matched exactly (no type-less or fuzzy fallback)."""
+
     def keys(idx: geo.Index, street: Any) -> tuple[list[str], float]:
         return ([street.key], 1.0) if street.type and street.key in idx.streets else ([], 0.0)
+
     original = geo._street_keys
     geo._street_keys = keys
     try:
@@ -133,7 +166,7 @@ def leave_one_out() -> tuple[list[float], list[float]]:
             if not d or parsed.street is None:
                 continue
             saved = idx.along[key]
-            idx.along[key] = saved[:i] + saved[i + 1:]
+            idx.along[key] = saved[:i] + saved[i + 1 :]
             try:
                 found = geo._between_points(idx, parsed, [key], 1.0, key)
                 places = geo._grid_places(idx, parsed, [key])
@@ -152,8 +185,9 @@ def main() -> int:
         print("no 311 history loaded: run `make demo-data`")
         return 1
     seen: dict[str, tuple[tuple[float, float], int | None]] = {}
-    for r in ServiceRequest.objects.filter(import_batch=history, location__isnull=False,
-                                           source_data__dispatchable=True).exclude(address=""):
+    for r in ServiceRequest.objects.filter(
+        import_batch=history, location__isnull=False, source_data__dispatchable=True
+    ).exclude(address=""):
         assert r.location is not None
         if r.address and r.address[0].isdigit() and r.address not in seen:
             seen[r.address] = ((r.location.x, r.location.y), (r.source_data or {}).get("ward"))
@@ -178,8 +212,14 @@ def main() -> int:
             words = words[:-1]
         return " ".join(words).title()
 
-    inter = [(f"{bare(c['street_1'])} {'&' if i % 2 else 'and'} {bare(c['street_2'])}",
-              (float(c["longitude"]), float(c["latitude"])), None) for i, c in enumerate(sample)]
+    inter = [
+        (
+            f"{bare(c['street_1'])} {'&' if i % 2 else 'and'} {bare(c['street_2'])}",
+            (float(c["longitude"]), float(c["latitude"])),
+            None,
+        )
+        for i, c in enumerate(sample)
+    ]
     geo.index()  # build once, outside the timings
     t0 = time.perf_counter()
     as_written = geo.geocode_many([a for a, _, _ in rows])
@@ -209,28 +249,35 @@ def main() -> int:
     from layers.models import AddressPoint
 
     box = AddressPoint.objects.aggregate(e=Extent("geom"))["e"]
-    in_box = [i for i, (_, ref, _) in enumerate(rows)
-              if box and box[0] <= ref[0] <= box[2] and box[1] <= ref[1] <= box[3]]
+    in_box = [
+        i for i, (_, ref, _) in enumerate(rows) if box and box[0] <= ref[0] <= box[2] and box[1] <= ref[1] <= box[3]
+    ]
     loop = score_rows([rows[i] for i in in_box], [as_written[i] for i in in_box], filed) if in_box else None
     w, p, c = score_rows(rows, as_written, filed), score_rows(perturbed, pert, filed), score_rows(inter, corner)
     pw, pp = score_rows(rows, peer_written), score_rows(perturbed, peer_pert)
     result = Result("geocode_eval")
     result.add(f"matched, as written ({w['n']} addresses)", "share", w["matched"], pw["matched"], "exact names only")
     result.add("matched, perturbed", "share", p["matched"], pp["matched"], "exact names only")
-    result.add("wrong > 150 m (as written)", "share", w["wrong_150"], pw["wrong_150"], "exact names only",
-               better="lower")
+    result.add(
+        "wrong > 150 m (as written)", "share", w["wrong_150"], pw["wrong_150"], "exact names only", better="lower"
+    )
     result.add("wrong > 250 m (as written)", "share", w["wrong_250"], 0.03, "floor", better="lower")
     result.add("median error (as written)", "m", w["median_m"], 60.0, "floor", better="lower")
     result.add("p90 error (as written)", "m", w["p90_m"], 200.0, "floor", better="lower")
     result.add("p95 error (as written)", "m", w["p95_m"], None, "")
     result.add("ward-correct of matched (as written)", "share", w["ward_correct"], 0.98, "floor")
-    result.add("  the City's own points vs its ward column", "share", w["key_self_consistent"], None,
-               "(the ceiling)")
+    result.add("  the City's own points vs its ward column", "share", w["key_self_consistent"], None, "(the ceiling)")
     result.add("  ward-correct where those agree", "share", w["ward_correct_where_key_consistent"], None, "")
-    result.add(f"  ward-correct off the ward lines ({w['off_ward_line']} rows)", "share",
-               w["ward_correct_off_lines"], None, "")
-    result.add(f"  on a ward line ({w['on_ward_line']} rows): ours right", "count", w["on_line_ward_correct"],
-               w["on_line_key_point_correct"], "the City's own point")
+    result.add(
+        f"  ward-correct off the ward lines ({w['off_ward_line']} rows)", "share", w["ward_correct_off_lines"], None, ""
+    )
+    result.add(
+        f"  on a ward line ({w['on_ward_line']} rows): ours right",
+        "count",
+        w["on_line_ward_correct"],
+        w["on_line_key_point_correct"],
+        "the City's own point",
+    )
     result.add("median error (perturbed)", "m", p["median_m"], pp["median_m"], "exact names only", better="lower")
     result.add(f"intersections matched ({c['n']}, no directions or types)", "share", c["matched"], 0.98, "floor")
     result.add("intersection median error", "m", c["median_m"], None, "")
@@ -239,10 +286,22 @@ def main() -> int:
         result.add("Loop: median error", "m", loop["median_m"], None, "")
     loo_between, loo_grid = leave_one_out()
     if loo_between:
-        result.add(f"address points left out, placed between their neighbours ({len(loo_between)})", "m",
-                   statistics.median(loo_between), statistics.median(loo_grid), "the grid model", better="lower")
-        result.add("  … p90", "m", statistics.quantiles(loo_between, n=10)[8],
-                   statistics.quantiles(loo_grid, n=10)[8], "the grid model", better="lower")
+        result.add(
+            f"address points left out, placed between their neighbours ({len(loo_between)})",
+            "m",
+            statistics.median(loo_between),
+            statistics.median(loo_grid),
+            "the grid model",
+            better="lower",
+        )
+        result.add(
+            "  … p90",
+            "m",
+            statistics.quantiles(loo_between, n=10)[8],
+            statistics.quantiles(loo_grid, n=10)[8],
+            "the grid model",
+            better="lower",
+        )
     kinds: dict[str, int] = {}
     for res in as_written:
         kinds[res.kind] = kinds.get(res.kind, 0) + 1
@@ -260,20 +319,30 @@ def main() -> int:
             near_number += bool(ours and theirs and abs(int(ours.group()) - int(theirs.group())) <= 20)
     result.add("reverse at the City's points: its street", "share", same_street / len(rows), None, "")
     result.add("  … and within 20 of its number", "share", near_number / len(rows), None, "")
-    result.add("single reverse p95", "ms", statistics.quantiles(reverse_single, n=20)[18], None, "",
-               better="lower")
+    result.add("single reverse p95", "ms", statistics.quantiles(reverse_single, n=20)[18], None, "", better="lower")
     kinds_back = ("point", "interpolated", "intersection", "none")
-    result.notes.append("reverse at the City's points: " + ", ".join(
-        f"{k} {sum(1 for r in reversed_ if r['kind'] == k)}" for k in kinds_back))
+    result.notes.append(
+        "reverse at the City's points: "
+        + ", ".join(f"{k} {sum(1 for r in reversed_ if r['kind'] == k)}" for k in kinds_back)
+    )
     result.notes.append(f"ambiguous: {w['ambiguous']} as written, {p['ambiguous']} perturbed, {c['ambiguous']} corners")
-    result.notes.append("goal: matched ≥ 0.97 / 0.95; wrong > 150 m ≤ 0.02; median ≤ 30 m, p90 ≤ 100 m; "
-                        "≥ 500/s batch; single p95 ≤ 20 ms")
-    result.notes.append(f"reference: street layer v{geo.index().version} + grid {settings.CITY_GRID.name} "
-                        f"(+ {len(geo.index().derived)} grid lines read off the street layer); the 311 "
-                        "rows are the answer key only")
-    result.details = {"as_written": w, "perturbed": p, "intersections": c, "peer_as_written": pw,
-                      "peer_perturbed": pp, "examples_unmatched": [r.as_dict() for r in as_written
-                                                                   if r.status != "matched"][:15]}
+    result.notes.append(
+        "goal: matched ≥ 0.97 / 0.95; wrong > 150 m ≤ 0.02; median ≤ 30 m, p90 ≤ 100 m; "
+        "≥ 500/s batch; single p95 ≤ 20 ms"
+    )
+    result.notes.append(
+        f"reference: street layer v{geo.index().version} + grid {settings.CITY_GRID.name} "
+        f"(+ {len(geo.index().derived)} grid lines read off the street layer); the 311 "
+        "rows are the answer key only"
+    )
+    result.details = {
+        "as_written": w,
+        "perturbed": p,
+        "intersections": c,
+        "peer_as_written": pw,
+        "peer_perturbed": pp,
+        "examples_unmatched": [r.as_dict() for r in as_written if r.status != "matched"][:15],
+    }
     result.print(args.json)
     return 0
 

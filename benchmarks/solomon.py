@@ -48,13 +48,25 @@ def run_vroom(inst, time_limit: float) -> tuple[list[list[int]], float]:
     problem = vroom.Input()
     problem.set_durations_matrix(profile="car", matrix_input=durations)
     for k in range(inst.vehicles):
-        problem.add_vehicle(vroom.Vehicle(
-            id=k, start=0, end=0, capacity=[inst.capacity],
-            time_window=vroom.TimeWindow(int(inst.depot.ready * SCALE), int(inst.depot.due * SCALE))))
+        problem.add_vehicle(
+            vroom.Vehicle(
+                id=k,
+                start=0,
+                end=0,
+                capacity=[inst.capacity],
+                time_window=vroom.TimeWindow(int(inst.depot.ready * SCALE), int(inst.depot.due * SCALE)),
+            )
+        )
     for c in inst.customers:
-        problem.add_job(vroom.Job(
-            id=c.number, location=c.number, default_service=round(c.service * SCALE), delivery=[c.demand],
-            time_windows=[vroom.TimeWindow(round(c.ready * SCALE), round(c.due * SCALE))]))
+        problem.add_job(
+            vroom.Job(
+                id=c.number,
+                location=c.number,
+                default_service=round(c.service * SCALE),
+                delivery=[c.demand],
+                time_windows=[vroom.TimeWindow(round(c.ready * SCALE), round(c.due * SCALE))],
+            )
+        )
     t0 = time.perf_counter()
     sol = problem.solve(exploration_level=5, nb_threads=1, timeout=timedelta(seconds=time_limit))
     seconds = time.perf_counter() - t0
@@ -78,7 +90,8 @@ def main() -> None:
 
     bks = json.loads((DATA / "BKS_vroom_scripts.json").read_text())
     names = [n.strip().upper() for n in args.instances.split(",") if n.strip()] or sorted(
-        f.stem for f in DATA.glob("*.txt"))
+        f.stem for f in DATA.glob("*.txt")
+    )
     rows = []
     for name in names:
         inst = read_solomon(DATA / f"{name}.txt")
@@ -88,15 +101,26 @@ def main() -> None:
         for label, fn in solvers:
             routes, secs = fn(inst, args.time_limit)
             chk = check_routes(inst, routes)
-            row[label] = {"feasible": chk.feasible, "vehicles": chk.vehicles, "distance": round(chk.distance, 4),
-                          "gap_pct": round(gap_pct(chk.distance, best), 4), "seconds": round(secs, 3),
-                          "routes": routes, "problems": chk.problems[:5], "missing": chk.missing}
+            row[label] = {
+                "feasible": chk.feasible,
+                "vehicles": chk.vehicles,
+                "distance": round(chk.distance, 4),
+                "gap_pct": round(gap_pct(chk.distance, best), 4),
+                "seconds": round(secs, 3),
+                "routes": routes,
+                "problems": chk.problems[:5],
+                "missing": chk.missing,
+            }
         rows.append(row)
-        line = f"{name:6} bks {best:9.2f}  ours {row['ours']['distance']:9.2f} ({row['ours']['gap_pct']:+.2f} %, " \
-               f"{row['ours']['vehicles']} veh{'' if row['ours']['feasible'] else ', INFEASIBLE'})"
+        line = (
+            f"{name:6} bks {best:9.2f}  ours {row['ours']['distance']:9.2f} ({row['ours']['gap_pct']:+.2f} %, "
+            f"{row['ours']['vehicles']} veh{'' if row['ours']['feasible'] else ', INFEASIBLE'})"
+        )
         if "vroom" in row:
-            line += f"  vroom {row['vroom']['distance']:9.2f} ({row['vroom']['gap_pct']:+.2f} %" \
-                    f"{'' if row['vroom']['feasible'] else ', INFEASIBLE'})"
+            line += (
+                f"  vroom {row['vroom']['distance']:9.2f} ({row['vroom']['gap_pct']:+.2f} %"
+                f"{'' if row['vroom']['feasible'] else ', INFEASIBLE'})"
+            )
         print(line, flush=True)
 
     res = Result("solomon")
@@ -110,25 +134,57 @@ def main() -> None:
         return sum(1 for r in rows if label in r and r[label]["feasible"]) if any(label in r for r in rows) else None
 
     peer = None if args.no_peer else "vroom"
-    res.add("feasible instances", f"of {len(rows)}", feasible("ours"), feasible("vroom") if peer else None,
-            "VROOM (pyvroom)", "higher")
-    res.add(f"mean gap to distance BKS at {args.time_limit:g} s", "%", agg("ours", "gap_pct"),
-            agg("vroom", "gap_pct") if peer else None, "VROOM (pyvroom)", "lower")
+    res.add(
+        "feasible instances",
+        f"of {len(rows)}",
+        feasible("ours"),
+        feasible("vroom") if peer else None,
+        "VROOM (pyvroom)",
+        "higher",
+    )
+    res.add(
+        f"mean gap to distance BKS at {args.time_limit:g} s",
+        "%",
+        agg("ours", "gap_pct"),
+        agg("vroom", "gap_pct") if peer else None,
+        "VROOM (pyvroom)",
+        "lower",
+    )
     held_out = [r for r in scored if r["name"] not in TUNING]
 
     def held(label: str) -> float | None:
         vals = [r[label]["gap_pct"] for r in held_out if label in r and r[label]["feasible"]]
         return statistics.fmean(vals) if vals else None
 
-    res.add(f"mean gap, {len(held_out)} held-out instances", "%", held("ours"), held("vroom") if peer else None,
-            "VROOM (pyvroom)", "lower")
-    res.add("mean vehicles", "routes", agg("ours", "vehicles"), agg("vroom", "vehicles") if peer else None,
-            "VROOM (pyvroom)", "lower")
-    res.add("mean seconds per instance", "s", agg("ours", "seconds"), agg("vroom", "seconds") if peer else None,
-            "VROOM (pyvroom)", "lower")
+    res.add(
+        f"mean gap, {len(held_out)} held-out instances",
+        "%",
+        held("ours"),
+        held("vroom") if peer else None,
+        "VROOM (pyvroom)",
+        "lower",
+    )
+    res.add(
+        "mean vehicles",
+        "routes",
+        agg("ours", "vehicles"),
+        agg("vroom", "vehicles") if peer else None,
+        "VROOM (pyvroom)",
+        "lower",
+    )
+    res.add(
+        "mean seconds per instance",
+        "s",
+        agg("ours", "seconds"),
+        agg("vroom", "seconds") if peer else None,
+        "VROOM (pyvroom)",
+        "lower",
+    )
     res.notes.append(GOAL)
-    res.notes.append(f"mean gap over {len(scored)} instances (excluded as suspect BKS: "
-                     f"{', '.join(sorted(SUSPECT & set(names))) or 'none'})")
+    res.notes.append(
+        f"mean gap over {len(scored)} instances (excluded as suspect BKS: "
+        f"{', '.join(sorted(SUSPECT & set(names))) or 'none'})"
+    )
     res.details = {"time_limit_seconds": args.time_limit, "instances": rows}
     res.print(args.json)
 

@@ -95,10 +95,17 @@ def main() -> None:
     G = to_networkx(loop)
     peer_loop = nx_seconds(G, nodes, nodes)
     mem_ours = peak_mib(lambda: travel_matrix(loop, pts, use_cache=False))
-    res.add(f"Loop OSM {len(tm.point_ids)}x{len(tm.point_ids)} matrix, points snapped mid-block", "s", ours_loop,
-            None, "-", "lower")
-    res.add(f"Loop OSM node-to-node {len(nodes)}x{len(nodes)}", "s", ours_nodes, peer_loop, "networkx Dijkstra",
-            "lower")
+    res.add(
+        f"Loop OSM {len(tm.point_ids)}x{len(tm.point_ids)} matrix, points snapped mid-block",
+        "s",
+        ours_loop,
+        None,
+        "-",
+        "lower",
+    )
+    res.add(
+        f"Loop OSM node-to-node {len(nodes)}x{len(nodes)}", "s", ours_nodes, peer_loop, "networkx Dijkstra", "lower"
+    )
     res.add("Loop peak memory of the full snapped matrix (tracemalloc)", "MiB", mem_ours, None, "-", "lower")
 
     city, counts = derive_from_intersections(read_intersections(city_spec.path, city_spec.columns), config)
@@ -113,17 +120,31 @@ def main() -> None:
     CG = to_networkx(city)
     sample = cnodes[: args.nx_sample]
     peer_city = nx_seconds(CG, sample, cnodes) * (len(cnodes) / len(sample))
-    res.add(f"citywide derived {len(ctm.point_ids)}x{len(ctm.point_ids)} matrix, snapped", "s", ours_city, None,
-            "-", "lower")
-    res.add(f"citywide node-to-node {len(cnodes)}x{len(cnodes)}", "s", ours_city_nodes, peer_city,
-            f"networkx (timed on {len(sample)} sources, scaled)", "lower")
+    res.add(
+        f"citywide derived {len(ctm.point_ids)}x{len(ctm.point_ids)} matrix, snapped",
+        "s",
+        ours_city,
+        None,
+        "-",
+        "lower",
+    )
+    res.add(
+        f"citywide node-to-node {len(cnodes)}x{len(cnodes)}",
+        "s",
+        ours_city_nodes,
+        peer_city,
+        f"networkx (timed on {len(sample)} sources, scaled)",
+        "lower",
+    )
 
     cmp = compare_path_lengths(city, loop, pairs=500)
     res.add("derived/OSM path length on the Loop, median", "ratio", cmp.median_ratio, 1.0, "OSM (= 1)", "closer to 1")
     res.add("derived/OSM path length on the Loop, p90", "ratio", cmp.p90_ratio, 1.0, "OSM (= 1)", "closer to 1")
     res.notes.append("goals: Loop matrix ≤ 2 s; citywide 1,500 x 1,500 ≤ 30 s; derived/OSM median within ±15 %")
-    res.notes.append(f"Loop graph {loop.node_count} nodes / {loop.edge_count} edges; citywide derived "
-                     f"{city.node_count} nodes / {city.edge_count} edges ({counts['gaps_not_linked']} gaps not linked)")
+    res.notes.append(
+        f"Loop graph {loop.node_count} nodes / {loop.edge_count} edges; citywide derived "
+        f"{city.node_count} nodes / {city.edge_count} edges ({counts['gaps_not_linked']} gaps not linked)"
+    )
     res.notes.append(f"unroutable points: Loop {len(tm.unroutable)}, citywide {len(ctm.unroutable)}")
     res.notes.extend(cmp.lines())
     res.details = {"loop": loop.describe(), "city": city.describe(), "comparison": cmp.__dict__}

@@ -26,8 +26,13 @@ DATA = Path(__file__).resolve().parent / "data" / "solomon"
 
 def run(name: str, transit: str) -> tuple[float, int | None]:
     inst = read_solomon(DATA / f"{name}.txt")
-    settings = SolverSettings(time_limit_seconds=120, local_search="GREEDY_DESCENT", ruin_and_recreate=False,
-                              compact_schedules=False, transit=transit)
+    settings = SolverSettings(
+        time_limit_seconds=120,
+        local_search="GREEDY_DESCENT",
+        ruin_and_recreate=False,
+        compact_schedules=False,
+        transit=transit,
+    )
     t0 = time.perf_counter()
     sol = solve(to_problem(inst, settings))
     return time.perf_counter() - t0, sol.objective
@@ -46,8 +51,14 @@ def main() -> None:
         peer.append(p_t)
         print(f"{name}: matrix {m_t:.3f} s, python callbacks {p_t:.3f} s (same objective {m_obj})", flush=True)
     res = Result("transit_callbacks")
-    res.add("greedy descent to a local optimum, mean seconds", "s", statistics.fmean(ours), statistics.fmean(peer),
-            "per-arc Python callbacks", "lower")
+    res.add(
+        "greedy descent to a local optimum, mean seconds",
+        "s",
+        statistics.fmean(ours),
+        statistics.fmean(peer),
+        "per-arc Python callbacks",
+        "lower",
+    )
     res.print(args.json)
 
 

@@ -55,7 +55,10 @@ def main() -> None:
     on = dt.date(2021, 1, 1)  # the 311 sample was filed then: the 2015-2023 map is in force
     points, rows = read_labelled_points(
         ROOT / "fixtures" / "chicago" / "311" / "chicago_311_2021-01-01_02_n5000.csv",
-        id_col="sr_number", lon_col="longitude", lat_col="latitude", ward_col="ward",
+        id_col="sr_number",
+        lon_col="longitude",
+        lat_col="latitude",
+        ward_col="ward",
     )
     if args.sample:
         points = points[: args.sample]
@@ -83,8 +86,9 @@ def main() -> None:
     res.add("single lookup, lookups/s (whole polygons)", "1/s", whole, peer_single, peer)
     res.add("set-based wards_at, lookups/s (parts)", "1/s", setb, peer_bulk, peer + " (vectorised)")
     res.add("set-based, lookups/s (whole polygons)", "1/s", setb_whole, peer_bulk, peer + " (vectorised)")
-    res.add("equal to brute-force point-in-polygon", "points", ev.equal_to_brute_force, ev.located,
-            "all located points")
+    res.add(
+        "equal to brute-force point-in-polygon", "points", ev.equal_to_brute_force, ev.located, "all located points"
+    )
     res.add("equal to the City's ward column", "points", ev.agree_with_source, ev.located, "all located points")
     res.details = {
         "points": n,
@@ -102,9 +106,7 @@ def main() -> None:
     )
     res.notes.append("single PostGIS lookups include a database round trip each; the peer runs in-process")
     res.notes.append("disagreements with the City's column (id: ours / City, metres to the nearest ward edge):")
-    res.notes.extend(
-        f"  {i}: {o} / {c}, {'n/a' if d is None else f'{d:.1f} m'}" for i, o, c, d in ev.disagreements
-    )
+    res.notes.extend(f"  {i}: {o} / {c}, {'n/a' if d is None else f'{d:.1f} m'}" for i, o, c, d in ev.disagreements)
     res.print(args.json)
 
 

@@ -29,8 +29,11 @@ class IssuedKeyAdmin(admin.ModelAdmin):
         key, raw, whose = self.issue(request, obj)
         obj.pk = key.pk
         obj.__dict__.update(key.__dict__)
-        self.message_user(request, f"{self.noun.capitalize()} for {whose}: {raw}  — copy it now; it is not shown "
-                                   "again.", messages.WARNING)
+        self.message_user(
+            request,
+            f"{self.noun.capitalize()} for {whose}: {raw}  — copy it now; it is not shown again.",
+            messages.WARNING,
+        )
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
@@ -74,4 +77,3 @@ class StopEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-

@@ -47,15 +47,19 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         raw = raw.strip()
         if not raw:
             raise exceptions.AuthenticationFailed("Authorization: Device <token> needs the token")
-        token = (DeviceToken.objects.select_related("crew").filter(key_hash=hash_token(raw))
-                 .only("id", "name", "prefix", "revoked_at", "last_seen_at", "crew_id", "crew__name", "crew__code")
-                 .first())
+        token = (
+            DeviceToken.objects.select_related("crew")
+            .filter(key_hash=hash_token(raw))
+            .only("id", "name", "prefix", "revoked_at", "last_seen_at", "crew_id", "crew__name", "crew__code")
+            .first()
+        )
         if token is None:
             raise exceptions.AuthenticationFailed("unknown device token")
         if token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(
                 f"this device token was revoked at {timezone.localtime(token.revoked_at):%Y-%m-%d %H:%M}; "
-                "ask an administrator for a new one")
+                "ask an administrator for a new one"
+            )
         now = timezone.now()
         if token.last_seen_at is None or now - token.last_seen_at > SEEN_EVERY:
             DeviceToken.objects.filter(pk=token.pk).update(last_seen_at=now)

@@ -22,5 +22,9 @@ class IsSupervisor(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return bool(user and user.is_authenticated and not isinstance(user, CrewDevice)
-                    and user.has_perm("routing.change_routeplan"))
+        return bool(
+            user
+            and user.is_authenticated
+            and not isinstance(user, CrewDevice)
+            and user.has_perm("routing.change_routeplan")
+        )

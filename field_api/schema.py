@@ -12,5 +12,9 @@ class DeviceTokenScheme(OpenApiAuthenticationExtension):
     name = "deviceToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
-        return {"type": "apiKey", "in": "header", "name": "Authorization",
-                "description": "`Device <token>`: a crew tablet's token, issued by an administrator"}
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Device <token>`: a crew tablet's token, issued by an administrator",
+        }

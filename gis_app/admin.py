@@ -41,8 +41,18 @@ class DepartmentRuleInline(admin.TabularInline):
 
 @admin.register(ServiceType)
 class ServiceTypeAdmin(admin.ModelAdmin):
-    list_display = ["code", "name", "group", "department", "priority", "sla_kind", "sla_amount", "location_required",
-                    "sensitive", "active"]
+    list_display = [
+        "code",
+        "name",
+        "group",
+        "department",
+        "priority",
+        "sla_kind",
+        "sla_amount",
+        "location_required",
+        "sensitive",
+        "active",
+    ]
     list_filter = ["group", "department", "active", "sensitive"]
     search_fields = ["code", "name", "keywords"]
     inlines = [AttributeInline, DepartmentRuleInline]
@@ -65,8 +75,18 @@ class ServiceRequestAdmin(OfflineMapAdmin):
     list_filter = ["status", "department", "channel", "service_type__group"]
     search_fields = ["=ticket", "address", "external_id"]
     list_select_related = ["service_type", "department"]
-    readonly_fields = ["ticket", "status", "version", "ward_number", "ward_layer", "community_area_number",
-                       "requested_at", "closed_at", "parent", "follow_up_of"]
+    readonly_fields = [
+        "ticket",
+        "status",
+        "version",
+        "ward_number",
+        "ward_layer",
+        "community_area_number",
+        "requested_at",
+        "closed_at",
+        "parent",
+        "follow_up_of",
+    ]
     inlines = [EventInline]
 
 

@@ -56,8 +56,9 @@ class IntakeSerializer(serializers.Serializer):
     lat = serializers.CharField(required=False, allow_blank=True, help_text="Latitude, WGS84.")
     address = serializers.CharField(required=False, allow_blank=True, max_length=300)
     located_by = serializers.ChoiceField(choices=LocatedBy.choices, default=LocatedBy.PIN)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX,
-                                        help_text=f"At most {DESCRIPTION_MAX} characters.")
+    description = serializers.CharField(
+        required=False, allow_blank=True, max_length=DESCRIPTION_MAX, help_text=f"At most {DESCRIPTION_MAX} characters."
+    )
     attributes = serializers.DictField(required=False, default=dict, help_text="Answers to the type's questions.")
     channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.PHONE)
     reporter_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
@@ -65,8 +66,12 @@ class IntakeSerializer(serializers.Serializer):
     reporter_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     anonymous = serializers.BooleanField(default=False)
     notify_via = serializers.ChoiceField(choices=NotifyVia.choices, default=NotifyVia.NONE)
-    duplicate_of = serializers.CharField(required=False, allow_blank=True, max_length=20,
-                                         help_text="Ticket of the issue the caller is attached to (from candidates).")
+    duplicate_of = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=20,
+        help_text="Ticket of the issue the caller is attached to (from candidates).",
+    )
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -82,16 +87,41 @@ class RequestSerializer(serializers.ModelSerializer):
     lat = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
     history = EventSerializer(source="events", many=True, read_only=True)
-    duplicate_of = serializers.CharField(source="parent.ticket", default=None, read_only=True,
-                                         help_text="The issue this request repeats (its root), if any.")
+    duplicate_of = serializers.CharField(
+        source="parent.ticket",
+        default=None,
+        read_only=True,
+        help_text="The issue this request repeats (its root), if any.",
+    )
     counts = serializers.SerializerMethodField(help_text="Raw requests, distinct reporters, anonymous reports.")
 
     class Meta:
         model = ServiceRequest
-        fields = ["ticket", "service_code", "status", "lon", "lat", "address", "located_by", "ward_number",
-                  "community_area_number", "department", "description", "attributes", "channel", "due_at",
-                  "requested_at", "updated_at", "closed_at", "closure_reason", "version", "allowed_actions",
-                  "duplicate_of", "counts", "history"]
+        fields = [
+            "ticket",
+            "service_code",
+            "status",
+            "lon",
+            "lat",
+            "address",
+            "located_by",
+            "ward_number",
+            "community_area_number",
+            "department",
+            "description",
+            "attributes",
+            "channel",
+            "due_at",
+            "requested_at",
+            "updated_at",
+            "closed_at",
+            "closure_reason",
+            "version",
+            "allowed_actions",
+            "duplicate_of",
+            "counts",
+            "history",
+        ]
 
     def get_counts(self, obj: ServiceRequest) -> dict[str, int]:
         root = obj.parent or obj
@@ -110,8 +140,14 @@ class RequestSerializer(serializers.ModelSerializer):
 
 class RequestWithContactSerializer(RequestSerializer):
     class Meta(RequestSerializer.Meta):
-        fields = [*RequestSerializer.Meta.fields, "reporter_name", "reporter_email", "reporter_phone", "anonymous",
-                  "notify_via"]
+        fields = [
+            *RequestSerializer.Meta.fields,
+            "reporter_name",
+            "reporter_email",
+            "reporter_phone",
+            "anonymous",
+            "notify_via",
+        ]
 
 
 def _bad(field_name: str, message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
@@ -134,10 +170,18 @@ class RequestCreate(APIView):
             return _bad(exc.field, exc.message)
         location, address, located_by = where.location, where.address, where.located_by
         data = IntakeData(
-            service_code=d["service_code"], location=location, address=address,
-            located_by=located_by, description=d.get("description", ""), attributes=d.get("attributes", {}),
-            channel=d["channel"], reporter_name=d.get("reporter_name", ""), reporter_email=d.get("reporter_email", ""),
-            reporter_phone=d.get("reporter_phone", ""), anonymous=d["anonymous"], notify_via=d["notify_via"],
+            service_code=d["service_code"],
+            location=location,
+            address=address,
+            located_by=located_by,
+            description=d.get("description", ""),
+            attributes=d.get("attributes", {}),
+            channel=d["channel"],
+            reporter_name=d.get("reporter_name", ""),
+            reporter_email=d.get("reporter_email", ""),
+            reporter_phone=d.get("reporter_phone", ""),
+            anonymous=d["anonymous"],
+            notify_via=d["notify_via"],
         )
         parent = None
         if d.get("duplicate_of"):
@@ -149,8 +193,9 @@ class RequestCreate(APIView):
             with transaction.atomic():
                 req = create_request(data, by=request.user, link_duplicates=False if parent else None)
                 if parent is not None:
-                    req = dedup.mark_duplicate_of(req, parent, by=request.user,
-                                                  note=f"caller attached to {parent.ticket} at intake")
+                    req = dedup.mark_duplicate_of(
+                        req, parent, by=request.user, note=f"caller attached to {parent.ticket} at intake"
+                    )
         except IntakeError as exc:
             return _bad(exc.field, exc.message)
         except TransitionError as exc:
@@ -167,28 +212,40 @@ class CandidateList(APIView):
 
     permission_classes = [CanAdd]
 
-    @extend_schema(parameters=[OpenApiParameter(n, str, required=n in ("service_code", "lon", "lat"))
-                               for n in ("service_code", "lon", "lat", "address", "asset_id")],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(n, str, required=n in ("service_code", "lon", "lat"))
+            for n in ("service_code", "lon", "lat", "address", "asset_id")
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request: Request) -> Response:
         q = request.query_params
         stype = ServiceType.objects.filter(code=q.get("service_code", ""), active=True).first()
         if stype is None:
-            return _bad("service_code", f"unknown service type {q.get('service_code', '')[:80]!r}; "
-                                        "see GET /api/services/")
+            return _bad(
+                "service_code", f"unknown service type {q.get('service_code', '')[:80]!r}; see GET /api/services/"
+            )
         try:
             point = point_from_lonlat(q.get("lon"), q.get("lat"))
         except CoordinateError as exc:
             return _bad("location", str(exc))
         found = dedup.candidates(stype, point, address=q.get("address", ""), asset_id=q.get("asset_id", ""))
-        return Response({"radius_m": stype.dedup_radius_m, "window_days": stype.dedup_window_days,
-                         "auto_link_at": stype.dedup_threshold, "candidates": [c.as_dict() for c in found]})
+        return Response(
+            {
+                "radius_m": stype.dedup_radius_m,
+                "window_days": stype.dedup_window_days,
+                "auto_link_at": stype.dedup_threshold,
+                "candidates": [c.as_dict() for c in found],
+            }
+        )
 
 
 def _get(ticket: str) -> ServiceRequest:
     return get_object_or_404(
         ServiceRequest.objects.select_related("service_type", "department").prefetch_related("events"),
-        ticket=normalize_ticket(ticket))
+        ticket=normalize_ticket(ticket),
+    )
 
 
 class RequestDetail(APIView):
@@ -211,7 +268,8 @@ class ActionSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="The version you read; a stale one gets 409.")
     note = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX)
     parent = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.parent
-        required=False, allow_blank=True, help_text="Ticket of the parent (duplicates).")
+        required=False, allow_blank=True, help_text="Ticket of the parent (duplicates)."
+    )
 
 
 class RequestAction(APIView):
@@ -230,12 +288,21 @@ class RequestAction(APIView):
             return _bad("ticket", str(exc))
         try:
             if ser.validated_data["action"] == "complete":  # the issue's duplicates close with it
-                updated, _ = complete_with_duplicates(req, note=ser.validated_data.get("note", ""), by=request.user,
-                                                      expected_version=ser.validated_data["version"])
+                updated, _ = complete_with_duplicates(
+                    req,
+                    note=ser.validated_data.get("note", ""),
+                    by=request.user,
+                    expected_version=ser.validated_data["version"],
+                )
             else:
-                updated = apply(req, ser.validated_data["action"], by=request.user,
-                                note=ser.validated_data.get("note", ""), parent=parent,
-                                expected_version=ser.validated_data["version"])
+                updated = apply(
+                    req,
+                    ser.validated_data["action"],
+                    by=request.user,
+                    note=ser.validated_data.get("note", ""),
+                    parent=parent,
+                    expected_version=ser.validated_data["version"],
+                )
             if ser.validated_data["action"] == "mark_duplicate":
                 dedup.reparent(updated, by=request.user)  # its own duplicates follow it to the root: no chains
         except StaleVersion as exc:

@@ -24,9 +24,9 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from gis_app.audit import record
-from gis_app.choices import OPEN_STATUSES, Status
+from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, ServiceType
-from gis_app.transitions import TransitionError, apply
+from gis_app.transitions import DONE, LINKABLE, TransitionError, apply
 from layers.normalize import address_key
 
 MAX_ROWS = 50  # nearest rows scored per lookup (then the most recent: at one busy address dozens sit at 0 m)
@@ -49,8 +49,14 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ticket": self.ticket, "status": self.status, "metres": round(self.metres, 1),
-                "hours_apart": round(self.hours, 1), "score": round(self.score, 3), "reasons": self.reasons}
+        return {
+            "ticket": self.ticket,
+            "status": self.status,
+            "metres": round(self.metres, 1),
+            "hours_apart": round(self.hours, 1),
+            "score": round(self.score, 3),
+            "reasons": self.reasons,
+        }
 
 
 def score(metres: float, hours: float, same_address: bool | None, same_asset: bool | None) -> float:
@@ -77,13 +83,23 @@ SELECT r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id', r.reque
  ORDER BY metres, r.requested_at DESC, r.id
  LIMIT %(limit)s
 """
-_LIVE = "(r.status = ANY(%(open)s) OR (r.status IN ('completed', 'closed') AND r.closed_at >= %(recent)s))"
+_LIVE = "(r.status = ANY(%(open)s) OR (r.status = ANY(%(done)s) AND r.closed_at >= %(recent)s))"
 _AS_OF = "(r.closed_at IS NULL OR r.closed_at >= %(recent)s)"
 
 
-def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None = None, address: str = "",
-               asset_id: str = "", exclude_pk: int | None = None, limit: int = 5, as_of: bool = False,
-               radius_m: float | None = None, window_days: float | None = None) -> list[Candidate]:
+def candidates(
+    service_type: ServiceType,
+    point: Any,
+    *,
+    at: dt.datetime | None = None,
+    address: str = "",
+    asset_id: str = "",
+    exclude_pk: int | None = None,
+    limit: int = 5,
+    as_of: bool = False,
+    radius_m: float | None = None,
+    window_days: float | None = None,
+) -> list[Candidate]:
     """The issues a report of `service_type` at `point` (filed at `at`) may repeat, best first."""
     at = at or timezone.now()
     radius = float(radius_m if radius_m is not None else service_type.dedup_radius_m)
@@ -91,9 +107,17 @@ def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None 
     recent = at - dt.timedelta(days=float(service_type.dedup_recent_closed_days))
     sql = _SQL.format(still_open=_AS_OF if as_of else _LIVE)
     params: dict[str, Any] = {
-        "point": f"SRID=4326;POINT({point.x} {point.y})", "type": service_type.pk, "exclude": exclude_pk or -1,
-        "radius": radius, "since": at - dt.timedelta(days=window), "at": at, "open": list(OPEN_STATUSES),
-              "recent": recent, "limit": MAX_ROWS}
+        "point": f"SRID=4326;POINT({point.x} {point.y})",
+        "type": service_type.pk,
+        "exclude": exclude_pk or -1,
+        "radius": radius,
+        "since": at - dt.timedelta(days=window),
+        "at": at,
+        "open": list(OPEN_STATUSES),
+        "done": list(DONE),
+        "recent": recent,
+        "limit": MAX_ROWS,
+    }
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
@@ -111,8 +135,7 @@ def candidates(service_type: ServiceType, point: Any, *, at: dt.datetime | None 
             reasons.append(f"same asset {asset_id}")
         if status not in OPEN_STATUSES:
             reasons.append(f"{status} recently")
-        found.append(Candidate(pk, ticket, status, float(metres), hours, bool(same_addr), bool(same_asset), s,
-                               reasons))
+        found.append(Candidate(pk, ticket, status, float(metres), hours, bool(same_addr), bool(same_asset), s, reasons))
     # Ties go to the earliest report (the issue others repeat), not to whichever row id came first.
     found.sort(key=lambda c: (-c.score, c.metres, -c.hours, c.request_id))
     return found[:limit]
@@ -125,29 +148,40 @@ def _ago(hours: float) -> str:
 def for_request(req: ServiceRequest, *, limit: int = 5, as_of: bool = False) -> list[Candidate]:
     if req.location is None:
         return []
-    return candidates(req.service_type, req.location, at=req.requested_at, address=req.address,
-                      asset_id=str((req.attributes or {}).get("asset_id", "")), exclude_pk=req.pk, limit=limit,
-                      as_of=as_of)
+    return candidates(
+        req.service_type,
+        req.location,
+        at=req.requested_at,
+        address=req.address,
+        asset_id=str((req.attributes or {}).get("asset_id", "")),
+        exclude_pk=req.pk,
+        limit=limit,
+        as_of=as_of,
+    )
 
 
 def auto_link(req: ServiceRequest, *, by: Any = None, as_of: bool = False) -> Candidate | None:
     """Link `req` to its best candidate when the score clears the type's threshold; returns that candidate."""
-    if req.parent_id is not None or req.status not in MOVES_INTO_DUPLICATE:
+    if req.parent_id is not None or req.status not in LINKABLE:
         return None
     found = for_request(req, limit=1, as_of=as_of)
     if not found or found[0].score < req.service_type.dedup_threshold:
         return None
     best = found[0]
     parent = ServiceRequest.objects.get(pk=best.request_id)
-    apply(req, "mark_duplicate", by=by, actor_label="dedup" if by is None else "",
-          note=f"linked automatically (score {best.score:.2f}): {'; '.join(best.reasons)}", parent=parent)
+    apply(
+        req,
+        "mark_duplicate",
+        by=by,
+        actor_label="dedup" if by is None else "",
+        note=f"linked automatically (score {best.score:.2f}): {'; '.join(best.reasons)}",
+        parent=parent,
+    )
     return best
 
 
-MOVES_INTO_DUPLICATE = (Status.RECEIVED, Status.OPEN, Status.ASSIGNED, Status.ON_HOLD)
-
-
 # ---- staff verbs ------------------------------------------------------------------------------------------
+
 
 @transaction.atomic
 def reparent(root: ServiceRequest, *, by: Any = None) -> int:
@@ -163,17 +197,25 @@ def reparent(root: ServiceRequest, *, by: Any = None) -> int:
         child.version += 1
         child.save(update_fields=["parent", "version", "updated_at"])
         for sub in child.subscriptions.all():
-            target.subscriptions.get_or_create(email=sub.email, phone=sub.phone, via=sub.via,
-                                               defaults={"name": sub.name})
-        record(child, "reparented", by=by, old={"parent": root.ticket}, new={"parent": target.ticket},
-               note=f"{root.ticket} is itself a duplicate of {target.ticket}")
+            target.subscriptions.get_or_create(
+                email=sub.email, phone=sub.phone, via=sub.via, defaults={"name": sub.name}
+            )
+        record(
+            child,
+            "reparented",
+            by=by,
+            old={"parent": root.ticket},
+            new={"parent": target.ticket},
+            note=f"{root.ticket} is itself a duplicate of {target.ticket}",
+        )
         moved += 1
     return moved
 
 
 @transaction.atomic
-def mark_duplicate_of(child: ServiceRequest, parent: ServiceRequest, *, by: Any = None,
-                      note: str = "") -> ServiceRequest:
+def mark_duplicate_of(
+    child: ServiceRequest, parent: ServiceRequest, *, by: Any = None, note: str = ""
+) -> ServiceRequest:
     """Staff: `child` repeats `parent` (or its root); `child`'s own children follow it to the root."""
     linked = apply(child, "mark_duplicate", by=by, parent=parent, note=note or f"duplicate of {parent.ticket}")
     reparent(linked, by=by)
@@ -190,6 +232,7 @@ def merge(keep: ServiceRequest, other: ServiceRequest, *, by: Any = None) -> Ser
 
 # ---- counts -------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class IssueCounts:
     raw_requests: int
@@ -199,8 +242,11 @@ class IssueCounts:
 
 def issue_counts(root: ServiceRequest) -> IssueCounts:
     """Raw requests (the issue and its duplicates), distinct identified reporters, anonymous reports."""
-    rows = list(ServiceRequest.objects.filter(Q(pk=root.pk) | Q(parent=root))
-                .values_list("reporter_email", "reporter_phone", "anonymous"))
+    rows = list(
+        ServiceRequest.objects.filter(Q(pk=root.pk) | Q(parent=root)).values_list(
+            "reporter_email", "reporter_phone", "anonymous"
+        )
+    )
     people: set[str] = set()
     anonymous = 0
     for email, phone, anon in rows:
@@ -214,6 +260,7 @@ def issue_counts(root: ServiceRequest) -> IssueCounts:
 
 # ---- batch --------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class DedupRunReport:
     checked: int = 0
@@ -221,17 +268,32 @@ class DedupRunReport:
     suggestions: int = 0
 
     def lines(self) -> list[str]:
-        return [f"checked {self.checked} requests: {self.linked} linked as duplicates, "
-                f"{self.suggestions} with suggestions below the threshold"]
+        return [
+            f"checked {self.checked} requests: {self.linked} linked as duplicates, "
+            f"{self.suggestions} with suggestions below the threshold"
+        ]
 
 
-def run_range(start: dt.datetime, end: dt.datetime, *, types: Iterable[ServiceType] | None = None,
-              progress: Callable[[int, int], None] | None = None) -> DedupRunReport:
+def run_range(
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    types: Iterable[ServiceType] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DedupRunReport:
     """Dedup every located, unlinked, open request filed in [start, end), oldest first, each against what
     existed before it. Idempotent: a linked request is skipped, an unlinked one gets the same answer again."""
-    qs: QuerySet[ServiceRequest] = (ServiceRequest.objects.filter(
-        requested_at__gte=start, requested_at__lt=end, parent__isnull=True, location__isnull=False,
-        status__in=MOVES_INTO_DUPLICATE).select_related("service_type").order_by("requested_at", "pk"))
+    qs: QuerySet[ServiceRequest] = (
+        ServiceRequest.objects.filter(
+            requested_at__gte=start,
+            requested_at__lt=end,
+            parent__isnull=True,
+            location__isnull=False,
+            status__in=LINKABLE,
+        )
+        .select_related("service_type")
+        .order_by("requested_at", "pk")
+    )
     if types is not None:
         qs = qs.filter(service_type__in=list(types))
     ids = list(qs.values_list("pk", flat=True))

@@ -14,7 +14,10 @@ def choose_department(
         if ward_number is not None and rule.ward_number == ward_number:
             return rule.department, f"ward {ward_number} rule for {service_type.code}"
     for rule in rules:
-        if (community_area_number is not None and rule.ward_number is None
-                and rule.community_area_number == community_area_number):
+        if (
+            community_area_number is not None
+            and rule.ward_number is None
+            and rule.community_area_number == community_area_number
+        ):
             return rule.department, f"community area {community_area_number} rule for {service_type.code}"
     return service_type.department, f"default department of {service_type.code}"

@@ -34,8 +34,13 @@ class BusinessCalendar:
         if holidays is None:
             holidays = frozenset(Holiday.objects.values_list("date", flat=True))
         opens, closes = (dt.time.fromisoformat(t) for t in settings.CITY_BUSINESS_HOURS.split("-"))
-        return cls(tz=ZoneInfo(settings.TIME_ZONE), workdays=frozenset(settings.CITY_WORKDAYS), opens=opens,
-                   closes=closes, holidays=holidays)
+        return cls(
+            tz=ZoneInfo(settings.TIME_ZONE),
+            workdays=frozenset(settings.CITY_WORKDAYS),
+            opens=opens,
+            closes=closes,
+            holidays=holidays,
+        )
 
     def is_business_day(self, day: dt.date) -> bool:
         return day.weekday() in self.workdays and day not in self.holidays
@@ -61,8 +66,12 @@ class BusinessCalendar:
             current = dt.datetime.combine(day + dt.timedelta(days=1), self.opens, tzinfo=self.tz)
 
 
-def due_at(service_type: Any, requested_at: dt.datetime, calendar: BusinessCalendar | None = None,
-           storms: list[tuple[int, dt.datetime, dt.datetime, float]] | None = None) -> dt.datetime:
+def due_at(
+    service_type: Any,
+    requested_at: dt.datetime,
+    calendar: BusinessCalendar | None = None,
+    storms: list[tuple[int, dt.datetime, dt.datetime, float]] | None = None,
+) -> dt.datetime:
     """When the city promises to be done, storms included.
 
     `storms` (type id, start, end, hours) lets a bulk loader read the storm table once.
@@ -76,11 +85,13 @@ def due_at(service_type: Any, requested_at: dt.datetime, calendar: BusinessCalen
             service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
         ).aggregate(hours=Max("extension_hours"))["hours"]
     else:
-        extension = max((h for tid, a, b, h in storms if tid == service_type.pk and a <= requested_at < b),
-                        default=0)
+        extension = max((h for tid, a, b, h in storms if tid == service_type.pk and a <= requested_at < b), default=0)
     return base + dt.timedelta(hours=extension or 0)
 
 
 def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float]]:
-    return [(t.pk, s.starts_at, s.ends_at, s.extension_hours)
-            for s in StormMode.objects.prefetch_related("service_types") for t in s.service_types.all()]
+    return [
+        (t.pk, s.starts_at, s.ends_at, s.extension_hours)
+        for s in StormMode.objects.prefetch_related("service_types")
+        for t in s.service_types.all()
+    ]

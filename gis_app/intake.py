@@ -26,7 +26,7 @@ from gis_app.due_dates import due_at
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
 from gis_app.notifications import acknowledge
 from gis_app.tickets import new_ticket
-from gis_app.transitions import TransitionError
+from gis_app.transitions import DONE, TransitionError
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.geocoding import GeocoderNotReady, geocode, reverse
 from layers.lookup import LayerNotLoaded
@@ -65,8 +65,11 @@ def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dic
     defs = {a.code: a for a in service_type.attributes.all()}
     unknown = sorted(set(given) - set(defs))
     if unknown:
-        raise IntakeError("attributes", f"unknown attribute(s) {', '.join(unknown)} for {service_type.code}; "
-                                        f"expected {', '.join(sorted(defs)) or 'none'}")
+        raise IntakeError(
+            "attributes",
+            f"unknown attribute(s) {', '.join(unknown)} for {service_type.code}; "
+            f"expected {', '.join(sorted(defs)) or 'none'}",
+        )
     clean: dict[str, Any] = {}
     for code, a in sorted(defs.items(), key=lambda kv: kv[1].order):
         value = given.get(code)
@@ -134,20 +137,25 @@ def locate(lon: Any = None, lat: Any = None, address: str = "", located_by: str 
         raise IntakeError("address", f"is ambiguous: did you mean {options}? Add the direction or the ZIP code")
     if found.status != "matched" or found.lon is None or found.lat is None:
         raise IntakeError("address", f"could not be placed ({found.message or 'no match'}); drop a pin instead")
-    return Located(point_from_lonlat(found.lon, found.lat), found.address,
-                   LocatedBy.INTERSECTION if found.kind == "intersection" else LocatedBy.ADDRESS)
+    return Located(
+        point_from_lonlat(found.lon, found.lat),
+        found.address,
+        LocatedBy.INTERSECTION if found.kind == "intersection" else LocatedBy.ADDRESS,
+    )
 
 
 @transaction.atomic
-def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
-                   link_duplicates: bool | None = None) -> ServiceRequest:
+def create_request(
+    data: IntakeData, *, by: Any = None, actor_label: str = "", link_duplicates: bool | None = None
+) -> ServiceRequest:
     """File a request. With `link_duplicates` (default: settings.DEDUP_AUTO_LINK) a report that clears its type's
     dedup threshold becomes a child of the issue it repeats, and its reporter hears when that one is fixed."""
     try:
         stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
     except ServiceType.DoesNotExist:
-        raise IntakeError("service_code", f"unknown service type {data.service_code!r}; see GET /api/services/") \
-            from None
+        raise IntakeError(
+            "service_code", f"unknown service type {data.service_code!r}; see GET /api/services/"
+        ) from None
     if len(data.description) > DESCRIPTION_MAX:
         raise IntakeError("description", f"is at most {DESCRIPTION_MAX} characters; got {len(data.description)}")
     if stype.location_required and data.location is None:
@@ -161,14 +169,22 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
     attributes = validate_attributes(stype, data.attributes)
     requested_at = data.requested_at or timezone.now()
     req = ServiceRequest(
-        service_type=stype, status=Status.OPEN, location=data.location, address=data.address[:300],
+        service_type=stype,
+        status=Status.OPEN,
+        location=data.location,
+        address=data.address[:300],
         located_by=data.located_by if data.location is not None else LocatedBy.NONE,
-        description=data.description, attributes=attributes, channel=data.channel,
+        description=data.description,
+        attributes=attributes,
+        channel=data.channel,
         reporter_name="" if data.anonymous else data.reporter_name,
         reporter_email="" if data.anonymous else data.reporter_email,
         reporter_phone="" if data.anonymous else data.reporter_phone,
-        anonymous=data.anonymous, notify_via=NotifyVia.NONE if data.anonymous else data.notify_via,
-        requested_at=requested_at, external_id=data.external_id, media_url=data.media_url[:1000],
+        anonymous=data.anonymous,
+        notify_via=NotifyVia.NONE if data.anonymous else data.notify_via,
+        requested_at=requested_at,
+        external_id=data.external_id,
+        media_url=data.media_url[:1000],
     )
     if data.location is not None:
         try:
@@ -187,14 +203,21 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
             break
         except IntegrityError:
             continue
-    received = record(req, "received", by=by, actor_label=actor_label or data.channel,
-                      new={"status": req.status, "channel": req.channel, "ward": req.ward_number})
+    received = record(
+        req,
+        "received",
+        by=by,
+        actor_label=actor_label or data.channel,
+        new={"status": req.status, "channel": req.channel, "ward": req.ward_number},
+    )
     record(req, "routed", by=by, actor_label="system", new={"department": req.department.code}, note=why)
-    record(req, "due_date_set", by=by, actor_label="system", new={"due_at": req.due_at.isoformat()},
-           note=stype.sla_text)
+    record(
+        req, "due_date_set", by=by, actor_label="system", new={"due_at": req.due_at.isoformat()}, note=stype.sla_text
+    )
     if req.notify_via != NotifyVia.NONE:
-        Subscription.objects.create(request=req, name=req.reporter_name, email=req.reporter_email,
-                                    phone=req.reporter_phone, via=req.notify_via)
+        Subscription.objects.create(
+            request=req, name=req.reporter_name, email=req.reporter_email, phone=req.reporter_phone, via=req.notify_via
+        )
         acknowledge(req, received)
     linking = settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates
     if linking and req.location is not None and auto_link(req, by=by):
@@ -205,11 +228,18 @@ def create_request(data: IntakeData, *, by: Any = None, actor_label: str = "",
 def new_request_like(original: ServiceRequest, *, note: str, by: Any = None, actor_label: str = "") -> ServiceRequest:
     """A follow-up of `original`: same type, place and reporter; linked; its own ticket and due date."""
     data = IntakeData(
-        service_code=original.service_type.code, location=original.location, address=original.address,
-        located_by=original.located_by, description=f"Follow-up of {original.ticket}: {note}"[:DESCRIPTION_MAX],
-        attributes=original.attributes, channel=original.channel, reporter_name=original.reporter_name,
-        reporter_email=original.reporter_email, reporter_phone=original.reporter_phone,
-        anonymous=original.anonymous, notify_via=original.notify_via,
+        service_code=original.service_type.code,
+        location=original.location,
+        address=original.address,
+        located_by=original.located_by,
+        description=f"Follow-up of {original.ticket}: {note}"[:DESCRIPTION_MAX],
+        attributes=original.attributes,
+        channel=original.channel,
+        reporter_name=original.reporter_name,
+        reporter_email=original.reporter_email,
+        reporter_phone=original.reporter_phone,
+        anonymous=original.anonymous,
+        notify_via=original.notify_via,
     )
     follow = create_request(data, by=by, actor_label=actor_label)
     follow.follow_up_of = original
@@ -218,16 +248,17 @@ def new_request_like(original: ServiceRequest, *, note: str, by: Any = None, act
 
 
 @transaction.atomic
-def reopen_as_follow_up(request: ServiceRequest, *, by: Any = None, actor_label: str = "resident survey",
-                        note: str = "") -> ServiceRequest:
+def reopen_as_follow_up(
+    request: ServiceRequest, *, by: Any = None, actor_label: str = "resident survey", note: str = ""
+) -> ServiceRequest:
     """A "not fixed" report on a completed or closed request: a new linked request, due as the type promises.
 
     Intake's job, not a status move: the original keeps its status and gets an audit event pointing at the
     follow-up, which is filed like any new report."""
-    if request.status not in (Status.COMPLETED, Status.CLOSED):
-        raise TransitionError(f"only a completed or closed request can be reported as not fixed; "
-                              f"{request.ticket} is {request.status}")
+    if request.status not in DONE:
+        raise TransitionError(
+            f"only a completed or closed request can be reported as not fixed; {request.ticket} is {request.status}"
+        )
     follow = new_request_like(request, note=note or "reported as not fixed", by=by, actor_label=actor_label)
-    record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket},
-           note=note)
+    record(request, "reported_not_fixed", by=by, actor_label=actor_label, new={"follow_up": follow.ticket}, note=note)
     return follow

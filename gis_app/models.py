@@ -57,14 +57,18 @@ class ServiceType(models.Model):
     expected_minutes = models.PositiveIntegerField(default=30)
     dedup_radius_m = models.FloatField(default=50)
     dedup_window_days = models.FloatField(default=30)
-    dedup_threshold = models.FloatField(default=0.8, help_text="Auto-link at or above this score (0…1); "
-                                                              "above 1 never auto-links.")
-    dedup_recent_closed_days = models.FloatField(default=3, help_text="Completed or closed issues stay candidates "
-                                                                      "this many days.")
+    dedup_threshold = models.FloatField(
+        default=0.8, help_text="Auto-link at or above this score (0…1); above 1 never auto-links."
+    )
+    dedup_recent_closed_days = models.FloatField(
+        default=3, help_text="Completed or closed issues stay candidates this many days."
+    )
     completion_requires_photo = models.BooleanField(default=False)
-    notify_stages = models.JSONField(default=list, blank=True,
-                                     help_text='Actions residents hear about besides intake and completion, '
-                                               'e.g. ["assign", "start"].')
+    notify_stages = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Actions residents hear about besides intake and completion, e.g. ["assign", "start"].',
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -104,8 +108,10 @@ class DepartmentRule(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(ward_number__isnull=False) | Q(community_area_number__isnull=False),
-                                   name="routing_rule_has_a_place"),
+            models.CheckConstraint(
+                condition=Q(ward_number__isnull=False) | Q(community_area_number__isnull=False),
+                name="routing_rule_has_a_place",
+            ),
         ]
 
 
@@ -120,9 +126,12 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
         """Within `metres` on the ground: ST_DWithin on geography, served by the GiST index on location::geography
         (migration 0004); metres, not degrees, so the radius means the same at every latitude."""
         table = self.model._meta.db_table
-        return self.alias(_near=RawSQL(
-            f'ST_DWithin("{table}"."location"::geography, ST_GeogFromText(%s), %s)',
-            (f"SRID=4326;POINT({point.x} {point.y})", float(metres)), output_field=models.BooleanField()),
+        return self.alias(
+            _near=RawSQL(
+                f'ST_DWithin("{table}"."location"::geography, ST_GeogFromText(%s), %s)',
+                (f"SRID=4326;POINT({point.x} {point.y})", float(metres)),
+                output_field=models.BooleanField(),
+            ),
         ).filter(_near=True)
 
     def since(self, when: dt.datetime) -> ServiceRequestQuerySet:
@@ -142,7 +151,7 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
             wanted = n - len(chosen)
             batch = {new_ticket() for _ in range(wanted + wanted // 100 + 8)} - chosen
             for start in range(0, len(batch), 10_000):
-                part = list(batch)[start:start + 10_000]
+                part = list(batch)[start : start + 10_000]
                 batch -= set(self.model.objects.filter(ticket__in=part).values_list("ticket", flat=True))
             chosen |= set(list(batch)[:wanted])
         return list(chosen)
@@ -156,8 +165,14 @@ class ServiceRequest(models.Model):
     address = models.CharField(max_length=300, blank=True)
     located_by = models.CharField(max_length=20, choices=LocatedBy.choices, default=LocatedBy.PIN)
     ward_number = models.PositiveIntegerField(null=True, blank=True, db_index=True)
-    ward_layer = models.ForeignKey(LayerVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                   help_text="The ward map in force when the request was filed.")
+    ward_layer = models.ForeignKey(
+        LayerVersion,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The ward map in force when the request was filed.",
+    )
     community_area_number = models.PositiveIntegerField(null=True, blank=True)
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="requests")
     description = models.TextField(blank=True, max_length=DESCRIPTION_MAX)
@@ -169,21 +184,28 @@ class ServiceRequest(models.Model):
     anonymous = models.BooleanField(default=False)
     notify_via = models.CharField(max_length=10, choices=NotifyVia.choices, default=NotifyVia.NONE)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="duplicates")
-    follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="follow_ups")
+    follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     closure_reason = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=100, blank=True, db_index=True)
-    media_url = models.URLField(max_length=1000, blank=True, db_default="",  # raw COPY loads may leave it out
-                                help_text="A photo the reporter linked (Open311).")
-    import_batch = models.ForeignKey("ImportBatch", null=True, blank=True, on_delete=models.PROTECT,
-                                     related_name="requests")
-    source_data = models.JSONField(default=dict, blank=True,
-                                   help_text="What an imported or replayed record said in its source (its own ward, "
-                                             "status, parent id, line number).")
+    media_url = models.URLField(
+        max_length=1000,
+        blank=True,
+        db_default="",  # raw COPY loads may leave it out
+        help_text="A photo the reporter linked (Open311).",
+    )
+    import_batch = models.ForeignKey(
+        "ImportBatch", null=True, blank=True, on_delete=models.PROTECT, related_name="requests"
+    )
+    source_data = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What an imported or replayed record said in its source (its own ward, "
+        "status, parent id, line number).",
+    )
     version = models.PositiveIntegerField(default=1, help_text="Optimistic lock: bumped by every change.")
 
     objects = ServiceRequestQuerySet.as_manager()
@@ -223,8 +245,9 @@ class RequestEvent(models.Model):
 
     request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     actor_label = models.CharField(max_length=150, blank=True, help_text="Who, when not a user (system, crew).")
     verb = models.CharField(max_length=40)
     old = models.JSONField(default=dict, blank=True)
@@ -267,8 +290,9 @@ class StormMode(models.Model):
     ends_at = models.DateTimeField()
     extension_hours = models.FloatField(help_text="Added to the due date of each affected request.")
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return self.name

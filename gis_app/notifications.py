@@ -64,23 +64,41 @@ def _local(when: dt.datetime | None) -> str:
     return timezone.localtime(when).strftime("%a %d %b %Y, %H:%M") if when else "as soon as we can"
 
 
-def queue(request: ServiceRequest, *, kind: str, key: str, channel: str, to: str, subject: str,
-          body: str, attachment: str = "") -> Notification | None:
+def queue(
+    request: ServiceRequest,
+    *,
+    kind: str,
+    key: str,
+    channel: str,
+    to: str,
+    subject: str,
+    body: str,
+    attachment: str = "",
+) -> Notification | None:
     """Record a message and send it after commit; None if this exact message exists already."""
     if not to:
         return None
     note, created = Notification.objects.get_or_create(
         idempotency_key=key,
-        defaults={"request": request, "kind": kind, "channel": channel, "to": to, "subject": subject[:200],
-                  "body": body, "attachment": attachment})
+        defaults={
+            "request": request,
+            "kind": kind,
+            "channel": channel,
+            "to": to,
+            "subject": subject[:200],
+            "body": body,
+            "attachment": attachment,
+        },
+    )
     if not created:
         return None
     transaction.on_commit(lambda: send_notification.delay(note.pk))
     return note
 
 
-def _to_subscribers(request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str,
-                    attachment: str = "") -> int:
+def _to_subscribers(
+    request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str, attachment: str = ""
+) -> int:
     """One message per subscribed person (the same address subscribed twice hears once)."""
     sent = 0
     seen: set[tuple[str, str]] = set()
@@ -93,8 +111,16 @@ def _to_subscribers(request: ServiceRequest, event: RequestEvent, kind: str, sub
             body_for = body + f"\nPhoto: {settings.SITE_URL}{settings.MEDIA_URL}{attachment}"
         else:
             body_for = body
-        if queue(request, kind=kind, key=f"{kind}:{request.pk}:{event.pk}:{sub.pk}", channel=sub.via, to=to,
-                 subject=subject, body=body_for, attachment=attachment if sub.via == NotifyVia.EMAIL else ""):
+        if queue(
+            request,
+            kind=kind,
+            key=f"{kind}:{request.pk}:{event.pk}:{sub.pk}",
+            channel=sub.via,
+            to=to,
+            subject=subject,
+            body=body_for,
+            attachment=attachment if sub.via == NotifyVia.EMAIL else "",
+        ):
             sent += 1
     return sent
 
@@ -105,11 +131,14 @@ def track_url(request: ServiceRequest) -> str:
 
 def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
     name = request.service_type.name
-    body = (f"We received your report: {name}.\nTicket number: {request.ticket}\n"
-            f"Expected by: {_local(request.due_at)}\n{request.service_type.sla_text}\n"
-            f"Follow it at {track_url(request)}")
-    return _to_subscribers(request, event, "acknowledgement", f"{settings.CITY_NAME} 311: {request.ticket} received",
-                           body)
+    body = (
+        f"We received your report: {name}.\nTicket number: {request.ticket}\n"
+        f"Expected by: {_local(request.due_at)}\n{request.service_type.sla_text}\n"
+        f"Follow it at {track_url(request)}"
+    )
+    return _to_subscribers(
+        request, event, "acknowledgement", f"{settings.CITY_NAME} 311: {request.ticket} received", body
+    )
 
 
 def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment: str = "") -> int:
@@ -117,15 +146,26 @@ def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment
     asks for them."""
     if verb == "complete":
         survey = f"{settings.SITE_URL}/survey/{survey_token(request)}/"
-        body = (f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
-                f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}")
-        return _to_subscribers(request, event, "completion", f"{settings.CITY_NAME} 311: {request.ticket} completed",
-                               body, attachment=attachment)
+        body = (
+            f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
+            f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}"
+        )
+        return _to_subscribers(
+            request,
+            event,
+            "completion",
+            f"{settings.CITY_NAME} 311: {request.ticket} completed",
+            body,
+            attachment=attachment,
+        )
     if verb in (request.service_type.notify_stages or []):
-        body = (f"Update on {request.ticket} ({request.service_type.name}): {request.get_status_display()}.\n"
-                f"{track_url(request)}")
-        return _to_subscribers(request, event, f"stage:{verb}", f"{settings.CITY_NAME} 311: {request.ticket} update",
-                               body)
+        body = (
+            f"Update on {request.ticket} ({request.service_type.name}): {request.get_status_display()}.\n"
+            f"{track_url(request)}"
+        )
+        return _to_subscribers(
+            request, event, f"stage:{verb}", f"{settings.CITY_NAME} 311: {request.ticket} update", body
+        )
     return 0
 
 
@@ -165,12 +205,24 @@ def deliver(notification_id: int) -> str:
 
 
 def department_alert(request: ServiceRequest, *, level: str, to: str, extra: dict[str, Any] | None = None) -> None:
-    subject = {"due_soon": "about to breach its SLA", "breached": "breached its SLA",
-               "escalated": "breached its SLA (escalation)"}[level]
-    body = (f"{request.ticket} {request.service_type.name} at {request.address or 'no address'} "
-            f"(ward {request.ward_number}) was due {_local(request.due_at)} and is {request.status}.")
-    queue(request, kind=f"sla:{level}", key=f"sla:{level}:{request.pk}", channel=NotifyVia.EMAIL, to=to,
-          subject=f"{request.ticket} {subject}", body=body)
+    subject = {
+        "due_soon": "about to breach its SLA",
+        "breached": "breached its SLA",
+        "escalated": "breached its SLA (escalation)",
+    }[level]
+    body = (
+        f"{request.ticket} {request.service_type.name} at {request.address or 'no address'} "
+        f"(ward {request.ward_number}) was due {_local(request.due_at)} and is {request.status}."
+    )
+    queue(
+        request,
+        kind=f"sla:{level}",
+        key=f"sla:{level}:{request.pk}",
+        channel=NotifyVia.EMAIL,
+        to=to,
+        subject=f"{request.ticket} {subject}",
+        body=body,
+    )
 
 
 @shared_task(bind=True, max_retries=8, name="gis311.send_notification")

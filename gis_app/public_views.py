@@ -19,11 +19,20 @@ from gis_app.transitions import TransitionError, apply
 from layers.coords import CoordinateError, bbox_from_param
 
 PUBLIC_VERBS = {
-    "received": "Received", "routed": "Sent to the department", "due_date_set": "Expected date set",
-    "open": "Opened", "assign": "Assigned to a crew", "start": "Work started", "hold": "On hold",
-    "resume": "Resumed", "could_not_complete": "Crew could not complete; back in the queue",
-    "complete": "Completed", "close": "Closed", "mark_duplicate": "Merged with an existing report",
-    "unmerge": "Separated from the report it was merged with", "cancel": "Cancelled",
+    "received": "Received",
+    "routed": "Sent to the department",
+    "due_date_set": "Expected date set",
+    "open": "Opened",
+    "assign": "Assigned to a crew",
+    "start": "Work started",
+    "hold": "On hold",
+    "resume": "Resumed",
+    "could_not_complete": "Crew could not complete; back in the queue",
+    "complete": "Completed",
+    "close": "Closed",
+    "mark_duplicate": "Merged with an existing report",
+    "unmerge": "Separated from the report it was merged with",
+    "cancel": "Cancelled",
     "reported_not_fixed": "Reported as not fixed: a follow-up was opened",
 }
 
@@ -44,11 +53,18 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
         canonical = normalize_ticket(ticket)
     except TicketError as exc:
         return render(request, "gis_app/track.html", {"error": str(exc), "typed": ticket}, status=400)
-    req = (ServiceRequest.objects.select_related("service_type").filter(ticket=canonical,
-                                                                       service_type__sensitive=False).first())
+    req = (
+        ServiceRequest.objects.select_related("service_type")
+        .filter(ticket=canonical, service_type__sensitive=False)
+        .first()
+    )
     if req is None:
-        return render(request, "gis_app/track.html",
-                      {"error": f"no public request has ticket {canonical}", "typed": ticket}, status=404)
+        return render(
+            request,
+            "gis_app/track.html",
+            {"error": f"no public request has ticket {canonical}", "typed": ticket},
+            status=404,
+        )
     history = [(e.at, PUBLIC_VERBS[e.verb]) for e in req.events.filter(public=True) if e.verb in PUBLIC_VERBS]
     return render(request, "gis_app/track_detail.html", {"req": req, "history": history})
 
@@ -58,8 +74,9 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     try:
         ticket = read_survey_token(token)
     except signing.BadSignature:
-        return render(request, "gis_app/survey.html", {"error": "This survey link is not valid or has expired."},
-                      status=400)
+        return render(
+            request, "gis_app/survey.html", {"error": "This survey link is not valid or has expired."}, status=400
+        )
     req = ServiceRequest.objects.select_related("service_type").get(ticket=ticket)
     context: dict[str, object] = {"req": req}
     if request.method == "POST":
@@ -85,17 +102,25 @@ MAP_LIMIT = 3000
 def requests_geojson(request: HttpRequest) -> HttpResponse:
     """Open, non-sensitive requests in a box, for the city map: ticket, type, status, date. No personal data."""
 
-
     try:
         box = Polygon.from_bbox(bbox_from_param(request.GET.get("bbox")))
     except CoordinateError as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     box.srid = 4326
-    rows = (ServiceRequest.objects.open().filter(location__within=box, service_type__sensitive=False)
-            .values_list("ticket", "service_type__name", "status", "requested_at", "location")
-            .order_by("-requested_at")[:MAP_LIMIT])
-    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
-                 "properties": {"ticket": t, "type": name, "status": st, "requested_at": at.isoformat()}}
-                for t, name, st, at, p in rows if p is not None]
+    rows = (
+        ServiceRequest.objects.open()
+        .filter(location__within=box, service_type__sensitive=False)
+        .values_list("ticket", "service_type__name", "status", "requested_at", "location")
+        .order_by("-requested_at")[:MAP_LIMIT]
+    )
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
+            "properties": {"ticket": t, "type": name, "status": st, "requested_at": at.isoformat()},
+        }
+        for t, name, st, at, p in rows
+        if p is not None
+    ]
     body = json.dumps({"type": "FeatureCollection", "features": features, "truncated": len(features) == MAP_LIMIT})
     return HttpResponse(body, content_type="application/geo+json")

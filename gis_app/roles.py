@@ -12,11 +12,22 @@ from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 
 ROLES: dict[str, list[str]] = {
-    "intake clerk": ["gis_app.add_servicerequest", "gis_app.view_servicerequest", "gis_app.view_reporter_contact",
-                     "gis_app.view_servicetype"],
-    "dispatcher": ["gis_app.view_servicerequest", "gis_app.change_servicerequest", "gis_app.view_reporter_contact",
-                   "gis_app.view_servicetype", "routing.view_routeplan", "routing.change_routeplan",
-                   "routing.add_routeplan", "routing.view_crew"],
+    "intake clerk": [
+        "gis_app.add_servicerequest",
+        "gis_app.view_servicerequest",
+        "gis_app.view_reporter_contact",
+        "gis_app.view_servicetype",
+    ],
+    "dispatcher": [
+        "gis_app.view_servicerequest",
+        "gis_app.change_servicerequest",
+        "gis_app.view_reporter_contact",
+        "gis_app.view_servicetype",
+        "routing.view_routeplan",
+        "routing.change_routeplan",
+        "routing.add_routeplan",
+        "routing.view_crew",
+    ],
     "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "planner": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],

@@ -131,9 +131,7 @@ SPECTACULAR_SETTINGS = {
 # ---- City configuration (data, not code: another city changes these and its fixtures) ----
 CITY_NAME = os.environ.get("CITY_NAME", "Chicago")
 # Fixture manifest the demo and the system checks use to load boundary layers.
-CITY_LAYER_MANIFEST = Path(
-    os.environ.get("CITY_LAYER_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "layers.toml")
-)
+CITY_LAYER_MANIFEST = Path(os.environ.get("CITY_LAYER_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "layers.toml"))
 CITY_311_MAPPING = Path(os.environ.get("CITY_311_MAPPING", BASE_DIR / "fixtures" / "chicago" / "311_mapping.toml"))
 CITY_ASSUMPTIONS = Path(os.environ.get("CITY_ASSUMPTIONS", BASE_DIR / "fixtures" / "chicago" / "assumptions.toml"))
 CITY_STREETS_MANIFEST = Path(
@@ -167,8 +165,11 @@ SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 # Redis where CACHE_URL is set (e.g. redis://127.0.0.1:6379/1), so every web worker shares one count; else
 # this process's memory, which is right for one process (the demo's runserver, the tests).
 CACHE_URL = os.environ.get("CACHE_URL", "")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 # ---- background jobs, notifications, webhooks ----
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

@@ -57,8 +57,13 @@ def run_sla_checks(now: dt.datetime | None = None) -> SlaReport:
             report.breached.append(req.ticket)
         if req.department.supervisor_email and _once(req, SlaAlert.Level.ESCALATED):
             department_alert(req, level="escalated", to=req.department.supervisor_email)
-            record(req, "escalated", actor_label="sla job", public=False,
-                   note=f"escalated to {req.department.supervisor_email}")
+            record(
+                req,
+                "escalated",
+                actor_label="sla job",
+                public=False,
+                note=f"escalated to {req.department.supervisor_email}",
+            )
             report.escalated.append(req.ticket)
     return report
 
@@ -68,8 +73,15 @@ def check_slas() -> list[str]:
     return run_sla_checks().lines()
 
 
-def declare_storm(name: str, service_types: list[Any], starts_at: dt.datetime, ends_at: dt.datetime,
-                  extension_hours: float, *, by: Any = None) -> Any:
+def declare_storm(
+    name: str,
+    service_types: list[Any],
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    extension_hours: float,
+    *,
+    by: Any = None,
+) -> Any:
     """Storm mode: requests of these types filed in [starts_at, ends_at) get `extension_hours` more.
 
     New requests get it at intake (due_at reads the storm); open ones already filed in the window are
@@ -78,18 +90,29 @@ def declare_storm(name: str, service_types: list[Any], starts_at: dt.datetime, e
     if ends_at <= starts_at or extension_hours <= 0:
         raise ValueError("a storm needs ends_at after starts_at and a positive extension")
     with transaction.atomic():
-        storm = StormMode.objects.create(name=name, starts_at=starts_at, ends_at=ends_at,
-                                         extension_hours=extension_hours,
-                                         created_by=by if getattr(by, "pk", None) else None)
+        storm = StormMode.objects.create(
+            name=name,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            extension_hours=extension_hours,
+            created_by=by if getattr(by, "pk", None) else None,
+        )
         storm.service_types.set(service_types)
-        affected = ServiceRequest.objects.open().filter(service_type__in=service_types,
-                                                        requested_at__gte=starts_at, requested_at__lt=ends_at)
+        affected = ServiceRequest.objects.open().filter(
+            service_type__in=service_types, requested_at__gte=starts_at, requested_at__lt=ends_at
+        )
         for req in affected.select_for_update():
             old = req.due_at
             req.due_at = due_at(req.service_type, req.requested_at)
             req.version += 1
             req.save(update_fields=["due_at", "version", "updated_at"])
-            record(req, "due_date_extended", by=by, actor_label="storm mode",
-                   old={"due_at": old.isoformat() if old else None}, new={"due_at": req.due_at.isoformat()},
-                   note=f"storm mode: {name}")
+            record(
+                req,
+                "due_date_extended",
+                by=by,
+                actor_label="storm mode",
+                old={"due_at": old.isoformat() if old else None},
+                new={"due_at": req.due_at.isoformat()},
+                note=f"storm mode: {name}",
+            )
     return storm

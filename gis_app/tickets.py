@@ -46,9 +46,12 @@ def normalize_ticket(raw: str) -> str:
         raise TicketError(f"a ticket number has {BODY + 1} characters ({example}); got {len(cleaned)}")
     bad = sorted({ch for ch in cleaned if ch not in VALUE})
     if bad:
-        raise TicketError(f"a ticket number uses digits 1-9 and letters except I, L, O, U ({example}); "
-                          f"found {''.join(bad)!r}")
+        raise TicketError(
+            f"a ticket number uses digits 1-9 and letters except I, L, O, U ({example}); found {''.join(bad)!r}"
+        )
     if _check_symbol(cleaned[:BODY]) != cleaned[BODY]:
-        raise TicketError("that ticket number does not check out: one character is probably mistyped or two "
-                          "are swapped; please read it again")
+        raise TicketError(
+            "that ticket number does not check out: one character is probably mistyped or two "
+            "are swapped; please read it again"
+        )
     return format_ticket(cleaned)

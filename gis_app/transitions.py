@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gis_app.audit import record
-from gis_app.choices import Status
+from gis_app.choices import OPEN_STATUSES, Status
 from gis_app.departments import choose_department
 from gis_app.due_dates import due_at
 from gis_app.models import ServiceRequest, Subscription
@@ -53,7 +53,13 @@ MOVES: dict[str, Move] = {
     "cancel": Move(frozenset({S.RECEIVED, S.OPEN, S.ASSIGNED, S.ON_HOLD}), S.CANCELLED),
 }
 NEEDS_REASON = {"could_not_complete", "cancel", "hold", "reopen"}
-CLOSING = {S.COMPLETED, S.CLOSED, S.CANCELLED, S.DUPLICATE}
+CLOSING = {S.COMPLETED, S.CLOSED, S.CANCELLED, S.DUPLICATE}  # a request in these has closed_at set
+# The work was done: a resident may report it not fixed, and dedup still offers it for a while.
+DONE = (S.COMPLETED, S.CLOSED)
+# What a crew may be sent to: open work not on hold (a hold waits for something other than a crew).
+DISPATCHABLE = tuple(s for s in OPEN_STATUSES if s != S.ON_HOLD)
+# What may still become someone's duplicate.
+LINKABLE = tuple(sorted(MOVES["mark_duplicate"].sources))
 
 
 def allowed_verbs(status: str) -> list[str]:
@@ -61,9 +67,19 @@ def allowed_verbs(status: str) -> list[str]:
 
 
 @transaction.atomic
-def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: str = "", note: str = "",
-          photos: int = 0, parent: ServiceRequest | None = None, expected_version: int | None = None,
-          details: dict[str, Any] | None = None, proof_photo: str = "") -> ServiceRequest:
+def apply(
+    request: ServiceRequest,
+    verb: str,
+    *,
+    by: Any = None,
+    actor_label: str = "",
+    note: str = "",
+    photos: int = 0,
+    parent: ServiceRequest | None = None,
+    expected_version: int | None = None,
+    details: dict[str, Any] | None = None,
+    proof_photo: str = "",
+) -> ServiceRequest:
     """Move `request` by `verb`; returns the fresh row. Raises TransitionError / StaleVersion.
 
     `details` are extra facts for the audit event (crew, time on site, materials); `proof_photo` is a stored
@@ -76,8 +92,10 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
     move = MOVES[verb]
     if current.status not in move.sources:
         allowed = allowed_verbs(current.status)
-        raise TransitionError(f"cannot {verb} a request that is {current.status}; allowed now: "
-                              f"{', '.join(allowed) or 'nothing (it is final)'}")
+        raise TransitionError(
+            f"cannot {verb} a request that is {current.status}; allowed now: "
+            f"{', '.join(allowed) or 'nothing (it is final)'}"
+        )
     if verb in NEEDS_REASON and not note.strip():
         raise TransitionError(f"{verb} needs a reason in the note")
     if verb == "complete":
@@ -113,79 +131,151 @@ def apply(request: ServiceRequest, verb: str, *, by: Any = None, actor_label: st
 
 
 @transaction.atomic
-def complete_with_duplicates(request: ServiceRequest, *, note: str, photos: int = 0, by: Any = None,
-                             actor_label: str = "", details: dict[str, Any] | None = None,
-                             proof_photo: str = "", expected_version: int | None = None
-                             ) -> tuple[ServiceRequest, list[ServiceRequest]]:
+def complete_with_duplicates(
+    request: ServiceRequest,
+    *,
+    note: str,
+    photos: int = 0,
+    by: Any = None,
+    actor_label: str = "",
+    details: dict[str, Any] | None = None,
+    proof_photo: str = "",
+    expected_version: int | None = None,
+) -> tuple[ServiceRequest, list[ServiceRequest]]:
     """Complete an issue and its duplicates: one issue, many reporters, each told once.
 
     Duplicates merged by mark_duplicate are already closed and their reporters follow the parent, so they
     get an audit event only; a duplicate still open (e.g. linked by an import) is completed too.
     """
-    done = apply(request, "complete", by=by, actor_label=actor_label, note=note, photos=photos, details=details,
-                 proof_photo=proof_photo, expected_version=expected_version)
+    done = apply(
+        request,
+        "complete",
+        by=by,
+        actor_label=actor_label,
+        note=note,
+        photos=photos,
+        details=details,
+        proof_photo=proof_photo,
+        expected_version=expected_version,
+    )
     closed: list[ServiceRequest] = []
     for child in ServiceRequest.objects.filter(parent=done).select_related("service_type"):
         if child.status in MOVES["complete"].sources:
-            closed.append(apply(child, "complete", by=by, actor_label=actor_label, photos=max(photos, 1),
-                                note=f"completed with {done.ticket}: {note}", proof_photo=proof_photo))
+            closed.append(
+                apply(
+                    child,
+                    "complete",
+                    by=by,
+                    actor_label=actor_label,
+                    photos=max(photos, 1),
+                    note=f"completed with {done.ticket}: {note}",
+                    proof_photo=proof_photo,
+                )
+            )
         else:
-            record(child, "parent_completed", by=by, actor_label=actor_label, new={"parent": done.ticket},
-                   note=f"{done.ticket} was completed: {note}")
+            record(
+                child,
+                "parent_completed",
+                by=by,
+                actor_label=actor_label,
+                new={"parent": done.ticket},
+                note=f"{done.ticket} was completed: {note}",
+            )
     return done, closed
 
 
 @transaction.atomic
-def relocate(request: ServiceRequest, location: Any, *, address: str | None = None, by: Any = None,
-             actor_label: str = "", expected_version: int | None = None) -> ServiceRequest:
+def relocate(
+    request: ServiceRequest,
+    location: Any,
+    *,
+    address: str | None = None,
+    by: Any = None,
+    actor_label: str = "",
+    expected_version: int | None = None,
+) -> ServiceRequest:
     """Move a request to a corrected location: ward, community area and department are decided again."""
-    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
-        pk=request.pk)
+    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(pk=request.pk)
     _check_version(current, expected_version)
     if location is None and current.service_type.location_required:
         raise TransitionError(f"{current.service_type.name} needs a location")
-    old = {"lon": current.location.x if current.location else None,
-           "lat": current.location.y if current.location else None, "ward": current.ward_number,
-           "department": current.department.code}
+    old = {
+        "lon": current.location.x if current.location else None,
+        "lat": current.location.y if current.location else None,
+        "ward": current.ward_number,
+        "department": current.department.code,
+    }
     current.location = location
     ward = current.assign_ward()
     if ward is not None and not ward.inside:
         raise TransitionError(f"location is outside the city ({ward.message})")
     if address is not None:
         current.address = address[:300]
-    current.department, why = choose_department(current.service_type, current.ward_number,
-                                               current.community_area_number)
+    current.department, why = choose_department(
+        current.service_type, current.ward_number, current.community_area_number
+    )
     current.version += 1
     current.save()
-    record(current, "relocated", by=by, actor_label=actor_label, old=old,
-           new={"lon": location.x if location else None, "lat": location.y if location else None,
-                "ward": current.ward_number, "department": current.department.code}, note=why)
+    record(
+        current,
+        "relocated",
+        by=by,
+        actor_label=actor_label,
+        old=old,
+        new={
+            "lon": location.x if location else None,
+            "lat": location.y if location else None,
+            "ward": current.ward_number,
+            "department": current.department.code,
+        },
+        note=why,
+    )
     return current
 
 
 @transaction.atomic
-def change_type(request: ServiceRequest, service_type: Any, *, by: Any = None, actor_label: str = "",
-                expected_version: int | None = None) -> ServiceRequest:
+def change_type(
+    request: ServiceRequest,
+    service_type: Any,
+    *,
+    by: Any = None,
+    actor_label: str = "",
+    expected_version: int | None = None,
+) -> ServiceRequest:
     """Re-classify a request: department and due date follow the new type."""
-    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(
-        pk=request.pk)
+    current = ServiceRequest.objects.select_for_update().select_related("service_type", "department").get(pk=request.pk)
     _check_version(current, expected_version)
     if service_type.location_required and current.location is None:
         raise TransitionError(f"{service_type.name} needs a location; relocate the request first")
-    old = {"service_code": current.service_type.code, "department": current.department.code,
-           "due_at": current.due_at.isoformat() if current.due_at else None}
+    old = {
+        "service_code": current.service_type.code,
+        "department": current.department.code,
+        "due_at": current.due_at.isoformat() if current.due_at else None,
+    }
     current.service_type = service_type
     current.department, why = choose_department(service_type, current.ward_number, current.community_area_number)
     current.due_at = due_at(service_type, current.requested_at)
     current.version += 1
     current.save()
-    record(current, "type_changed", by=by, actor_label=actor_label, old=old,
-           new={"service_code": service_type.code, "department": current.department.code,
-                "due_at": current.due_at.isoformat()}, note=why)
+    record(
+        current,
+        "type_changed",
+        by=by,
+        actor_label=actor_label,
+        old=old,
+        new={
+            "service_code": service_type.code,
+            "department": current.department.code,
+            "due_at": current.due_at.isoformat(),
+        },
+        note=why,
+    )
     return current
 
 
 def _check_version(current: ServiceRequest, expected_version: int | None) -> None:
     if expected_version is not None and current.version != expected_version:
-        raise StaleVersion(f"request {current.ticket} was changed by someone else since you read it "
-                           f"(now version {current.version}, you had {expected_version}); reload and try again")
+        raise StaleVersion(
+            f"request {current.ticket} was changed by someone else since you read it "
+            f"(now version {current.version}, you had {expected_version}); reload and try again"
+        )

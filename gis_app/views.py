@@ -18,5 +18,6 @@ def home(request: HttpRequest) -> HttpResponse:
 def intake(request: HttpRequest) -> HttpResponse:
     """Intake staff drop a pin, pick a type, see the issues the call may repeat, and file or attach the caller."""
     types = ServiceType.objects.filter(active=True).order_by("group", "name")
-    return render(request, "gis_app/intake.html", {"types": types, "channels": Channel.choices,
-                                                    "notify": NotifyVia.choices})
+    return render(
+        request, "gis_app/intake.html", {"types": types, "channels": Channel.choices, "notify": NotifyVia.choices}
+    )

@@ -41,14 +41,29 @@ def verify(secret: str, body: bytes, header: str) -> bool:
 
 def payload(event: RequestEvent) -> str:
     req = event.request
-    return json.dumps({
-        "event": {"id": event.pk, "verb": event.verb, "at": event.at.isoformat(), "old": event.old,
-                  "new": event.new, "note": event.note if event.public else ""},
-        "request": {"ticket": req.ticket, "service_code": req.service_type.code, "status": req.status,
-                    "ward": req.ward_number, "address": req.address,
-                    "lon": req.location.x if req.location else None, "lat": req.location.y if req.location else None,
-                    "due_at": req.due_at.isoformat() if req.due_at else None},
-    }, sort_keys=True)
+    return json.dumps(
+        {
+            "event": {
+                "id": event.pk,
+                "verb": event.verb,
+                "at": event.at.isoformat(),
+                "old": event.old,
+                "new": event.new,
+                "note": event.note if event.public else "",
+            },
+            "request": {
+                "ticket": req.ticket,
+                "service_code": req.service_type.code,
+                "status": req.status,
+                "ward": req.ward_number,
+                "address": req.address,
+                "lon": req.location.x if req.location else None,
+                "lat": req.location.y if req.location else None,
+                "due_at": req.due_at.isoformat() if req.due_at else None,
+            },
+        },
+        sort_keys=True,
+    )
 
 
 def fan_out(event: RequestEvent) -> int:
@@ -69,9 +84,16 @@ def deliver(delivery_id: int) -> str:
             return "skipped"
         d.attempts += 1
         body = d.payload.encode()
-        req = urllib.request.Request(d.endpoint.url, data=body, method="POST", headers={
-            "Content-Type": "application/json", SIGNATURE_HEADER: sign(d.endpoint.secret, body),
-            "X-Gis311-Delivery": str(d.pk)})
+        req = urllib.request.Request(
+            d.endpoint.url,
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(d.endpoint.secret, body),
+                "X-Gis311-Delivery": str(d.pk),
+            },
+        )
         try:
             with urllib.request.urlopen(req, timeout=settings.WEBHOOK_TIMEOUT_SECONDS) as resp:
                 d.last_status = resp.status

@@ -51,8 +51,7 @@ class AddressImportReport:
         verb = "would load" if self.dry_run else "loaded"
         skipped = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items())) or "none"
         among = f", {self.interpolated} of them from addr:interpolation ways" if self.interpolated else ""
-        return [f"{self.name}: {verb} {self.loaded} {self.what}{among} (version {self.version_id}); "
-                f"skipped: {skipped}"]
+        return [f"{self.name}: {verb} {self.loaded} {self.what}{among} (version {self.version_id}); skipped: {skipped}"]
 
 
 @dataclass
@@ -73,17 +72,24 @@ def read_openaddresses(path: Path) -> Iterator[Row | str]:
         header = {h.upper(): h for h in (reader.fieldnames or [])}
         missing = {"LON", "LAT", "NUMBER", "STREET"} - set(header)
         if missing:
-            raise AddressImportError(f"{path.name}: missing column(s) {', '.join(sorted(missing))}; expected "
-                                     "LON, LAT, NUMBER, STREET[, UNIT, CITY, POSTCODE]")
+            raise AddressImportError(
+                f"{path.name}: missing column(s) {', '.join(sorted(missing))}; expected "
+                "LON, LAT, NUMBER, STREET[, UNIT, CITY, POSTCODE]"
+            )
         for row in reader:
             try:
                 lon, lat = float(row[header["LON"]]), float(row[header["LAT"]])
             except (TypeError, ValueError):
                 yield "bad coordinates"
                 continue
-            yield Row(str(row[header["NUMBER"]] or ""), str(row[header["STREET"]] or ""), lon, lat,
-                      str(row.get(header.get("UNIT", ""), "") or ""),
-                      str(row.get(header.get("POSTCODE", ""), "") or ""))
+            yield Row(
+                str(row[header["NUMBER"]] or ""),
+                str(row[header["STREET"]] or ""),
+                lon,
+                lat,
+                str(row.get(header.get("UNIT", ""), "") or ""),
+                str(row.get(header.get("POSTCODE", ""), "") or ""),
+            )
 
 
 INTERPOLATION_STEP = {"odd": 2, "even": 2, "all": 1}
@@ -105,12 +111,16 @@ def read_osm(path: Path) -> Iterator[Row | str]:
                 if el.tag == "node" and "addr:housenumber" in tags:
                     m = re.match(r"^\s*(\d+)\s*$", str(tags["addr:housenumber"]))
                     if m:
-                        numbered[el.get("id", "")] = (int(m.group(1)), str(tags.get("addr:street", "")),
-                                                      str(tags.get("addr:postcode", "")))
+                        numbered[el.get("id", "")] = (
+                            int(m.group(1)),
+                            str(tags.get("addr:street", "")),
+                            str(tags.get("addr:postcode", "")),
+                        )
                 if el.tag == "way" and "addr:interpolation" in tags:
                     refs = [n.get("ref", "") for n in el.findall("nd")]
-                    yield from _interpolated(refs, nodes, numbered, str(tags["addr:interpolation"]),
-                                             str(tags.get("addr:street", "")))
+                    yield from _interpolated(
+                        refs, nodes, numbered, str(tags["addr:interpolation"]), str(tags.get("addr:street", ""))
+                    )
                     el.clear()
                     continue
                 if "addr:housenumber" in tags:
@@ -126,14 +136,25 @@ def read_osm(path: Path) -> Iterator[Row | str]:
                                 el.clear()
                                 continue
                             lon, lat = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
-                        yield Row(str(tags["addr:housenumber"]), str(tags["addr:street"]), lon, lat,
-                                  str(tags.get("addr:unit", "")), str(tags.get("addr:postcode", "")))
+                        yield Row(
+                            str(tags["addr:housenumber"]),
+                            str(tags["addr:street"]),
+                            lon,
+                            lat,
+                            str(tags.get("addr:unit", "")),
+                            str(tags.get("addr:postcode", "")),
+                        )
                 if el.tag == "way":
                     el.clear()
 
 
-def _interpolated(refs: list[str], nodes: dict[str, tuple[float, float]], numbered: dict[str, tuple[int, str, str]],
-                  scheme: str, way_street: str) -> Iterator[Row | str]:
+def _interpolated(
+    refs: list[str],
+    nodes: dict[str, tuple[float, float]],
+    numbered: dict[str, tuple[int, str, str]],
+    scheme: str,
+    way_street: str,
+) -> Iterator[Row | str]:
     """The numbers strictly between each pair of consecutive numbered nodes of an interpolation way."""
     step = INTERPOLATION_STEP.get(scheme) or (int(scheme) if scheme.isdigit() and int(scheme) > 0 else 0)
     if not step:
@@ -166,12 +187,21 @@ def _interpolated(refs: list[str], nodes: dict[str, tuple[float, float]], number
             span = along[k] - along[k - 1]
             f = 0.0 if span == 0 else (target - along[k - 1]) / span
             (a, b) = (line[k - 1][1], line[k][1])
-            yield Row(str(number), street, a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), "", zip0,
-                      interpolated=True)
+            yield Row(
+                str(number), street, a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), "", zip0, interpolated=True
+            )
 
 
-def import_addresses(path: Path, *, kind: str, name: str, source: str = "", licence: str = "",
-                     dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> AddressImportReport:
+def import_addresses(
+    path: Path,
+    *,
+    kind: str,
+    name: str,
+    source: str = "",
+    licence: str = "",
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> AddressImportReport:
     if not path.exists():
         raise AddressImportError(f"{path}: no such file")
     readers = {"openaddresses": read_openaddresses, "osm": read_osm}
@@ -196,25 +226,49 @@ def import_addresses(path: Path, *, kind: str, name: str, source: str = "", lice
             continue
         street = normalise_street(item.street)
         report.interpolated += item.interpolated
-        points.append(AddressPoint(number=int(m.group(1)), number_text=item.number_text[:20],
-                                   direction=street.direction, street=street.key[:200], unit=item.unit[:40],
-                                   postcode=item.postcode[:10], geom=Point(item.lon, item.lat, srid=4326)))
+        points.append(
+            AddressPoint(
+                number=int(m.group(1)),
+                number_text=item.number_text[:20],
+                direction=street.direction,
+                street=street.key[:200],
+                unit=item.unit[:40],
+                postcode=item.postcode[:10],
+                geom=Point(item.lon, item.lat, srid=4326),
+            )
+        )
     report.loaded = len(points)
     _record(LayerKind.ADDRESSES, path, checksum, points, report, source=source, licence=licence, progress=progress)
     return report
 
 
-def _record(kind: str, path: Path, checksum: str, rows: list[Any], report: AddressImportReport, *, source: str,
-            licence: str, progress: Callable[[int, int], None] | None = None) -> None:
+def _record(
+    kind: str,
+    path: Path,
+    checksum: str,
+    rows: list[Any],
+    report: AddressImportReport,
+    *,
+    source: str,
+    licence: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
     """Save the rows as a new active version of their layer in one transaction (rolled back for a dry run);
     the previous version of the same name is retired."""
     with transaction.atomic():
-        version = LayerVersion.objects.create(kind=kind, name=report.name, source=source, licence=licence,
-                                              file_name=path.name, checksum=checksum, feature_count=len(rows),
-                                              counts={"loaded": len(rows), "skipped": report.skipped})
+        version = LayerVersion.objects.create(
+            kind=kind,
+            name=report.name,
+            source=source,
+            licence=licence,
+            file_name=path.name,
+            checksum=checksum,
+            feature_count=len(rows),
+            counts={"loaded": len(rows), "skipped": report.skipped},
+        )
         model = type(rows[0]) if rows else None
         for start in range(0, len(rows), 5000):
-            part = rows[start:start + 5000]
+            part = rows[start : start + 5000]
             for row in part:
                 row.layer_version = version
             if model is not None:
@@ -241,8 +295,16 @@ def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressI
             kind, name = entry["format"], entry["name"]
         except KeyError as exc:
             raise AddressImportError(f"{path.name} addresses entry {i}: missing {exc.args[0]!r}") from None
-        reports.append(import_addresses(file, kind=kind, name=name, source=entry.get("source", ""),
-                                        licence=entry.get("licence", ""), dry_run=dry_run))
+        reports.append(
+            import_addresses(
+                file,
+                kind=kind,
+                name=name,
+                source=entry.get("source", ""),
+                licence=entry.get("licence", ""),
+                dry_run=dry_run,
+            )
+        )
     return reports
 
 
@@ -250,11 +312,27 @@ def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressI
 
 # Field names of the formats cities publish: TIGER/Line ADDRFEAT and the City of Chicago street centrelines.
 RANGE_FIELDS = {
-    "tiger": {"left_from": "LFROMHN", "left_to": "LTOHN", "right_from": "RFROMHN", "right_to": "RTOHN",
-              "name": "FULLNAME", "left_postcode": "ZIPL", "right_postcode": "ZIPR"},
-    "chicago": {"left_from": "L_F_ADD", "left_to": "L_T_ADD", "right_from": "R_F_ADD", "right_to": "R_T_ADD",
-                "pre_dir": "PRE_DIR", "name": "STREET_NAM", "type": "STREET_TYP", "suf_dir": "SUF_DIR",
-                "left_postcode": "L_ZIP", "right_postcode": "R_ZIP"},
+    "tiger": {
+        "left_from": "LFROMHN",
+        "left_to": "LTOHN",
+        "right_from": "RFROMHN",
+        "right_to": "RTOHN",
+        "name": "FULLNAME",
+        "left_postcode": "ZIPL",
+        "right_postcode": "ZIPR",
+    },
+    "chicago": {
+        "left_from": "L_F_ADD",
+        "left_to": "L_T_ADD",
+        "right_from": "R_F_ADD",
+        "right_to": "R_T_ADD",
+        "pre_dir": "PRE_DIR",
+        "name": "STREET_NAM",
+        "type": "STREET_TYP",
+        "suf_dir": "SUF_DIR",
+        "left_postcode": "L_ZIP",
+        "right_postcode": "R_ZIP",
+    },
 }
 
 
@@ -263,8 +341,16 @@ def _int(value: object) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licence: str = "",
-                  dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> AddressImportReport:
+def import_ranges(
+    path: Path,
+    *,
+    fields: str,
+    name: str,
+    source: str = "",
+    licence: str = "",
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> AddressImportReport:
     """Ranged centrelines from any file GDAL reads (Shapefile, GeoJSON, GeoPackage), reprojected to WGS84."""
 
     if fields not in RANGE_FIELDS:
@@ -286,6 +372,7 @@ def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licen
     report = AddressImportReport(name, None, dry_run=dry_run, what="ranged centreline segments")
     rows: list[RangedSegment] = []
     for feature in layer:
+
         def get(key: str, feature: object = feature) -> str:
             column = f.get(key)
             if not column or column not in layer.fields:
@@ -308,11 +395,19 @@ def import_ranges(path: Path, *, fields: str, name: str, source: str = "", licen
             report.skipped["not a line"] = report.skipped.get("not a line", 0) + 1
             continue
         street = normalise_street(raw_name)
-        rows.append(RangedSegment(
-            direction=street.direction, street=street.key[:200], left_from=_int(get("left_from")),
-            left_to=_int(get("left_to")), right_from=_int(get("right_from")), right_to=_int(get("right_to")),
-            left_postcode=get("left_postcode")[:10], right_postcode=get("right_postcode")[:10],
-            geom=LineString(geom.coords, srid=4326)))  # type: ignore[attr-defined]
+        rows.append(
+            RangedSegment(
+                direction=street.direction,
+                street=street.key[:200],
+                left_from=_int(get("left_from")),
+                left_to=_int(get("left_to")),
+                right_from=_int(get("right_from")),
+                right_to=_int(get("right_to")),
+                left_postcode=get("left_postcode")[:10],
+                right_postcode=get("right_postcode")[:10],
+                geom=LineString(geom.coords, srid=4326),
+            )
+        )  # type: ignore[attr-defined]
     report.loaded = len(rows)
     _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence, progress=progress)
     return report

@@ -68,8 +68,19 @@ class LayerVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = LayerVersion
         fields = [
-            "id", "kind", "name", "source", "licence", "file_name", "checksum", "feature_count",
-            "counts", "imported_at", "effective_from", "effective_to", "active",
+            "id",
+            "kind",
+            "name",
+            "source",
+            "licence",
+            "file_name",
+            "checksum",
+            "feature_count",
+            "counts",
+            "imported_at",
+            "effective_from",
+            "effective_to",
+            "active",
         ]
 
 
@@ -84,8 +95,11 @@ class LayerVersionList(generics.ListAPIView):
 @require_GET
 def basemap(request: HttpRequest, kind: str) -> HttpResponse:
     if kind not in LayerKind.values:
-        return HttpResponse(f"unknown layer kind {kind!r}; expected one of {', '.join(LayerKind.values)}",
-                            status=404, content_type="text/plain")
+        return HttpResponse(
+            f"unknown layer kind {kind!r}; expected one of {', '.join(LayerKind.values)}",
+            status=404,
+            content_type="text/plain",
+        )
     try:
         day = _parse_day(request.GET.get("on"))
         body = outlines_geojson(kind, day)
@@ -110,20 +124,29 @@ def streets(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@extend_schema(parameters=[OpenApiParameter("q", str, required=True,
-                                            description="'1234 N Ashland Ave' or 'Clark & Division'"),
-                           OpenApiParameter("suggest", int, required=False,
-                                            description="also list up to this many completions of partial input "
-                                                        "('1234 n ashl'), best first (at most 10)")],
-               responses=OpenApiTypes.OBJECT, summary="Forward geocoding on the city's street layer and address grid")
+@extend_schema(
+    parameters=[
+        OpenApiParameter("q", str, required=True, description="'1234 N Ashland Ave' or 'Clark & Division'"),
+        OpenApiParameter(
+            "suggest",
+            int,
+            required=False,
+            description="also list up to this many completions of partial input "
+            "('1234 n ashl'), best first (at most 10)",
+        ),
+    ],
+    responses=OpenApiTypes.OBJECT,
+    summary="Forward geocoding on the city's street layer and address grid",
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def geocode_view(request: Request) -> Response:
     """The best result first; `candidates` lists the alternatives when the answer is ambiguous."""
     q = str(request.query_params.get("q", "")).strip()
     if not q:
-        return Response({"detail": "q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')"},
-                        status=400)
+        return Response(
+            {"detail": "q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')"}, status=400
+        )
     if len(q) > 300:
         return Response({"detail": f"q: at most 300 characters; got {len(q)}"}, status=400)
     raw = str(request.query_params.get("suggest") or "")
@@ -142,9 +165,11 @@ def geocode_view(request: Request) -> Response:
         return Response({"detail": str(exc)}, status=503)
 
 
-@extend_schema(parameters=[OpenApiParameter("lon", float, required=True),
-                           OpenApiParameter("lat", float, required=True)],
-               responses=OpenApiTypes.OBJECT, summary="What is at a point: address, corner, ward, community area")
+@extend_schema(
+    parameters=[OpenApiParameter("lon", float, required=True), OpenApiParameter("lat", float, required=True)],
+    responses=OpenApiTypes.OBJECT,
+    summary="What is at a point: address, corner, ward, community area",
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def reverse_view(request: Request) -> Response:

@@ -43,8 +43,9 @@ def check_postgis_and_wards(app_configs: Any = None, databases: Any = None, **kw
             cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")
             row = cur.fetchone()
     except DatabaseError as exc:
-        return [Error(f"cannot query the database: {exc}", hint="start PostgreSQL (`make test` does)",
-                      id="layers.E003")]
+        return [
+            Error(f"cannot query the database: {exc}", hint="start PostgreSQL (`make test` does)", id="layers.E003")
+        ]
     if row is None:
         return [
             Error(

@@ -67,6 +67,7 @@ class Axis:
 @dataclass
 class BlockProfile:
     """Share of a hundred-block (0 at its hundred line, 1 at the next) where number r past the line sits."""
+
     remainders: np.ndarray  # knots, increasing
     shares: np.ndarray  # non-decreasing
     source: str = "linear: no address points to fit on"
@@ -95,8 +96,14 @@ class BlockProfile:
 LINEAR_BLOCK = BlockProfile(np.array([0.0, 100.0]), np.array([0.0, 1.0]))
 
 
-def fit_block_profile(samples: list[tuple[float, float]], block: float = 100.0, *, bin_width: float = 10.0,
-                      min_bin: int = 20, min_points: int = 200) -> BlockProfile:
+def fit_block_profile(
+    samples: list[tuple[float, float]],
+    block: float = 100.0,
+    *,
+    bin_width: float = 10.0,
+    min_bin: int = 20,
+    min_points: int = 200,
+) -> BlockProfile:
     """Fit where numbers sit in their block from known points: `samples` are (number past the hundred line,
     share of the block where the point lies). Per bin of numbers the median share (a building's centroid on
     a long frontage must not drag the curve), made non-decreasing by isotonic regression weighted by the
@@ -105,8 +112,12 @@ def fit_block_profile(samples: list[tuple[float, float]], block: float = 100.0, 
 
     usable = [(r, min(1.0, max(0.0, s))) for r, s in samples if 0 <= r < block and -0.25 <= s <= 1.25]
     if len(usable) < min_points:
-        return BlockProfile(np.array([0.0, block]), np.array([0.0, 1.0]), samples=len(usable),
-                            source=f"linear: {len(usable)} address points, fewer than {min_points} to fit on")
+        return BlockProfile(
+            np.array([0.0, block]),
+            np.array([0.0, 1.0]),
+            samples=len(usable),
+            source=f"linear: {len(usable)} address points, fewer than {min_points} to fit on",
+        )
     rems, shares, weights = [], [], []
     for lo in np.arange(0.0, block, bin_width):
         inside = [(r, s) for r, s in usable if lo <= r < lo + bin_width]
@@ -115,15 +126,18 @@ def fit_block_profile(samples: list[tuple[float, float]], block: float = 100.0, 
             shares.append(float(np.median([s for _, s in inside])))
             weights.append(float(len(inside)))
     if len(rems) < 2:
-        return BlockProfile(np.array([0.0, block]), np.array([0.0, 1.0]), samples=len(usable),
-                            source="linear: the address points fill fewer than two bins")
+        return BlockProfile(
+            np.array([0.0, block]),
+            np.array([0.0, 1.0]),
+            samples=len(usable),
+            source="linear: the address points fill fewer than two bins",
+        )
     fitted = list(np.asarray(isotonic_regression(shares, weights=weights).x, dtype=float))
     if rems[0] > 0:  # down to the hundred line the first two knots' trend goes on (the first bin's median is ~4)
         slope = (fitted[1] - fitted[0]) / (rems[1] - rems[0]) if rems[1] > rems[0] else 0.0
         rems.insert(0, 0.0)
         fitted.insert(0, max(0.0, fitted[0] - slope * rems[1]))
-    return BlockProfile(np.array(rems), np.array(fitted), samples=len(usable),
-                        source="fitted on the address points")
+    return BlockProfile(np.array(rems), np.array(fitted), samples=len(usable), source="fitted on the address points")
 
 
 @dataclass
@@ -144,8 +158,9 @@ class Grid:
     derive_tolerance: float = 0.0
 
 
-def local_axis(points: list[tuple[float, float]], beyond: Axis | None = None, long_span: float = 800.0,
-               kink: float | None = None) -> Axis | None:
+def local_axis(
+    points: list[tuple[float, float]], beyond: Axis | None = None, long_span: float = 800.0, kink: float | None = None
+) -> Axis | None:
     """An axis from one street's own corners with grid streets (None with fewer than two); past its ends it
     follows `beyond` (the citywide axis). With `kink` (a position difference), an inner point further than that
     from the line between its neighbours is dropped, the worst first: a grid street that drifts off its
@@ -180,10 +195,10 @@ def _axis(points: list[tuple[float, float]]) -> Axis:
 def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
     """`streets`: street key ("ASHLAND AVE") → (n, 2) lon/lat points of that street on the street layer."""
     data = read_toml(path, GridError, "grid file")
-    ns = [(float(n), float(np.median(streets[k][:, 1]))) for k, n in data.get("north_south", {}).items()
-          if k in streets]
-    ew = [(float(n), float(np.median(streets[k][:, 0]))) for k, n in data.get("east_west", {}).items()
-          if k in streets]
+    ns = [
+        (float(n), float(np.median(streets[k][:, 1]))) for k, n in data.get("north_south", {}).items() if k in streets
+    ]
+    ew = [(float(n), float(np.median(streets[k][:, 0]))) for k, n in data.get("east_west", {}).items() if k in streets]
     rule = data.get("numbered_streets")
     if rule:
         sign = -1.0 if rule.get("direction", "S") in ("S", "W") else 1.0
@@ -193,20 +208,30 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
         for key, pts in streets.items():
             m = pattern.match(key)
             if m:
-                target.append((sign * int(m.group(1)) * float(rule.get("per_number", 100)),
-                               float(np.median(pts[:, col]))))
+                target.append(
+                    (sign * int(m.group(1)) * float(rule.get("per_number", 100)), float(np.median(pts[:, col])))
+                )
     ns_streets = {k: float(n) for k, n in data.get("north_south", {}).items()}
     ew_streets = {k: float(n) for k, n in data.get("east_west", {}).items()}
     if rule:
         for key in streets:
             m = re.match(r"^(\d+)(?:ST|ND|RD|TH) (" + "|".join(rule.get("types", ["ST"])) + ")$", key)
             if m:
-                signed = (-1.0 if rule.get("direction", "S") in ("S", "W") else 1.0) * int(m.group(1)) * float(
-                    rule.get("per_number", 100))
+                signed = (
+                    (-1.0 if rule.get("direction", "S") in ("S", "W") else 1.0)
+                    * int(m.group(1))
+                    * float(rule.get("per_number", 100))
+                )
                 (ns_streets if rule.get("direction", "S") in ("N", "S") else ew_streets)[key] = signed
-    return Grid(north_south=_axis(ns), east_west=_axis(ew), ns_streets=ns_streets, ew_streets=ew_streets,
-                even_side=dict(data.get("even_side", {})), setback_m=float(data.get("setback_m", 0.0)),
-                numbered_type=str((rule or {}).get("types", [""])[0]),
-                block=float(data.get("block_numbers", 100)),
-                derive_min_corners=int(data.get("derive_min_corners", 0)),
-                derive_tolerance=float(data.get("derive_tolerance", 0.0)))
+    return Grid(
+        north_south=_axis(ns),
+        east_west=_axis(ew),
+        ns_streets=ns_streets,
+        ew_streets=ew_streets,
+        even_side=dict(data.get("even_side", {})),
+        setback_m=float(data.get("setback_m", 0.0)),
+        numbered_type=str((rule or {}).get("types", [""])[0]),
+        block=float(data.get("block_numbers", 100)),
+        derive_min_corners=int(data.get("derive_min_corners", 0)),
+        derive_tolerance=float(data.get("derive_tolerance", 0.0)),
+    )

@@ -118,8 +118,9 @@ class ActivationReport:
         parts = [f"{self.action}: layer version {self.version_id}"]
         for vid, (before, after) in sorted(self.changed.items()):
             if vid != self.version_id:
-                parts.append(f"  version {vid}: {'active' if before else 'inactive'} -> "
-                             f"{'active' if after else 'inactive'}")
+                parts.append(
+                    f"  version {vid}: {'active' if before else 'inactive'} -> {'active' if after else 'inactive'}"
+                )
         return parts
 
 
@@ -305,8 +306,7 @@ def _repair_geometries(area_model: AreaModel, version_id: int, merged: set[int])
             broken = [row[0] for row in cur.fetchall()]
             if broken:
                 raise LayerImportError(
-                    f"number(s) {', '.join(map(str, broken))}: the geometry could not be repaired "
-                    "into a valid polygon"
+                    f"number(s) {', '.join(map(str, broken))}: the geometry could not be repaired into a valid polygon"
                 )
     return repaired
 
@@ -350,7 +350,8 @@ def activate(
         LayerVersion.objects.filter(pk=version.pk).update(active=True)
         return _log_change(version, LayerChange.Action.ACTIVATE, before, note)
     overlapping = [
-        v for v in LayerVersion.objects.filter(kind=version.kind, active=True)
+        v
+        for v in LayerVersion.objects.filter(kind=version.kind, active=True)
         .exclude(pk=version.pk)
         .overlapping(version.effective_from, version.effective_to)
     ]
@@ -453,9 +454,7 @@ def load_manifest(
     try:
         with transaction.atomic():
             for spec in specs:
-                reports.append(
-                    import_boundaries(spec, progress=progress_for(spec) if progress_for else None)
-                )
+                reports.append(import_boundaries(spec, progress=progress_for(spec) if progress_for else None))
             if dry_run:
                 raise _DryRunRollback
     except _DryRunRollback:

@@ -90,9 +90,7 @@ class AreaLookup:
 def version_in_force(kind: str, on: dt.date | None = None) -> LayerVersion:
     """The active version of `kind` whose effective range holds `on` (default: today, city time)."""
     day = on or timezone.localdate()
-    version = (
-        LayerVersion.objects.of_kind(kind).active().in_force_on(day).order_by("-effective_from", "-id").first()
-    )
+    version = LayerVersion.objects.of_kind(kind).active().in_force_on(day).order_by("-effective_from", "-id").first()
     if version is None:
         raise LayerNotLoaded(
             f"no active {kind} layer is in force on {day.isoformat()}: load one with "
@@ -118,9 +116,18 @@ _VERSION_IN_FORCE_SQL = """
 
 
 def _area_lookup(kind: str, day: dt.date, version: tuple[int, str], hit: AreaHit) -> AreaLookup:
-    return AreaLookup(kind=kind, on=day, layer_version_id=version[0], layer_name=version[1], number=hit.number,
-                      name=hit.name, inside=hit.number is not None, edge_distance_m=hit.edge_distance_m,
-                      also_covering=hit.also_covering, outside_by_m=hit.outside_by_m)
+    return AreaLookup(
+        kind=kind,
+        on=day,
+        layer_version_id=version[0],
+        layer_name=version[1],
+        number=hit.number,
+        name=hit.name,
+        inside=hit.number is not None,
+        edge_distance_m=hit.edge_distance_m,
+        also_covering=hit.also_covering,
+        outside_by_m=hit.outside_by_m,
+    )
 
 
 def ward_at(point: Point, on: dt.date | None = None, *, with_edge_distance: bool = True) -> AreaLookup:
@@ -163,16 +170,23 @@ class AreaHit:
     outside_by_m: float | None = None  # set when the point lies outside every area but within the edge slack
 
 
-def areas_with_edges(kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *,
-                     with_edge_distance: bool = True) -> list[AreaHit]:
+def areas_with_edges(
+    kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *, with_edge_distance: bool = True
+) -> list[AreaHit]:
     """Set-based `ward_at` for (lon, lat) pairs, answers in input order."""
     if not places:
         return []
     return areas_at(kind, places, on, with_edge_distance=with_edge_distance)[1]
 
 
-def areas_at(kind: str, places: Sequence[tuple[float, float]], on: dt.date | None = None, *,
-             with_edge_distance: bool = True, slack_m: float | None = None) -> tuple[tuple[int, str], list[AreaHit]]:
+def areas_at(
+    kind: str,
+    places: Sequence[tuple[float, float]],
+    on: dt.date | None = None,
+    *,
+    with_edge_distance: bool = True,
+    slack_m: float | None = None,
+) -> tuple[tuple[int, str], list[AreaHit]]:
     """The one point-in-area query: ((version id, name), one AreaHit per place in input order).
 
     One rule for "inside the city": a place covered by an area is in it (on a shared edge, the lowest number,
@@ -186,8 +200,11 @@ def areas_at(kind: str, places: Sequence[tuple[float, float]], on: dt.date | Non
     slack = float(settings.CITY_EDGE_SLACK_METRES if slack_m is None else slack_m)
     area_table, part_table, part_fk = _tables(kind)
     lons, lats = zip(*(checked_lonlat(lon, lat) for lon, lat in places), strict=True)
-    edge = ("ST_Distance(ST_ClosestPoint(ST_Boundary(a.geom), t.pt)::geography, t.pt::geography, false)"
-            if with_edge_distance else "NULL::float8")
+    edge = (
+        "ST_Distance(ST_ClosestPoint(ST_Boundary(a.geom), t.pt)::geography, t.pt::geography, false)"
+        if with_edge_distance
+        else "NULL::float8"
+    )
     look_near = "true" if with_edge_distance or slack > 0 else "false"
     with connection.cursor() as cur:
         cur.execute(
@@ -227,9 +244,9 @@ def _hit(rows: list[tuple[Any, ...]], slack: float, with_edge_distance: bool) ->
     first = rows[0]
     number, name, edge, near_number, near_name, near_dist = first[3:]
     if number is not None:
-        return AreaHit(number, name or "", None if edge is None else float(edge),
-                       also_covering=tuple(r[3] for r in rows[1:]))
+        return AreaHit(
+            number, name or "", None if edge is None else float(edge), also_covering=tuple(r[3] for r in rows[1:])
+        )
     if near_number is not None and near_dist is not None and float(near_dist) <= slack:
-        return AreaHit(near_number, near_name or "", 0.0 if with_edge_distance else None,
-                       outside_by_m=float(near_dist))
+        return AreaHit(near_number, near_name or "", 0.0 if with_edge_distance else None, outside_by_m=float(near_dist))
     return AreaHit(None, "", float(near_dist) if with_edge_distance and near_dist is not None else None)

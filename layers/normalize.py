@@ -13,11 +13,41 @@ from dataclasses import dataclass
 import usaddress
 
 DIRECTIONS = {"N": "N", "NORTH": "N", "S": "S", "SOUTH": "S", "E": "E", "EAST": "E", "W": "W", "WEST": "W"}
-TYPES = {"AVE": "AVE", "AVENUE": "AVE", "AV": "AVE", "ST": "ST", "STREET": "ST", "RD": "RD", "ROAD": "RD",
-         "BLVD": "BLVD", "BOULEVARD": "BLVD", "DR": "DR", "DRIVE": "DR", "PL": "PL", "PLACE": "PL", "CT": "CT",
-         "COURT": "CT", "PKWY": "PKWY", "PARKWAY": "PKWY", "HWY": "HWY", "HIGHWAY": "HWY", "LN": "LN", "LANE": "LN",
-         "TER": "TER", "TERRACE": "TER", "WAY": "WAY", "SQ": "SQ", "SQUARE": "SQ", "CIR": "CIR", "CIRCLE": "CIR",
-         "EXPY": "EXPY", "EXPRESSWAY": "EXPY", "PLZ": "PLZ", "PLAZA": "PLZ", "ROW": "ROW"}
+TYPES = {
+    "AVE": "AVE",
+    "AVENUE": "AVE",
+    "AV": "AVE",
+    "ST": "ST",
+    "STREET": "ST",
+    "RD": "RD",
+    "ROAD": "RD",
+    "BLVD": "BLVD",
+    "BOULEVARD": "BLVD",
+    "DR": "DR",
+    "DRIVE": "DR",
+    "PL": "PL",
+    "PLACE": "PL",
+    "CT": "CT",
+    "COURT": "CT",
+    "PKWY": "PKWY",
+    "PARKWAY": "PKWY",
+    "HWY": "HWY",
+    "HIGHWAY": "HWY",
+    "LN": "LN",
+    "LANE": "LN",
+    "TER": "TER",
+    "TERRACE": "TER",
+    "WAY": "WAY",
+    "SQ": "SQ",
+    "SQUARE": "SQ",
+    "CIR": "CIR",
+    "CIRCLE": "CIR",
+    "EXPY": "EXPY",
+    "EXPRESSWAY": "EXPY",
+    "PLZ": "PLZ",
+    "PLAZA": "PLZ",
+    "ROW": "ROW",
+}
 ORDINAL = re.compile(r"^(\d+)(ST|ND|RD|TH)?$")
 SEPARATORS = re.compile(r"\s+(?:&|AND|AT|/|@)\s+|\s*[&/@]\s*", re.IGNORECASE)
 
@@ -97,8 +127,9 @@ def parse(text: str) -> ParsedAddress:
         raise ValueError(f"an address is at most 300 characters; got {len(raw)}")
     parts = [p for p in SEPARATORS.split(raw) if p.strip()]
     if len(parts) == 2 and not re.match(r"^\s*\d+\s", parts[0]):  # "63rd St & Halsted", not "1234 N …"
-        return ParsedAddress(number=None, street=normalise_street(_strip_place(parts[0])),
-                             cross=normalise_street(_strip_place(parts[1])))
+        return ParsedAddress(
+            number=None, street=normalise_street(_strip_place(parts[0])), cross=normalise_street(_strip_place(parts[1]))
+        )
     try:
         tags, _kind = usaddress.tag(raw)
     except usaddress.RepeatedLabelError:
@@ -112,10 +143,12 @@ def parse(text: str) -> ParsedAddress:
         number_text, rest = m.group(1), _strip_place(m.group(2))
         street = normalise_street(rest)
     else:
-        street = normalise_street(name, str(tags.get("StreetNamePreDirectional", "")),
-                                  str(tags.get("StreetNamePostType", "")))
-    return ParsedAddress(number=int(number_text) if number_text else None, street=street,
-                         postcode=str(tags.get("ZipCode", "")))
+        street = normalise_street(
+            name, str(tags.get("StreetNamePreDirectional", "")), str(tags.get("StreetNamePostType", ""))
+        )
+    return ParsedAddress(
+        number=int(number_text) if number_text else None, street=street, postcode=str(tags.get("ZipCode", ""))
+    )
 
 
 def _strip_place(text: str) -> str:

@@ -26,8 +26,17 @@ class CrewAdmin(admin.ModelAdmin):
 class StopInline(admin.TabularInline):
     model = Stop
     fields = ("sequence", "request", "eta", "window_start", "window_end", "status", "status_at", "locked", "flags")
-    readonly_fields = ("sequence", "request", "eta", "window_start", "window_end", "status", "status_at", "locked",
-                       "flags")
+    readonly_fields = (
+        "sequence",
+        "request",
+        "eta",
+        "window_start",
+        "window_end",
+        "status",
+        "status_at",
+        "locked",
+        "flags",
+    )
     raw_id_fields = ["request"]
     extra = 0
     can_delete = False

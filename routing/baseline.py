@@ -19,8 +19,11 @@ def habit_dispatch(problem: Problem, territory: Mapping[str, str]) -> Solution:
     sec, met = problem.matrix.seconds, problem.matrix.metres
     routes: list[SolvedRoute] = []
     for crew in problem.crews:
-        mine = [j for j in problem.jobs if territory.get(j.id) == crew.id
-                and (not j.required_skill or j.required_skill in crew.skills)]
+        mine = [
+            j
+            for j in problem.jobs
+            if territory.get(j.id) == crew.id and (not j.required_skill or j.required_skill in crew.skills)
+        ]
         here = crew.start_index if crew.start_index is not None else 0
         home = crew.return_index
         t = crew.shift_start
@@ -38,19 +41,46 @@ def habit_dispatch(problem: Problem, territory: Mapping[str, str]) -> Solution:
             finish = t + travel + job.service_seconds
             if finish + int(sec[job.location_index, home]) > crew.shift_end:
                 break
-            visits.append(Visit(job_id=job.id, location_index=job.location_index, arrival=t + travel,
-                                start=t + travel, departure=finish, wait=0, slack=0, travel_seconds=travel,
-                                travel_metres=int(met[here, job.location_index])))
+            visits.append(
+                Visit(
+                    job_id=job.id,
+                    location_index=job.location_index,
+                    arrival=t + travel,
+                    start=t + travel,
+                    departure=finish,
+                    wait=0,
+                    slack=0,
+                    travel_seconds=travel,
+                    travel_metres=int(met[here, job.location_index]),
+                )
+            )
             drive += travel
             dist += int(met[here, job.location_index])
             service += job.service_seconds
             t, here = finish, job.location_index
             mine.remove(job)
         back = int(sec[here, home])
-        routes.append(SolvedRoute(crew_id=crew.id, start_index=crew.start_index or 0, end_index=home,
-                            start_time=crew.shift_start, end_time=t + back, visits=visits, breaks=taken,
-                            drive_seconds=drive + back, distance_metres=dist + int(met[here, home]),
-                            service_seconds=service, wait_seconds=0))
+        routes.append(
+            SolvedRoute(
+                crew_id=crew.id,
+                start_index=crew.start_index or 0,
+                end_index=home,
+                start_time=crew.shift_start,
+                end_time=t + back,
+                visits=visits,
+                breaks=taken,
+                drive_seconds=drive + back,
+                distance_metres=dist + int(met[here, home]),
+                service_seconds=service,
+                wait_seconds=0,
+            )
+        )
     done = {v.job_id for r in routes for v in r.visits}
-    return Solution(routes=routes, dropped=[], objective=None, status="HABIT", wall_seconds=0.0,
-                    stats={"not_done": [j.id for j in problem.jobs if j.id not in done]})
+    return Solution(
+        routes=routes,
+        dropped=[],
+        objective=None,
+        status="HABIT",
+        wall_seconds=0.0,
+        stats={"not_done": [j.id for j in problem.jobs if j.id not in done]},
+    )

@@ -32,8 +32,10 @@ class CrewsReport:
     not_in_file: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        out = [f"depots: {self.depots_created} new, {self.depots_updated} updated; "
-               f"crews: {self.crews_created} new, {self.crews_updated} updated"]
+        out = [
+            f"depots: {self.depots_created} new, {self.depots_updated} updated; "
+            f"crews: {self.crews_created} new, {self.crews_updated} updated"
+        ]
         if self.not_in_file:
             out.append(f"left alone (not in the file): {', '.join(self.not_in_file)}")
         return out
@@ -71,9 +73,15 @@ def load_crews(path: Path) -> CrewsReport:
             raise CrewFileError(f"{what}: missing {exc.args[0]!r}") from None
         except CoordinateError as exc:
             raise CrewFileError(f"{what}: {exc}") from None
-        depot, created = Depot.objects.update_or_create(code=d["code"], defaults={
-            "name": d.get("name", d["code"]), "address": d.get("address", ""), "location": point,
-            "note": d.get("note", "")})
+        depot, created = Depot.objects.update_or_create(
+            code=d["code"],
+            defaults={
+                "name": d.get("name", d["code"]),
+                "address": d.get("address", ""),
+                "location": point,
+                "note": d.get("note", ""),
+            },
+        )
         depots[depot.code] = depot
         report.depots_created += created
         report.depots_updated += not created
@@ -86,8 +94,9 @@ def load_crews(path: Path) -> CrewsReport:
         except KeyError:
             raise CrewFileError(f"{what}: missing 'department'") from None
         except Department.DoesNotExist:
-            raise CrewFileError(f"{what}: no department with code {c['department']!r}; load the 311 data "
-                                "(or the service types) first") from None
+            raise CrewFileError(
+                f"{what}: no department with code {c['department']!r}; load the 311 data (or the service types) first"
+            ) from None
         names = c.get("depots") or [c.get("depot")]
         missing = [n for n in names if n not in depots and not Depot.objects.filter(code=n).exists()]
         if missing or not names or names == [None]:
@@ -98,13 +107,24 @@ def load_crews(path: Path) -> CrewsReport:
         for n in range(1, count + 1):
             code = f"{c['code']}-{n}" if count > 1 else c["code"]
             depot = depots.get(names[(n - 1) % len(names)]) or Depot.objects.get(code=names[(n - 1) % len(names)])
-            _, created = Crew.objects.update_or_create(code=code, defaults={
-                "name": f"{c.get('name', c['code'])} {n}" if count > 1 else c.get("name", code),
-                "department": department, "skills": list(c.get("skills", [])), "depot": depot,
-                "vehicle": c.get("vehicle", ""), "shift_start": start, "shift_end": end,
-                "workdays": list(c.get("workdays", defaults.get("workdays", [0, 1, 2, 3, 4]))),
-                "break_earliest": b0, "break_latest": b1, "break_minutes": bmin,
-                "max_jobs": c.get("max_jobs"), "active": True})
+            _, created = Crew.objects.update_or_create(
+                code=code,
+                defaults={
+                    "name": f"{c.get('name', c['code'])} {n}" if count > 1 else c.get("name", code),
+                    "department": department,
+                    "skills": list(c.get("skills", [])),
+                    "depot": depot,
+                    "vehicle": c.get("vehicle", ""),
+                    "shift_start": start,
+                    "shift_end": end,
+                    "workdays": list(c.get("workdays", defaults.get("workdays", [0, 1, 2, 3, 4]))),
+                    "break_earliest": b0,
+                    "break_latest": b1,
+                    "break_minutes": bmin,
+                    "max_jobs": c.get("max_jobs"),
+                    "active": True,
+                },
+            )
             seen.add(code)
             report.crews_created += created
             report.crews_updated += not created

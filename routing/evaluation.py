@@ -20,8 +20,10 @@ class GraphComparison:
     skipped: int
 
     def lines(self) -> list[str]:
-        return [f"{self.pairs} node pairs (skipped {self.skipped}): derived/OSM shortest path length "
-                f"median {self.median_ratio:.3f}, p10 {self.p10_ratio:.3f}, p90 {self.p90_ratio:.3f}"]
+        return [
+            f"{self.pairs} node pairs (skipped {self.skipped}): derived/OSM shortest path length "
+            f"median {self.median_ratio:.3f}, p10 {self.p10_ratio:.3f}, p90 {self.p90_ratio:.3f}"
+        ]
 
 
 def _length_csr(g: StreetGraph) -> csr_matrix:
@@ -31,8 +33,9 @@ def _length_csr(g: StreetGraph) -> csr_matrix:
     return m
 
 
-def compare_path_lengths(derived: StreetGraph, reference: StreetGraph, *, pairs: int = 500, seed: int = 7,
-                         max_snap_metres: float = 40.0) -> GraphComparison:
+def compare_path_lengths(
+    derived: StreetGraph, reference: StreetGraph, *, pairs: int = 500, seed: int = 7, max_snap_metres: float = 40.0
+) -> GraphComparison:
     """Shortest-path length between random pairs of derived nodes inside the reference's extent, on both.
 
     Each derived node is matched to the nearest reference edge (within max_snap_metres); path lengths on
@@ -61,5 +64,10 @@ def compare_path_lengths(derived: StreetGraph, reference: StreetGraph, *, pairs:
             continue
         ratios.append(dd / dr)
     r = np.array(ratios)
-    return GraphComparison(pairs=len(r), median_ratio=float(np.median(r)), p90_ratio=float(np.percentile(r, 90)),
-                           p10_ratio=float(np.percentile(r, 10)), skipped=skipped)
+    return GraphComparison(
+        pairs=len(r),
+        median_ratio=float(np.median(r)),
+        p90_ratio=float(np.percentile(r, 90)),
+        p10_ratio=float(np.percentile(r, 10)),
+        skipped=skipped,
+    )

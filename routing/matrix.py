@@ -40,8 +40,9 @@ class TravelMatrix:
         return self.point_ids.index(point_id)
 
 
-def _ends(graph: StreetGraph, snaps: Sequence[Snap]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
-                                                              np.ndarray, np.ndarray]:
+def _ends(
+    graph: StreetGraph, snaps: Sequence[Snap]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per snap, two ways out and two ways in: node, seconds, metres (inf where there is no twin)."""
     n = len(snaps)
     out_node = np.zeros((n, 2), dtype=np.int64)
@@ -68,21 +69,27 @@ def node_to_node(graph: StreetGraph, sources: np.ndarray, targets: np.ndarray) -
     seconds = np.empty((len(sources), len(targets)))
     metres = np.empty_like(seconds)
     for start in range(0, len(sources), CHUNK_SOURCES):
-        chunk = sources[start:start + CHUNK_SOURCES]
+        chunk = sources[start : start + CHUNK_SOURCES]
         packed = dijkstra(csr, directed=True, indices=chunk)[:, targets]
         s, m = StreetGraph.unpack(packed)
-        seconds[start:start + len(chunk)] = s
-        metres[start:start + len(chunk)] = m
+        seconds[start : start + len(chunk)] = s
+        metres[start : start + len(chunk)] = m
     return seconds, metres
 
 
 def travel_matrix(
-    graph: StreetGraph, points: Sequence[tuple[str, float, float]], *, max_snap_metres: float = DEFAULT_SNAP_METRES,
+    graph: StreetGraph,
+    points: Sequence[tuple[str, float, float]],
+    *,
+    max_snap_metres: float = DEFAULT_SNAP_METRES,
     use_cache: bool = True,
 ) -> TravelMatrix:
     """Fastest travel seconds and their metres between every pair of routable points (id, lon, lat)."""
-    key = (graph.version, max_snap_metres,
-           hashlib.sha256(repr([(p[0], round(p[1], 7), round(p[2], 7)) for p in points]).encode()).hexdigest())
+    key = (
+        graph.version,
+        max_snap_metres,
+        hashlib.sha256(repr([(p[0], round(p[1], 7), round(p[2], 7)) for p in points]).encode()).hexdigest(),
+    )
     if use_cache and key in _CACHE:
         _CACHE.move_to_end(key)
         return _CACHE[key]
@@ -139,8 +146,9 @@ def clear_cache() -> None:
     _CACHE.clear()
 
 
-def route_geometry(graph: StreetGraph, points: Sequence[tuple[str, float, float]],
-                   max_snap_metres: float = DEFAULT_SNAP_METRES) -> list[tuple[float, float]]:
+def route_geometry(
+    graph: StreetGraph, points: Sequence[tuple[str, float, float]], max_snap_metres: float = DEFAULT_SNAP_METRES
+) -> list[tuple[float, float]]:
     """The street geometry (lon/lat) of driving through `points` in order, for maps and the tablet."""
     snaps, bad = graph.snap(points, max_snap_metres)
     if bad:
@@ -171,8 +179,11 @@ def _leg(graph: StreetGraph, csr: object, best_edge: dict[tuple[int, int], int],
             end = int(graph.edge_u[e_in])
             if not np.isfinite(dist[end]):
                 continue
-            cost = (f1 - f0) * graph.edge_seconds[e_out] + StreetGraph.unpack(np.array([dist[end]]))[0][0] \
+            cost = (
+                (f1 - f0) * graph.edge_seconds[e_out]
+                + StreetGraph.unpack(np.array([dist[end]]))[0][0]
                 + (g1 - g0) * graph.edge_seconds[e_in]
+            )
             if best is None or cost < best[0]:
                 path = [end]
                 while path[-1] != start:

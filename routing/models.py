@@ -35,8 +35,11 @@ class Depot(models.Model):
 class CrewQuerySet(models.QuerySet["Crew"]):
     def on_shift(self, day: dt.date) -> list[Crew]:
         """Active crews that work on `day`'s weekday (holidays are the caller's business)."""
-        return [c for c in self.filter(active=True).select_related("depot", "department")
-                if day.weekday() in (c.workdays or [])]
+        return [
+            c
+            for c in self.filter(active=True).select_related("depot", "department")
+            if day.weekday() in (c.workdays or [])
+        ]
 
 
 class Crew(models.Model):
@@ -86,27 +89,37 @@ class RoutePlan(models.Model):
     department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="route_plans")
     skill_group = models.CharField(max_length=60, blank=True, help_text="Blank: all of the department's work.")
     status = models.CharField(max_length=12, choices=PlanStatus.choices, default=PlanStatus.DRAFT)
-    based_on = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
-                                 help_text="The published plan this one re-plans or replaces.")
+    based_on = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The published plan this one re-plans or replaces.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     published_at = models.DateTimeField(null=True, blank=True)
-    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     settings = models.JSONField(default=dict, blank=True, help_text="Solver settings used.")
     stats = models.JSONField(default=dict, blank=True, help_text="Totals: drive, distance, jobs, SLA misses, time.")
     network = models.JSONField(default=dict, blank=True, help_text="Which street network gave the travel times.")
-    dropped = models.JSONField(default=list, blank=True,
-                               help_text='Jobs left open: [{"ticket", "reason", "detail"}].')
+    dropped = models.JSONField(default=list, blank=True, help_text='Jobs left open: [{"ticket", "reason", "detail"}].')
     pins = models.JSONField(default=dict, blank=True, help_text="ticket → crew code the dispatcher pinned.")
     locks = models.JSONField(default=dict, blank=True, help_text="crew code → tickets locked in order.")
 
     class Meta:
         ordering = ["-service_date", "-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["service_date", "department", "skill_group"],
-                                    condition=Q(status="published"), name="one_published_plan_per_day"),
+            models.UniqueConstraint(
+                fields=["service_date", "department", "skill_group"],
+                condition=Q(status="published"),
+                name="one_published_plan_per_day",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -117,8 +130,9 @@ class RoutePlan(models.Model):
 class Route(models.Model):
     plan = models.ForeignKey(RoutePlan, on_delete=models.CASCADE, related_name="routes")
     crew = models.ForeignKey(Crew, on_delete=models.PROTECT, related_name="routes")
-    geometry = models.LineStringField(srid=4326, null=True, blank=True, spatial_index=True,
-                                      help_text="Along the streets, depot to depot.")
+    geometry = models.LineStringField(
+        srid=4326, null=True, blank=True, spatial_index=True, help_text="Along the streets, depot to depot."
+    )
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     drive_seconds = models.PositiveIntegerField(default=0)
@@ -126,8 +140,9 @@ class Route(models.Model):
     service_seconds = models.PositiveIntegerField(default=0)
     breaks = models.JSONField(default=list, blank=True, help_text='[{"start": iso, "minutes": n}]')
     version = models.PositiveIntegerField(default=1, help_text="The crew's route version for the day.")
-    changes = models.JSONField(default=dict, blank=True,
-                               help_text="What changed since the crew's previous published route this day.")
+    changes = models.JSONField(
+        default=dict, blank=True, help_text="What changed since the crew's previous published route this day."
+    )
 
     class Meta:
         ordering = ["plan", "crew"]
@@ -182,8 +197,12 @@ STOP_UNDER_WAY = (StopStatus.EN_ROUTE, StopStatus.ARRIVED, StopStatus.STARTED)
 class Stop(models.Model):
     route = models.ForeignKey(Route, on_delete=models.CASCADE, related_name="stops")
     sequence = models.PositiveSmallIntegerField()
-    request = models.ForeignKey(ServiceRequest, on_delete=models.PROTECT, related_name="stops",
-                                help_text="The issue (its duplicates ride along).")
+    request = models.ForeignKey(
+        ServiceRequest,
+        on_delete=models.PROTECT,
+        related_name="stops",
+        help_text="The issue (its duplicates ride along).",
+    )
     eta = models.DateTimeField()
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
@@ -191,8 +210,11 @@ class Stop(models.Model):
     status = models.CharField(max_length=20, choices=StopStatus.choices, default=StopStatus.PLANNED)
     status_at = models.DateTimeField(null=True, blank=True, help_text="Device time of the status.")
     locked = models.BooleanField(default=False, help_text="Keep with this crew, in this order, on re-plans.")
-    flags = models.JSONField(default=list, blank=True,
-                             help_text="Field reports the dispatcher should see (work reported after a stop moved).")
+    flags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Field reports the dispatcher should see (work reported after a stop moved).",
+    )
 
     class Meta:
         ordering = ["route", "sequence"]

@@ -46,9 +46,7 @@ class Break:
 
     def __post_init__(self) -> None:
         if self.latest_start < self.earliest_start or self.duration <= 0:
-            raise ProblemError(
-                f"a break must have a positive duration and latest_start ≥ earliest_start; got {self}"
-            )
+            raise ProblemError(f"a break must have a positive duration and latest_start ≥ earliest_start; got {self}")
 
 
 @dataclass

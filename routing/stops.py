@@ -108,11 +108,20 @@ def follow(request_id: int, stop_status: str, facts: StopFacts, *, by: Any = Non
         if verb == "complete":
             done = facts.completion()
             req, _children = complete_with_duplicates(
-                req, note=done.note, photos=len(done.photos), by=by, actor_label=actor_label,
-                details=done.details, proof_photo=done.proof_photo)
+                req,
+                note=done.note,
+                photos=len(done.photos),
+                by=by,
+                actor_label=actor_label,
+                details=done.details,
+                proof_photo=done.proof_photo,
+            )
             continue
-        note = {"reopen": facts.reopen_note, "start": facts.start_note,
-                "could_not_complete": facts.could_not_complete_note, "assign": facts.assign_note}[verb]()
+        note = {
+            "reopen": facts.reopen_note,
+            "start": facts.start_note,
+            "could_not_complete": facts.could_not_complete_note,
+            "assign": facts.assign_note,
+        }[verb]()
         req = apply(req, verb, by=by, actor_label=actor_label, note=note)
     return req.status
-

@@ -44,8 +44,10 @@ class StreetImportReport:
     def lines(self) -> list[str]:
         if self.unchanged:
             return [f"{self.name}: unchanged; layer version {self.version_id} already holds it. Nothing written."]
-        return [f"{self.name}: {self.counts.get('nodes')} nodes, {self.counts.get('edges')} edges as layer "
-                f"version {self.version_id} ({json.dumps(self.counts)})"]
+        return [
+            f"{self.name}: {self.counts.get('nodes')} nodes, {self.counts.get('edges')} edges as layer "
+            f"version {self.version_id} ({json.dumps(self.counts)})"
+        ]
 
 
 def import_street_network(
@@ -55,8 +57,8 @@ def import_street_network(
     if not spec.path.exists():
         raise NetworkError(f"{spec.path}: no such file")
     checksum = hashlib.sha256(
-        (file_checksum(spec.path) + json.dumps(asdict(config), default=sorted, sort_keys=True)
-         + spec.kind).encode()).hexdigest()
+        (file_checksum(spec.path) + json.dumps(asdict(config), default=sorted, sort_keys=True) + spec.kind).encode()
+    ).hexdigest()
     existing = LayerVersion.objects.filter(kind=LayerKind.STREETS, checksum=checksum).first()
     if existing is not None:
         if spec.kind == "derived" and not existing.street_corners.exists():
@@ -68,21 +70,42 @@ def import_street_network(
     counts.update({"nodes": graph.node_count, "edges": graph.edge_count})
     with transaction.atomic():
         version = LayerVersion.objects.create(
-            kind=LayerKind.STREETS, name=spec.name, source=spec.source, licence=spec.licence,
-            file_name=spec.path.name, checksum=checksum, feature_count=graph.edge_count, counts=counts,
-            report={"source_kind": graph.source_kind, "approximate": graph.approximate,
-                    "attribution": graph.attribution, "bbox": bbox},
+            kind=LayerKind.STREETS,
+            name=spec.name,
+            source=spec.source,
+            licence=spec.licence,
+            file_name=spec.path.name,
+            checksum=checksum,
+            feature_count=graph.edge_count,
+            counts=counts,
+            report={
+                "source_kind": graph.source_kind,
+                "approximate": graph.approximate,
+                "attribution": graph.attribution,
+                "bbox": bbox,
+            },
         )
         StreetNode.objects.bulk_create(
-            [StreetNode(layer_version=version, node_id=int(nid), geom=Point(float(x), float(y), srid=4326))
-             for nid, x, y in zip(graph.node_ids, graph.lon, graph.lat, strict=True)], batch_size=5000)
+            [
+                StreetNode(layer_version=version, node_id=int(nid), geom=Point(float(x), float(y), srid=4326))
+                for nid, x, y in zip(graph.node_ids, graph.lon, graph.lat, strict=True)
+            ],
+            batch_size=5000,
+        )
         batch: list[StreetEdge] = []
         for e in range(graph.edge_count):
-            batch.append(StreetEdge(
-                layer_version=version, u=int(graph.node_ids[graph.edge_u[e]]), v=int(graph.node_ids[graph.edge_v[e]]),
-                metres=float(graph.edge_metres[e]), seconds=float(graph.edge_seconds[e]),
-                name=graph.edge_name[e][:300], street_class=graph.edge_class[e][:100],
-                geom=LineString(graph.edge_geometry[e], srid=4326)))
+            batch.append(
+                StreetEdge(
+                    layer_version=version,
+                    u=int(graph.node_ids[graph.edge_u[e]]),
+                    v=int(graph.node_ids[graph.edge_v[e]]),
+                    metres=float(graph.edge_metres[e]),
+                    seconds=float(graph.edge_seconds[e]),
+                    name=graph.edge_name[e][:300],
+                    street_class=graph.edge_class[e][:100],
+                    geom=LineString(graph.edge_geometry[e], srid=4326),
+                )
+            )
             if len(batch) >= 5000:
                 StreetEdge.objects.bulk_create(batch)
                 batch = []
@@ -103,9 +126,18 @@ def import_street_network(
 def _save_corners(version: LayerVersion, spec: StreetNetworkSpec) -> None:
     """Every named intersection of the source, for geocoding (the graph keeps only what routing can use)."""
     StreetCorner.objects.bulk_create(
-        [StreetCorner(layer_version=version, street_1=r.street_1[:200], street_2=r.street_2[:200], zipcode=r.zipcode,
-                      geom=Point(r.lon, r.lat, srid=4326)) for r in read_intersections(spec.path, spec.columns)],
-        batch_size=5000)
+        [
+            StreetCorner(
+                layer_version=version,
+                street_1=r.street_1[:200],
+                street_2=r.street_2[:200],
+                zipcode=r.zipcode,
+                geom=Point(r.lon, r.lat, srid=4326),
+            )
+            for r in read_intersections(spec.path, spec.columns)
+        ],
+        batch_size=5000,
+    )
 
 
 def load_streets_manifest(path: Path) -> list[StreetImportReport]:
@@ -121,20 +153,40 @@ def graph_from_version(version: LayerVersion) -> StreetGraph:
     if version.pk in _GRAPHS:
         return _GRAPHS[version.pk]
     with connection.cursor() as cur:
-        cur.execute(f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
-                    "WHERE layer_version_id = %s ORDER BY node_id", [version.pk])
+        cur.execute(
+            f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
+            "WHERE layer_version_id = %s ORDER BY node_id",
+            [version.pk],
+        )
         nodes = [(int(a), float(b), float(c)) for a, b, c in cur.fetchall()]
-        cur.execute(f"SELECT u, v, metres, seconds, name, street_class, ST_AsBinary(geom) "
-                    f"FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s ORDER BY id", [version.pk])
+        cur.execute(
+            f"SELECT u, v, metres, seconds, name, street_class, ST_AsBinary(geom) "
+            f"FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s ORDER BY id",
+            [version.pk],
+        )
         rows = cur.fetchall()
     lines = shapely.from_wkb([bytes(r[6]) for r in rows])
-    edges = [{"u": r[0], "v": r[1], "metres": r[2], "seconds": r[3], "name": r[4], "class": r[5],
-              "geometry": [tuple(c) for c in shapely.get_coordinates(line).tolist()]}
-             for r, line in zip(rows, lines, strict=True)]
+    edges = [
+        {
+            "u": r[0],
+            "v": r[1],
+            "metres": r[2],
+            "seconds": r[3],
+            "name": r[4],
+            "class": r[5],
+            "geometry": [tuple(c) for c in shapely.get_coordinates(line).tolist()],
+        }
+        for r, line in zip(rows, lines, strict=True)
+    ]
     report = version.report or {}
-    graph = StreetGraph.from_edges(nodes, edges, source_kind=report.get("source_kind", "osm"), name=version.name,
-                                   approximate=bool(report.get("approximate")),
-                                   attribution=report.get("attribution", ""))
+    graph = StreetGraph.from_edges(
+        nodes,
+        edges,
+        source_kind=report.get("source_kind", "osm"),
+        name=version.name,
+        approximate=bool(report.get("approximate")),
+        attribution=report.get("attribution", ""),
+    )
     graph.version = f"lv{version.pk}-{version.checksum[:12]}"
     _GRAPHS[version.pk] = graph
     return graph
@@ -150,8 +202,9 @@ def street_graph_for(points: Sequence[tuple[float, float]]) -> StreetGraph:
 
     def covers(v: LayerVersion) -> bool:
         x0, y0, x1, y1 = (v.report or {}).get("bbox", [0, 0, 0, 0])
-        return bool(len(pts)) and bool(((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0)
-                                        & (pts[:, 1] <= y1)).all())
+        return bool(len(pts)) and bool(
+            ((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)).all()
+        )
 
     def area(v: LayerVersion) -> float:
         x0, y0, x1, y1 = (v.report or {}).get("bbox", [0, 0, 0, 0])

@@ -49,38 +49,61 @@ def dispatch(request: HttpRequest) -> HttpResponse:
     if department is None:
         return render(request, "routing/dispatch.html", context)
     published = current_plan(day, department)
-    plans = RoutePlan.objects.filter(service_date=day, department=department).exclude(
-        status=PlanStatus.DISCARDED)[:20]
+    plans = RoutePlan.objects.filter(service_date=day, department=department).exclude(status=PlanStatus.DISCARDED)[:20]
     shown = None
     if request.GET.get("plan"):
         shown = get_object_or_404(RoutePlan, pk=request.GET["plan"], department=department, service_date=day)
     else:
-        shown = next((p for p in plans if p.status == PlanStatus.DRAFT
-                      and (published is None or p.created_at > published.created_at)), published)
+        shown = next(
+            (
+                p
+                for p in plans
+                if p.status == PlanStatus.DRAFT and (published is None or p.created_at > published.created_at)
+            ),
+            published,
+        )
     dropped = shown.dropped if shown else []
     solver_dropped = [d for d in dropped if d.get("stage") != "batch"]
     held = len(dropped) - len(solver_dropped)
-    context.update({
-        "published": published, "plans": plans, "plan": shown,
-        "crews": Crew.objects.filter(department=department, active=True).order_by("code"),
-        "dropped": solver_dropped[:DROPPED_SHOWN], "dropped_more": max(0, len(solver_dropped) - DROPPED_SHOWN),
-        "held_back": held,
-        # Field reports the dispatcher must see: work reported after a stop moved, and stops crews could not do.
-        "field_flags": list(Stop.objects.filter(route__plan=shown).exclude(flags=[])
-                            .select_related("request", "route__crew")) if shown else [],
-        "not_done": list(Stop.objects.filter(route__plan=shown, status="could_not_complete")
-                         .select_related("request", "route__crew")) if shown else [],
-        "compare": _compare(published, shown) if shown and published and shown.pk != published.pk else None,
-        # A queued run is looked for from when it was queued (it may finish before this page is drawn).
-        "since": request.GET.get("since") or timezone.now().isoformat(),
-    })
+    context.update(
+        {
+            "published": published,
+            "plans": plans,
+            "plan": shown,
+            "crews": Crew.objects.filter(department=department, active=True).order_by("code"),
+            "dropped": solver_dropped[:DROPPED_SHOWN],
+            "dropped_more": max(0, len(solver_dropped) - DROPPED_SHOWN),
+            "held_back": held,
+            # Field reports the dispatcher must see: work reported after a stop moved, and stops crews could not do.
+            "field_flags": list(
+                Stop.objects.filter(route__plan=shown).exclude(flags=[]).select_related("request", "route__crew")
+            )
+            if shown
+            else [],
+            "not_done": list(
+                Stop.objects.filter(route__plan=shown, status="could_not_complete").select_related(
+                    "request", "route__crew"
+                )
+            )
+            if shown
+            else [],
+            "compare": _compare(published, shown) if shown and published and shown.pk != published.pk else None,
+            # A queued run is looked for from when it was queued (it may finish before this page is drawn).
+            "since": request.GET.get("since") or timezone.now().isoformat(),
+        }
+    )
     return render(request, "routing/dispatch.html", context)
 
 
 def _compare(current: RoutePlan, draft: RoutePlan) -> list[dict[str, Any]]:
     rows = []
-    for key, label in (("jobs_planned", "jobs planned"), ("drive_minutes", "drive minutes"),
-                       ("distance_km", "distance km"), ("sla_misses", "SLA misses"), ("crews_used", "crews used")):
+    for key, label in (
+        ("jobs_planned", "jobs planned"),
+        ("drive_minutes", "drive minutes"),
+        ("distance_km", "distance km"),
+        ("sla_misses", "SLA misses"),
+        ("crews_used", "crews used"),
+    ):
         a, b = current.stats.get(key), draft.stats.get(key)
         diff = round(b - a, 1) if isinstance(a, int | float) and isinstance(b, int | float) else None
         rows.append({"label": label, "current": a, "draft": b, "diff": diff})
@@ -94,26 +117,50 @@ def plan_geojson(request: HttpRequest, pk: int) -> JsonResponse:
     plan = get_object_or_404(RoutePlan, pk=pk)
     features: list[dict[str, Any]] = []
     routes = list(plan.routes.select_related("crew").order_by("crew__code"))
-    stops = (Stop.objects.filter(route__plan=plan).select_related("request__service_type", "route__crew")
-             .order_by("route__crew__code", "sequence"))
+    stops = (
+        Stop.objects.filter(route__plan=plan)
+        .select_related("request__service_type", "route__crew")
+        .order_by("route__crew__code", "sequence")
+    )
     colour = {r.pk: i for i, r in enumerate(routes)}
     for r in routes:
         if r.geometry is None:
             continue
-        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": r.geometry.coords},
-                         "properties": {"kind": "route", "crew": r.crew.code, "crew_name": r.crew.name,
-                                        "colour": colour[r.pk], "drive_minutes": round(r.drive_seconds / 60),
-                                        "version": r.version}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": r.geometry.coords},
+                "properties": {
+                    "kind": "route",
+                    "crew": r.crew.code,
+                    "crew_name": r.crew.name,
+                    "colour": colour[r.pk],
+                    "drive_minutes": round(r.drive_seconds / 60),
+                    "version": r.version,
+                },
+            }
+        )
     for s in stops:
         loc = s.request.location
         if loc is None:  # dispatch only routes located requests; a later edit cannot remove it (relocate refuses)
             continue
-        features.append({"type": "Feature", "geometry": {"type": "Point", "coordinates": [loc.x, loc.y]},
-                         "properties": {"kind": "stop", "crew": s.route.crew.code, "colour": colour[s.route_id],
-                                        "sequence": s.sequence, "ticket": s.request.ticket,
-                                        "type": s.request.service_type.name,
-                                        "eta": timezone.localtime(s.eta).strftime("%H:%M"),
-                                        "status": s.status, "locked": s.locked}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [loc.x, loc.y]},
+                "properties": {
+                    "kind": "stop",
+                    "crew": s.route.crew.code,
+                    "colour": colour[s.route_id],
+                    "sequence": s.sequence,
+                    "ticket": s.request.ticket,
+                    "type": s.request.service_type.name,
+                    "eta": timezone.localtime(s.eta).strftime("%H:%M"),
+                    "status": s.status,
+                    "locked": s.locked,
+                },
+            }
+        )
     return JsonResponse({"type": "FeatureCollection", "features": features, "plan": plan.pk, "status": plan.status})
 
 
@@ -148,8 +195,14 @@ def run(request: HttpRequest) -> HttpResponse:
         messages.error(request, "time limit must be between 1 and 600 seconds")
         return redirect(_page_url(day, department, source))
     queued_at = timezone.now()
-    result = plan_routes.delay(day.isoformat(), department.code, time_limit=limit, user_id=request.user.pk,
-                               pins=source.pins if source else None, locks=source.locks if source else None)
+    result = plan_routes.delay(
+        day.isoformat(),
+        department.code,
+        time_limit=limit,
+        user_id=request.user.pk,
+        pins=source.pins if source else None,
+        locks=source.locks if source else None,
+    )
     if isinstance(result, EagerResult):  # run inline (tests, CELERY_TASK_ALWAYS_EAGER): the draft exists already
         return redirect(_page_url(day, department, RoutePlan.objects.get(pk=result.result)))
     # A worker runs it; there is no result backend to ask, so the page polls for the new draft instead.

@@ -52,7 +52,7 @@ def read_solomon(path: Path) -> Instance:
     i = next(k for k, ln in enumerate(lines) if ln.startswith("NUMBER"))
     vehicles, capacity = (int(v) for v in lines[i + 1].split())
     rows = []
-    for ln in lines[i + 2:]:
+    for ln in lines[i + 2 :]:
         parts = ln.split()
         if len(parts) == 7 and parts[0].isdigit():
             n, x, y, q, r, d, s = parts
@@ -67,17 +67,28 @@ def to_problem(inst: Instance, settings: SolverSettings | None = None) -> Proble
     seconds = np.ceil(dist * SCALE - 1e-9).astype(np.int64)
     metres = np.rint(dist * SCALE).astype(np.int64)
     crews = [
-        CrewSpec(id=str(k), start_index=0, shift_start=int(inst.depot.ready * SCALE),
-             shift_end=int(inst.depot.due * SCALE), capacity=inst.capacity)
+        CrewSpec(
+            id=str(k),
+            start_index=0,
+            shift_start=int(inst.depot.ready * SCALE),
+            shift_end=int(inst.depot.due * SCALE),
+            capacity=inst.capacity,
+        )
         for k in range(inst.vehicles)
     ]
     jobs = [
-        Job(id=str(c.number), location_index=c.number, service_seconds=round(c.service * SCALE),
-            windows=[TimeWindow(round(c.ready * SCALE), round(c.due * SCALE))], demand=c.demand)
+        Job(
+            id=str(c.number),
+            location_index=c.number,
+            service_seconds=round(c.service * SCALE),
+            windows=[TimeWindow(round(c.ready * SCALE), round(c.due * SCALE))],
+            demand=c.demand,
+        )
         for c in inst.customers
     ]
-    return Problem(crews=crews, jobs=jobs, matrix=Matrix(seconds=seconds, metres=metres),
-                   settings=settings or SolverSettings())
+    return Problem(
+        crews=crews, jobs=jobs, matrix=Matrix(seconds=seconds, metres=metres), settings=settings or SolverSettings()
+    )
 
 
 @dataclass
@@ -124,8 +135,9 @@ def check_routes(inst: Instance, routes: list[list[int]]) -> RouteCheck:
         problems.append(f"{dupes} customer visits repeated")
     if used > inst.vehicles:
         problems.append(f"{used} routes for a fleet of {inst.vehicles}")
-    return RouteCheck(feasible=not problems and not missing, distance=total, vehicles=used, missing=missing,
-                      problems=problems)
+    return RouteCheck(
+        feasible=not problems and not missing, distance=total, vehicles=used, missing=missing, problems=problems
+    )
 
 
 def gap_pct(distance: float, best_known: float) -> float:

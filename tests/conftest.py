@@ -70,8 +70,14 @@ def load_wards(write_geojson: Callable[..., Path]) -> Callable[..., ImportReport
     ) -> ImportReport:
         path = write_geojson(fc)
         spec = BoundaryImportSpec(
-            path=path, kind=kind, name=name, number_field=number_field, name_field=None,
-            effective_from=effective_from, effective_to=effective_to, activate=activate,
+            path=path,
+            kind=kind,
+            name=name,
+            number_field=number_field,
+            name_field=None,
+            effective_from=effective_from,
+            effective_to=effective_to,
+            activate=activate,
         )
         return import_boundaries(spec, dry_run=dry_run)
 
@@ -108,14 +114,17 @@ def grid_city(two_square_wards, tmp_path: Path, settings):  # type: ignore[no-un
 
     def build(name: str, corners: list[tuple[str, str, float, float, str]], grid_text: str) -> None:
         csv = tmp_path / f"{name}.csv"
-        csv.write_text("street_1,street_2,longitude,latitude,zipcode\n"
-                       + "".join(f"{a},{b},{x},{y},{z}\n" for a, b, x, y, z in corners))
+        csv.write_text(
+            "street_1,street_2,longitude,latitude,zipcode\n"
+            + "".join(f"{a},{b},{x},{y},{z}\n" for a, b, x, y, z in corners)
+        )
         grid = tmp_path / f"{name}.toml"
         grid.write_text(grid_text)
         settings.CITY_GRID = grid
         geocoding.clear_cache()
-        import_street_network(StreetNetworkSpec(kind="derived", name=name, path=csv),
-                              NetworkConfig(max_gap_metres=200_000))
+        import_street_network(
+            StreetNetworkSpec(kind="derived", name=name, path=csv), NetworkConfig(max_gap_metres=200_000)
+        )
 
     yield build
     geocoding.clear_cache()
@@ -137,22 +146,39 @@ def live_server(django_db_setup, live_server):  # type: ignore[no-untyped-def]
 def streets_dept(db):  # type: ignore[no-untyped-def]
     from gis_app.models import Department
 
-    return Department.objects.create(code="streets", name="Streets and Sanitation", queue_email="streets@city.test",
-                                     supervisor_email="boss@city.test")
+    return Department.objects.create(
+        code="streets",
+        name="Streets and Sanitation",
+        queue_email="streets@city.test",
+        supervisor_email="boss@city.test",
+    )
 
 
 @pytest.fixture
 def pothole(streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceAttribute, ServiceType
 
-    st = ServiceType.objects.create(code="pothole", name="Pothole in street", group="Streets",
-                                    department=streets_dept, sla_amount=16, sla_text="Usually fixed in two days",
-                                    completion_requires_photo=True)
-    ServiceAttribute.objects.create(service_type=st, code="where", datatype="singlevaluelist", required=True,
-                                    order=1, description="Where in the street?",
-                                    values=[{"key": "lane", "name": "Traffic lane"}, {"key": "curb", "name": "Curb"}])
-    ServiceAttribute.objects.create(service_type=st, code="depth_cm", datatype="number", order=2,
-                                    description="Depth in centimetres")
+    st = ServiceType.objects.create(
+        code="pothole",
+        name="Pothole in street",
+        group="Streets",
+        department=streets_dept,
+        sla_amount=16,
+        sla_text="Usually fixed in two days",
+        completion_requires_photo=True,
+    )
+    ServiceAttribute.objects.create(
+        service_type=st,
+        code="where",
+        datatype="singlevaluelist",
+        required=True,
+        order=1,
+        description="Where in the street?",
+        values=[{"key": "lane", "name": "Traffic lane"}, {"key": "curb", "name": "Curb"}],
+    )
+    ServiceAttribute.objects.create(
+        service_type=st, code="depth_cm", datatype="number", order=2, description="Depth in centimetres"
+    )
     return st
 
 
@@ -160,8 +186,14 @@ def pothole(streets_dept):  # type: ignore[no-untyped-def]
 def info_call(streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceType
 
-    return ServiceType.objects.create(code="info", name="311 information only call", department=streets_dept,
-                                      location_required=False, sla_kind="calendar_days", sla_amount=0)
+    return ServiceType.objects.create(
+        code="info",
+        name="311 information only call",
+        department=streets_dept,
+        location_required=False,
+        sla_kind="calendar_days",
+        sla_amount=0,
+    )
 
 
 def _user(name: str, role: str):  # type: ignore[no-untyped-def]
@@ -206,8 +238,10 @@ def grid_osm(n: int = 5) -> str:
     nodes, ways = [], []
     for i in range(n):
         for j in range(n):
-            nodes.append(f'<node id="{1 + 10 * i + j}" lat="{GRID_LAT0 + GRID_STEP * i:.6f}" '
-                         f'lon="{GRID_LON0 + GRID_STEP * j:.6f}"/>')
+            nodes.append(
+                f'<node id="{1 + 10 * i + j}" lat="{GRID_LAT0 + GRID_STEP * i:.6f}" '
+                f'lon="{GRID_LON0 + GRID_STEP * j:.6f}"/>'
+            )
     for i in range(n):
         refs = "".join(f'<nd ref="{1 + 10 * i + j}"/>' for j in range(n))
         ways.append(f'<way id="{100 + i}">{refs}<tag k="highway" v="residential"/><tag k="name" v="Row {i}"/></way>')
@@ -232,16 +266,23 @@ def street_grid(two_square_wards, tmp_path: Path):  # type: ignore[no-untyped-de
     path = tmp_path / "grid.osm"
     path.write_text(grid_osm())
     clear_cache()
-    return import_street_network(StreetNetworkSpec(kind="osm", name="test grid", path=path, source="test",
-                                                   licence="ODbL"), NetworkConfig())
+    return import_street_network(
+        StreetNetworkSpec(kind="osm", name="test grid", path=path, source="test", licence="ODbL"), NetworkConfig()
+    )
 
 
 @pytest.fixture
 def streetlight(streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceType
 
-    return ServiceType.objects.create(code="light", name="Street light out", department=streets_dept,
-                                      sla_amount=40, required_skill="electrical", expected_minutes=20)
+    return ServiceType.objects.create(
+        code="light",
+        name="Street light out",
+        department=streets_dept,
+        sla_amount=40,
+        required_skill="electrical",
+        expected_minutes=20,
+    )
 
 
 @pytest.fixture
@@ -254,9 +295,16 @@ def yard(db):  # type: ignore[no-untyped-def]
 def make_crew(code: str, dept, depot, *, skills=(), workdays=(0, 1, 2, 3, 4, 5, 6), user=None):  # type: ignore[no-untyped-def]
     from routing.models import Crew
 
-    crew = Crew.objects.create(code=code, name=code.replace("-", " ").title(), department=dept, depot=depot,
-                               skills=list(skills), workdays=list(workdays), shift_start=dt.time(7, 0),
-                               shift_end=dt.time(15, 30))
+    crew = Crew.objects.create(
+        code=code,
+        name=code.replace("-", " ").title(),
+        department=dept,
+        depot=depot,
+        skills=list(skills),
+        workdays=list(workdays),
+        shift_start=dt.time(7, 0),
+        shift_end=dt.time(15, 30),
+    )
     if user is not None:
         crew.members.add(user)
     return crew
@@ -265,16 +313,17 @@ def make_crew(code: str, dept, depot, *, skills=(), workdays=(0, 1, 2, 3, 4, 5, 
 @pytest.fixture
 def crews(streets_dept, yard, crew_alpha):  # type: ignore[no-untyped-def]
     """Crew Alpha (paving; crew_alpha's tablet) and Crew Bravo (electrical), both from the yard, every day."""
-    return {"alpha": make_crew("crew-alpha", streets_dept, yard, skills=["paving"], user=crew_alpha),
-            "bravo": make_crew("crew-bravo", streets_dept, yard, skills=["electrical"])}
+    return {
+        "alpha": make_crew("crew-alpha", streets_dept, yard, skills=["paving"], user=crew_alpha),
+        "bravo": make_crew("crew-bravo", streets_dept, yard, skills=["electrical"]),
+    }
 
 
 def file_request(code: str, point, **extra):  # type: ignore[no-untyped-def]
     from gis_app.intake import IntakeData, create_request
 
     attrs = {"where": "curb"} if code == "pothole" else {}
-    return create_request(IntakeData(service_code=code, location=point, attributes=attrs, **extra),
-                          actor_label="test")
+    return create_request(IntakeData(service_code=code, location=point, attributes=attrs, **extra), actor_label="test")
 
 
 @pytest.fixture
@@ -282,7 +331,8 @@ def open_work(street_grid, pothole, streetlight, crews):  # type: ignore[no-unty
     """Six potholes (paving work) and four dead lights (electrical) spread over the grid, each mid-block."""
     pothole.required_skill = "paving"
     pothole.save(update_fields=["required_skill"])
-    potholes = [file_request("pothole", on_grid(i, j)) for i, j in
-                [(0, 1.5), (1, 3.5), (2, 0.5), (3, 2.5), (4, 1.5), (2.5, 4)]]
+    potholes = [
+        file_request("pothole", on_grid(i, j)) for i, j in [(0, 1.5), (1, 3.5), (2, 0.5), (3, 2.5), (4, 1.5), (2.5, 4)]
+    ]
     lights = [file_request("light", on_grid(i, j)) for i, j in [(1, 0.5), (3, 3.5), (0.5, 2), (4, 3.5)]]
     return {"potholes": potholes, "lights": lights}

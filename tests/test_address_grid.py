@@ -65,10 +65,14 @@ def test_past_its_own_corners_a_short_street_follows_the_citywide_axis_and_a_lon
 # ---- on a street layer: a short street takes its numbers from the grid streets beside it ---------------
 
 SKEWED_CORNERS = [  # Ashland leans west going north: 0.494 at Madison, 0.492 at Division
-    ("N STATE ST", "W MADISON ST", 0.500, 0.500), ("N STATE ST", "W DIVISION ST", 0.500, 0.505),
-    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500), ("N ASHLAND AVE", "W DIVISION ST", 0.492, 0.505),
-    ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
-    ("N STATE ST", "W SHORT ST", 0.500, 0.5045), ("N ELM ST", "W SHORT ST", 0.497, 0.5045),
+    ("N STATE ST", "W MADISON ST", 0.500, 0.500),
+    ("N STATE ST", "W DIVISION ST", 0.500, 0.505),
+    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500),
+    ("N ASHLAND AVE", "W DIVISION ST", 0.492, 0.505),
+    ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495),
+    ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495),
+    ("N STATE ST", "W SHORT ST", 0.500, 0.5045),
+    ("N ELM ST", "W SHORT ST", 0.497, 0.5045),
 ]
 
 
@@ -106,12 +110,16 @@ derive_tolerance = 15
 # Three north-south grid streets cross Madison (0) at lat 0.5000 and North Ave (400) at 0.5040. Elm St crosses
 # all three at 0.5031 (each reads 310: the 300 line, its blocks unequal); Oak St at 0.5012 (reads 120: on no
 # hundred line); Diag St crosses them at 0.5010, 0.5020 and 0.5030 (reads 100, 200, 300: no one line).
-MINOR_CORNERS = [(f"N {ns}", f"W {ew}", lon, lat, "")
-                 for ns, lon in (("STATE ST", 0.5000), ("WELLS ST", 0.4976), ("FRANKLIN ST", 0.4964))
-                 for ew, lat in (("MADISON ST", 0.5000), ("NORTH AVE", 0.5040), ("ELM ST", 0.5031),
-                                 ("OAK ST", 0.5012))]
-MINOR_CORNERS += [("N STATE ST", "W DIAG ST", 0.5000, 0.5010, ""), ("N WELLS ST", "W DIAG ST", 0.4976, 0.5020, ""),
-                  ("N FRANKLIN ST", "W DIAG ST", 0.4964, 0.5030, "")]
+MINOR_CORNERS = [
+    (f"N {ns}", f"W {ew}", lon, lat, "")
+    for ns, lon in (("STATE ST", 0.5000), ("WELLS ST", 0.4976), ("FRANKLIN ST", 0.4964))
+    for ew, lat in (("MADISON ST", 0.5000), ("NORTH AVE", 0.5040), ("ELM ST", 0.5031), ("OAK ST", 0.5012))
+]
+MINOR_CORNERS += [
+    ("N STATE ST", "W DIAG ST", 0.5000, 0.5010, ""),
+    ("N WELLS ST", "W DIAG ST", 0.4976, 0.5020, ""),
+    ("N FRANKLIN ST", "W DIAG ST", 0.4964, 0.5030, ""),
+]
 
 
 @pytest.mark.django_db
@@ -149,9 +157,11 @@ SPLIT_GRID = """
 """
 # Madison crosses State at lon 0.5000, Wabash (45 E) at 0.5010 and Michigan (100 E) at 0.5030: the block from
 # State to Michigan is cut by Wabash, and its two parts are not in proportion to their numbers.
-SPLIT_CORNERS = [(f"N {ns}", f"{'W' if ns == 'STATE ST' else 'E'} {ew}", lon, lat, "")
-                 for ns, lon in (("STATE ST", 0.5000), ("WABASH AVE", 0.5010), ("MICHIGAN AVE", 0.5030))
-                 for ew, lat in (("MADISON ST", 0.5000), ("DIVISION ST", 0.5060))]
+SPLIT_CORNERS = [
+    (f"N {ns}", f"{'W' if ns == 'STATE ST' else 'E'} {ew}", lon, lat, "")
+    for ns, lon in (("STATE ST", 0.5000), ("WABASH AVE", 0.5010), ("MICHIGAN AVE", 0.5030))
+    for ew, lat in (("MADISON ST", 0.5000), ("DIVISION ST", 0.5060))
+]
 
 
 @pytest.mark.django_db
@@ -179,9 +189,13 @@ GAP_GRID = """
 """
 # State crosses Madison (0) at lat 0.5000, Oak (400 N) at 0.5016 and Division (1200 N) at 0.5060: blocks are
 # short south of Oak. Pine St, 80 m west, crosses Madison and Division but not Oak (a park between).
-GAP_CORNERS = [("N STATE ST", "W MADISON ST", 0.5000, 0.5000, ""), ("N STATE ST", "W OAK ST", 0.5000, 0.5016, ""),
-               ("N STATE ST", "W DIVISION ST", 0.5000, 0.5060, ""), ("N PINE ST", "W MADISON ST", 0.4990, 0.5000, ""),
-               ("N PINE ST", "W DIVISION ST", 0.4990, 0.5060, "")]
+GAP_CORNERS = [
+    ("N STATE ST", "W MADISON ST", 0.5000, 0.5000, ""),
+    ("N STATE ST", "W OAK ST", 0.5000, 0.5016, ""),
+    ("N STATE ST", "W DIVISION ST", 0.5000, 0.5060, ""),
+    ("N PINE ST", "W MADISON ST", 0.4990, 0.5000, ""),
+    ("N PINE ST", "W DIVISION ST", 0.4990, 0.5060, ""),
+]
 
 
 @pytest.mark.django_db

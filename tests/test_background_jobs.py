@@ -26,14 +26,21 @@ pytestmark = pytest.mark.django_db
 
 
 def file_pothole(**extra):  # type: ignore[no-untyped-def]
-    data = dict(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"},
-                reporter_name="Rosa Resident", reporter_email="rosa@example.org", notify_via="email")
+    data = dict(
+        service_code="pothole",
+        location=point_from_lonlat(0.5, 0.5),
+        attributes={"where": "curb"},
+        reporter_name="Rosa Resident",
+        reporter_email="rosa@example.org",
+        notify_via="email",
+    )
     data.update(extra)
     return create_request(IntakeData(**data), actor_label="test")
 
 
-def test_the_reporter_gets_an_acknowledgement_with_ticket_and_date(two_square_wards, pothole,
-                                                                   django_capture_on_commit_callbacks):
+def test_the_reporter_gets_an_acknowledgement_with_ticket_and_date(
+    two_square_wards, pothole, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         req = file_pothole()
     assert len(mail.outbox) == 1
@@ -43,7 +50,8 @@ def test_the_reporter_gets_an_acknowledgement_with_ticket_and_date(two_square_wa
 
 
 def test_completion_reaches_the_reporter_and_duplicates_reporters_with_a_survey(
-        two_square_wards, pothole, django_capture_on_commit_callbacks):
+    two_square_wards, pothole, django_capture_on_commit_callbacks
+):
     parent = file_pothole()
     child = file_pothole(reporter_email="sam@example.org", reporter_name="Sam")
     apply(child, "mark_duplicate", parent=parent)
@@ -73,8 +81,10 @@ def test_a_failing_backend_is_retried_and_the_message_never_goes_twice(two_squar
     assert deliver(note.pk) == "sent"
     assert deliver(note.pk) == "skipped"  # a replayed job sends nothing
     assert FlakySms.calls == 2
-    assert queue(req, kind="acknowledgement", key=note.idempotency_key, channel="sms", to="+1", subject="s",
-                 body="b") is None
+    assert (
+        queue(req, kind="acknowledgement", key=note.idempotency_key, channel="sms", to="+1", subject="s", body="b")
+        is None
+    )
     note.refresh_from_db()
     assert (note.state, note.attempts) == (Notification.State.SENT, 2)
 
@@ -90,8 +100,11 @@ def test_the_sla_job_alerts_once_and_escalates_once_across_two_runs(two_square_w
     assert (second.breached, second.escalated, second.due_soon) == ([], [], [])
     assert SlaAlert.objects.filter(request=late).count() == 2
     keys = set(Notification.objects.filter(kind__startswith="sla").values_list("to", "kind"))
-    assert keys == {("streets@city.test", "sla:breached"), ("boss@city.test", "sla:escalated"),
-                    ("streets@city.test", "sla:due_soon")}
+    assert keys == {
+        ("streets@city.test", "sla:breached"),
+        ("boss@city.test", "sla:escalated"),
+        ("streets@city.test", "sla:due_soon"),
+    }
     assert RequestEvent.objects.filter(request=late, verb="escalated", public=False).count() == 1
 
 
@@ -179,8 +192,9 @@ def test_a_real_worker_sends_the_acknowledgement_through_redis(two_square_wards,
         app.conf.task_always_eager = True
 
 
-def test_stage_notices_go_out_only_for_the_stages_a_type_asks_for(two_square_wards, pothole,
-                                                                   django_capture_on_commit_callbacks):
+def test_stage_notices_go_out_only_for_the_stages_a_type_asks_for(
+    two_square_wards, pothole, django_capture_on_commit_callbacks
+):
     pothole.notify_stages = ["assign"]
     pothole.save()
     req = file_pothole()

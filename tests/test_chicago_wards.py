@@ -32,7 +32,10 @@ def chicago_2015_wards(db):
 def test_ward_lookup_on_real_311_points(chicago_2015_wards):
     points, rows = read_labelled_points(
         FIXTURES / "311" / "chicago_311_2021-01-01_02_n5000.csv",
-        id_col="sr_number", lon_col="longitude", lat_col="latitude", ward_col="ward",
+        id_col="sr_number",
+        lon_col="longitude",
+        lat_col="latitude",
+        ward_col="ward",
     )
     assert (rows, len(points)) == (5000, 4996)
     ev = evaluate_ward_lookup(points, rows, FILED_ON)
@@ -68,8 +71,11 @@ def test_geocoding_chicago_311_addresses_holds_a_floor(chicago_2015_wards, setti
                 answers.setdefault(address, (float(row["longitude"]), float(row["latitude"])))
     sample = sorted(answers)[::3]
     results = geocoding.geocode_many(sample)
-    errors = [math.hypot((r.lon - answers[a][0]) * 83_000, (r.lat - answers[a][1]) * 111_320)
-              for a, r in zip(sample, results, strict=True) if r.status == "matched" and r.lon is not None]
+    errors = [
+        math.hypot((r.lon - answers[a][0]) * 83_000, (r.lat - answers[a][1]) * 111_320)
+        for a, r in zip(sample, results, strict=True)
+        if r.status == "matched" and r.lon is not None
+    ]
     assert len(errors) >= 0.9 * len(sample)
     assert statistics.median(errors) <= 80
     geocoding.clear_cache()

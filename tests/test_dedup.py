@@ -32,21 +32,34 @@ def at(metres_north: float = 0.0):  # type: ignore[no-untyped-def]
 def streetlight_type(two_square_wards, streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceType
 
-    return ServiceType.objects.create(code="light", name="Street light out", department=streets_dept,
-                                      dedup_radius_m=50, dedup_window_days=30, dedup_threshold=0.6)
+    return ServiceType.objects.create(
+        code="light",
+        name="Street light out",
+        department=streets_dept,
+        dedup_radius_m=50,
+        dedup_window_days=30,
+        dedup_threshold=0.6,
+    )
 
 
 @pytest.fixture
 def graffiti_type(two_square_wards, streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceType
 
-    return ServiceType.objects.create(code="graffiti", name="Graffiti", department=streets_dept,
-                                      dedup_radius_m=50, dedup_window_days=30, dedup_threshold=0.6)
+    return ServiceType.objects.create(
+        code="graffiti",
+        name="Graffiti",
+        department=streets_dept,
+        dedup_radius_m=50,
+        dedup_window_days=30,
+        dedup_threshold=0.6,
+    )
 
 
 def report(code: str, point, *, link: bool = True, **extra):  # type: ignore[no-untyped-def]
-    return create_request(IntakeData(service_code=code, location=point, **extra), actor_label="test",
-                          link_duplicates=link)
+    return create_request(
+        IntakeData(service_code=code, location=point, **extra), actor_label="test", link_duplicates=link
+    )
 
 
 def test_two_reports_ten_metres_apart_link_and_the_second_reporter_follows(streetlight_type):
@@ -141,17 +154,24 @@ def test_a_reporter_who_called_twice_counts_once_and_anonymous_calls_count_apart
     assert (counts.raw_requests, counts.reporters, counts.anonymous) == (4, 2, 1)
 
 
-def test_the_intake_api_links_and_shows_counts_without_contact_data(client, intake_clerk, streetlight_type,
-                                                                      settings):
+def test_the_intake_api_links_and_shows_counts_without_contact_data(client, intake_clerk, streetlight_type, settings):
     settings.DEDUP_AUTO_LINK = True
     api = APIClient()
     api.force_authenticate(intake_clerk)
-    body = {"service_code": "light", "lon": LON, "lat": LAT, "reporter_email": "rosa@example.org",
-            "notify_via": "email"}
+    body = {
+        "service_code": "light",
+        "lon": LON,
+        "lat": LAT,
+        "reporter_email": "rosa@example.org",
+        "notify_via": "email",
+    }
     first = api.post("/api/requests/", body, format="json").json()
     assert first["duplicate_of"] is None and first["candidates"] == []
-    second = api.post("/api/requests/", {**body, "lat": LAT + 10 * M, "anonymous": True,
-                                         "reporter_email": "", "notify_via": "none"}, format="json").json()
+    second = api.post(
+        "/api/requests/",
+        {**body, "lat": LAT + 10 * M, "anonymous": True, "reporter_email": "", "notify_via": "none"},
+        format="json",
+    ).json()
     assert second["duplicate_of"] == first["ticket"] and second["status"] == "duplicate"
     assert second["counts"] == {"raw_requests": 2, "reporters": 1, "anonymous": 1}
     found = api.get("/api/requests/candidates/", {"service_code": "light", "lon": LON, "lat": LAT + 20 * M}).json()
@@ -185,13 +205,16 @@ def test_the_near_verb_measures_metres_on_the_ground(streetlight_type):
 
 # ---- evaluation helpers ---------------------------------------------------------------------------------
 
+
 def test_wilson_interval_and_threshold_choice_follow_their_definitions():
     lo, hi = wilson(45, 50)
     assert 0.78 < lo < 0.79 and 0.95 < hi < 0.96
     C = dedup.Candidate
-    looked = [Looked(1, 1, 9, [C(9, "P", "open", 1, 1, False, False, 0.9)]),
-              Looked(2, 1, None, [C(8, "Q", "open", 60, 1, False, False, 0.4)]),
-              Looked(3, 1, 7, [C(7, "R", "open", 20, 1, False, False, 0.6)])]
+    looked = [
+        Looked(1, 1, 9, [C(9, "P", "open", 1, 1, False, False, 0.9)]),
+        Looked(2, 1, None, [C(8, "Q", "open", 60, 1, False, False, 0.4)]),
+        Looked(3, 1, 7, [C(7, "R", "open", 20, 1, False, False, 0.6)]),
+    ]
     t = choose_threshold(looked, min_precision=0.95)
     f = figures(looked, t)
     assert t == 0.6 and (f.precision, f.recall, f.top1) == (1.0, 1.0, 1.0)
@@ -210,8 +233,14 @@ def test_staff_attach_a_caller_to_an_issue_at_intake(intake_clerk, streetlight_t
     issue = report("light", at(0), link=False, reporter_email="rosa@example.org", notify_via="email")
     api = APIClient()
     api.force_authenticate(intake_clerk)
-    body = {"service_code": "light", "lon": LON, "lat": LAT + 120 * M, "duplicate_of": issue.ticket,
-            "reporter_phone": "+13125550100", "notify_via": "sms"}
+    body = {
+        "service_code": "light",
+        "lon": LON,
+        "lat": LAT + 120 * M,
+        "duplicate_of": issue.ticket,
+        "reporter_phone": "+13125550100",
+        "notify_via": "sms",
+    }
     made = api.post("/api/requests/", body, format="json").json()
     assert made["duplicate_of"] == issue.ticket and made["counts"]["reporters"] == 2
     assert issue.subscriptions.filter(phone="+13125550100").exists()

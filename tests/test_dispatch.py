@@ -106,8 +106,7 @@ def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, stre
     crews["bravo"].skills = ["electrical", "paving"]
     crews["bravo"].save()
     moved = open_work["potholes"][0].ticket
-    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6),
-                      pins={moved: "crew-bravo"}).plan
+    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), pins={moved: "crew-bravo"}).plan
     assert second.based_on == first
     publish_plan(second, by=dispatcher)
     first.refresh_from_db()
@@ -137,8 +136,10 @@ def test_re_planning_during_the_day_keeps_done_and_started_stops(open_work, stre
     assert report.replanned
     new_alpha = report.plan.routes.get(crew__code="crew-alpha")
     stops = list(new_alpha.stops.all())
-    assert [(s.request_id, s.status) for s in stops[:2]] == [(done.request_id, "completed"),
-                                                             (started.request_id, "started")]
+    assert [(s.request_id, s.status) for s in stops[:2]] == [
+        (done.request_id, "completed"),
+        (started.request_id, "started"),
+    ]
     tickets = [s.request.ticket for s in stops]
     assert late.ticket in tickets and len(tickets) == len(set(tickets))
     assert all(s.eta >= at(TOMORROW, 9, 10) for s in stops[2:])
@@ -173,8 +174,9 @@ def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_wo
     assert plan.locks == {"crew-alpha": [ticket]}
     bad = client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": "NOPE", "action": "lock"}, follow=True)
     assert "is not in plan" in bad.content.decode()
-    client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1,
-                                   "from_plan": plan.pk})
+    client.post(
+        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
+    )
     rerun = RoutePlan.objects.exclude(pk=plan.pk).get()
     assert rerun.locks == plan.locks
     assert Stop.objects.get(route__plan=rerun, request__ticket=ticket).locked
@@ -226,12 +228,15 @@ def test_crews_load_from_the_assumptions_file_idempotently(streets_dept, tmp_pat
     assert crew.name == "Patch crew 2" and crew.break_minutes == 30 and crew.shift_end == dt.time(15, 30)
 
 
-@pytest.mark.parametrize(("change", "says"), [
-    (('department = "streets"', 'department = "parks"'), "no department with code 'parks'"),
-    (('depots = ["yard"]', 'depots = ["moon"]'), "unknown depot"),
-    (('shift = "07:00-15:30"', 'shift = "seven till three"'), "expected 'HH:MM-HH:MM'"),
-    (("lat = 0.5", "lat = 95"), "lat must be between -90 and 90"),
-])
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (('department = "streets"', 'department = "parks"'), "no department with code 'parks'"),
+        (('depots = ["yard"]', 'depots = ["moon"]'), "unknown depot"),
+        (('shift = "07:00-15:30"', 'shift = "seven till three"'), "expected 'HH:MM-HH:MM'"),
+        (("lat = 0.5", "lat = 95"), "lat must be between -90 and 90"),
+    ],
+)
 def test_a_wrong_crews_file_is_refused_naming_the_entry(streets_dept, tmp_path, change, says):
     from routing.crews import CrewFileError, load_crews
     from routing.models import Crew
@@ -258,8 +263,9 @@ def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work
     assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)
 
 
-def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first(client, dispatcher, open_work,
-                                                                                  streets_dept, settings):
+def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first(
+    client, dispatcher, open_work, streets_dept, settings
+):
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as in the demo: the task goes to the broker, not inline
     from unittest import mock
 
@@ -271,8 +277,9 @@ def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first
     plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6))  # the worker finishes before the page loads
     from urllib.parse import unquote
 
-    found = client.get("/dispatch/latest.json", {"date": TOMORROW, "department": streets_dept.code,
-                                                 "after": unquote(since)}).json()
+    found = client.get(
+        "/dispatch/latest.json", {"date": TOMORROW, "department": streets_dept.code, "after": unquote(since)}
+    ).json()
     assert found["plan"] == RoutePlan.objects.get().pk
     page = client.get(resp["Location"]).content.decode()
     assert f"after={since}" in page  # the page polls from when the run was queued, not from when it was drawn

@@ -95,6 +95,7 @@ def post_event(client, stop: Stop, body: dict, photos=()):  # type: ignore[no-un
 
 # ---- tokens and who sees what ----------------------------------------------------------------------------
 
+
 def test_a_device_token_is_shown_once_stored_hashed_and_revocable(plan, alpha_tablet, crews):
     token = alpha_tablet.token
     assert token.key_hash and len(token.prefix) == 8
@@ -118,10 +119,12 @@ def test_crew_alpha_cannot_read_or_touch_crew_bravos_route(plan, alpha_tablet, b
     assert bravo_tablet.get(f"/api/crew/routes/{bravo_route.pk}/").status_code == 200
 
 
-def test_the_route_has_ordered_stops_geometry_and_no_reporter_contact(plan, alpha_tablet, open_work,
-                                                                      django_assert_max_num_queries):
+def test_the_route_has_ordered_stops_geometry_and_no_reporter_contact(
+    plan, alpha_tablet, open_work, django_assert_max_num_queries
+):
     ServiceRequest.objects.filter(pk=open_work["potholes"][0].pk).update(
-        reporter_email="rosa@example.org", reporter_phone="+13125550100", reporter_name="Rosa Parks")
+        reporter_email="rosa@example.org", reporter_phone="+13125550100", reporter_name="Rosa Parks"
+    )
     with django_assert_max_num_queries(8):
         resp = alpha_tablet.get("/api/crew/route/")
     body = resp.json()
@@ -129,8 +132,17 @@ def test_the_route_has_ordered_stops_geometry_and_no_reporter_contact(plan, alph
     assert body["geometry"]["type"] == "LineString" and body["version"] == 1
     text = resp.content.decode()
     assert "rosa@example.org" not in text and "5550100" not in text and "Rosa" not in text
-    assert set(body["stops"][0]) >= {"ticket", "service_type", "address", "description", "attributes", "location",
-                                     "eta", "window", "status"}
+    assert set(body["stops"][0]) >= {
+        "ticket",
+        "service_type",
+        "address",
+        "description",
+        "attributes",
+        "location",
+        "eta",
+        "window",
+        "status",
+    }
 
 
 def test_an_unchanged_route_costs_a_304(plan, alpha_tablet):
@@ -150,10 +162,14 @@ def test_a_day_without_a_route_and_a_bad_date_say_so(plan, alpha_tablet):
 
 # ---- events ---------------------------------------------------------------------------------------------
 
+
 def test_each_event_moves_the_stop_and_the_request(plan, alpha_tablet):
     stop = alpha_stops(plan)[0]
-    for kind, ago, req_status in [("en_route", 30, Status.ASSIGNED), ("arrived", 25, Status.ASSIGNED),
-                                  ("started", 20, Status.IN_PROGRESS)]:
+    for kind, ago, req_status in [
+        ("en_route", 30, Status.ASSIGNED),
+        ("arrived", 25, Status.ASSIGNED),
+        ("started", 20, Status.IN_PROGRESS),
+    ]:
         resp = post_event(alpha_tablet, stop, event(kind, ago))
         assert resp.status_code == 201 and resp.json()["stop_status"] == kind
         assert ServiceRequest.objects.get(pk=stop.request_id).status == req_status
@@ -166,7 +182,8 @@ def test_each_event_moves_the_stop_and_the_request(plan, alpha_tablet):
 
 
 def test_could_not_complete_puts_the_request_back_in_the_pool_with_the_reason(
-        plan, alpha_tablet, django_capture_on_commit_callbacks):
+    plan, alpha_tablet, django_capture_on_commit_callbacks
+):
     stop = alpha_stops(plan)[1]
     from gis_app.models import Subscription
 
@@ -180,17 +197,20 @@ def test_could_not_complete_puts_the_request_back_in_the_pool_with_the_reason(
     assert mail.outbox == []  # the type does not ask to tell the reporter
 
 
-@pytest.mark.parametrize(("body", "field", "says"), [
-    ({"kind": "started"}, "id", "UUID"),
-    ({"id": "x", "kind": "started"}, "id", "UUID"),
-    ({"kind": "teleported"}, "kind", "kind must be one of"),
-    ({"kind": "started", "device_time": "yesterday"}, "device_time", "ISO 8601"),
-    ({"kind": "started", "device_time": "2026-01-01T10:00:00"}, "device_time", "UTC offset"),
-    ({"kind": "could_not_complete", "reason_code": ""}, "reason_code", "needs reason_code"),
-    ({"kind": "completed", "note": ""}, "note", "what was done"),
-    ({"kind": "started", "note": "x" * 2001}, "note", "at most 2000"),
-    ({"kind": "started", "materials": [{"item": "asphalt", "quantity": -1}]}, "materials", "quantity"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "says"),
+    [
+        ({"kind": "started"}, "id", "UUID"),
+        ({"id": "x", "kind": "started"}, "id", "UUID"),
+        ({"kind": "teleported"}, "kind", "kind must be one of"),
+        ({"kind": "started", "device_time": "yesterday"}, "device_time", "ISO 8601"),
+        ({"kind": "started", "device_time": "2026-01-01T10:00:00"}, "device_time", "UTC offset"),
+        ({"kind": "could_not_complete", "reason_code": ""}, "reason_code", "needs reason_code"),
+        ({"kind": "completed", "note": ""}, "note", "what was done"),
+        ({"kind": "started", "note": "x" * 2001}, "note", "at most 2000"),
+        ({"kind": "started", "materials": [{"item": "asphalt", "quantity": -1}]}, "materials", "quantity"),
+    ],
+)
 def test_a_malformed_event_is_refused_saying_what_was_expected(plan, alpha_tablet, body, field, says):
     full = {"id": str(uuid.uuid4()), "device_time": timezone.now().isoformat(), **body}
     if body.get("id") is None and field == "id":
@@ -243,6 +263,7 @@ def test_a_conflicting_late_event_is_recorded_and_reported(plan, alpha_tablet):
 
 # ---- photos ---------------------------------------------------------------------------------------------
 
+
 def test_photos_are_turned_upright_stored_as_jpeg_with_a_thumbnail(plan, alpha_tablet):
     stop = alpha_stops(plan)[0]
     png = io.BytesIO()
@@ -289,16 +310,17 @@ def test_a_type_that_needs_photo_proof_refuses_completion_without_one(plan, alph
 
 # ---- completion flows back --------------------------------------------------------------------------------
 
-def test_completion_closes_duplicates_and_tells_each_reporter_once(plan, alpha_tablet, sms_folder,
-                                                                  django_capture_on_commit_callbacks):
+
+def test_completion_closes_duplicates_and_tells_each_reporter_once(
+    plan, alpha_tablet, sms_folder, django_capture_on_commit_callbacks
+):
     stop = alpha_stops(plan)[0]
     parent = ServiceRequest.objects.get(pk=stop.request_id)
     from gis_app.models import Subscription
 
     Subscription.objects.create(request=parent, email="rosa@example.org", via="email")
     dup = file_request("pothole", parent.location, reporter_phone="+13125550100", notify_via="sms")
-    same_person_again = file_request("pothole", parent.location, reporter_email="rosa@example.org",
-                                     notify_via="email")
+    same_person_again = file_request("pothole", parent.location, reporter_email="rosa@example.org", notify_via="email")
     apply(dup, "mark_duplicate", parent=parent, actor_label="test")
     apply(same_person_again, "mark_duplicate", parent=parent, actor_label="test")
     mail.outbox.clear()
@@ -333,7 +355,7 @@ def test_not_fixed_on_the_survey_creates_a_follow_up(plan, alpha_tablet, client,
         post_event(alpha_tablet, stop, event("completed"), photos=[jpeg()])
     (message,) = [m for m in mail.outbox if "completed" in m.subject]
     survey = next(w for w in message.body.split() if "/survey/" in w)
-    path = survey[survey.index("/survey/"):]
+    path = survey[survey.index("/survey/") :]
     client.post(path, {"fixed": "no"})
     follow = ServiceRequest.objects.get(follow_up_of=stop.request)
     assert follow.status == Status.OPEN
@@ -351,7 +373,9 @@ def test_a_supervisor_reopens_a_completed_stop_with_a_reason(plan, alpha_tablet,
     req = ServiceRequest.objects.get(pk=stop.request_id)
     assert req.status == Status.ASSIGNED  # reopened, and still on the crew's route to be done again
     assert list(req.events.filter(verb__in=["reopen", "assign"]).values_list("verb", flat=True))[-2:] == [
-        "reopen", "assign"]
+        "reopen",
+        "assign",
+    ]
     reopen = req.events.get(verb="reopen")
     assert reopen.note == "patch failed inspection" and reopen.actor == dispatcher
     assert boss.post(url, {"reason": "again"}, format="json").status_code == 409
@@ -365,8 +389,10 @@ def test_a_supervisor_reopens_a_completed_stop_with_a_reason(plan, alpha_tablet,
 
 # ---- route changes ----------------------------------------------------------------------------------------
 
-def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(plan, alpha_tablet, streets_dept,
-                                                                               crews, dispatcher):
+
+def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
+    plan, alpha_tablet, streets_dept, crews, dispatcher
+):
     first = alpha_tablet.get("/api/crew/route/").json()
     moved_stop = alpha_stops(plan)[-1]
     crews["bravo"].skills = ["electrical", "paving"]

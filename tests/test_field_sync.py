@@ -58,8 +58,12 @@ def busy_day(street_grid, pothole, streetlight, crews, streets_dept, settings, t
     rng = random.Random(7)
     for n in range(30):
         i, j = rng.randrange(5), rng.randrange(4) + 0.5
-        file_request("pothole" if n % 2 else "light", on_grid(i, j),
-                     reporter_email=f"resident{n}@example.org", notify_via="email")
+        file_request(
+            "pothole" if n % 2 else "light",
+            on_grid(i, j),
+            reporter_email=f"resident{n}@example.org",
+            notify_via="email",
+        )
     day = timezone.localdate() - dt.timedelta(days=1)
     six = dt.datetime.combine(day, dt.time(6), tzinfo=ZoneInfo(settings.TIME_ZONE))
     plan = plan_day(day, streets_dept, time_limit=1, now=six, publish=True).plan
@@ -104,6 +108,7 @@ def test_ten_thousand_shuffled_duplicated_events_end_where_the_reference_fold_do
         """One device flushing its queue: mostly in batches, every tenth event on its own."""
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Device {token}")
+
         def record(replies: list[dict]) -> None:
             with lock:
                 for reply in replies:
@@ -165,8 +170,10 @@ def test_ten_thousand_shuffled_duplicated_events_end_where_the_reference_fold_do
     for request_id, evs in by_request.items():
         expected, outcomes = reference_fold(evs)
         assert final[request_id].status == expected, request_id
-        outcome_mismatch += sum(stored_row.outcome != outcomes[stored_row.seq]
-                                for stored_row in StopEvent.objects.filter(request_id=request_id))
+        outcome_mismatch += sum(
+            stored_row.outcome != outcomes[stored_row.seq]
+            for stored_row in StopEvent.objects.filter(request_id=request_id)
+        )
         req = ServiceRequest.objects.get(pk=request_id)
         if expected == "completed":
             assert req.status == Status.COMPLETED
@@ -175,6 +182,7 @@ def test_ten_thousand_shuffled_duplicated_events_end_where_the_reference_fold_do
         else:
             assert req.status in (Status.ASSIGNED, Status.IN_PROGRESS)
         assert RequestEvent.objects.filter(request_id=request_id, verb="complete").count() == (
-            1 if expected == "completed" else 0)
+            1 if expected == "completed" else 0
+        )
     assert outcome_mismatch == 0
     assert Counter(s.status for s in final.values())["completed"] > 0

@@ -19,12 +19,17 @@ from tests.conftest import LITTLE_GRID as GRID
 
 pytestmark = pytest.mark.django_db
 
-CORNERS = [("N STATE ST", "W MADISON ST", 0.500, 0.500, "60602"),
-           ("N STATE ST", "W DIVISION ST", 0.500, 0.505, "60610"),
-           ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495, "60605"), ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""),
-           ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, ""), ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495, ""),
-           ("N STATE ST", "W TOP ST", 0.500, 1.2, ""), ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2, ""),
-           ("N STATE ST", "E LONELY LN", 0.500, 0.5025, "60610")]  # a street with a single corner
+CORNERS = [
+    ("N STATE ST", "W MADISON ST", 0.500, 0.500, "60602"),
+    ("N STATE ST", "W DIVISION ST", 0.500, 0.505, "60610"),
+    ("S STATE ST", "W ROOSEVELT RD", 0.500, 0.495, "60605"),
+    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""),
+    ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, ""),
+    ("S ASHLAND AVE", "W ROOSEVELT RD", 0.494, 0.495, ""),
+    ("N STATE ST", "W TOP ST", 0.500, 1.2, ""),
+    ("N ASHLAND AVE", "W TOP ST", 0.494, 1.2, ""),
+    ("N STATE ST", "E LONELY LN", 0.500, 0.5025, "60610"),
+]  # a street with a single corner
 
 
 @pytest.fixture
@@ -48,8 +53,10 @@ def test_spelling_typos_and_a_city_tail_are_forgiven(little_city):
 
 def test_a_missing_direction_that_fits_both_ways_is_ambiguous_with_both_candidates(little_city):
     r = geocoding.geocode("600 State St")
-    assert r.status == "ambiguous" and sorted(c["address"] for c in r.candidates) == ["600 N STATE ST",
-                                                                                        "600 S STATE ST"]
+    assert r.status == "ambiguous" and sorted(c["address"] for c in r.candidates) == [
+        "600 N STATE ST",
+        "600 S STATE ST",
+    ]
 
 
 def test_the_postcode_settles_a_missing_direction(little_city):
@@ -114,17 +121,32 @@ def test_intake_places_an_address_and_names_a_pin(little_city, pothole, intake_c
 
     api = APIClient()
     api.force_authenticate(intake_clerk)
-    by_address = api.post("/api/requests/", {"service_code": "pothole", "address": "600 N State St",
-                                             "attributes": {"where": "curb"}}, format="json").json()
+    by_address = api.post(
+        "/api/requests/",
+        {"service_code": "pothole", "address": "600 N State St", "attributes": {"where": "curb"}},
+        format="json",
+    ).json()
     assert (by_address["lat"], by_address["located_by"], by_address["ward_number"]) == (
-        pytest.approx(0.5025), "address", 1)
-    by_pin = api.post("/api/requests/", {"service_code": "pothole", "lon": 0.5, "lat": 0.5025,
-                                         "attributes": {"where": "curb"}}, format="json").json()
+        pytest.approx(0.5025),
+        "address",
+        1,
+    )
+    by_pin = api.post(
+        "/api/requests/",
+        {"service_code": "pothole", "lon": 0.5, "lat": 0.5025, "attributes": {"where": "curb"}},
+        format="json",
+    ).json()
     assert by_pin["address"] == "600 N STATE ST"
-    vague = api.post("/api/requests/", {"service_code": "pothole", "address": "600 State St",
-                                        "attributes": {"where": "curb"}}, format="json")
-    assert vague.status_code == 400 and "ambiguous" in vague.json()["detail"] and "600 S STATE ST" in vague.json()[
-        "detail"]
+    vague = api.post(
+        "/api/requests/",
+        {"service_code": "pothole", "address": "600 State St", "attributes": {"where": "curb"}},
+        format="json",
+    )
+    assert (
+        vague.status_code == 400
+        and "ambiguous" in vague.json()["detail"]
+        and "600 S STATE ST" in vague.json()["detail"]
+    )
 
 
 OA = """LON,LAT,NUMBER,STREET,UNIT,CITY,POSTCODE
@@ -177,14 +199,37 @@ def test_osm_address_tags_on_nodes_and_buildings_load(little_city, tmp_path):
     assert way.kind == "point" and way.lat == pytest.approx(0.5032)
 
 
-RANGES = {"type": "FeatureCollection", "features": [
-    {"type": "Feature", "properties": {"FULLNAME": "Oak St", "LFROMHN": "101", "LTOHN": "199", "RFROMHN": "100",
-                                       "RTOHN": "198", "ZIPL": "60601", "ZIPR": "60601"},
-     "geometry": {"type": "LineString", "coordinates": [[0.600, 0.600], [0.601, 0.600]]}},
-    {"type": "Feature", "properties": {"FULLNAME": "Oak St", "LFROMHN": "201", "LTOHN": "299", "RFROMHN": "200",
-                                       "RTOHN": "298", "ZIPL": "60601", "ZIPR": "60601"},
-     "geometry": {"type": "LineString", "coordinates": [[0.601, 0.600], [0.602, 0.600]]}},
-]}
+RANGES = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {
+                "FULLNAME": "Oak St",
+                "LFROMHN": "101",
+                "LTOHN": "199",
+                "RFROMHN": "100",
+                "RTOHN": "198",
+                "ZIPL": "60601",
+                "ZIPR": "60601",
+            },
+            "geometry": {"type": "LineString", "coordinates": [[0.600, 0.600], [0.601, 0.600]]},
+        },
+        {
+            "type": "Feature",
+            "properties": {
+                "FULLNAME": "Oak St",
+                "LFROMHN": "201",
+                "LTOHN": "299",
+                "RFROMHN": "200",
+                "RTOHN": "298",
+                "ZIPL": "60601",
+                "ZIPR": "60601",
+            },
+            "geometry": {"type": "LineString", "coordinates": [[0.601, 0.600], [0.602, 0.600]]},
+        },
+    ],
+}
 
 
 def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little_city, tmp_path):
@@ -211,10 +256,24 @@ def test_the_city_of_chicago_centreline_layout_loads_with_its_split_name_fields(
     features = []
     for f in RANGES["features"]:  # type: ignore[index]
         p = f["properties"]
-        features.append({"type": "Feature", "geometry": f["geometry"], "properties": {
-            "PRE_DIR": "N", "STREET_NAM": "OAK", "STREET_TYP": "ST", "SUF_DIR": None, "L_F_ADD": p["LFROMHN"],
-            "L_T_ADD": p["LTOHN"], "R_F_ADD": p["RFROMHN"], "R_T_ADD": p["RTOHN"], "L_ZIP": "60601",
-            "R_ZIP": "60601"}})
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": f["geometry"],
+                "properties": {
+                    "PRE_DIR": "N",
+                    "STREET_NAM": "OAK",
+                    "STREET_TYP": "ST",
+                    "SUF_DIR": None,
+                    "L_F_ADD": p["LFROMHN"],
+                    "L_T_ADD": p["LTOHN"],
+                    "R_F_ADD": p["RFROMHN"],
+                    "R_T_ADD": p["RTOHN"],
+                    "L_ZIP": "60601",
+                    "R_ZIP": "60601",
+                },
+            }
+        )
     path = tmp_path / "centerlines.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
     report = import_ranges(path, fields="chicago", name="city centrelines")
@@ -232,8 +291,11 @@ def test_address_points_teach_where_numbers_sit_inside_a_block(little_city, tmp_
     from layers.addresses import import_addresses
 
     hundred = 0.005 / 12  # latitude of one hundred-block in the little city
-    rows = [f"0.5001,{0.5 + k * hundred + min(0.1 + 0.018 * r, 0.95) * hundred:.7f},{100 * k + r},N State St,,,"
-            for k in range(12) for r in range(0, 50, 2)]
+    rows = [
+        f"0.5001,{0.5 + k * hundred + min(0.1 + 0.018 * r, 0.95) * hundred:.7f},{100 * k + r},N State St,,,"
+        for k in range(12)
+        for r in range(0, 50, 2)
+    ]
     path = tmp_path / "lots.csv"
     path.write_text("LON,LAT,NUMBER,STREET,UNIT,CITY,POSTCODE\n" + "\n".join(rows) + "\n")
     before = geocoding.geocode("624 N Ashland Ave")
@@ -271,22 +333,27 @@ def test_an_osm_interpolation_way_stands_for_every_house_between_its_ends(little
     report = import_addresses(path, kind="osm", name="osm interpolation")
     # 700 and 720 themselves, and 702 … 718 between them (9); the odd way's ends differ in parity.
     assert (report.loaded, report.interpolated) == (11, 9)
-    assert report.skipped == {"no addr:street": 2, "interpolation ends that do not make a range": 1,
-                              "addr:interpolation=alphabetic (expected odd, even, all or a step)": 1}
+    assert report.skipped == {
+        "no addr:street": 2,
+        "interpolation ends that do not make a range": 1,
+        "addr:interpolation=alphabetic (expected odd, even, all or a step)": 1,
+    }
     geocoding.clear_cache()
     middle = geocoding.geocode("710 N State St")
     assert (middle.kind, middle.lon, middle.lat) == ("point", pytest.approx(0.5002), pytest.approx(0.5031))
     assert geocoding.geocode("704 N State St").lat == pytest.approx(0.50304)
 
 
-def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_ward_edge(little_city, load_wards,
-                                                                                          tmp_path):
+def test_reverse_answers_in_the_forward_shape_with_the_side_community_area_and_ward_edge(
+    little_city, load_wards, tmp_path
+):
     from layers.addresses import import_addresses
     from layers.models import LayerKind
     from tests.conftest import WEST_SQUARE, collection, feature
 
-    load_wards(collection(feature("35", WEST_SQUARE, community="NEAR NORTH")), kind=LayerKind.COMMUNITY_AREAS,
-               name="areas")
+    load_wards(
+        collection(feature("35", WEST_SQUARE, community="NEAR NORTH")), kind=LayerKind.COMMUNITY_AREAS, name="areas"
+    )
     west = geocoding.reverse(0.49990, 0.5025)  # 8 m west of State St: the even side
     east = geocoding.reverse(0.50010, 0.5025)
     assert (west["status"], west["kind"], west["address"]) == ("matched", "interpolated", "600 N STATE ST")
@@ -356,8 +423,7 @@ def test_the_grid_gives_ranged_centrelines_that_read_back_as_a_ranges_layer(litt
     assert r.kind == "interpolated" and r.lat == pytest.approx(0.50125, abs=5e-5) and r.lon < 0.5  # west: even
 
 
-def test_switching_the_active_address_layer_changes_answers_and_switching_back_restores_them(little_city,
-                                                                                              tmp_path):
+def test_switching_the_active_address_layer_changes_answers_and_switching_back_restores_them(little_city, tmp_path):
     from layers.addresses import import_addresses
     from layers.models import LayerVersion
 
@@ -382,8 +448,10 @@ def test_a_missing_number_lands_between_its_neighbouring_address_points(little_c
     from layers.addresses import import_addresses
 
     path = tmp_path / "neighbours.csv"
-    path.write_text("LON,LAT,NUMBER,STREET\n0.4999,0.50260,600,N State St\n0.4999,0.50270,610,N State St\n"
-                    "0.5001,0.50265,605,N State St\n")  # 605 is across the street: not a neighbour of 604
+    path.write_text(
+        "LON,LAT,NUMBER,STREET\n0.4999,0.50260,600,N State St\n0.4999,0.50270,610,N State St\n"
+        "0.5001,0.50265,605,N State St\n"
+    )  # 605 is across the street: not a neighbour of 604
     import_addresses(path, kind="openaddresses", name="neighbours")
     geocoding.clear_cache()
     r = geocoding.geocode("604 N State St")
@@ -392,10 +460,16 @@ def test_a_missing_number_lands_between_its_neighbouring_address_points(little_c
     assert alone.lon == pytest.approx(0.5) and alone.lat == pytest.approx(0.5025 + 0.12 * 0.005 / 12, abs=1e-6)
 
 
-TWINS = [("N CLINTON ST", "W MADISON ST", 0.498, 0.500, ""), ("N CLINTON ST", "W DIVISION ST", 0.498, 0.505, ""),
-         ("N CLIFTON ST", "W MADISON ST", 0.497, 0.500, ""), ("N CLIFTON ST", "W ELM ST", 0.497, 0.5005, ""),
-         ("N STATE ST", "W MADISON ST", 0.500, 0.500, ""), ("N STATE ST", "W DIVISION ST", 0.500, 0.505, ""),
-         ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""), ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, "")]
+TWINS = [
+    ("N CLINTON ST", "W MADISON ST", 0.498, 0.500, ""),
+    ("N CLINTON ST", "W DIVISION ST", 0.498, 0.505, ""),
+    ("N CLIFTON ST", "W MADISON ST", 0.497, 0.500, ""),
+    ("N CLIFTON ST", "W ELM ST", 0.497, 0.5005, ""),
+    ("N STATE ST", "W MADISON ST", 0.500, 0.500, ""),
+    ("N STATE ST", "W DIVISION ST", 0.500, 0.505, ""),
+    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""),
+    ("N ASHLAND AVE", "W DIVISION ST", 0.494, 0.505, ""),
+]
 
 
 def test_a_typo_as_close_to_two_streets_goes_to_the_one_that_has_the_number(grid_city):
@@ -404,7 +478,9 @@ def test_a_typo_as_close_to_two_streets_goes_to_the_one_that_has_the_number(grid
     assert (far.status, far.address) == ("matched", "1100 N CLINTON ST")
     near = geocoding.geocode("20 N Cliton St")  # both have 20 N: say so
     assert near.status == "ambiguous" and {c["address"] for c in near.candidates} == {
-        "20 N CLINTON ST", "20 N CLIFTON ST"}
+        "20 N CLINTON ST",
+        "20 N CLIFTON ST",
+    }
 
 
 def test_without_a_street_layer_a_pin_still_gets_its_ward(two_square_wards):

@@ -13,10 +13,18 @@ URL = "/api/requests/"
 
 
 def body(**over):  # type: ignore[no-untyped-def]
-    data = {"service_code": "pothole", "lon": "1.5", "lat": "0.5", "address": "1500 E Test Ave",
-            "description": "Deep hole in the eastbound lane", "attributes": {"where": "lane", "depth_cm": "12"},
-            "channel": "phone", "reporter_name": "Rosa Resident", "reporter_email": "rosa@example.org",
-            "notify_via": "email"}
+    data = {
+        "service_code": "pothole",
+        "lon": "1.5",
+        "lat": "0.5",
+        "address": "1500 E Test Ave",
+        "description": "Deep hole in the eastbound lane",
+        "attributes": {"where": "lane", "depth_cm": "12"},
+        "channel": "phone",
+        "reporter_name": "Rosa Resident",
+        "reporter_email": "rosa@example.org",
+        "notify_via": "email",
+    }
     data.update(over)
     return data
 
@@ -37,8 +45,9 @@ def test_an_intake_clerk_files_a_pothole_and_gets_a_ticket(client, intake_clerk,
 
 def test_an_information_call_is_logged_without_a_location(client, intake_clerk, two_square_wards, info_call):
     client.force_login(intake_clerk)
-    response = client.post(URL, {"service_code": "info", "description": "Asked about bulk pickup"},
-                           content_type="application/json")
+    response = client.post(
+        URL, {"service_code": "info", "description": "Asked about bulk pickup"}, content_type="application/json"
+    )
     assert response.status_code == 201
     req = ServiceRequest.objects.get(ticket=response.json()["ticket"])
     assert req.location is None and req.ward_number is None and req.located_by == "none"
@@ -72,7 +81,8 @@ def test_a_ward_rule_sends_the_request_to_another_department(client, intake_cler
     ],
 )
 def test_bad_intake_gets_a_4xx_that_says_what_was_expected_and_writes_nothing(
-        client, intake_clerk, two_square_wards, pothole, change, field, message):
+    client, intake_clerk, two_square_wards, pothole, change, field, message
+):
     client.force_login(intake_clerk)
     response = client.post(URL, body(**change), content_type="application/json")
     assert response.status_code == 400

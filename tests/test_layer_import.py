@@ -74,10 +74,26 @@ def test_a_dry_run_reads_everything_and_leaves_nothing(load_wards):
         ("{not json", "could not read it as a vector file"),
         (collection(), "no features"),
         (collection(feature("one", WEST_SQUARE)), "must be a whole number"),
-        ({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ward": "1"},
-          "geometry": {"type": "Point", "coordinates": [0.5, 0.5]}}]}, "expected a Polygon or MultiPolygon"),
-        ({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"ward": "1"},
-          "geometry": None}]}, "has no geometry"),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {"ward": "1"},
+                        "geometry": {"type": "Point", "coordinates": [0.5, 0.5]},
+                    }
+                ],
+            },
+            "expected a Polygon or MultiPolygon",
+        ),
+        (
+            {
+                "type": "FeatureCollection",
+                "features": [{"type": "Feature", "properties": {"ward": "1"}, "geometry": None}],
+            },
+            "has no geometry",
+        ),
     ],
     ids=["broken-json", "empty", "non-numeric-number", "point-geometry", "null-geometry"],
 )
@@ -124,12 +140,18 @@ def test_features_sharing_a_number_are_merged_and_reported(load_wards):
 @pytest.mark.parametrize(("driver", "suffix"), [("ESRI Shapefile", ".shp"), ("GPKG", ".gpkg")])
 def test_shapefiles_and_geopackages_in_state_plane_are_reprojected(write_geojson, tmp_path, driver, suffix):
     """Another city's districts in a projected CRS (Illinois East, US feet) load without code changes."""
-    src = write_geojson(collection(feature("1", [[-87.70, 41.90], [-87.60, 41.90], [-87.60, 41.95],
-                                                 [-87.70, 41.95], [-87.70, 41.90]], district="1")))
+    src = write_geojson(
+        collection(
+            feature(
+                "1", [[-87.70, 41.90], [-87.60, 41.90], [-87.60, 41.95], [-87.70, 41.95], [-87.70, 41.90]], district="1"
+            )
+        )
+    )
     out = tmp_path / f"districts{suffix}"
     subprocess.run(["ogr2ogr", "-f", driver, "-t_srs", "EPSG:3435", str(out), str(src)], check=True)
-    report = import_boundaries(BoundaryImportSpec(path=out, kind=LayerKind.WARDS, name="districts",
-                                                  number_field="district", activate=True))
+    report = import_boundaries(
+        BoundaryImportSpec(path=out, kind=LayerKind.WARDS, name="districts", number_field="district", activate=True)
+    )
     ward = Ward.objects.get(layer_version_id=report.version_id)
     xmin, ymin, xmax, ymax = ward.geom.extent
     assert (xmin, ymin, xmax, ymax) == pytest.approx((-87.70, 41.90, -87.60, 41.95), abs=1e-6)
@@ -162,8 +184,9 @@ def test_retiring_is_reversible_too(two_square_wards):
 
 
 def test_maps_with_separate_date_ranges_stay_active_together(load_wards):
-    a = load_wards(collection(feature("1", WEST_SQUARE)), effective_from=dt.date(2015, 1, 1),
-                   effective_to=dt.date(2023, 1, 1))
+    a = load_wards(
+        collection(feature("1", WEST_SQUARE)), effective_from=dt.date(2015, 1, 1), effective_to=dt.date(2023, 1, 1)
+    )
     b = load_wards(collection(feature("2", WEST_SQUARE)), effective_from=dt.date(2023, 1, 1))
     assert LayerVersion.objects.filter(pk__in=[a.version_id, b.version_id], active=True).count() == 2
 
@@ -182,8 +205,9 @@ def test_rollback_with_nothing_to_undo_says_so(db):
 
 def test_an_end_date_before_the_start_is_refused(load_wards):
     with pytest.raises(LayerImportError, match="must be after"):
-        load_wards(collection(feature("1", WEST_SQUARE)), effective_from=dt.date(2023, 1, 1),
-                   effective_to=dt.date(2020, 1, 1))
+        load_wards(
+            collection(feature("1", WEST_SQUARE)), effective_from=dt.date(2023, 1, 1), effective_to=dt.date(2020, 1, 1)
+        )
 
 
 def test_the_chicago_manifest_names_real_files_with_dates():

@@ -20,9 +20,16 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def a_pothole(two_square_wards, pothole):  # type: ignore[no-untyped-def]
-    return create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
-                                     attributes={"where": "curb"}, reporter_email="rosa@example.org",
-                                     notify_via="email"), actor_label="test")
+    return create_request(
+        IntakeData(
+            service_code="pothole",
+            location=point_from_lonlat(0.5, 0.5),
+            attributes={"where": "curb"},
+            reporter_email="rosa@example.org",
+            notify_via="email",
+        ),
+        actor_label="test",
+    )
 
 
 def force_status(req: ServiceRequest, status: str) -> ServiceRequest:
@@ -36,8 +43,9 @@ def test_each_action_is_allowed_exactly_from_its_statuses(a_pothole, pothole, ve
     req = force_status(a_pothole, source)
     parent = None
     if verb == "mark_duplicate":
-        parent = create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
-                                           attributes={"where": "curb"}))
+        parent = create_request(
+            IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+        )
     kwargs = {"note": "done and checked", "photos": 1, "parent": parent}
     if source in MOVES[verb].sources:
         updated = apply(req, verb, **kwargs)
@@ -75,11 +83,18 @@ def test_a_stale_version_is_refused_and_changes_nothing(a_pothole):
 
 
 def test_a_duplicate_points_at_the_root_and_its_reporter_follows_the_parent(a_pothole):
-    second = create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
-                                       attributes={"where": "curb"}, reporter_email="sam@example.org",
-                                       notify_via="email"))
-    third = create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
-                                      attributes={"where": "curb"}))
+    second = create_request(
+        IntakeData(
+            service_code="pothole",
+            location=point_from_lonlat(0.5, 0.5),
+            attributes={"where": "curb"},
+            reporter_email="sam@example.org",
+            notify_via="email",
+        )
+    )
+    third = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+    )
     apply(second, "mark_duplicate", parent=a_pothole)
     dup = apply(third, "mark_duplicate", parent=ServiceRequest.objects.get(pk=second.pk))
     assert dup.parent_id == a_pothole.pk  # no chains
@@ -97,8 +112,10 @@ def test_not_fixed_reopens_as_a_linked_follow_up(a_pothole):
 
 def test_the_audit_trail_refuses_update_and_delete_in_the_database(a_pothole):
     event = RequestEvent.objects.filter(request=a_pothole).first()
-    for sql in ("UPDATE gis_app_requestevent SET note = 'rewritten' WHERE id = %s",
-                "DELETE FROM gis_app_requestevent WHERE id = %s"):
+    for sql in (
+        "UPDATE gis_app_requestevent SET note = 'rewritten' WHERE id = %s",
+        "DELETE FROM gis_app_requestevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
             cur.execute(sql, [event.pk])
     event.refresh_from_db()
@@ -132,8 +149,12 @@ def test_storm_mode_extends_due_dates_of_chosen_types_filed_in_its_window(pothol
     from gis_app.due_dates import due_at
     from gis_app.models import StormMode
 
-    storm = StormMode.objects.create(name="Blizzard", starts_at=dt.datetime(2025, 1, 13, tzinfo=CHI),
-                                     ends_at=dt.datetime(2025, 1, 16, tzinfo=CHI), extension_hours=48)
+    storm = StormMode.objects.create(
+        name="Blizzard",
+        starts_at=dt.datetime(2025, 1, 13, tzinfo=CHI),
+        ends_at=dt.datetime(2025, 1, 16, tzinfo=CHI),
+        extension_hours=48,
+    )
     storm.service_types.add(pothole)
     monday = dt.datetime(2025, 1, 13, 9, 0, tzinfo=CHI)
     assert due_at(pothole, monday) == dt.datetime(2025, 1, 14, 16, 0, tzinfo=CHI) + dt.timedelta(hours=48)
@@ -149,8 +170,11 @@ def test_a_council_member_reads_but_cannot_act(client, alderman_ward_2, a_pothol
     detail = client.get(f"/api/requests/{a_pothole.ticket}/")
     assert detail.status_code == 200
     assert "reporter_email" not in detail.json()
-    response = client.post(f"/api/requests/{a_pothole.ticket}/actions/",
-                           {"action": "assign", "version": a_pothole.version}, content_type="application/json")
+    response = client.post(
+        f"/api/requests/{a_pothole.ticket}/actions/",
+        {"action": "assign", "version": a_pothole.version},
+        content_type="application/json",
+    )
     assert response.status_code == 403
 
 
@@ -173,8 +197,9 @@ def test_a_dispatcher_moves_a_request_and_a_stale_version_gets_409(client, dispa
     url = f"/api/requests/{a_pothole.ticket}/actions/"
     ok = client.post(url, {"action": "assign", "version": a_pothole.version}, content_type="application/json")
     assert ok.status_code == 200 and ok.json()["status"] == "assigned"
-    stale = client.post(url, {"action": "hold", "note": "x", "version": a_pothole.version},
-                        content_type="application/json")
+    stale = client.post(
+        url, {"action": "hold", "note": "x", "version": a_pothole.version}, content_type="application/json"
+    )
     assert stale.status_code == 409 and "reload" in stale.json()["detail"]
     wrong = client.post(url, {"action": "close", "version": a_pothole.version + 1}, content_type="application/json")
     assert wrong.status_code == 400 and "allowed now" in wrong.json()["detail"]
@@ -201,8 +226,9 @@ def test_changing_the_type_re_decides_department_and_due_date(a_pothole, streets
     from gis_app.transitions import change_type
 
     forestry = Department.objects.create(code="forestry", name="Forestry")
-    tree = ServiceType.objects.create(code="tree", name="Tree trim", department=forestry, sla_kind="calendar_days",
-                                      sla_amount=30)
+    tree = ServiceType.objects.create(
+        code="tree", name="Tree trim", department=forestry, sla_kind="calendar_days", sla_amount=30
+    )
     changed = change_type(a_pothole, tree)
     assert changed.department == forestry
     assert changed.due_at == changed.requested_at + dt.timedelta(days=30)
@@ -215,22 +241,39 @@ def test_declaring_a_storm_extends_open_requests_filed_in_it_and_audits_each(a_p
     from gis_app.sla_alerts import declare_storm
 
     before = a_pothole.due_at
-    declare_storm("Snow emergency", [pothole], a_pothole.requested_at - dt.timedelta(hours=1),
-                  timezone.now() + dt.timedelta(days=1), 24)
+    declare_storm(
+        "Snow emergency",
+        [pothole],
+        a_pothole.requested_at - dt.timedelta(hours=1),
+        timezone.now() + dt.timedelta(days=1),
+        24,
+    )
     a_pothole.refresh_from_db()
     assert a_pothole.due_at == before + dt.timedelta(hours=24)
     event = RequestEvent.objects.get(request=a_pothole, verb="due_date_extended")
     assert event.note == "storm mode: Snow emergency" and event.actor_label == "storm mode"
 
 
-@pytest.mark.parametrize(("actor", "can_file", "can_act"), [
-    ("intake_clerk", True, False), ("dispatcher", False, True), ("crew_alpha", False, False),
-    ("alderman_ward_2", False, False)])
+@pytest.mark.parametrize(
+    ("actor", "can_file", "can_act"),
+    [
+        ("intake_clerk", True, False),
+        ("dispatcher", False, True),
+        ("crew_alpha", False, False),
+        ("alderman_ward_2", False, False),
+    ],
+)
 def test_each_role_files_and_acts_only_as_it_may(request, client, a_pothole, actor, can_file, can_act):
     client.force_login(request.getfixturevalue(actor))
-    filed = client.post("/api/requests/", {"service_code": "pothole", "lon": "0.5", "lat": "0.5",
-                                           "attributes": {"where": "curb"}}, content_type="application/json")
+    filed = client.post(
+        "/api/requests/",
+        {"service_code": "pothole", "lon": "0.5", "lat": "0.5", "attributes": {"where": "curb"}},
+        content_type="application/json",
+    )
     assert (filed.status_code == 201) is can_file
-    acted = client.post(f"/api/requests/{a_pothole.ticket}/actions/", {"action": "assign",
-                        "version": a_pothole.version}, content_type="application/json")
+    acted = client.post(
+        f"/api/requests/{a_pothole.ticket}/actions/",
+        {"action": "assign", "version": a_pothole.version},
+        content_type="application/json",
+    )
     assert (acted.status_code == 200) is can_act

@@ -154,9 +154,11 @@ def test_a_mapping_that_names_missing_columns_is_refused(two_square_wards, chica
 def test_assumptions_set_slas_from_observed_close_times(two_square_wards, chicago_like, tmp_path):
     load_311(chicago_like)
     assumptions = tmp_path / "a.toml"
-    assumptions.write_text('[sla]\npercentile = 80\nmin_rows = 2\ndefault_days = 7\n'
-                           '[calendar]\nholidays = [{ date = 2026-12-25, name = "Christmas Day" }]\n'
-                           '[expected_minutes]\ndefault = 20\n"Pothole in Street Complaint" = 45\n')
+    assumptions.write_text(
+        "[sla]\npercentile = 80\nmin_rows = 2\ndefault_days = 7\n"
+        '[calendar]\nholidays = [{ date = 2026-12-25, name = "Christmas Day" }]\n'
+        '[expected_minutes]\ndefault = 20\n"Pothole in Street Complaint" = 45\n'
+    )
     report = apply_assumptions(assumptions)
     pothole = ServiceType.objects.get(code="phf")
     # Closed potholes took 24 h and 12 h: the 80th percentile is 21.6 h = 0.9 days.
@@ -172,7 +174,9 @@ def test_replay_files_today_s_work_through_intake(two_square_wards, chicago_like
 
     load_311(chicago_like)
     contractor = Department.objects.create(code="ward2", name="Ward 2 contractor")
-    DepartmentRule.objects.create(service_type=ServiceType.objects.get(code="slo"), ward_number=2, department=contractor)
+    DepartmentRule.objects.create(
+        service_type=ServiceType.objects.get(code="slo"), ward_number=2, department=contractor
+    )
     now = timezone.now()
     report = replay_today(now=now)
     replayed = ServiceRequest.objects.filter(import_batch__kind="replay")

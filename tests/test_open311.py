@@ -37,8 +37,7 @@ def fixit_key(db) -> str:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def hotline(streets_dept):  # type: ignore[no-untyped-def]
     """A sensitive type: never listed, never shown."""
-    return ServiceType.objects.create(code="abuse", name="Elder abuse hotline", department=streets_dept,
-                                      sensitive=True)
+    return ServiceType.objects.create(code="abuse", name="Elder abuse hotline", department=streets_dept, sensitive=True)
 
 
 def body(response) -> object:  # type: ignore[no-untyped-def]
@@ -50,13 +49,19 @@ def post(client: Client, fmt: str = "json", **fields: object):  # type: ignore[n
 
 
 def report(key: str, **extra: object) -> dict[str, object]:
-    fields: dict[str, object] = {"api_key": key, "service_code": "pothole", "address_string": "600 N State St",
-                                 "attribute[where]": "lane", "description": "Deep hole by the bus stop"}
+    fields: dict[str, object] = {
+        "api_key": key,
+        "service_code": "pothole",
+        "address_string": "600 N State St",
+        "attribute[where]": "lane",
+        "description": "Deep hole by the bus stop",
+    }
     fields.update(extra)
     return fields
 
 
 # ---- discovery and services -----------------------------------------------------------------------------------
+
 
 def test_discovery_points_clients_at_the_v2_endpoint_in_both_formats(client):
     found = body(client.get("/open311/v2/discovery.json"))
@@ -75,8 +80,14 @@ def test_services_list_the_public_types_and_say_which_have_questions(client, pot
     assert set(by_code) == {"pothole", "info"}  # the sensitive hotline is not listed
     assert by_code["pothole"]["metadata"] is True and by_code["info"]["metadata"] is False
     assert by_code["pothole"] | {"metadata": True} == {
-        "service_code": "pothole", "service_name": "Pothole in street", "description": "", "metadata": True,
-        "type": "realtime", "keywords": "", "group": "Streets"}
+        "service_code": "pothole",
+        "service_name": "Pothole in street",
+        "description": "",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": "",
+        "group": "Streets",
+    }
     xml = ET.fromstring(client.get("/open311/v2/services.xml").content)
     assert xml.tag == "services" and sorted(s.findtext("service_code") or "" for s in xml) == ["info", "pothole"]
     assert xml.find("service[service_code='pothole']/metadata").text == "true"  # type: ignore[union-attr]
@@ -86,8 +97,12 @@ def test_a_service_definition_lists_its_questions_and_their_allowed_values(clien
     definition = body(client.get("/open311/v2/services/pothole.json"))
     assert isinstance(definition, dict) and definition["service_code"] == "pothole"
     where, depth = definition["attributes"]
-    assert (where["code"], where["datatype"], where["required"], where["order"]) == ("where", "singlevaluelist",
-                                                                                     True, 1)
+    assert (where["code"], where["datatype"], where["required"], where["order"]) == (
+        "where",
+        "singlevaluelist",
+        True,
+        1,
+    )
     assert where["values"] == [{"key": "lane", "name": "Traffic lane"}, {"key": "curb", "name": "Curb"}]
     assert (depth["code"], depth["datatype"], depth["required"]) == ("depth_cm", "number", False)
     xml = ET.fromstring(client.get("/open311/v2/services/pothole.xml").content)
@@ -99,9 +114,19 @@ def test_a_service_definition_lists_its_questions_and_their_allowed_values(clien
 
 # ---- posting ----------------------------------------------------------------------------------------------
 
+
 def test_a_resident_app_posts_an_address_and_gets_the_ticket_back(client, little_city, pothole, fixit_key):
-    answer = post(client, **report(fixit_key, email="ana@example.org", first_name="Ana", last_name="Ruiz",
-                                   account_id="fixit-77", media_url="https://img.fixit.example/hole.jpg"))
+    answer = post(
+        client,
+        **report(
+            fixit_key,
+            email="ana@example.org",
+            first_name="Ana",
+            last_name="Ruiz",
+            account_id="fixit-77",
+            media_url="https://img.fixit.example/hole.jpg",
+        ),
+    )
     assert answer.status_code == 201, answer.content
     (created,) = body(answer)  # type: ignore[misc]
     assert created["service_notice"] == "Usually fixed in two days" and created["account_id"] == "fixit-77"
@@ -127,36 +152,52 @@ def test_a_multi_value_answer_arrives_as_a_list(client, little_city, streets_dep
     from gis_app.models import ServiceAttribute
 
     graffiti = ServiceType.objects.create(code="graffiti", name="Graffiti", department=streets_dept)
-    ServiceAttribute.objects.create(service_type=graffiti, code="surface", datatype="multivaluelist", order=1,
-                                    description="On what?", values=[{"key": "wall", "name": "Wall"},
-                                                                    {"key": "door", "name": "Door"}])
-    answer = client.post("/open311/v2/requests.json", {"api_key": fixit_key, "service_code": "graffiti",
-                                                       "lat": "0.5", "long": "0.5",
-                                                       "attribute[surface][]": ["wall", "door"]})
+    ServiceAttribute.objects.create(
+        service_type=graffiti,
+        code="surface",
+        datatype="multivaluelist",
+        order=1,
+        description="On what?",
+        values=[{"key": "wall", "name": "Wall"}, {"key": "door", "name": "Door"}],
+    )
+    answer = client.post(
+        "/open311/v2/requests.json",
+        {
+            "api_key": fixit_key,
+            "service_code": "graffiti",
+            "lat": "0.5",
+            "long": "0.5",
+            "attribute[surface][]": ["wall", "door"],
+        },
+    )
     assert answer.status_code == 201, answer.content
     assert ServiceRequest.objects.get().attributes == {"surface": ["wall", "door"]}
 
 
-@pytest.mark.parametrize(("changes", "status", "says"), [
-    ({"api_key": ""}, 403, "api_key is required"),
-    ({"api_key": "not-a-key"}, 403, "api_key is not known"),
-    ({"service_code": ""}, 400, "service_code is required"),
-    ({"service_code": "abuse"}, 400, "service_code 'abuse' is not a service here"),
-    ({"address_string": ""}, 400, "lat/long or address_string: Pothole in street needs a location"),
-    ({"address_string": "", "address_id": "A-17"}, 400, "address_id is not supported"),
-    ({"address_string": "600 State St"}, 400, "address_string: is ambiguous: did you mean"),
-    ({"address_string": "600 N Nowhere Blvd"}, 400, "address_string: could not be placed"),
-    ({"address_string": "", "lat": "5.5", "long": "5.5"}, 400, "is outside the city"),
-    ({"address_string": "", "lat": "abc", "long": "0.5"}, 400, "lat/long or address_string:"),
-    ({"attribute[where]": "sky"}, 400, "attribute[where]: must be one of curb, lane"),
-    ({"attribute[colour]": "red"}, 400, "unknown attribute(s) colour"),
-    ({"description": "x" * 5000}, 400, "description: is at most"),
-    ({"email": "not-an-address"}, 400, "email must be an e-mail address"),
-    ({"media_url": "javascript:alert(1)"}, 400, "media_url must be an http(s) URL"),
-    ({"first_name": "A" * 101}, 400, "first_name is at most 100 characters"),
-])
-def test_a_bad_post_says_what_was_expected_and_stores_nothing(client, little_city, pothole, hotline, fixit_key,
-                                                              changes, status, says):
+@pytest.mark.parametrize(
+    ("changes", "status", "says"),
+    [
+        ({"api_key": ""}, 403, "api_key is required"),
+        ({"api_key": "not-a-key"}, 403, "api_key is not known"),
+        ({"service_code": ""}, 400, "service_code is required"),
+        ({"service_code": "abuse"}, 400, "service_code 'abuse' is not a service here"),
+        ({"address_string": ""}, 400, "lat/long or address_string: Pothole in street needs a location"),
+        ({"address_string": "", "address_id": "A-17"}, 400, "address_id is not supported"),
+        ({"address_string": "600 State St"}, 400, "address_string: is ambiguous: did you mean"),
+        ({"address_string": "600 N Nowhere Blvd"}, 400, "address_string: could not be placed"),
+        ({"address_string": "", "lat": "5.5", "long": "5.5"}, 400, "is outside the city"),
+        ({"address_string": "", "lat": "abc", "long": "0.5"}, 400, "lat/long or address_string:"),
+        ({"attribute[where]": "sky"}, 400, "attribute[where]: must be one of curb, lane"),
+        ({"attribute[colour]": "red"}, 400, "unknown attribute(s) colour"),
+        ({"description": "x" * 5000}, 400, "description: is at most"),
+        ({"email": "not-an-address"}, 400, "email must be an e-mail address"),
+        ({"media_url": "javascript:alert(1)"}, 400, "media_url must be an http(s) URL"),
+        ({"first_name": "A" * 101}, 400, "first_name is at most 100 characters"),
+    ],
+)
+def test_a_bad_post_says_what_was_expected_and_stores_nothing(
+    client, little_city, pothole, hotline, fixit_key, changes, status, says
+):
     answer = post(client, **report(fixit_key, **changes))
     assert answer.status_code == status
     (error,) = body(answer)  # type: ignore[misc]
@@ -179,15 +220,27 @@ def test_the_key_may_come_in_a_header(client, little_city, pothole, fixit_key):
 
 # ---- reading ------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def filed(client, little_city, pothole, info_call, hotline, fixit_key):  # type: ignore[no-untyped-def]
     """Three requests from residents, one on the sensitive hotline, one from last year."""
     from gis_app.intake import IntakeData, create_request
     from layers.coords import point_from_lonlat
 
-    tickets = [body(post(client, **report(fixit_key, description=f"Hole {i}, call 312-555-0{i}00 or ana{i}@example.org",
-                                          email=f"ana{i}@example.org", phone="3125550100")))[0]["service_request_id"]
-               for i in range(1, 4)]
+    tickets = [
+        body(
+            post(
+                client,
+                **report(
+                    fixit_key,
+                    description=f"Hole {i}, call 312-555-0{i}00 or ana{i}@example.org",
+                    email=f"ana{i}@example.org",
+                    phone="3125550100",
+                ),
+            )
+        )[0]["service_request_id"]
+        for i in range(1, 4)
+    ]
     create_request(IntakeData(service_code="abuse", location=point_from_lonlat(0.5, 0.5), description="private"))
     create_request(IntakeData(service_code="info", requested_at=timezone.now() - dt.timedelta(days=400)))
     return tickets
@@ -203,8 +256,11 @@ def test_requests_read_without_a_key_and_without_personal_data(client, filed):
         assert secret not in text
     first = next(r for r in rows if r["service_request_id"] == filed[0])
     assert first["description"] == "Hole 1, call [phone removed] or [e-mail removed]"
-    assert (first["status"], first["service_code"], first["agency_responsible"]) == ("open", "pothole",
-                                                                                     "Streets and Sanitation")
+    assert (first["status"], first["service_code"], first["agency_responsible"]) == (
+        "open",
+        "pothole",
+        "Streets and Sanitation",
+    )
     assert first["address"] == "600 N STATE ST" and first["lat"] == pytest.approx(0.5025, abs=1e-3)
     assert first["status_notes"] == "Received" and first["expected_datetime"] is not None
 
@@ -216,11 +272,16 @@ def test_closed_requests_say_why_and_filters_narrow_the_list(client, filed):
     apply(done, "cancel", note="resident withdrew")
     closed = body(client.get("/open311/v2/requests.json?status=closed"))
     assert [(r["service_request_id"], r["status"], r["status_notes"]) for r in closed] == [  # type: ignore[index]
-        (filed[0], "closed", "Cancelled")]
+        (filed[0], "closed", "Cancelled")
+    ]
     assert len(body(client.get("/open311/v2/requests.json?status=open&service_code=pothole"))) == 2  # type: ignore[arg-type]
     assert body(client.get("/open311/v2/requests.json?service_code=info")) == []  # last year's: outside 90 days
-    old = body(client.get("/open311/v2/requests.json?service_code=info&start_date="
-                          + (timezone.now() - dt.timedelta(days=401)).date().isoformat()))
+    old = body(
+        client.get(
+            "/open311/v2/requests.json?service_code=info&start_date="
+            + (timezone.now() - dt.timedelta(days=401)).date().isoformat()
+        )
+    )
     assert [r["service_code"] for r in old] == ["info"]  # type: ignore[index]
     both = body(client.get(f"/open311/v2/requests.json?service_request_id={filed[1]},{filed[2]}&status=closed"))
     assert sorted(r["service_request_id"] for r in both) == sorted(filed[1:])  # type: ignore[index]  # ids win
@@ -235,14 +296,17 @@ def test_one_request_by_its_id_in_xml(client, filed):
     assert client.get(f"/open311/v2/requests/{hidden}.json").status_code == 404
 
 
-@pytest.mark.parametrize(("query", "says"), [
-    ("start_date=yesterday", "start_date 'yesterday' is not a date-time"),
-    ("start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z", "at most 90 at once"),
-    ("start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z", "start_date is after end_date"),
-    ("status=pending", "expected open, closed or both"),
-    ("service_code=abuse", "service_code abuse is not a service here"),
-    ("service_request_id=NOT-A-TICKET", "service_request_id:"),
-])
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("start_date=yesterday", "start_date 'yesterday' is not a date-time"),
+        ("start_date=2026-01-01T00:00:00Z&end_date=2026-06-01T00:00:00Z", "at most 90 at once"),
+        ("start_date=2026-06-01T00:00:00Z&end_date=2026-01-01T00:00:00Z", "start_date is after end_date"),
+        ("status=pending", "expected open, closed or both"),
+        ("service_code=abuse", "service_code abuse is not a service here"),
+        ("service_request_id=NOT-A-TICKET", "service_request_id:"),
+    ],
+)
 def test_a_bad_query_says_what_was_expected(client, filed, query, says):
     answer = client.get(f"/open311/v2/requests.xml?{query}")
     assert answer.status_code == 400
@@ -251,8 +315,9 @@ def test_a_bad_query_says_what_was_expected(client, filed, query, says):
     assert says in (error.findtext("error/description") or "")
 
 
-def test_listing_requests_costs_the_same_few_queries_however_many_there_are(client, filed,
-                                                                            django_assert_max_num_queries):
+def test_listing_requests_costs_the_same_few_queries_however_many_there_are(
+    client, filed, django_assert_max_num_queries
+):
     with django_assert_max_num_queries(1):
         assert len(body(client.get("/open311/v2/requests.json"))) == 3  # type: ignore[arg-type]
     for _ in range(5):
@@ -296,8 +361,8 @@ def test_a_description_with_control_characters_still_reads_as_xml(client, little
 
 # ---- rate limits ------------------------------------------------------------------------------------------------
 
-def test_posts_are_limited_per_api_key_and_say_when_to_come_back(client, little_city, pothole, fixit_key,
-                                                                   settings):
+
+def test_posts_are_limited_per_api_key_and_say_when_to_come_back(client, little_city, pothole, fixit_key, settings):
     settings.OPEN311_POST_RATE = "2/hour"
     _, other_key = Open311Key.issue("Neighbourhood app", "dev@hood.example")
     assert [post(client, **report(fixit_key)).status_code for _ in range(2)] == [201, 201]

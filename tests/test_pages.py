@@ -29,8 +29,14 @@ def browser():
     with sync_playwright() as pw:
         b = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield b
         b.close()
@@ -125,8 +131,14 @@ def lamp_out(two_square_wards, streets_dept):  # type: ignore[no-untyped-def]
     from gis_app.models import ServiceType
     from layers.coords import point_from_lonlat
 
-    ServiceType.objects.create(code="light", name="Street light out", department=streets_dept,
-                               dedup_radius_m=250000, dedup_window_days=30, dedup_threshold=2)
+    ServiceType.objects.create(
+        code="light",
+        name="Street light out",
+        department=streets_dept,
+        dedup_radius_m=250000,
+        dedup_window_days=30,
+        dedup_threshold=2,
+    )
     return create_request(IntakeData(service_code="light", location=point_from_lonlat(0.5, 0.5)), actor_label="test")
 
 

@@ -28,14 +28,20 @@ from routing.vrptw import check_routes, gap_pct, read_solomon, to_problem
 
 H = 3600
 LEG = 600
-LINE = Matrix.from_lists([[abs(a - b) * LEG for b in range(5)] for a in range(5)],
-                         [[abs(a - b) * 5000 for b in range(5)] for a in range(5)])
+LINE = Matrix.from_lists(
+    [[abs(a - b) * LEG for b in range(5)] for a in range(5)], [[abs(a - b) * 5000 for b in range(5)] for a in range(5)]
+)
 FAST = SolverSettings(time_limit_seconds=1, solution_limit=200)
 
 
 def crew(cid: str, **kw) -> CrewSpec:
-    return CrewSpec(id=cid, start_index=kw.pop("start_index", 0), shift_start=kw.pop("shift_start", 8 * H),
-                shift_end=kw.pop("shift_end", 16 * H), **kw)
+    return CrewSpec(
+        id=cid,
+        start_index=kw.pop("start_index", 0),
+        shift_start=kw.pop("shift_start", 8 * H),
+        shift_end=kw.pop("shift_end", 16 * H),
+        **kw,
+    )
 
 
 def plan(crews, jobs, settings=FAST, matrix=LINE):
@@ -54,8 +60,10 @@ def test_one_crew_visits_the_line_in_order_with_times_and_distance():
 
 
 def test_skills_are_honoured():
-    sol = plan([crew("alpha"), crew("sparky", skills=frozenset({"electric"}))],
-               [Job("light", 4, 600, required_skill="electric"), Job("pothole", 1, 600)])
+    sol = plan(
+        [crew("alpha"), crew("sparky", skills=frozenset({"electric"}))],
+        [Job("light", 4, 600, required_skill="electric"), Job("pothole", 1, 600)],
+    )
     assert "light" in sol.route_of("sparky").job_ids
     assert all("light" not in r.job_ids for r in sol.routes if r.crew_id != "sparky")
 
@@ -71,14 +79,18 @@ def test_windows_and_shifts_are_honoured():
 
 
 def test_a_job_can_have_two_windows():
-    sol = plan([crew("alpha", shift_start=11 * H)],
-               [Job("a", 1, 600, windows=[TimeWindow(8 * H, 9 * H), TimeWindow(14 * H, 15 * H)])])
+    sol = plan(
+        [crew("alpha", shift_start=11 * H)],
+        [Job("a", 1, 600, windows=[TimeWindow(8 * H, 9 * H), TimeWindow(14 * H, 15 * H)])],
+    )
     assert 14 * H <= sol.route_of("alpha").visits[0].start <= 15 * H
 
 
 def test_a_break_is_placed_in_its_window_and_not_inside_a_job():
-    sol = plan([crew("alpha", breaks=[Break(12 * H, 12 * H + 1800, 1800)])],
-               [Job(j, i, 2 * H) for j, i in (("a", 1), ("b", 2), ("c", 3))])
+    sol = plan(
+        [crew("alpha", breaks=[Break(12 * H, 12 * H + 1800, 1800)])],
+        [Job(j, i, 2 * H) for j, i in (("a", 1), ("b", 2), ("c", 3))],
+    )
     route = sol.route_of("alpha")
     assert len(route.breaks) == 1
     start, duration = route.breaks[0]
@@ -89,8 +101,10 @@ def test_a_break_is_placed_in_its_window_and_not_inside_a_job():
 
 def test_capacity_splits_the_work_between_crews():
     # Three 6-unit jobs, two crews of capacity 10: one job each, the third cannot fit anywhere.
-    sol = plan([crew("alpha", capacity=10), crew("bravo", capacity=10)],
-               [Job(j, i, 60, demand=6) for j, i in (("a", 1), ("b", 2), ("c", 3))])
+    sol = plan(
+        [crew("alpha", capacity=10), crew("bravo", capacity=10)],
+        [Job(j, i, 60, demand=6) for j, i in (("a", 1), ("b", 2), ("c", 3))],
+    )
     assert sorted(len(r.visits) for r in sol.routes) == [1, 1]
     assert [d.reason for d in sol.dropped] == [DropReason.DAY_FULL]
 
@@ -98,11 +112,14 @@ def test_capacity_splits_the_work_between_crews():
 def test_a_job_nobody_can_do_is_dropped_with_its_reason():
     sol = plan(
         [crew("alpha", capacity=10)],
-        [Job("wires", 1, 600, required_skill="high-voltage"),
-         Job("night", 2, 600, windows=[TimeWindow(22 * H, 23 * H)]),
-         Job("far", 4, 600, windows=[TimeWindow(8 * H, 8 * H + 60)]),  # 40 min away; window closes in 1 min
-         Job("heavy", 1, 600, demand=50),
-         Job("ok", 1, 600)])
+        [
+            Job("wires", 1, 600, required_skill="high-voltage"),
+            Job("night", 2, 600, windows=[TimeWindow(22 * H, 23 * H)]),
+            Job("far", 4, 600, windows=[TimeWindow(8 * H, 8 * H + 60)]),  # 40 min away; window closes in 1 min
+            Job("heavy", 1, 600, demand=50),
+            Job("ok", 1, 600),
+        ],
+    )
     assert sol.dropped_reason("wires") == DropReason.NO_CREW_WITH_SKILL
     assert sol.dropped_reason("night") == DropReason.OUTSIDE_EVERY_SHIFT
     assert sol.dropped_reason("far") == DropReason.TOO_FAR
@@ -141,9 +158,12 @@ def test_max_jobs_limits_a_crew():
 
 
 def test_replanning_keeps_done_stops_out_and_starts_each_crew_where_it_is():
-    base = Problem(crews=[crew("alpha"), crew("bravo")],
-                   jobs=[Job(j, i, 600) for j, i in (("a", 1), ("b", 2), ("c", 3), ("d", 4))], matrix=LINE,
-                   settings=FAST)
+    base = Problem(
+        crews=[crew("alpha"), crew("bravo")],
+        jobs=[Job(j, i, 600) for j, i in (("a", 1), ("b", 2), ("c", 3), ("d", 4))],
+        matrix=LINE,
+        settings=FAST,
+    )
     now = 10 * H
     sol = replan(base, [CrewState("alpha", position_index=2, available_from=now)], done_job_ids={"a", "b"})
     planned = sol.assigned_job_ids
@@ -154,26 +174,38 @@ def test_replanning_keeps_done_stops_out_and_starts_each_crew_where_it_is():
 
 
 def test_replanning_keeps_locked_stops_first_and_in_order():
-    base = Problem(crews=[crew("alpha"), crew("bravo")],
-                   jobs=[Job(j, i, 600) for j, i in (("a", 1), ("b", 2), ("c", 3), ("d", 4))], matrix=LINE,
-                   settings=FAST)
+    base = Problem(
+        crews=[crew("alpha"), crew("bravo")],
+        jobs=[Job(j, i, 600) for j, i in (("a", 1), ("b", 2), ("c", 3), ("d", 4))],
+        matrix=LINE,
+        settings=FAST,
+    )
     sol = replan(base, [CrewState("alpha", position_index=0, available_from=9 * H, locked_job_ids=["d", "a"])])
     assert sol.route_of("alpha").job_ids[:2] == ["d", "a"]
 
 
 def test_a_new_urgent_job_is_inserted_on_replan():
-    base = Problem(crews=[crew("alpha", shift_end=11 * H)],
-                   jobs=[Job("a", 1, 3600, priority=2), Job("b", 2, 3600, priority=2)], matrix=LINE, settings=FAST)
+    base = Problem(
+        crews=[crew("alpha", shift_end=11 * H)],
+        jobs=[Job("a", 1, 3600, priority=2), Job("b", 2, 3600, priority=2)],
+        matrix=LINE,
+        settings=FAST,
+    )
     base.jobs.append(Job("gas-leak", 3, 3600, priority=5))
     sol = replan(base, [CrewState("alpha", position_index=1, available_from=9 * H)])
     assert "gas-leak" in sol.route_of("alpha").job_ids
 
 
 def test_a_crew_going_off_shift_has_its_stops_redistributed():
-    base = Problem(crews=[crew("alpha"), crew("bravo")],
-                   jobs=[Job("a", 1, 600, pinned_crew="alpha"), Job("b", 2, 600)], matrix=LINE, settings=FAST)
-    sol = replan(base, [CrewState("alpha", position_index=1, available_from=11 * H, locked_job_ids=["a"],
-                                  off_shift=True)])
+    base = Problem(
+        crews=[crew("alpha"), crew("bravo")],
+        jobs=[Job("a", 1, 600, pinned_crew="alpha"), Job("b", 2, 600)],
+        matrix=LINE,
+        settings=FAST,
+    )
+    sol = replan(
+        base, [CrewState("alpha", position_index=1, available_from=11 * H, locked_job_ids=["a"], off_shift=True)]
+    )
     assert sol.route_of("alpha") is None
     assert set(sol.route_of("bravo").job_ids) == {"a", "b"}
     assert sol.stats["crews_off_shift"] == ["alpha"]
@@ -191,8 +223,11 @@ def test_a_fixed_seed_and_solution_limit_give_the_same_plan_twice():
     ("crews", "jobs", "message"),
     [
         ([crew("alpha", start_index=None)], [Job("a", 1)], "crew 'alpha' has no start depot"),
-        ([crew("alpha", shift_start=16 * H, shift_end=8 * H)], [Job("a", 1)],
-         "shift ends at 08:00, not after it starts at 16:00"),
+        (
+            [crew("alpha", shift_start=16 * H, shift_end=8 * H)],
+            [Job("a", 1)],
+            "shift ends at 08:00, not after it starts at 16:00",
+        ),
         ([crew("alpha")], [Job("a", 9)], "location index 9 is outside the matrix"),
         ([crew("alpha")], [Job("a", 1, priority=9)], "priority must be 1…5"),
         ([crew("alpha"), crew("alpha")], [Job("a", 1)], "used twice"),
@@ -234,10 +269,22 @@ def test_ruin_and_recreate_keeps_every_constraint_on_a_busier_day():
     xy = np.array(pts, dtype=float)
     secs = (np.abs(xy[:, None, :] - xy[None, :, :]).sum(axis=2) * 300).astype(int)
     matrix = Matrix(seconds=secs, metres=secs * 8)
-    crews = [crew("alpha", skills=frozenset({"electric"}), capacity=12, breaks=[Break(12 * H, 13 * H, 1800)]),
-             crew("bravo", capacity=12, breaks=[Break(12 * H, 13 * H, 1800)]), crew("charlie", capacity=12)]
-    jobs = [Job(f"j{i}", i, 900, demand=1, required_skill="electric" if i % 7 == 0 else None,
-                windows=[TimeWindow(8 * H + (i % 4) * 2 * H, 10 * H + (i % 4) * 2 * H)]) for i in range(1, 31)]
+    crews = [
+        crew("alpha", skills=frozenset({"electric"}), capacity=12, breaks=[Break(12 * H, 13 * H, 1800)]),
+        crew("bravo", capacity=12, breaks=[Break(12 * H, 13 * H, 1800)]),
+        crew("charlie", capacity=12),
+    ]
+    jobs = [
+        Job(
+            f"j{i}",
+            i,
+            900,
+            demand=1,
+            required_skill="electric" if i % 7 == 0 else None,
+            windows=[TimeWindow(8 * H + (i % 4) * 2 * H, 10 * H + (i % 4) * 2 * H)],
+        )
+        for i in range(1, 31)
+    ]
     sol = plan(crews, jobs, SolverSettings(time_limit_seconds=3), matrix=matrix)
     assert sol.stats["ruin_iterations"] > 0
     windows = {j.id: j.windows[0] for j in jobs}

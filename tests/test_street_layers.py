@@ -81,7 +81,6 @@ def test_a_file_that_is_not_osm_is_refused_with_nothing_written(tmp_path):
     assert not LayerVersion.objects.exists()
 
 
-
 def test_the_street_overlay_carries_the_networks_attribution(client, tiny_osm):
     import json
 

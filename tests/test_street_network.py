@@ -22,8 +22,14 @@ from layers.coords import haversine_m
 from routing.matrix import node_to_node, route_geometry, travel_matrix
 from routing.network import Intersection, NetworkError, StreetGraph, derive_from_intersections, load_osm
 
-NODES = {"A": (1, 0.0, 0.0), "B": (2, 0.001, 0.0), "C": (3, 0.002, 0.0),
-         "D": (4, 0.0, 0.001), "E": (5, 0.001, 0.001), "F": (6, 0.002, 0.001)}
+NODES = {
+    "A": (1, 0.0, 0.0),
+    "B": (2, 0.001, 0.0),
+    "C": (3, 0.002, 0.0),
+    "D": (4, 0.0, 0.001),
+    "E": (5, 0.001, 0.001),
+    "F": (6, 0.002, 0.001),
+}
 TWO_WAY = [("A", "B"), ("B", "C"), ("A", "D"), ("B", "E"), ("C", "F")]
 ONE_WAY = [("D", "E"), ("E", "F")]
 SPEED = 10.0

@@ -18,8 +18,10 @@ from routing.streets import import_street_network
 
 pytestmark = pytest.mark.django_db
 
-HEADER = ("sr_number,sr_type,owner_department,status,created_date,closed_date,ward,duplicate,parent_sr_number,"
-          "longitude,latitude\n")
+HEADER = (
+    "sr_number,sr_type,owner_department,status,created_date,closed_date,ward,duplicate,parent_sr_number,"
+    "longitude,latitude\n"
+)
 
 
 def history_csv() -> str:
@@ -34,9 +36,11 @@ def history_csv() -> str:
         parent = f"R{i - 1}" if dup else ""
         if dup:
             lon, lat = lon - 0.1 + 0.0005, lat - 0.1 if i % 5 else lat + 0.4
-        lines.append(f"R{i},{'Pothole' if pothole else 'Light Out'},{'Streets' if pothole else 'Lights'},Completed,"
-                     f"2021-01-01T{8 + i % 10:02d}:00:00,2021-01-0{2 + i % 3}T08:00:00,{1 if west else 2},"
-                     f"{'True' if dup else 'False'},{parent},{lon:.4f},{lat:.4f}")
+        lines.append(
+            f"R{i},{'Pothole' if pothole else 'Light Out'},{'Streets' if pothole else 'Lights'},Completed,"
+            f"2021-01-01T{8 + i % 10:02d}:00:00,2021-01-0{2 + i % 3}T08:00:00,{1 if west else 2},"
+            f"{'True' if dup else 'False'},{parent},{lon:.4f},{lat:.4f}"
+        )
     return HEADER + "\n".join(lines) + "\n"
 
 
@@ -83,8 +87,9 @@ def city(two_square_wards, tmp_path: Path) -> Path:
         for j in range(11):
             rows.append(f"AVE {i},ST {j},{i * 0.1:.1f},{j * 0.1:.1f}")
     corners.write_text("\n".join(rows) + "\n")
-    import_street_network(StreetNetworkSpec(kind="derived", name="grid", path=corners),
-                          NetworkConfig(max_gap_metres=20_000))
+    import_street_network(
+        StreetNetworkSpec(kind="derived", name="grid", path=corners), NetworkConfig(max_gap_metres=20_000)
+    )
     path = tmp_path / "assumptions.toml"
     path.write_text(ASSUMPTIONS)
     return path
@@ -98,8 +103,11 @@ def tv_distance(a: Counter, b: Counter) -> float:
 def test_generated_mix_follows_the_sample_within_tolerance(city):
     report = generate(days=30, per_day=100, seed=7, assumptions=city)
     gen = ServiceRequest.objects.filter(import_batch_id=report.batch_id)
-    plain = [r for r in gen.values("service_type__name", "ward_number", "source_data")
-             if set(r["source_data"]) == {"synthetic"}]
+    plain = [
+        r
+        for r in gen.values("service_type__name", "ward_number", "source_data")
+        if set(r["source_data"]) == {"synthetic"}
+    ]
     sample = ServiceRequest.objects.filter(import_batch__kind="history")
     type_gen = Counter(r["service_type__name"] for r in plain)
     type_sample = Counter(sample.values_list("service_type__name", flat=True))

@@ -26,7 +26,7 @@ def test_every_single_wrong_character_is_caught():
     for i, wrong in itertools.product(range(9), ALPHABET):
         if wrong != ticket[i]:
             with pytest.raises(TicketError, match="does not check out"):
-                normalize_ticket(ticket[:i] + wrong + ticket[i + 1:])
+                normalize_ticket(ticket[:i] + wrong + ticket[i + 1 :])
 
 
 def test_every_swap_of_neighbouring_characters_is_caught():
@@ -35,7 +35,7 @@ def test_every_swap_of_neighbouring_characters_is_caught():
         for i in range(8):
             if t[i] != t[i + 1]:
                 with pytest.raises(TicketError, match="does not check out"):
-                    normalize_ticket(t[:i] + t[i + 1] + t[i] + t[i + 2:])
+                    normalize_ticket(t[:i] + t[i + 1] + t[i] + t[i + 2 :])
 
 
 @pytest.mark.parametrize(("typed", "message"), [("12345", "has 9 characters"), ("0000-0000-0", "letters except")])
@@ -50,8 +50,9 @@ def test_bulk_tickets_are_unique_and_unused(two_square_wards, pothole):
     from gis_app.models import ServiceRequest
     from layers.coords import point_from_lonlat
 
-    stored = create_request(IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5),
-                                       attributes={"where": "curb"}))
+    stored = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+    )
     fresh = ServiceRequest.objects.fresh_tickets(20_000)
     assert len(set(fresh)) == 20_000 and stored.ticket not in fresh
     assert all(normalize_ticket(t) == t for t in fresh[:100])

@@ -56,10 +56,17 @@ def test_set_based_lookup_matches_single_lookups_in_input_order(two_square_wards
 
 def test_the_map_in_force_on_the_date_answers(load_wards):
     """A point whose ward changed between the 2015 and 2023 maps answers differently for 2021 and 2024."""
-    load_wards(collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)), name="2015 map",
-               effective_from=dt.date(2015, 5, 18), effective_to=dt.date(2023, 5, 15))
-    load_wards(collection(feature("7", WEST_SQUARE), feature("8", EAST_SQUARE)), name="2023 map",
-               effective_from=dt.date(2023, 5, 15))
+    load_wards(
+        collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)),
+        name="2015 map",
+        effective_from=dt.date(2015, 5, 18),
+        effective_to=dt.date(2023, 5, 15),
+    )
+    load_wards(
+        collection(feature("7", WEST_SQUARE), feature("8", EAST_SQUARE)),
+        name="2023 map",
+        effective_from=dt.date(2023, 5, 15),
+    )
     pt = point_from_lonlat(0.5, 0.5)
     assert ward_at(pt, on=dt.date(2021, 1, 1)).number == 1
     assert ward_at(pt, on=dt.date(2024, 1, 1)).number == 7
@@ -77,8 +84,9 @@ def test_without_any_ward_map_the_error_says_how_to_fix_it(db):
 
 
 def test_community_area_lookup_uses_its_own_layer(load_wards):
-    load_wards(collection(feature("35", WEST_SQUARE, community="DOUGLAS")), kind=LayerKind.COMMUNITY_AREAS,
-               name="areas")
+    load_wards(
+        collection(feature("35", WEST_SQUARE, community="DOUGLAS")), kind=LayerKind.COMMUNITY_AREAS, name="areas"
+    )
     result = community_area_at(point_from_lonlat(0.25, 0.75))
     assert result.number == 35
     assert community_area_at(point_from_lonlat(1.5, 0.5)).inside is False

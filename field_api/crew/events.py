@@ -56,8 +56,11 @@ class EventInput:
     photo_stage: str = "after"
 
     def fingerprint(self) -> str:
-        body = json.dumps([self.kind, self.device_time.isoformat(), self.note, self.reason_code, self.materials],
-                          sort_keys=True, default=str)
+        body = json.dumps(
+            [self.kind, self.device_time.isoformat(), self.note, self.reason_code, self.materials],
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -66,8 +69,10 @@ def parse_event(data: dict[str, Any]) -> EventInput:
     try:
         event_id = str(uuid.UUID(str(data.get("id", ""))))
     except ValueError:
-        raise EventError("id must be a client-generated UUID, e.g. 3f0e6c1e-…; got "
-                         f"{str(data.get('id', ''))[:60]!r}", field_name="id") from None
+        raise EventError(
+            f"id must be a client-generated UUID, e.g. 3f0e6c1e-…; got {str(data.get('id', ''))[:60]!r}",
+            field_name="id",
+        ) from None
     kind = str(data.get("kind", ""))
     if kind not in CREW_KINDS:
         raise EventError(f"kind must be one of {', '.join(CREW_KINDS)}; got {kind[:40]!r}", field_name="kind")
@@ -77,12 +82,18 @@ def parse_event(data: dict[str, Any]) -> EventInput:
     except ValueError:
         device_time = None
     if device_time is None or device_time.tzinfo is None:
-        raise EventError("device_time must be an ISO 8601 time with its UTC offset, e.g. 2026-11-24T09:30:00-06:00; "
-                         f"got {raw_time[:60]!r}", field_name="device_time")
+        raise EventError(
+            "device_time must be an ISO 8601 time with its UTC offset, e.g. 2026-11-24T09:30:00-06:00; "
+            f"got {raw_time[:60]!r}",
+            field_name="device_time",
+        )
     now = timezone.now()
     if device_time > now + FUTURE_SKEW:
-        raise EventError(f"device_time {raw_time} is in the future (server time {now.isoformat(timespec='seconds')}); "
-                         "check the device clock", field_name="device_time")
+        raise EventError(
+            f"device_time {raw_time} is in the future (server time {now.isoformat(timespec='seconds')}); "
+            "check the device clock",
+            field_name="device_time",
+        )
     if device_time < now - MAX_AGE:
         raise EventError(f"device_time {raw_time} is more than {MAX_AGE.days} days old", field_name="device_time")
     note = str(data.get("note", ""))
@@ -91,34 +102,57 @@ def parse_event(data: dict[str, Any]) -> EventInput:
     reason = str(data.get("reason_code", "") or "")
     if kind == EventKind.COULD_NOT_COMPLETE:
         if reason not in ReasonCode.values:
-            raise EventError(f"could_not_complete needs reason_code, one of {', '.join(ReasonCode.values)}; "
-                             f"got {reason[:40]!r}", field_name="reason_code")
+            raise EventError(
+                f"could_not_complete needs reason_code, one of {', '.join(ReasonCode.values)}; got {reason[:40]!r}",
+                field_name="reason_code",
+            )
         if reason == ReasonCode.OTHER and not note.strip():
             raise EventError("reason_code 'other' needs a note saying why", field_name="note")
     elif reason:
         raise EventError("reason_code is only for could_not_complete", field_name="reason_code")
     if kind == EventKind.COMPLETED and not note.strip():
-        raise EventError("completed needs a note saying what was done (it is the proof the resident sees)",
-                         field_name="note")
+        raise EventError(
+            "completed needs a note saying what was done (it is the proof the resident sees)", field_name="note"
+        )
     materials = data.get("materials") or []
     if isinstance(materials, str):
         try:
             materials = json.loads(materials)
         except json.JSONDecodeError:
-            raise EventError("materials must be a JSON list of {item, quantity, unit}", field_name="materials") \
-                from None
-    if not isinstance(materials, list) or len(materials) > MATERIALS_MAX or not all(
-            isinstance(m, dict) and isinstance(m.get("item"), str) and isinstance(m.get("quantity"), int | float)
-            and not isinstance(m.get("quantity"), bool) and m["quantity"] >= 0 for m in materials):
-        raise EventError(f"materials must be a list (at most {MATERIALS_MAX}) of {{item: text, quantity: number ≥ 0, "
-                         "unit: text}}", field_name="materials")
-    materials = [{"item": m["item"][:120], "quantity": m["quantity"], "unit": str(m.get("unit", ""))[:20]}
-                 for m in materials]
+            raise EventError(
+                "materials must be a JSON list of {item, quantity, unit}", field_name="materials"
+            ) from None
+    if (
+        not isinstance(materials, list)
+        or len(materials) > MATERIALS_MAX
+        or not all(
+            isinstance(m, dict)
+            and isinstance(m.get("item"), str)
+            and isinstance(m.get("quantity"), int | float)
+            and not isinstance(m.get("quantity"), bool)
+            and m["quantity"] >= 0
+            for m in materials
+        )
+    ):
+        raise EventError(
+            f"materials must be a list (at most {MATERIALS_MAX}) of {{item: text, quantity: number ≥ 0, unit: text}}}}",
+            field_name="materials",
+        )
+    materials = [
+        {"item": m["item"][:120], "quantity": m["quantity"], "unit": str(m.get("unit", ""))[:20]} for m in materials
+    ]
     stage = str(data.get("photo_stage", "after") or "after")
     if stage not in StopPhoto.Stage.values:
         raise EventError(f"photo_stage must be before or after; got {stage[:20]!r}", field_name="photo_stage")
-    return EventInput(id=event_id, kind=kind, device_time=device_time, note=note, reason_code=reason,
-                      materials=materials, photo_stage=stage)
+    return EventInput(
+        id=event_id,
+        kind=kind,
+        device_time=device_time,
+        note=note,
+        reason_code=reason,
+        materials=materials,
+        photo_stage=stage,
+    )
 
 
 @dataclass
@@ -146,8 +180,17 @@ class StopRef:
     flags: list[str]
 
 
-STOP_FIELDS = ("id", "request_id", "route__crew_id", "route__crew__name", "route__plan__service_date",
-               "route__plan__status", "status", "status_at", "flags")
+STOP_FIELDS = (
+    "id",
+    "request_id",
+    "route__crew_id",
+    "route__crew__name",
+    "route__plan__service_date",
+    "route__plan__status",
+    "status",
+    "status_at",
+    "flags",
+)
 
 
 def stop_ref(queryset: Any) -> StopRef | None:
@@ -165,35 +208,68 @@ def _next_seq() -> int:
 
 def current_stop_for(request_id: int, day: dt.date) -> StopRef | None:
     """The request's stop in the day's published plan (the one re-plans and the dispatcher look at)."""
-    return stop_ref(Stop.objects.filter(request_id=request_id, route__plan__service_date=day,
-                                        route__plan__status=PlanStatus.PUBLISHED))
+    return stop_ref(
+        Stop.objects.filter(
+            request_id=request_id, route__plan__service_date=day, route__plan__status=PlanStatus.PUBLISHED
+        )
+    )
 
 
-def ingest(stop: StopRef, event: EventInput, *, device: DeviceToken | None = None, supervisor: Any = None,
-           photos: Sequence[Any] = ()) -> IngestResult:
+def ingest(
+    stop: StopRef,
+    event: EventInput,
+    *,
+    device: DeviceToken | None = None,
+    supervisor: Any = None,
+    photos: Sequence[Any] = (),
+) -> IngestResult:
     """Record one event (once) and bring the stop and its request up to date. Replays return the first answer."""
     with transaction.atomic():
         # Serialise events of one request (only its row: of=self): the fold and its transitions see each other.
-        locked = (ServiceRequest.objects.select_for_update(of=("self",)).filter(pk=stop.request_id)
-                  .values_list("status", "service_type__completion_requires_photo", "service_type__name").get())
+        locked = (
+            ServiceRequest.objects.select_for_update(of=("self",))
+            .filter(pk=stop.request_id)
+            .values_list("status", "service_type__completion_requires_photo", "service_type__name")
+            .get()
+        )
         existing = StopEvent.objects.filter(pk=event.id).values_list("fingerprint", "stop_id", "result").first()
         if existing is not None:
             fingerprint, stop_id, result = existing
             if fingerprint != event.fingerprint() or stop_id != stop.id:
-                raise EventError(f"event id {event.id} was already used for a different event; generate a new "
-                                 "UUID per event", status=409, field_name="id")
+                raise EventError(
+                    f"event id {event.id} was already used for a different event; generate a new UUID per event",
+                    status=409,
+                    field_name="id",
+                )
             return IngestResult(body={**result, "replayed": True}, created=False)
         request_status, needs_photo, type_name = locked
-        if event.kind == EventKind.COMPLETED and needs_photo and not photos \
-                and not StopPhoto.objects.filter(event__request_id=stop.request_id, event__service_date=stop.day,
-                                                 stage=StopPhoto.Stage.AFTER).exists():
-            raise EventError(f"{type_name} needs a photo as proof of completion: attach one (photo_stage=after)",
-                             field_name="photos")
+        if (
+            event.kind == EventKind.COMPLETED
+            and needs_photo
+            and not photos
+            and not StopPhoto.objects.filter(
+                event__request_id=stop.request_id, event__service_date=stop.day, stage=StopPhoto.Stage.AFTER
+            ).exists()
+        ):
+            raise EventError(
+                f"{type_name} needs a photo as proof of completion: attach one (photo_stage=after)", field_name="photos"
+            )
         row = StopEvent.objects.create(
-            id=event.id, seq=_next_seq(), stop_id=stop.id, request_id=stop.request_id, service_date=stop.day,
-            crew_id=stop.crew_id if device is not None else None, device=device, supervisor=supervisor,
-            kind=event.kind, device_time=event.device_time, note=event.note, reason_code=event.reason_code,
-            materials=event.materials, fingerprint=event.fingerprint())
+            id=event.id,
+            seq=_next_seq(),
+            stop_id=stop.id,
+            request_id=stop.request_id,
+            service_date=stop.day,
+            crew_id=stop.crew_id if device is not None else None,
+            device=device,
+            supervisor=supervisor,
+            kind=event.kind,
+            device_time=event.device_time,
+            note=event.note,
+            reason_code=event.reason_code,
+            materials=event.materials,
+            fingerprint=event.fingerprint(),
+        )
         stored = store_photos(row, photos, event.photo_stage)
         body = _refold(stop, row, request_status)
         body["photos"] = [p.image.name for p in stored]
@@ -202,14 +278,20 @@ def ingest(stop: StopRef, event: EventInput, *, device: DeviceToken | None = Non
 
 
 def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, Any]:
-    events = list(StopEvent.objects.filter(request_id=posted.request_id, service_date=posted.day)
-                  .values_list("kind", "device_time", "seq", "outcome", "id"))
+    events = list(
+        StopEvent.objects.filter(request_id=posted.request_id, service_date=posted.day).values_list(
+            "kind", "device_time", "seq", "outcome", "id"
+        )
+    )
     status, outcomes, at = fold([(k, t, s) for k, t, s, _, _ in events])
     changed = [(eid, outcomes[s]) for _, _, s, old, eid in events if outcomes[s] != old]
     for value in {o for _, o in changed}:
         StopEvent.objects.filter(pk__in=[eid for eid, o in changed if o == value]).update(outcome=value)
-    current = posted if posted.plan_status == PlanStatus.PUBLISHED else (
-        current_stop_for(posted.request_id, posted.day) or posted)
+    current = (
+        posted
+        if posted.plan_status == PlanStatus.PUBLISHED
+        else (current_stop_for(posted.request_id, posted.day) or posted)
+    )
     previous = current.status
     for ref in {current.id: current, posted.id: posted}.values():
         if ref.status != status or ref.status_at != at:
@@ -217,21 +299,32 @@ def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, A
             ref.status, ref.status_at = status, at
     detail = ""
     if current.id != posted.id and current.crew_id != posted.crew_id:
-        detail = (f"this stop is now on {current.crew_name}'s route; your report was recorded and the "
-                  "dispatcher is told")
-        flag = (f"{posted.crew_name} reported {row.kind} at "
-                f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.crew_name}")
+        detail = f"this stop is now on {current.crew_name}'s route; your report was recorded and the dispatcher is told"
+        flag = (
+            f"{posted.crew_name} reported {row.kind} at "
+            f"{timezone.localtime(row.device_time):%H:%M} after the stop moved to {current.crew_name}"
+        )
         Stop.objects.filter(pk=current.id).update(flags=[*current.flags, flag])
     if (status != previous or row.kind == EventKind.COMPLETED) and request_verb(status, request_status):
         request_status = _follow(posted.request_id, status, row, current)
     outcome = outcomes[row.seq]
     if outcome == Outcome.CONFLICT:
-        detail = detail or ("the stop was already completed (by device time); this event was recorded, not applied. "
-                            "Ask a supervisor to reopen the stop if the work is not done")
+        detail = detail or (
+            "the stop was already completed (by device time); this event was recorded, not applied. "
+            "Ask a supervisor to reopen the stop if the work is not done"
+        )
     superseded = [str(eid) for eid, o in changed if o == Outcome.CONFLICT and eid != row.pk]
-    return {"event": str(row.pk), "kind": row.kind, "outcome": outcome, "detail": detail, "stop": current.id,
-            "stop_status": status, "request_status": request_status, "superseded": superseded,
-            "received_at": row.received_at.isoformat()}
+    return {
+        "event": str(row.pk),
+        "kind": row.kind,
+        "outcome": outcome,
+        "detail": detail,
+        "stop": current.id,
+        "stop_status": status,
+        "request_status": request_status,
+        "superseded": superseded,
+        "received_at": row.received_at.isoformat(),
+    }
 
 
 class _RecordedFacts:
@@ -254,26 +347,38 @@ class _RecordedFacts:
         return f"{self.stop.crew_name} is working it again"
 
     def could_not_complete_note(self) -> str:
-        last = (self._events(kind=EventKind.COULD_NOT_COMPLETE, outcome=Outcome.APPLIED)
-                .order_by("device_time", "seq").last())
+        last = (
+            self._events(kind=EventKind.COULD_NOT_COMPLETE, outcome=Outcome.APPLIED)
+            .order_by("device_time", "seq")
+            .last()
+        )
         reason = ReasonCode(last.reason_code).label if last and last.reason_code else "could not complete"
         return f"{reason}{': ' + last.note if last and last.note else ''} — back in the dispatch pool"
 
     def completion(self) -> Completion:
         events = list(self._events(outcome=Outcome.APPLIED).order_by("device_time", "seq"))
         done = next(e for e in reversed(events) if e.kind == EventKind.COMPLETED)
-        on_site_from = next((e.device_time for e in events if e.kind in (EventKind.ARRIVED, EventKind.STARTED)),
-                            None)
+        on_site_from = next((e.device_time for e in events if e.kind in (EventKind.ARRIVED, EventKind.STARTED)), None)
         minutes = round((done.device_time - on_site_from).total_seconds() / 60, 1) if on_site_from else None
-        photos = list(StopPhoto.objects.filter(event__request_id=self.request_id, event__service_date=self.stop.day)
-                      .order_by("event__device_time", "index"))
+        photos = list(
+            StopPhoto.objects.filter(event__request_id=self.request_id, event__service_date=self.stop.day).order_by(
+                "event__device_time", "index"
+            )
+        )
         after = [p for p in photos if p.stage == StopPhoto.Stage.AFTER]
         names = [p.image.name for p in photos]
         return Completion(
-            note=done.note, photos=names, proof_photo=after[-1].image.name if after else "",
-            details={"crew": self.stop.crew_name, "time_on_site_minutes": minutes,
-                     "materials": [m for e in events for m in e.materials], "photos": names,
-                     "device_time": done.device_time.isoformat()})
+            note=done.note,
+            photos=names,
+            proof_photo=after[-1].image.name if after else "",
+            details={
+                "crew": self.stop.crew_name,
+                "time_on_site_minutes": minutes,
+                "materials": [m for e in events for m in e.materials],
+                "photos": names,
+                "device_time": done.device_time.isoformat(),
+            },
+        )
 
 
 def _follow(request_id: int, status: str, row: StopEvent, stop: StopRef) -> str:
@@ -281,8 +386,7 @@ def _follow(request_id: int, status: str, row: StopEvent, stop: StopRef) -> str:
     the field report is never lost. Returns the request's status."""
     label = f"crew {stop.crew_name}" if row.device_id else f"supervisor {row.supervisor}"
     try:
-        return follow(request_id, status, _RecordedFacts(request_id, stop, row), by=row.supervisor,
-                      actor_label=label)
+        return follow(request_id, status, _RecordedFacts(request_id, stop, row), by=row.supervisor, actor_label=label)
     except TransitionError as exc:
         StopEvent.objects.filter(pk=row.pk).update(outcome_detail=str(exc)[:300])
         return str(ServiceRequest.objects.values_list("status", flat=True).get(pk=request_id))

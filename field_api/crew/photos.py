@@ -71,8 +71,9 @@ def store_photos(event: StopEvent, checked: Sequence[tuple[Image.Image, str, int
     """Store photos already passed by check_photos (so a bad file is refused before anything is written)."""
     stored = []
     for i, (img, kind, size) in enumerate(checked, start=1):
-        photo = StopPhoto(event=event, index=i, stage=stage, width=img.width, height=img.height,
-                          original_type=kind, bytes=size)
+        photo = StopPhoto(
+            event=event, index=i, stage=stage, width=img.width, height=img.height, original_type=kind, bytes=size
+        )
         photo.image.save(f"{i}.jpg", ContentFile(_jpeg(img, 85)), save=False)
         thumb = img.copy()
         thumb.thumbnail(THUMB)

@@ -44,20 +44,32 @@ def _iso(when: dt.datetime | None) -> str | None:
 def route_payload(route: Route) -> dict[str, Any]:
     stops = list(route.stops.all())
     photos: dict[int, list[dict[str, Any]]] = {}
-    for p in StopPhoto.objects.filter(event__request__in=[s.request_id for s in stops],
-                                      event__service_date=route.plan.service_date).select_related("event"):
+    for p in StopPhoto.objects.filter(
+        event__request__in=[s.request_id for s in stops], event__service_date=route.plan.service_date
+    ).select_related("event"):
         photos.setdefault(p.event.request_id, []).append(
-            {"stage": p.stage, "url": p.image.url, "thumbnail": p.thumbnail.url})
+            {"stage": p.stage, "url": p.image.url, "thumbnail": p.thumbnail.url}
+        )
     return {
-        "route": route.pk, "plan": route.plan_id, "plan_status": route.plan.status,
-        "date": route.plan.service_date.isoformat(), "version": route.version, "changes": route.changes,
+        "route": route.pk,
+        "plan": route.plan_id,
+        "plan_status": route.plan.status,
+        "date": route.plan.service_date.isoformat(),
+        "version": route.version,
+        "changes": route.changes,
         "crew": {"code": route.crew.code, "name": route.crew.name},
-        "starts_at": _iso(route.starts_at), "ends_at": _iso(route.ends_at),
-        "drive_minutes": round(route.drive_seconds / 60), "distance_km": round(route.distance_m / 1000, 1),
+        "starts_at": _iso(route.starts_at),
+        "ends_at": _iso(route.ends_at),
+        "drive_minutes": round(route.drive_seconds / 60),
+        "distance_km": round(route.distance_m / 1000, 1),
         "breaks": route.breaks,
         # Via shapely: GEOS coordinate access from GeoDjango is per point and slow for long lines.
-        "geometry": {"type": "LineString", "coordinates": shapely.get_coordinates(
-            shapely.from_wkb(bytes(route.geometry.wkb))).tolist()} if route.geometry else None,
+        "geometry": {
+            "type": "LineString",
+            "coordinates": shapely.get_coordinates(shapely.from_wkb(bytes(route.geometry.wkb))).tolist(),
+        }
+        if route.geometry
+        else None,
         "stops": [_stop(s, photos.get(s.request_id, [])) for s in stops],
     }
 
@@ -65,33 +77,54 @@ def route_payload(route: Route) -> dict[str, Any]:
 def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
     r: ServiceRequest = s.request
     return {
-        "id": s.pk, "sequence": s.sequence, "ticket": r.ticket,
-        "service_type": {"code": r.service_type.code, "name": r.service_type.name,
-                         "completion_requires_photo": r.service_type.completion_requires_photo},
-        "address": r.address, "description": r.description, "attributes": r.attributes,
+        "id": s.pk,
+        "sequence": s.sequence,
+        "ticket": r.ticket,
+        "service_type": {
+            "code": r.service_type.code,
+            "name": r.service_type.name,
+            "completion_requires_photo": r.service_type.completion_requires_photo,
+        },
+        "address": r.address,
+        "description": r.description,
+        "attributes": r.attributes,
         "location": {"type": "Point", "coordinates": [r.location.x, r.location.y]} if r.location else None,
-        "eta": _iso(s.eta), "window": {"start": _iso(s.window_start), "end": _iso(s.window_end)},
-        "service_minutes": s.service_minutes, "status": s.status, "status_at": _iso(s.status_at),
-        "locked": s.locked, "reporters": 1 + getattr(r, "n_duplicates", 0), "notes": s.flags, "photos": photos,
+        "eta": _iso(s.eta),
+        "window": {"start": _iso(s.window_start), "end": _iso(s.window_end)},
+        "service_minutes": s.service_minutes,
+        "status": s.status,
+        "status_at": _iso(s.status_at),
+        "locked": s.locked,
+        "reporters": 1 + getattr(r, "n_duplicates", 0),
+        "notes": s.flags,
+        "photos": photos,
     }
 
 
 def _routes_of(device: CrewDevice) -> Any:
     stops = Stop.objects.select_related("request__service_type").annotate(n_duplicates=Count("request__duplicates"))
     # The plan's JSON columns (dropped jobs can run to thousands) are not needed on a tablet: leave them behind.
-    return (Route.objects.filter(crew=device.crew_id, plan__status__in=VISIBLE_PLANS)
-            .select_related("plan", "crew")
-            .defer("plan__dropped", "plan__stats", "plan__settings", "plan__network", "plan__pins", "plan__locks")
-            .prefetch_related(Prefetch("stops", queryset=stops.order_by("sequence"))))
+    return (
+        Route.objects.filter(crew=device.crew_id, plan__status__in=VISIBLE_PLANS)
+        .select_related("plan", "crew")
+        .defer("plan__dropped", "plan__stats", "plan__settings", "plan__network", "plan__pins", "plan__locks")
+        .prefetch_related(Prefetch("stops", queryset=stops.order_by("sequence")))
+    )
 
 
 def route_etag(route_id: int, version: int, day: dt.date) -> str:
     """A validator from two narrow queries: everything the payload shows changes one of these values (stop
     status/ETA/lock/notes, a request's version, which any edit bumps, a new photo, the route's version)."""
-    rows = list(Stop.objects.filter(route_id=route_id).order_by("sequence").values_list(
-        "id", "sequence", "status", "status_at", "eta", "locked", "flags", "request_id", "request__version"))
+    rows = list(
+        Stop.objects.filter(route_id=route_id)
+        .order_by("sequence")
+        .values_list(
+            "id", "sequence", "status", "status_at", "eta", "locked", "flags", "request_id", "request__version"
+        )
+    )
     photos = StopPhoto.objects.filter(event__request_id__in=[r[7] for r in rows], event__service_date=day).aggregate(
-        n=Count("id"), last=Max("id"))
+        n=Count("id"), last=Max("id")
+    )
     key = json.dumps([route_id, version, rows, photos], default=str)
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
@@ -119,29 +152,38 @@ class CrewAPIView(APIView):
 
 
 class TodaysRoute(CrewAPIView):
-    @extend_schema(parameters=[OpenApiParameter("date", str, description="Service day, YYYY-MM-DD (default today)")],
-                   summary="The crew's published route for a day, with ordered stops and street geometry",
-                   responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT})
+    @extend_schema(
+        parameters=[OpenApiParameter("date", str, description="Service day, YYYY-MM-DD (default today)")],
+        summary="The crew's published route for a day, with ordered stops and street geometry",
+        responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("date")
         try:
             day = dt.date.fromisoformat(raw) if raw else timezone.localdate()
         except ValueError:
             return Response({"detail": f"date must be YYYY-MM-DD; got {str(raw)[:40]!r}"}, status=400)
-        found = (Route.objects.filter(crew=self.device.crew_id, plan__service_date=day,
-                                      plan__status=PlanStatus.PUBLISHED)
-                 .values_list("id", "version", "plan__service_date").first())
+        found = (
+            Route.objects.filter(crew=self.device.crew_id, plan__service_date=day, plan__status=PlanStatus.PUBLISHED)
+            .values_list("id", "version", "plan__service_date")
+            .first()
+        )
         if found is None:
             return Response({"detail": f"no published route for {self.device.crew.name} on {day}"}, status=404)
         return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=found[0])))
 
 
 class RouteDetail(CrewAPIView):
-    @extend_schema(summary="One of the crew's routes by id (404 for any other crew's)",
-                   responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="One of the crew's routes by id (404 for any other crew's)",
+        responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request, pk: int) -> Response:
-        found = (Route.objects.filter(pk=pk, crew=self.device.crew_id, plan__status__in=VISIBLE_PLANS)
-                 .values_list("id", "version", "plan__service_date").first())
+        found = (
+            Route.objects.filter(pk=pk, crew=self.device.crew_id, plan__status__in=VISIBLE_PLANS)
+            .values_list("id", "version", "plan__service_date")
+            .first()
+        )
         if found is None:
             raise Http404("no such route")
         return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=pk)))
@@ -150,12 +192,15 @@ class RouteDetail(CrewAPIView):
 class StopEvents(CrewAPIView):
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
-    @extend_schema(summary="Post a stop event (client UUID + device time); replays return the first answer",
-                   request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
-                   responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Post a stop event (client UUID + device time); replays return the first answer",
+        request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, pk: int) -> Response:
-        stop = stop_ref(Stop.objects.filter(pk=pk, route__crew=self.device.crew_id,
-                                            route__plan__status__in=VISIBLE_PLANS))
+        stop = stop_ref(
+            Stop.objects.filter(pk=pk, route__crew=self.device.crew_id, route__plan__status__in=VISIBLE_PLANS)
+        )
         if stop is None:
             raise Http404("no such stop")
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
@@ -177,16 +222,27 @@ class EventBatch(CrewAPIView):
     round trip each. Photos still go one event at a time (multipart) to the stop's events endpoint.
     """
 
-    @extend_schema(summary="Post up to 200 queued stop events (JSON); one result per event, in order",
-                   request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        summary="Post up to 200 queued stop events (JSON); one result per event, in order",
+        request=OpenApiTypes.OBJECT,
+        responses=OpenApiTypes.OBJECT,
+    )
     def post(self, request: Request) -> Response:
         items = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
             return Response({"detail": f'expected {{"events": [...]}} with 1 to {BATCH_MAX} events'}, status=400)
         stop_ids = {i.get("stop") for i in items if isinstance(i, dict)}
-        refs = {ref.id: ref for ref in (StopRef(*row) for row in Stop.objects.filter(
-            pk__in=[s for s in stop_ids if isinstance(s, int)], route__crew=self.device.crew_id,
-            route__plan__status__in=VISIBLE_PLANS).values_list(*STOP_FIELDS))}
+        refs = {
+            ref.id: ref
+            for ref in (
+                StopRef(*row)
+                for row in Stop.objects.filter(
+                    pk__in=[s for s in stop_ids if isinstance(s, int)],
+                    route__crew=self.device.crew_id,
+                    route__plan__status__in=VISIBLE_PLANS,
+                ).values_list(*STOP_FIELDS)
+            )
+        }
         results = []
         for item in items:
             if not isinstance(item, dict):
@@ -199,8 +255,9 @@ class EventBatch(CrewAPIView):
             try:
                 result = ingest(ref, parse_event(item), device=self.device.token)
             except EventError as exc:
-                results.append({"id": item.get("id"), "status": exc.status, "detail": str(exc),
-                                "field": exc.field_name})
+                results.append(
+                    {"id": item.get("id"), "status": exc.status, "detail": str(exc), "field": exc.field_name}
+                )
                 continue
             results.append({"id": item.get("id"), "status": result.status_code, **result.body})
         return Response({"results": results})
@@ -211,8 +268,11 @@ class ReopenStop(APIView):
 
     permission_classes = [IsSupervisor]
 
-    @extend_schema(summary="Reopen a completed stop (supervisors)", request=OpenApiTypes.OBJECT,
-                   responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT})
+    @extend_schema(
+        summary="Reopen a completed stop (supervisors)",
+        request=OpenApiTypes.OBJECT,
+        responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, pk: int) -> Response:
         stop = stop_ref(Stop.objects.filter(pk=pk))
         if stop is None:
@@ -221,9 +281,9 @@ class ReopenStop(APIView):
         if not reason:
             return Response({"detail": "reopening needs a reason", "field": "reason"}, status=400)
         if stop.status != StopStatus.COMPLETED:
-            return Response({"detail": f"only a completed stop can be reopened; this one is {stop.status}"},
-                            status=409)
-        event = EventInput(id=str(uuid.uuid4()), kind=EventKind.REOPENED, device_time=timezone.now(),
-                           note=reason[:2000])
+            return Response({"detail": f"only a completed stop can be reopened; this one is {stop.status}"}, status=409)
+        event = EventInput(
+            id=str(uuid.uuid4()), kind=EventKind.REOPENED, device_time=timezone.now(), note=reason[:2000]
+        )
         result = ingest(stop, event, supervisor=request.user)
         return Response(result.body, status=201)

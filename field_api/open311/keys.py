@@ -1,5 +1,4 @@
-"""Open311 clients: api_key authentication on POST and the rate limits (posts per key, reads per address).
-"""
+"""Open311 clients: api_key authentication on POST and the rate limits (posts per key, reads per address)."""
 
 from __future__ import annotations
 
@@ -41,8 +40,9 @@ def _throttle(request: HttpRequest) -> None:
     if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: the key is ours
         wait = max(1, math.ceil(throttle.wait() or throttle.duration or 1))
         who = "this api_key" if request.method == "POST" and _raw_key(request) else "this address"
-        raise Open311Error(429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s",
-                           retry_after=wait)
+        raise Open311Error(
+            429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s", retry_after=wait
+        )
 
 
 def _raw_key(request: HttpRequest) -> str:
@@ -57,8 +57,11 @@ def _client(request: HttpRequest) -> Open311Key:
     if key is None:
         raise Open311Error(403, "api_key is not known here")
     if key.revoked_at is not None:
-        raise Open311Error(403, f"this api_key was revoked on {timezone.localtime(key.revoked_at):%Y-%m-%d}; "
-                                "ask the city's 311 team for a new one")
+        raise Open311Error(
+            403,
+            f"this api_key was revoked on {timezone.localtime(key.revoked_at):%Y-%m-%d}; "
+            "ask the city's 311 team for a new one",
+        )
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > KEY_SEEN_EVERY:
         Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)

@@ -1,5 +1,4 @@
-"""GeoReport v2 output: JSON or XML by the URL's suffix, and the spec's error list.
-"""
+"""GeoReport v2 output: JSON or XML by the URL's suffix, and the spec's error list."""
 
 from __future__ import annotations
 

@@ -35,8 +35,12 @@ MAX_IDS = 200  # service_request_id=a,b,c… at most this many
 
 # Where an intake error's field comes from in an Open311 POST (others keep their name; attributes.x is
 # attribute[x]).
-PARAMETER = {"location": "lat/long or address_string", "address": "address_string", "reporter_email": "email",
-             "reporter_phone": "phone"}
+PARAMETER = {
+    "location": "lat/long or address_string",
+    "address": "address_string",
+    "reporter_email": "email",
+    "reporter_phone": "phone",
+}
 
 
 # Personal data a resident may type into a description; masked in everything this API returns.
@@ -51,9 +55,11 @@ def mask_personal(text: str) -> str:
     return PHONE.sub("[phone removed]", EMAIL.sub("[e-mail removed]", text))
 
 
-def open311(root: str, item: str | None = None, methods: tuple[str, ...] = ("GET",)
-            ) -> Callable[[Callable[..., tuple[Any, int]]], Callable[..., HttpResponse]]:
+def open311(
+    root: str, item: str | None = None, methods: tuple[str, ...] = ("GET",)
+) -> Callable[[Callable[..., tuple[Any, int]]], Callable[..., HttpResponse]]:
     """A view answering in the format its URL ends with; Open311Error becomes the spec's error list."""
+
     def wrap(func: Callable[..., tuple[Any, int]]) -> Callable[..., HttpResponse]:
         @csrf_exempt  # clients authenticate with api_key, never with a session cookie
         @functools.wraps(func)
@@ -68,21 +74,29 @@ def open311(root: str, item: str | None = None, methods: tuple[str, ...] = ("GET
                 _throttle(request)
                 data, status = func(request, **kwargs)
             except Open311Error as exc:
-                response = render(fmt if fmt in FORMATS else "json", [{"code": exc.code, "description":
-                                                                      exc.description}], "errors", "error", exc.code)
+                response = render(
+                    fmt if fmt in FORMATS else "json",
+                    [{"code": exc.code, "description": exc.description}],
+                    "errors",
+                    "error",
+                    exc.code,
+                )
                 if exc.code == 405:
                     response["Allow"] = ", ".join(methods)
                 if exc.retry_after is not None:
                     response["Retry-After"] = str(exc.retry_after)
                 return response
             return render(fmt, data, root, item, status)
+
         return view
+
     return wrap
 
 
 def _check_jurisdiction(request: HttpRequest) -> None:
-    given = (request.POST.get("jurisdiction_id") if request.method == "POST" else None) \
-        or request.GET.get("jurisdiction_id", "")
+    given = (request.POST.get("jurisdiction_id") if request.method == "POST" else None) or request.GET.get(
+        "jurisdiction_id", ""
+    )
     ours = settings.OPEN311_JURISDICTION_ID
     if given and ours and given != ours:
         raise Open311Error(404, f"jurisdiction_id {given[:80]!r} is not served here; this endpoint is {ours!r}")
@@ -91,10 +105,20 @@ def _check_jurisdiction(request: HttpRequest) -> None:
 @open311("discovery")
 def discovery(request: HttpRequest) -> tuple[Any, int]:
     base = request.build_absolute_uri("/open311/v2/").rstrip("/")
-    return {"changeset": CHANGESET, "contact": settings.OPEN311_CONTACT,
-            "key_service": "api_key for POST: ask the 311 team (manage.py issue_open311_key)",
-            "endpoints": [{"specification": SPECIFICATION, "url": base, "changeset": CHANGESET,
-                           "type": "production", "formats": ["application/json", "text/xml"]}]}, 200
+    return {
+        "changeset": CHANGESET,
+        "contact": settings.OPEN311_CONTACT,
+        "key_service": "api_key for POST: ask the 311 team (manage.py issue_open311_key)",
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": base,
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
+    }, 200
 
 
 def _public_types() -> QuerySet[ServiceType]:
@@ -103,11 +127,23 @@ def _public_types() -> QuerySet[ServiceType]:
 
 @open311("services", "service")
 def services(request: HttpRequest) -> tuple[Any, int]:
-    rows = _public_types().annotate(
-        has_questions=Exists(ServiceAttribute.objects.filter(service_type=OuterRef("pk")))).order_by("group", "name")
-    return [{"service_code": t.code, "service_name": t.name, "description": t.description,
-             "metadata": bool(t.has_questions), "type": "realtime",
-             "keywords": ", ".join(str(k) for k in (t.keywords or [])), "group": t.group} for t in rows], 200
+    rows = (
+        _public_types()
+        .annotate(has_questions=Exists(ServiceAttribute.objects.filter(service_type=OuterRef("pk"))))
+        .order_by("group", "name")
+    )
+    return [
+        {
+            "service_code": t.code,
+            "service_name": t.name,
+            "description": t.description,
+            "metadata": bool(t.has_questions),
+            "type": "realtime",
+            "keywords": ", ".join(str(k) for k in (t.keywords or [])),
+            "group": t.group,
+        }
+        for t in rows
+    ], 200
 
 
 @open311("service_definition")
@@ -115,19 +151,36 @@ def service_definition(request: HttpRequest, code: str) -> tuple[Any, int]:
     stype = _public_types().filter(code=code).prefetch_related("attributes").first()
     if stype is None:
         raise Open311Error(404, f"no service with service_code {code[:80]!r}; see services.json")
-    return {"service_code": stype.code, "attributes": [
-        {"variable": True, "code": a.code, "datatype": a.datatype, "required": a.required,
-         "datatype_description": a.get_datatype_display(), "order": a.order, "description": a.description,
-         "values": [{"key": str(v.get("key")), "name": str(v.get("name", v.get("key")))} for v in a.values]}
-        for a in stype.attributes.all()]}, 200
+    return {
+        "service_code": stype.code,
+        "attributes": [
+            {
+                "variable": True,
+                "code": a.code,
+                "datatype": a.datatype,
+                "required": a.required,
+                "datatype_description": a.get_datatype_display(),
+                "order": a.order,
+                "description": a.description,
+                "values": [{"key": str(v.get("key")), "name": str(v.get("name", v.get("key")))} for v in a.values],
+            }
+            for a in stype.attributes.all()
+        ],
+    }, 200
 
 
 def _public_requests() -> QuerySet[ServiceRequest]:
     """Requests the public may see, with what one row needs in the same query (no query per row)."""
-    latest = (RequestEvent.objects.filter(request=OuterRef("pk"), public=True, verb__in=list(STATUS_NOTES))
-              .order_by("-at", "-id").values("verb")[:1])
-    return (ServiceRequest.objects.filter(service_type__sensitive=False)
-            .select_related("service_type", "department", "parent").annotate(last_public_verb=Subquery(latest)))
+    latest = (
+        RequestEvent.objects.filter(request=OuterRef("pk"), public=True, verb__in=list(STATUS_NOTES))
+        .order_by("-at", "-id")
+        .values("verb")[:1]
+    )
+    return (
+        ServiceRequest.objects.filter(service_type__sensitive=False)
+        .select_related("service_type", "department", "parent")
+        .annotate(last_public_verb=Subquery(latest))
+    )
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -167,8 +220,9 @@ def _when(request: HttpRequest, name: str) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(raw.replace(" ", "+"))  # a '+' in a query string arrives as a space
     except ValueError:
-        raise Open311Error(400, f"{name} {raw[:40]!r} is not a date-time; expected ISO 8601 such as "
-                                "2026-11-24T08:00:00-06:00") from None
+        raise Open311Error(
+            400, f"{name} {raw[:40]!r} is not a date-time; expected ISO 8601 such as 2026-11-24T08:00:00-06:00"
+        ) from None
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
@@ -192,13 +246,15 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
         known = set(_public_types().filter(code__in=codes).values_list("code", flat=True))
         unknown = sorted(set(codes) - known)
         if unknown:
-            raise Open311Error(400, f"service_code {', '.join(c[:80] for c in unknown)} is not a service here; "
-                                    "see services.json")
+            raise Open311Error(
+                400, f"service_code {', '.join(c[:80] for c in unknown)} is not a service here; see services.json"
+            )
         rows = rows.filter(service_type__code__in=codes)
     wanted = {s.lower() for s in _listed(request, "status")}
     if wanted - {"open", "closed"}:
-        raise Open311Error(400, f"status {', '.join(sorted(wanted - {'open', 'closed'}))[:80]!r}: expected open, "
-                                "closed or both")
+        raise Open311Error(
+            400, f"status {', '.join(sorted(wanted - {'open', 'closed'}))[:80]!r}: expected open, closed or both"
+        )
     if wanted == {"open"}:
         rows = rows.filter(status__in=OPEN_STATUSES)
     elif wanted == {"closed"}:
@@ -215,8 +271,11 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
     if start > end:
         raise Open311Error(400, "start_date is after end_date")
     if end - start > days:
-        raise Open311Error(400, f"the window from start_date to end_date is {(end - start).days} days; at most "
-                                f"{settings.OPEN311_MAX_DAYS} at once (page through it)")
+        raise Open311Error(
+            400,
+            f"the window from start_date to end_date is {(end - start).days} days; at most "
+            f"{settings.OPEN311_MAX_DAYS} at once (page through it)",
+        )
     return rows.filter(requested_at__gte=start, requested_at__lte=end).order_by("-requested_at", "-id")
 
 
@@ -224,7 +283,7 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
 def service_requests(request: HttpRequest) -> tuple[Any, int]:
     if request.method == "POST":
         return post_request(request)
-    rows = _search(request)[:settings.OPEN311_MAX_REQUESTS]
+    rows = _search(request)[: settings.OPEN311_MAX_REQUESTS]
     return [as_open311(r) for r in rows], 200
 
 
@@ -272,9 +331,10 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
         raise Open311Error(400, "address_id is not supported here; send lat and long, or address_string")
     email = _short(request, "email", 254)
     media_url = _short(request, "media_url", 1000)
-    for value, check, expected in ((email, EmailValidator(), "email must be an e-mail address"),
-                                   (media_url, URLValidator(schemes=["http", "https"]),
-                                    "media_url must be an http(s) URL to the photo")):
+    for value, check, expected in (
+        (email, EmailValidator(), "email must be an e-mail address"),
+        (media_url, URLValidator(schemes=["http", "https"]), "media_url must be an http(s) URL to the photo"),
+    ):
         try:
             if value:
                 check(value)
@@ -283,12 +343,23 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
     name = " ".join(x for x in (_short(request, "first_name", 100), _short(request, "last_name", 100)) if x)
     try:
         where = locate(lon, lat, address, LocatedBy.PIN if (lat or lon) else LocatedBy.ADDRESS)
-        req = create_request(IntakeData(
-            service_code=stype.code, location=where.location, address=where.address, located_by=where.located_by,
-            description=request.POST.get("description", ""), attributes=_attributes(request),
-            channel=Channel.OPEN311, reporter_name=name, reporter_email=email,
-            reporter_phone=_short(request, "phone", 40), notify_via=NotifyVia.EMAIL if email else NotifyVia.NONE,
-            media_url=media_url), actor_label=f"Open311 client {key.name}")
+        req = create_request(
+            IntakeData(
+                service_code=stype.code,
+                location=where.location,
+                address=where.address,
+                located_by=where.located_by,
+                description=request.POST.get("description", ""),
+                attributes=_attributes(request),
+                channel=Channel.OPEN311,
+                reporter_name=name,
+                reporter_email=email,
+                reporter_phone=_short(request, "phone", 40),
+                notify_via=NotifyVia.EMAIL if email else NotifyVia.NONE,
+                media_url=media_url,
+            ),
+            actor_label=f"Open311 client {key.name}",
+        )
     except IntakeError as exc:
         question = exc.field.removeprefix("attributes.")
         where_from = f"attribute[{question}]" if question != exc.field else PARAMETER.get(exc.field, exc.field)
@@ -297,5 +368,10 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
     if req.parent_id is not None:
         parent = ServiceRequest.objects.only("ticket").get(pk=req.parent_id)
         notice = f"Already reported as {parent.ticket}: you will hear when it is fixed. {notice}".strip()
-    return [{"service_request_id": req.ticket, "service_notice": notice or None,
-             "account_id": request.POST.get("account_id") or None}], 201
+    return [
+        {
+            "service_request_id": req.ticket,
+            "service_notice": notice or None,
+            "account_id": request.POST.get("account_id") or None,
+        }
+    ], 201

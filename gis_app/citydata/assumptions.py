@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 from django.db import transaction
 
-from gis_app.choices import SlaKind, Status
+from gis_app.choices import SlaKind
 from gis_app.models import Holiday, ServiceRequest, ServiceType
+from gis_app.transitions import DONE
 
 
 @dataclass
@@ -25,8 +26,10 @@ class AssumptionsReport:
     sla_default: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"{self.holidays} holidays; SLA from observed P-close on {len(self.sla_from_data)} types, "
-                f"default on {len(self.sla_default)}"]
+        return [
+            f"{self.holidays} holidays; SLA from observed P-close on {len(self.sla_from_data)} types, "
+            f"default on {len(self.sla_default)}"
+        ]
 
 
 @transaction.atomic
@@ -41,8 +44,7 @@ def apply_assumptions(path: Path) -> AssumptionsReport:
     default_days, floor_h = float(sla.get("default_days", 7)), float(sla.get("minimum_hours", 1))
     minutes = data.get("expected_minutes", {})
     skills = data.get("skills", {})
-    closed = ServiceRequest.objects.filter(status__in=[Status.CLOSED, Status.COMPLETED], closed_at__isnull=False,
-                                           import_batch__kind="history")
+    closed = ServiceRequest.objects.filter(status__in=DONE, closed_at__isnull=False, import_batch__kind="history")
     hours_by_type: dict[int, list[float]] = {}
     for type_id, opened, shut in closed.values_list("service_type_id", "requested_at", "closed_at"):
         if shut is not None and shut >= opened:
@@ -53,8 +55,10 @@ def apply_assumptions(path: Path) -> AssumptionsReport:
         if len(observed) >= min_rows:
             hours = max(floor_h, float(np.percentile(observed, pct)))
             st.sla_amount = round(hours / 24, 3)
-            st.sla_text = (f"Assumption: {int(pct)}% of these were closed within {_human(hours)} in the City's "
-                           f"data ({len(observed)} requests).")
+            st.sla_text = (
+                f"Assumption: {int(pct)}% of these were closed within {_human(hours)} in the City's "
+                f"data ({len(observed)} requests)."
+            )
             report.sla_from_data[st.code] = st.sla_amount
         else:
             st.sla_amount = default_days

@@ -40,15 +40,30 @@ class Looked:
         return ids.index(self.parent_id) + 1 if self.parent_id in ids else None
 
 
-def look_up(rows: Iterable[ServiceRequest], *, radius_m: float | None = None, window_days: float | None = None,
-            by_distance: bool = False, progress: Callable[[int], None] | None = None) -> list[Looked]:
+def look_up(
+    rows: Iterable[ServiceRequest],
+    *,
+    radius_m: float | None = None,
+    window_days: float | None = None,
+    by_distance: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> list[Looked]:
     out = []
     for i, r in enumerate(rows, start=1):
         if r.location is None:
             continue
-        found = candidates(r.service_type, r.location, at=r.requested_at, address=r.address,
-                           asset_id=str((r.attributes or {}).get("asset_id", "")), exclude_pk=r.pk,
-                           limit=5, as_of=True, radius_m=radius_m, window_days=window_days)
+        found = candidates(
+            r.service_type,
+            r.location,
+            at=r.requested_at,
+            address=r.address,
+            asset_id=str((r.attributes or {}).get("asset_id", "")),
+            exclude_pk=r.pk,
+            limit=5,
+            as_of=True,
+            radius_m=radius_m,
+            window_days=window_days,
+        )
         if by_distance:
             found = sorted(found, key=lambda c: (c.metres, c.request_id))
         out.append(Looked(r.pk, r.service_type_id, r.parent_id, found))
@@ -71,9 +86,16 @@ class Figures:
     wrong_links: list[tuple[int, int]] = field(default_factory=list)  # (request, linked-to) the labels reject
 
     def as_dict(self) -> dict[str, Any]:
-        return {"top1": round(self.top1, 4), "top5": round(self.top5, 4), "precision": round(self.precision, 4),
-                "recall": round(self.recall, 4), "f1": round(self.f1, 4), "n_pairs": self.n_pairs,
-                "links": self.links, "ci95": {k: [round(a, 4), round(b, 4)] for k, (a, b) in self.ci.items()}}
+        return {
+            "top1": round(self.top1, 4),
+            "top5": round(self.top5, 4),
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "f1": round(self.f1, 4),
+            "n_pairs": self.n_pairs,
+            "links": self.links,
+            "ci95": {k: [round(a, 4), round(b, 4)] for k, (a, b) in self.ci.items()},
+        }
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -111,10 +133,23 @@ def figures(looked: Sequence[Looked], threshold: float | Callable[[Looked], bool
     precision = correct / links if links else 0.0
     recall = correct / n if n else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return Figures(n_pairs=n, top1=top1 / n if n else 0.0, top5=top5 / n if n else 0.0, precision=precision,
-                   recall=recall, f1=f1, links=links, correct=correct,
-                   ci={"top1": wilson(top1, n), "top5": wilson(top5, n), "precision": wilson(correct, links),
-                       "recall": wilson(correct, n)}, wrong_links=wrong)
+    return Figures(
+        n_pairs=n,
+        top1=top1 / n if n else 0.0,
+        top5=top5 / n if n else 0.0,
+        precision=precision,
+        recall=recall,
+        f1=f1,
+        links=links,
+        correct=correct,
+        ci={
+            "top1": wilson(top1, n),
+            "top5": wilson(top5, n),
+            "precision": wilson(correct, links),
+            "recall": wilson(correct, n),
+        },
+        wrong_links=wrong,
+    )
 
 
 def choose_threshold(looked: Sequence[Looked], *, min_precision: float = 0.0) -> float:
@@ -129,8 +164,9 @@ def choose_threshold(looked: Sequence[Looked], *, min_precision: float = 0.0) ->
     return best
 
 
-def per_type_thresholds(train: Sequence[Looked], global_threshold: float, *, min_pairs: int = 10,
-                        min_precision: float = 0.0) -> dict[int, float]:
+def per_type_thresholds(
+    train: Sequence[Looked], global_threshold: float, *, min_pairs: int = 10, min_precision: float = 0.0
+) -> dict[int, float]:
     """A type's own threshold where it has at least `min_pairs` labelled pairs in training; else the global one."""
     out: dict[int, float] = {}
     by_type: dict[int, list[Looked]] = {}
@@ -157,7 +193,6 @@ def gap_of(child: ServiceRequest) -> tuple[float, float] | None:
     metres = local_metres(child.location.x, child.location.y, parent.location.x, parent.location.y)
     hours = abs((child.requested_at - parent.requested_at).total_seconds()) / 3600
     return metres, hours
-
 
 
 def learn_parameters(children: Iterable[ServiceRequest], *, min_pairs: int = 10) -> Learned:
@@ -189,8 +224,12 @@ def learn_parameters(children: Iterable[ServiceRequest], *, min_pairs: int = 10)
     return Learned(radius_m=radius, window_days=window, pairs=len(gaps), per_type=per_type)
 
 
-def apply_learned(learned: Learned, threshold: float, per_type_threshold: dict[int, float] | None = None,
-                  types: Iterable[ServiceType] | None = None) -> int:
+def apply_learned(
+    learned: Learned,
+    threshold: float,
+    per_type_threshold: dict[int, float] | None = None,
+    types: Iterable[ServiceType] | None = None,
+) -> int:
     """Write learned parameters onto the located service types; returns how many changed."""
     changed = 0
     for st in types if types is not None else ServiceType.objects.filter(location_required=True):
@@ -205,11 +244,15 @@ def apply_learned(learned: Learned, threshold: float, per_type_threshold: dict[i
 
 def lookup_speed(samples: int = 1000, seed: int = 7) -> tuple[float, float, dict[str, Any]]:
     """Candidate lookup p50 and p95 (ms) over random located requests of the table as it is, with the plan."""
-    ids = list(ServiceRequest.objects.filter(location__isnull=False, parent__isnull=True,
-                                             service_type__location_required=True).values_list("pk", flat=True))
+    ids = list(
+        ServiceRequest.objects.filter(
+            location__isnull=False, parent__isnull=True, service_type__location_required=True
+        ).values_list("pk", flat=True)
+    )
     rng = random.Random(seed)
-    sample = list(ServiceRequest.objects.filter(pk__in=rng.sample(ids, min(samples, len(ids))))
-                  .select_related("service_type"))
+    sample = list(
+        ServiceRequest.objects.filter(pk__in=rng.sample(ids, min(samples, len(ids)))).select_related("service_type")
+    )
     times = []
     for r in sample:
         assert r.location is not None
@@ -219,10 +262,15 @@ def lookup_speed(samples: int = 1000, seed: int = 7) -> tuple[float, float, dict
     loc = sample[0].location
     assert loc is not None
     with connection.cursor() as cur:
-        cur.execute("EXPLAIN SELECT 1 FROM gis_app_servicerequest r WHERE ST_DWithin(r.location::geography, "
-                    "ST_GeogFromText(%s), 50)", [f"SRID=4326;POINT({loc.x} {loc.y})"])
+        cur.execute(
+            "EXPLAIN SELECT 1 FROM gis_app_servicerequest r WHERE ST_DWithin(r.location::geography, "
+            "ST_GeogFromText(%s), 50)",
+            [f"SRID=4326;POINT({loc.x} {loc.y})"],
+        )
         plan = "\n".join(row[0] for row in cur.fetchall())
-    info = {"rows_in_table": ServiceRequest.objects.count(), "plan": plan,
-            "uses_geography_index": "gis_app_servicerequest_location_geog" in plan}
+    info = {
+        "rows_in_table": ServiceRequest.objects.count(),
+        "plan": plan,
+        "uses_geography_index": "gis_app_servicerequest_location_geog" in plan,
+    }
     return statistics.median(times), statistics.quantiles(times, n=20)[18], info
-

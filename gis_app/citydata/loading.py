@@ -28,6 +28,7 @@ from django.utils.text import slugify
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.due_dates import BusinessCalendar, due_at, storm_table
 from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest, ServiceType
+from gis_app.transitions import CLOSING
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
 from layers.importing import refresh_statistics
 from layers.lookup import numbers_at
@@ -71,11 +72,15 @@ class Mapping:
         if bad:
             raise MappingError(f"{path}: [status_map] maps to unknown statuses {bad}; ours are {Status.values}")
         return cls(
-            path=path, name=src.get("name", path.stem), file=(path.parent / src.get("file", "")).resolve(),
+            path=path,
+            name=src.get("name", path.stem),
+            file=(path.parent / src.get("file", "")).resolve(),
             tz=ZoneInfo(src.get("time_zone", "UTC")),
             date_formats=list(src.get("date_formats", ["%Y-%m-%dT%H:%M:%S"])),
-            delimiter=str(src.get("delimiter", ",")), columns=dict(cols),
-            xy_srid=data.get("coordinates", {}).get("xy_srid"), status_map=statuses,
+            delimiter=str(src.get("delimiter", ",")),
+            columns=dict(cols),
+            xy_srid=data.get("coordinates", {}).get("xy_srid"),
+            status_map=statuses,
             channel_map=dict(data.get("channel_map", {})),
             true_values=set(data.get("values", {}).get("true", ["True", "true", "1"])),
             information_only=set(data.get("types", {}).get("information_only", [])),
@@ -106,11 +111,13 @@ class LoadReport:
         if self.unchanged:
             return [f"{self.source}: unchanged; import batch {self.batch_id} already holds this file."]
         head = "DRY RUN (rolled back): " if self.dry_run else ""
-        out = [f"{head}{self.source}: read {self.rows_read} rows, loaded {self.loaded}, skipped "
-               f"{len(self.bad_rows)} bad rows; {self.service_types_created} new service types, "
-               f"{self.departments_created} new departments; {self.parents_linked} duplicates linked to a parent in "
-               f"the file ({self.parents_outside_file} parents outside it); our ward differs from the source's on "
-               f"{self.ward_disagreements} rows"]
+        out = [
+            f"{head}{self.source}: read {self.rows_read} rows, loaded {self.loaded}, skipped "
+            f"{len(self.bad_rows)} bad rows; {self.service_types_created} new service types, "
+            f"{self.departments_created} new departments; {self.parents_linked} duplicates linked to a parent in "
+            f"the file ({self.parents_outside_file} parents outside it); our ward differs from the source's on "
+            f"{self.ward_disagreements} rows"
+        ]
         out += [f"  line {line}: {why}" for line, why in self.bad_rows[:50]]
         if len(self.bad_rows) > 50:
             out.append(f"  … and {len(self.bad_rows) - 50} more")
@@ -188,8 +195,9 @@ def load_311(mapping_path: Path, *, dry_run: bool = False, progress: Progress | 
             if point is None and name not in m.information_only:
                 report.bad_rows.append((line, f"no coordinates for {name!r}, which needs a place"))
                 continue
-            parsed.append({"line": line, "row": row, "name": name, "created": created, "closed": closed,
-                           "point": point})
+            parsed.append(
+                {"line": line, "row": row, "name": name, "created": created, "closed": closed, "point": point}
+            )
             if progress and report.rows_read % 500 == 0:
                 progress(report.rows_read, 0)
 
@@ -238,15 +246,19 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
         row = p["row"]
         dept_name = m.get(row, "department") or "Unassigned"
         if dept_name not in departments:
-            departments[dept_name] = Department.objects.create(code=slugify(dept_name)[:60] or "unassigned",
-                                                               name=dept_name)
+            departments[dept_name] = Department.objects.create(
+                code=slugify(dept_name)[:60] or "unassigned", name=dept_name
+            )
             report.departments_created += 1
         code = type_code(p["name"], m.get(row, "type_code"))
         if code not in types:
             types[code] = ServiceType.objects.create(
-                code=code, name=p["name"], department=departments[dept_name],
+                code=code,
+                name=p["name"],
+                department=departments[dept_name],
                 location_required=p["name"] not in m.information_only,
-                group="Information" if p["name"] in m.information_only else "")
+                group="Information" if p["name"] in m.information_only else "",
+            )
             report.service_types_created += 1
         stype = types[code]
         status = m.status_map.get(m.get(row, "status"), Status.OPEN)
@@ -254,20 +266,35 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
         source_ward_n = int(float(source_ward)) if source_ward else None
         if p["point"] is not None and source_ward_n != p.get("ward"):
             report.ward_disagreements += 1
-        closed_at = p["closed"] if status in (Status.CLOSED, Status.COMPLETED, Status.CANCELLED) else None
-        rows.append(ServiceRequest(
-            ticket=ticket, service_type=stype, status=status, location=p["point"],
-            address=m.get(row, "address")[:300], located_by=LocatedBy.ADDRESS if p["point"] else LocatedBy.NONE,
-            ward_number=p.get("ward"), community_area_number=p.get("area"), department=stype.department,
-            channel=m.channel_map.get(m.get(row, "channel"), m.channel_map.get("default", Channel.IMPORT)),
-            notify_via=NotifyVia.NONE, requested_at=p["created"], closed_at=closed_at,
-            due_at=due_at(stype, p["created"], calendar, storms), external_id=m.get(row, "id")[:100],
-            import_batch=batch,
-            source_data={"line": p["line"], "ward": source_ward_n, "status": m.get(row, "status"),
-                         "duplicate": m.get(row, "duplicate") in m.true_values,
-                         "parent_id": m.get(row, "parent_id") or None,
-                         "dispatchable": p["name"] not in m.not_dispatchable},
-        ))
+        closed_at = p["closed"] if status in CLOSING else None
+        rows.append(
+            ServiceRequest(
+                ticket=ticket,
+                service_type=stype,
+                status=status,
+                location=p["point"],
+                address=m.get(row, "address")[:300],
+                located_by=LocatedBy.ADDRESS if p["point"] else LocatedBy.NONE,
+                ward_number=p.get("ward"),
+                community_area_number=p.get("area"),
+                department=stype.department,
+                channel=m.channel_map.get(m.get(row, "channel"), m.channel_map.get("default", Channel.IMPORT)),
+                notify_via=NotifyVia.NONE,
+                requested_at=p["created"],
+                closed_at=closed_at,
+                due_at=due_at(stype, p["created"], calendar, storms),
+                external_id=m.get(row, "id")[:100],
+                import_batch=batch,
+                source_data={
+                    "line": p["line"],
+                    "ward": source_ward_n,
+                    "status": m.get(row, "status"),
+                    "duplicate": m.get(row, "duplicate") in m.true_values,
+                    "parent_id": m.get(row, "parent_id") or None,
+                    "dispatchable": p["name"] not in m.not_dispatchable,
+                },
+            )
+        )
     ServiceRequest.objects.bulk_create(rows, batch_size=2000)
     # Duplicate links: to the parent's root when the parent is in the file.
     by_external = {r.external_id: r for r in rows}
@@ -287,13 +314,27 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
     ServiceRequest.objects.bulk_update(linked, ["parent"], batch_size=2000)
     report.parents_linked = len(linked)
     RequestEvent.objects.bulk_create(
-        [RequestEvent(request=r, verb="imported", actor_label="import", at=r.requested_at,
-                      new={"status": r.status, "external_id": r.external_id}, note=f"from {m.name}")
-         for r in rows], batch_size=2000)
+        [
+            RequestEvent(
+                request=r,
+                verb="imported",
+                actor_label="import",
+                at=r.requested_at,
+                new={"status": r.status, "external_id": r.external_id},
+                note=f"from {m.name}",
+            )
+            for r in rows
+        ],
+        batch_size=2000,
+    )
     report.loaded = len(rows)
     report.batch_id = batch.pk
-    batch.counts = {"rows_read": report.rows_read, "loaded": report.loaded, "bad_rows": len(report.bad_rows),
-                    "parents_linked": report.parents_linked, "ward_disagreements": report.ward_disagreements}
+    batch.counts = {
+        "rows_read": report.rows_read,
+        "loaded": report.loaded,
+        "bad_rows": len(report.bad_rows),
+        "parents_linked": report.parents_linked,
+        "ward_disagreements": report.ward_disagreements,
+    }
     batch.bad_rows = [list(b) for b in report.bad_rows]
     batch.save(update_fields=["counts", "bad_rows"])
-

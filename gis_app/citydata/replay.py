@@ -33,12 +33,18 @@ class ReplayReport:
     def lines(self) -> list[str]:
         if self.unchanged:
             return [f"already replayed today (batch {self.batch_id}); nothing written"]
-        return [f"replayed {self.replayed} requests as today's open work (shifted by {self.shift}); "
-                f"{self.duplicates_linked} duplicate links; {self.skipped} skipped"]
+        return [
+            f"replayed {self.replayed} requests as today's open work (shifted by {self.shift}); "
+            f"{self.duplicates_linked} duplicate links; {self.skipped} skipped"
+        ]
 
 
-def replay_today(history: ImportBatch | None = None, *, now: dt.datetime | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> ReplayReport:
+def replay_today(
+    history: ImportBatch | None = None,
+    *,
+    now: dt.datetime | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ReplayReport:
     history = history or ImportBatch.objects.filter(kind="history").order_by("-loaded_at").first()
     if history is None:
         raise ValueError("no 311 history is loaded: run `manage.py load_311` first")
@@ -47,9 +53,11 @@ def replay_today(history: ImportBatch | None = None, *, now: dt.datetime | None 
     done = ImportBatch.objects.filter(kind="replay", checksum=key).first()
     if done:
         return ReplayReport(batch_id=done.pk, unchanged=True)
-    originals = list(ServiceRequest.objects.filter(import_batch=history, source_data__dispatchable=True,
-                                                   location__isnull=False)
-                     .select_related("service_type").order_by("requested_at"))
+    originals = list(
+        ServiceRequest.objects.filter(import_batch=history, source_data__dispatchable=True, location__isnull=False)
+        .select_related("service_type")
+        .order_by("requested_at")
+    )
     if not originals:
         raise ValueError(f"history batch {history.pk} has no dispatchable requests to replay")
     shift = now - originals[-1].requested_at
@@ -59,11 +67,20 @@ def replay_today(history: ImportBatch | None = None, *, now: dt.datetime | None 
         replayed: dict[str, ServiceRequest] = {}
         for i, orig in enumerate(originals, start=1):
             try:
-                req = create_request(IntakeData(
-                    service_code=orig.service_type.code, location=orig.location, address=orig.address,
-                    located_by=orig.located_by, description=f"Replayed from {orig.external_id}",
-                    channel=orig.channel, requested_at=orig.requested_at + shift, external_id=orig.external_id,
-                ), actor_label="replay", link_duplicates=False)  # the City's own labels are replayed below
+                req = create_request(
+                    IntakeData(
+                        service_code=orig.service_type.code,
+                        location=orig.location,
+                        address=orig.address,
+                        located_by=orig.located_by,
+                        description=f"Replayed from {orig.external_id}",
+                        channel=orig.channel,
+                        requested_at=orig.requested_at + shift,
+                        external_id=orig.external_id,
+                    ),
+                    actor_label="replay",
+                    link_duplicates=False,
+                )  # the City's own labels are replayed below
             except IntakeError:
                 report.skipped += 1
                 continue
@@ -78,14 +95,23 @@ def replay_today(history: ImportBatch | None = None, *, now: dt.datetime | None 
             child = replayed.get(orig.external_id)
             if orig.source_data.get("duplicate") and parent_id in replayed and child is not None:
                 try:
-                    apply(child, "mark_duplicate", parent=replayed[parent_id], actor_label="replay",
-                          note=f"the City labelled {orig.external_id} a duplicate of {parent_id}")
+                    apply(
+                        child,
+                        "mark_duplicate",
+                        parent=replayed[parent_id],
+                        actor_label="replay",
+                        note=f"the City labelled {orig.external_id} a duplicate of {parent_id}",
+                    )
                     report.duplicates_linked += 1
                 except TransitionError:
                     pass
         report.replayed = len(replayed)
-        batch.counts = {"replayed": report.replayed, "duplicates_linked": report.duplicates_linked,
-                        "skipped": report.skipped, "shift_seconds": shift.total_seconds()}
+        batch.counts = {
+            "replayed": report.replayed,
+            "duplicates_linked": report.duplicates_linked,
+            "skipped": report.skipped,
+            "shift_seconds": shift.total_seconds(),
+        }
         batch.save(update_fields=["counts"])
         report.batch_id = batch.pk
     return report

@@ -56,10 +56,21 @@ class Profile:
 
 
 def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Profile:
-    rows = list(ServiceRequest.objects.filter(import_batch=history, source_data__dispatchable=True,
-                                              location__isnull=False)
-                .values_list("id", "service_type_id", "ward_number", "requested_at", "closed_at", "status",
-                             "parent_id", "location", "source_data"))
+    rows = list(
+        ServiceRequest.objects.filter(
+            import_batch=history, source_data__dispatchable=True, location__isnull=False
+        ).values_list(
+            "id",
+            "service_type_id",
+            "ward_number",
+            "requested_at",
+            "closed_at",
+            "status",
+            "parent_id",
+            "location",
+            "source_data",
+        )
+    )
     if len(rows) < 10:
         raise GeneratorError(f"history batch {history.pk} has too few dispatchable rows to learn from")
     types = Counter(r[1] for r in rows)
@@ -101,12 +112,17 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
             gaps.append((metres, abs((r[3] - parent[3]).total_seconds())))
     dup_gaps = np.array(gaps) if gaps else np.array([[0.0, 3600.0]])
     st = {s.pk: s for s in ServiceType.objects.filter(pk__in=[int(t) for t in type_ids])}
-    return Profile(type_ids=type_ids, type_p=type_p, wards_by_type=wards_by_type, hour_p=hour_p,
-                   close_hours=close_hours, dup_rate=dup_rate, dup_gaps=dup_gaps,
-                   departments={k: v.department_id for k, v in st.items()},
-                   calendar_days={k: v.sla_amount if v.sla_kind == "calendar_days" else v.sla_amount / 9
-                                  for k, v in st.items()})
-
+    return Profile(
+        type_ids=type_ids,
+        type_p=type_p,
+        wards_by_type=wards_by_type,
+        hour_p=hour_p,
+        close_hours=close_hours,
+        dup_rate=dup_rate,
+        dup_gaps=dup_gaps,
+        departments={k: v.department_id for k, v in st.items()},
+        calendar_days={k: v.sla_amount if v.sla_kind == "calendar_days" else v.sla_amount / 9 for k, v in st.items()},
+    )
 
 
 @dataclass
@@ -122,9 +138,11 @@ class StreetSampler:
         if not chosen:
             raise GeneratorError("no street network is loaded: run `manage.py load_streets`")
         with connection.cursor() as cur:
-            cur.execute(f"SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), ST_X(ST_EndPoint(geom)), "
-                        f"ST_Y(ST_EndPoint(geom)) FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s",
-                        [chosen[0].pk])
+            cur.execute(
+                f"SELECT ST_X(ST_StartPoint(geom)), ST_Y(ST_StartPoint(geom)), ST_X(ST_EndPoint(geom)), "
+                f"ST_Y(ST_EndPoint(geom)) FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s",
+                [chosen[0].pk],
+            )
             seg = np.array(cur.fetchall(), dtype=float)
         mids = [point_from_lonlat((a + c) / 2, (b + d) / 2) for a, b, c, d in seg]
         wards = numbers_at(LayerKind.WARDS, mids, on)
@@ -160,9 +178,11 @@ class GenerationReport:
         if self.unchanged:
             return [f"unchanged: batch {self.batch_id} already holds this generation"]
         rate = self.rows / self.seconds if self.seconds else 0
-        return [f"generated {self.rows} requests ({self.duplicates} planted duplicates, {self.hard_negatives} hard "
-                f"negatives, {self.hot_spot_rows} hot-spot requests) in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
-                + (f"; {self.not_yet} drawn after now left out" if self.not_yet else "")]
+        return [
+            f"generated {self.rows} requests ({self.duplicates} planted duplicates, {self.hard_negatives} hard "
+            f"negatives, {self.hot_spot_rows} hot-spot requests) in {self.seconds:.1f} s ({rate:,.0f} rows/s)"
+            + (f"; {self.not_yet} drawn after now left out" if self.not_yet else "")
+        ]
 
 
 @dataclass
@@ -183,14 +203,30 @@ class _Draw:
             return -1
         close_h = float(self.rng.choice(self.profile.close_hours[type_id]))
         closed = when + dt.timedelta(hours=close_h)
-        self.rows.append({"type": type_id, "ward": ward, "x": x, "y": y, "at": when,
-                          "closed": closed if closed < self.now else None, "truth": truth})
+        self.rows.append(
+            {
+                "type": type_id,
+                "ward": ward,
+                "x": x,
+                "y": y,
+                "at": when,
+                "closed": closed if closed < self.now else None,
+                "truth": truth,
+            }
+        )
         return len(self.rows) - 1
 
 
-def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.date | None = None,
-             history: ImportBatch | None = None, progress: Callable[[int, int], None] | None = None
-             ) -> GenerationReport:
+def generate(
+    *,
+    days: int,
+    per_day: int,
+    seed: int,
+    assumptions: Path,
+    end: dt.date | None = None,
+    history: ImportBatch | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerationReport:
     """Draw `days` of history ending `end` (idempotent for the same parameters) and COPY it in one transaction."""
     t0 = time.perf_counter()
     if days <= 0 or per_day <= 0:
@@ -200,8 +236,9 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
         raise GeneratorError("no 311 history is loaded to learn from: run `manage.py load_311` first")
     syn = tomllib.loads(assumptions.read_text(encoding="utf-8")).get("synthetic", {})
     end = end or timezone.localdate()
-    key = hashlib.sha256(json.dumps([history.checksum, days, per_day, seed, end.isoformat(), syn],
-                                    sort_keys=True, default=str).encode()).hexdigest()
+    key = hashlib.sha256(
+        json.dumps([history.checksum, days, per_day, seed, end.isoformat(), syn], sort_keys=True, default=str).encode()
+    ).hexdigest()
     done = ImportBatch.objects.filter(kind="synthetic", checksum=key).first()
     if done:
         return GenerationReport(batch_id=done.pk, unchanged=True)
@@ -214,26 +251,38 @@ def generate(*, days: int, per_day: int, seed: int, assumptions: Path, end: dt.d
     rows = draw.rows
     # The ward is the one the point really falls in (a duplicate's offset can cross a ward line).
     for chunk in range(0, len(rows), 50_000):
-        part = rows[chunk:chunk + 50_000]
+        part = rows[chunk : chunk + 50_000]
         ward_numbers = numbers_at(LayerKind.WARDS, [point_from_lonlat(r["x"], r["y"]) for r in part], end)
         for r, w in zip(part, ward_numbers, strict=True):
             r["ward"] = w
     report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=draw.not_yet)
     with transaction.atomic():
-        batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}",
-                                           checksum=key)
+        batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}", checksum=key)
         _copy_rows(rows, profile, batch, report)
-        batch.counts = {"rows": report.rows, "duplicates": report.duplicates,
-                        "hard_negatives": report.hard_negatives, "hot_spot_rows": hot, "seed": seed,
-                        "days": days, "per_day": per_day}
+        batch.counts = {
+            "rows": report.rows,
+            "duplicates": report.duplicates,
+            "hard_negatives": report.hard_negatives,
+            "hot_spot_rows": hot,
+            "seed": seed,
+            "days": days,
+            "per_day": per_day,
+        }
         batch.save(update_fields=["counts"])
     report.batch_id = batch.pk
     report.seconds = time.perf_counter() - t0
     return report
 
 
-def _draw_days(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], start: dt.date, days: int, per_day: int,
-               progress: Callable[[int, int], None] | None) -> None:
+def _draw_days(
+    draw: _Draw,
+    sampler: StreetSampler,
+    syn: dict[str, Any],
+    start: dt.date,
+    days: int,
+    per_day: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     """Each day: a Poisson count by weekday, types and hours by the profile, a planted duplicate at the type's rate
     (a labelled pair's gap) and a hard negative (a distinct issue 30-150 m away) at the assumed rate."""
     rng, profile = draw.rng, draw.profile
@@ -254,12 +303,19 @@ def _draw_days(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], start: 
             if rng.random() < profile.dup_rate.get(t, 0.0) and parent >= 0:
                 metres, seconds = profile.dup_gaps[rng.integers(len(profile.dup_gaps))]
                 dx, dy = _offset(rng, float(metres), y)
-                draw.add(t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60),
-                         {"true_parent": parent})
+                draw.add(
+                    t, ward, x + dx, y + dy, when + dt.timedelta(seconds=float(seconds) + 60), {"true_parent": parent}
+                )
             if rng.random() < float(syn.get("hard_negative_rate", 0.0)) and parent >= 0:
                 dx, dy = _offset(rng, float(rng.uniform(30, 150)), y)
-                draw.add(t, ward, x + dx, y + dy, when + dt.timedelta(hours=float(rng.uniform(1, 48))),
-                         {"hard_negative_of": parent})
+                draw.add(
+                    t,
+                    ward,
+                    x + dx,
+                    y + dy,
+                    when + dt.timedelta(hours=float(rng.uniform(1, 48))),
+                    {"hard_negative_of": parent},
+                )
         if progress:
             progress(d + 1, days)
 
@@ -292,15 +348,41 @@ def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float,
 def _copy_rows(rows: list[dict[str, Any]], profile: Profile, batch: ImportBatch, report: GenerationReport) -> None:
     table = ServiceRequest._meta.db_table
     with connection.cursor() as cur:
-        cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
-                    [len(rows)])
+        cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
         ids = [r[0] for r in cur.fetchall()]
     ticket_list = ServiceRequest.objects.fresh_tickets(len(rows))
-    cols = ["id", "ticket", "service_type_id", "status", "location", "address", "located_by", "ward_number",
-            "department_id", "description", "attributes", "channel", "reporter_name", "reporter_email",
-            "reporter_phone", "anonymous", "notify_via", "parent_id", "follow_up_of_id", "due_at", "requested_at",
-            "updated_at", "closed_at", "closure_reason", "external_id", "import_batch_id", "source_data", "version",
-            "ward_layer_id", "community_area_number"]
+    cols = [
+        "id",
+        "ticket",
+        "service_type_id",
+        "status",
+        "location",
+        "address",
+        "located_by",
+        "ward_number",
+        "department_id",
+        "description",
+        "attributes",
+        "channel",
+        "reporter_name",
+        "reporter_email",
+        "reporter_phone",
+        "anonymous",
+        "notify_via",
+        "parent_id",
+        "follow_up_of_id",
+        "due_at",
+        "requested_at",
+        "updated_at",
+        "closed_at",
+        "closure_reason",
+        "external_id",
+        "import_batch_id",
+        "source_data",
+        "version",
+        "ward_layer_id",
+        "community_area_number",
+    ]
     events_cols = ["request_id", "at", "actor_id", "actor_label", "verb", "old", "new", "note", "public"]
 
     def esc(v: Any) -> str:
@@ -325,14 +407,56 @@ def _copy_rows(rows: list[dict[str, Any]], profile: Profile, batch: ImportBatch,
             report.hard_negatives += 1
         truth["synthetic"] = True
         due = r["at"] + dt.timedelta(days=profile.calendar_days.get(r["type"], 7.0))
-        values = [ids[i], ticket_list[i], r["type"], status, f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})", "",
-                  LocatedBy.PIN, r["ward"], profile.departments[r["type"]], "", "{}", Channel.IMPORT, "", "", "",
-                  "false", NotifyVia.NONE, parent_id, None, due.isoformat(), r["at"].isoformat(), now.isoformat(),
-                  r["closed"].isoformat() if r["closed"] else None, "", f"SYN-{batch.pk}-{i}", batch.pk,
-                  json.dumps(truth), 1, None, None]
+        values = [
+            ids[i],
+            ticket_list[i],
+            r["type"],
+            status,
+            f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})",
+            "",
+            LocatedBy.PIN,
+            r["ward"],
+            profile.departments[r["type"]],
+            "",
+            "{}",
+            Channel.IMPORT,
+            "",
+            "",
+            "",
+            "false",
+            NotifyVia.NONE,
+            parent_id,
+            None,
+            due.isoformat(),
+            r["at"].isoformat(),
+            now.isoformat(),
+            r["closed"].isoformat() if r["closed"] else None,
+            "",
+            f"SYN-{batch.pk}-{i}",
+            batch.pk,
+            json.dumps(truth),
+            1,
+            None,
+            None,
+        ]
         buf.write("\t".join(esc(v) for v in values) + "\n")
-        ev.write("\t".join(esc(v) for v in [ids[i], r["at"].isoformat(), None, "generator", "generated", "{}",
-                                              json.dumps({"status": status}), "synthetic history", "false"]) + "\n")
+        ev.write(
+            "\t".join(
+                esc(v)
+                for v in [
+                    ids[i],
+                    r["at"].isoformat(),
+                    None,
+                    "generator",
+                    "generated",
+                    "{}",
+                    json.dumps({"status": status}),
+                    "synthetic history",
+                    "false",
+                ]
+            )
+            + "\n"
+        )
         report.counts_by_type[r["type"]] = report.counts_by_type.get(r["type"], 0) + 1
     with connection.cursor() as cur:
         raw = cur.cursor

@@ -120,8 +120,9 @@ def _local_axis(idx: Index, key: str, on_ns: bool) -> Axis | None:
         if typical and points:
             scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(idx.middle(key)[1])))
             kink = KINK_BLOCKS * typical / scale
-        idx.local[cache_key] = local_axis(points, idx.grid.north_south if on_ns else idx.grid.east_west,
-                                          long_span=8 * idx.grid.block, kink=kink)
+        idx.local[cache_key] = local_axis(
+            points, idx.grid.north_south if on_ns else idx.grid.east_west, long_span=8 * idx.grid.block, kink=kink
+        )
     return idx.local[cache_key]
 
 
@@ -163,9 +164,12 @@ def _filled(idx: Index, key: str, on_ns: bool, own: Axis, signed: float) -> Axis
                 p_lo, p_hi = own.position(lo), own.position(hi)
                 scale = (p_hi - p_lo) / (b_hi - b_lo)
                 extra = [(n, p_lo + (beside.position(n) - b_lo) * scale) for n in inner]
-                filled = Axis(np.array([*nums[:i], *[n for n, _ in extra], *nums[i:]]),
-                              np.array([*own.positions[:i], *[p for _, p in extra], *own.positions[i:]]),
-                              beyond=own.beyond, long_span=own.long_span)
+                filled = Axis(
+                    np.array([*nums[:i], *[n for n, _ in extra], *nums[i:]]),
+                    np.array([*own.positions[:i], *[p for _, p in extra], *own.positions[i:]]),
+                    beyond=own.beyond,
+                    long_span=own.long_span,
+                )
         idx.local[cache_key] = filled
     return idx.local[cache_key] or own
 
@@ -215,8 +219,9 @@ def _neighbour_axis(idx: Index, key: str, on_ns: bool, signed: float | None) -> 
     numbers = np.union1d(below[1].numbers, above[1].numbers)
     w = above[0] / (above[0] + below[0]) if above[0] + below[0] > 0 else 0.5  # the cheaper side weighs more
     positions = np.array([w * below[1].position(float(n)) + (1 - w) * above[1].position(float(n)) for n in numbers])
-    return Axis(numbers, positions, beyond=idx.grid.north_south if on_ns else idx.grid.east_west,
-                long_span=8 * idx.grid.block)
+    return Axis(
+        numbers, positions, beyond=idx.grid.north_south if on_ns else idx.grid.east_west, long_span=8 * idx.grid.block
+    )
 
 
 def _setback(idx: Index, spot: tuple[float, float], number: int, on_ns: bool) -> tuple[float, float]:

@@ -37,8 +37,6 @@ REVERSE_REACH_M = 500.0  # reverse: a corner further than this names nothing (a 
 ADDRESS_POINT_REACH_M = 40.0  # reverse: an address point this close names the place (else the grid's number)
 
 
-
-
 # The block profile is fitted on address points in hundred-blocks of about the city's typical length (its
 # citywide grid's median metres per hundred): downtown's half-blocks and superblocks number differently.
 # 15 % was chosen on one half of the 311 addresses (split by CRC-32 of the address) over all blocks and 25 %.
@@ -74,11 +72,18 @@ class Result:
     message: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"input": self.input, "status": self.status, "kind": self.kind,
-                "lon": None if self.lon is None else round(self.lon, 6),
-                "lat": None if self.lat is None else round(self.lat, 6), "score": round(self.score, 3),
-                "address": self.address, "ward": self.ward, "candidates": self.candidates,
-                **({"message": self.message} if self.message else {})}
+        return {
+            "input": self.input,
+            "status": self.status,
+            "kind": self.kind,
+            "lon": None if self.lon is None else round(self.lon, 6),
+            "lat": None if self.lat is None else round(self.lat, 6),
+            "score": round(self.score, 3),
+            "address": self.address,
+            "ward": self.ward,
+            "candidates": self.candidates,
+            **({"message": self.message} if self.message else {}),
+        }
 
 
 @dataclass

@@ -29,8 +29,12 @@ from layers.normalize import ParsedAddress, parse
 def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
     """An address point with this number on this street (and direction, when given), if the layers have one."""
     assert parsed.street is not None and parsed.number is not None
-    hits = [(d, x, y, z, k) for k in keys for d, x, y, z in idx.points.get((k, parsed.number), [])
-            if not parsed.street.direction or not d or d == parsed.street.direction]
+    hits = [
+        (d, x, y, z, k)
+        for k in keys
+        for d, x, y, z in idx.points.get((k, parsed.number), [])
+        if not parsed.street.direction or not d or d == parsed.street.direction
+    ]
     if not hits:
         return None
     if parsed.postcode and any(z == parsed.postcode for *_, z, _ in hits):
@@ -42,9 +46,23 @@ def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: fl
     d, x, y, _, k = places[0]
     label = f"{parsed.number} {d + ' ' if d else ''}{k}"
     if len(places) > 1:
-        return Result(text, "ambiguous", "point", x, y, match * 0.5, address=label,
-                      candidates=[{"address": f"{parsed.number} {p[0]} {p[4]}".replace("  ", " "),
-                                   "lon": round(p[1], 6), "lat": round(p[2], 6)} for p in places])
+        return Result(
+            text,
+            "ambiguous",
+            "point",
+            x,
+            y,
+            match * 0.5,
+            address=label,
+            candidates=[
+                {
+                    "address": f"{parsed.number} {p[0]} {p[4]}".replace("  ", " "),
+                    "lon": round(p[1], 6),
+                    "lat": round(p[2], 6),
+                }
+                for p in places
+            ],
+        )
     return Result(text, "matched", "point", x, y, match, address=label)
 
 
@@ -55,8 +73,13 @@ def _between_points(idx: Index, parsed: ParsedAddress, keys: list[str], match: f
     n = parsed.number
     block = idx.grid.block
     for key in keys:
-        same = [p for p in idx.along.get(key, ()) if p[0] % 2 == n % 2 and p[0] // block == n // block
-                and (not parsed.street.direction or not p[1] or p[1] == parsed.street.direction)]
+        same = [
+            p
+            for p in idx.along.get(key, ())
+            if p[0] % 2 == n % 2
+            and p[0] // block == n // block
+            and (not parsed.street.direction or not p[1] or p[1] == parsed.street.direction)
+        ]
         below = [p for p in same if p[0] < n]
         above = [p for p in same if p[0] > n]
         if not below or not above:
@@ -66,8 +89,9 @@ def _between_points(idx: Index, parsed: ParsedAddress, keys: list[str], match: f
             continue  # not one stretch of one street
         t = (n - lo[0]) / (hi[0] - lo[0])
         x, y = lo[2] + t * (hi[2] - lo[2]), lo[3] + t * (hi[3] - lo[3])
-        return Result(text, "matched", "interpolated", x, y, match * 0.95,
-                      address=f"{n} {lo[1] + ' ' if lo[1] else ''}{key}")
+        return Result(
+            text, "matched", "interpolated", x, y, match * 0.95, address=f"{n} {lo[1] + ' ' if lo[1] else ''}{key}"
+        )
     return None
 
 
@@ -97,9 +121,19 @@ def _ranged(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, te
     x, y, d, key = distinct[0]
     label = f"{n} {d + ' ' if d else ''}{key}"
     if len(distinct) > 1:
-        return Result(text, "ambiguous", "interpolated", x, y, match * 0.5, address=label,
-                      candidates=[{"address": f"{n} {p[2]} {p[3]}".replace("  ", " "), "lon": round(p[0], 6),
-                                   "lat": round(p[1], 6)} for p in distinct])
+        return Result(
+            text,
+            "ambiguous",
+            "interpolated",
+            x,
+            y,
+            match * 0.5,
+            address=label,
+            candidates=[
+                {"address": f"{n} {p[2]} {p[3]}".replace("  ", " "), "lon": round(p[0], 6), "lat": round(p[1], 6)}
+                for p in distinct
+            ],
+        )
     return Result(text, "matched", "interpolated", x, y, match, address=label)
 
 
@@ -108,15 +142,26 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     keys, match = _street_keys(idx, parsed.street)
     if not keys:
         return Result(text, "unmatched", "none", message=f"no street named {parsed.street.key!r} in the street layer")
-    found = (_address_point(idx, parsed, keys, match, text) or _between_points(idx, parsed, keys, match, text)
-             or _ranged(idx, parsed, keys, match, text))
+    found = (
+        _address_point(idx, parsed, keys, match, text)
+        or _between_points(idx, parsed, keys, match, text)
+        or _ranged(idx, parsed, keys, match, text)
+    )
     if found is not None:
         return _other_halves(idx, parsed, keys, found)
     places = _grid_places(idx, parsed, keys)
     if not places:
         c = idx.middle(keys[0])
-        return Result(text, "unmatched", "street", c[0], c[1], 0.3 * match, address=keys[0],
-                      message=f"{parsed.number} is outside the numbers of {keys[0]} on the grid")
+        return Result(
+            text,
+            "unmatched",
+            "street",
+            c[0],
+            c[1],
+            0.3 * match,
+            address=keys[0],
+            message=f"{parsed.number} is outside the numbers of {keys[0]} on the grid",
+        )
     distinct: list[tuple[float, float, str, str]] = []
     for p in places:
         if all(_metres((p[0], p[1]), (q[0], q[1])) > SAME_CORNER_M for q in distinct):
@@ -125,15 +170,24 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     best = distinct[0]
     label = f"{parsed.number} {best[2]} {best[3]}"
     cands = [{"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6)} for x, y, d, k in distinct]
-    status = "ambiguous" if len(distinct) > 1 and not _dominant([len(idx.streets[p[3]]) for p in distinct]) \
-        else "matched"
+    status = (
+        "ambiguous" if len(distinct) > 1 and not _dominant([len(idx.streets[p[3]]) for p in distinct]) else "matched"
+    )
     if status == "ambiguous" and parsed.postcode:
         in_zip = [p for p in distinct if _zip_near(idx, p[3], (p[0], p[1])) == parsed.postcode]
         if len(in_zip) == 1:  # the postcode says which one
             best, status = in_zip[0], "matched"
             label = f"{parsed.number} {best[2]} {best[3]}"
-    return Result(text, status, "interpolated", best[0], best[1], match * (0.5 if status == "ambiguous" else 1.0),
-                  address=label, candidates=cands if len(distinct) > 1 else [])
+    return Result(
+        text,
+        status,
+        "interpolated",
+        best[0],
+        best[1],
+        match * (0.5 if status == "ambiguous" else 1.0),
+        address=label,
+        candidates=cands if len(distinct) > 1 else [],
+    )
 
 
 def _grid_places(idx: Index, parsed: ParsedAddress, keys: list[str]) -> list[tuple[float, float, str, str]]:
@@ -167,8 +221,13 @@ def _other_halves(idx: Index, parsed: ParsedAddress, keys: list[str], found: Res
         return found
     words = found.address.split(" ")
     mine = words[1] if len(words) > 2 and words[1] in ("N", "S", "E", "W") else ""
-    others = [p for p in _grid_places(idx, parsed, keys) if p[2] != mine and p[3] == " ".join(words[2:])
-              and _metres((p[0], p[1]), (found.lon, found.lat)) > SAME_CORNER_M]
+    others = [
+        p
+        for p in _grid_places(idx, parsed, keys)
+        if p[2] != mine
+        and p[3] == " ".join(words[2:])
+        and _metres((p[0], p[1]), (found.lon, found.lat)) > SAME_CORNER_M
+    ]
     if parsed.postcode:
         others = [p for p in others if _zip_near(idx, p[3], (p[0], p[1])) == parsed.postcode]
     if not others:
@@ -176,7 +235,8 @@ def _other_halves(idx: Index, parsed: ParsedAddress, keys: list[str], found: Res
     found.status, found.score = "ambiguous", found.score * 0.5
     found.candidates = [{"address": found.address, "lon": round(found.lon, 6), "lat": round(found.lat, 6)}] + [
         {"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6), "kind": "interpolated"}
-        for x, y, d, k in others]
+        for x, y, d, k in others
+    ]
     return found
 
 
@@ -187,8 +247,9 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     # The first reading of each street that gives a corner: as parsed, then wider ("67th" may be 67th Pl,
     # "North Shore" may be the street's whole name).
     for (a_keys, a_found), (b_keys, b_found) in (
-            (_street_keys(idx, parsed.street), _street_keys(idx, parsed.cross)),
-            (_wider_keys(idx, parsed.street), _wider_keys(idx, parsed.cross))):
+        (_street_keys(idx, parsed.street), _street_keys(idx, parsed.cross)),
+        (_wider_keys(idx, parsed.street), _wider_keys(idx, parsed.cross)),
+    ):
         for a in a_keys:
             for b in b_keys:
                 for node in idx.nodes_of.get(a, set()) & idx.nodes_of.get(b, set()):
@@ -198,8 +259,12 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             a_score, b_score = a_found, b_found
             break
     if not corners:
-        return Result(text, "unmatched", "none",
-                      message=f"no corner of {parsed.street.key!r} and {parsed.cross.key!r} in the street layer")
+        return Result(
+            text,
+            "unmatched",
+            "none",
+            message=f"no corner of {parsed.street.key!r} and {parsed.cross.key!r} in the street layer",
+        )
     groups: list[list[tuple[float, float, str]]] = []
     for c in corners:
         for g in groups:
@@ -214,11 +279,27 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     best = spots[0]
     score = min(a_score, b_score)
     if len(spots) > 1 and _dominant([weight[s[2]] for s in spots]):
-        return Result(text, "matched", "intersection", best[0], best[1], score * 0.9, address=best[2],
-                      candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots])
+        return Result(
+            text,
+            "matched",
+            "intersection",
+            best[0],
+            best[1],
+            score * 0.9,
+            address=best[2],
+            candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots],
+        )
     if len(spots) > 1:
-        return Result(text, "ambiguous", "intersection", best[0], best[1], score * 0.5, address=best[2],
-                      candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots])
+        return Result(
+            text,
+            "ambiguous",
+            "intersection",
+            best[0],
+            best[1],
+            score * 0.5,
+            address=best[2],
+            candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots],
+        )
     return Result(text, "matched", "intersection", best[0], best[1], score, address=best[2])
 
 
@@ -248,8 +329,15 @@ def geocode_many(texts: list[str]) -> list[Result]:
         elif parsed.is_intersection:
             out.append(_intersection(idx, parsed, text))
         elif parsed.number is None:
-            out.append(Result(text, "unmatched", "none", message="a house number or a second street is needed "
-                                                                  "(e.g. '1234 N Ashland Ave' or 'Clark & Division')"))
+            out.append(
+                Result(
+                    text,
+                    "unmatched",
+                    "none",
+                    message="a house number or a second street is needed "
+                    "(e.g. '1234 N Ashland Ave' or 'Clark & Division')",
+                )
+            )
         else:
             out.append(_address(idx, parsed, text))
     located = [r for r in out if r.lon is not None and r.lat is not None]

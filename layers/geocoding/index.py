@@ -35,8 +35,11 @@ def _address_points(versions: list[int]) -> list[tuple[str, int, str, float, flo
     if not versions:
         return []
     with connection.cursor() as cur:
-        cur.execute(f"SELECT street, number, direction, ST_X(geom), ST_Y(geom), postcode FROM "
-                    f"{AddressPoint._meta.db_table} WHERE layer_version_id = ANY(%s)", [versions])
+        cur.execute(
+            f"SELECT street, number, direction, ST_X(geom), ST_Y(geom), postcode FROM "
+            f"{AddressPoint._meta.db_table} WHERE layer_version_id = ANY(%s)",
+            [versions],
+        )
         return [(s, int(n), d, float(x), float(y), z) for s, n, d, x, y, z in cur.fetchall()]
 
 
@@ -52,16 +55,22 @@ def street_layer() -> LayerVersion:
 def index(grid_path: Path | None = None) -> Index:
     version = street_layer()
     grid_path = Path(grid_path or settings.CITY_GRID)
-    address_versions = list(LayerVersion.objects.filter(kind__in=[LayerKind.ADDRESSES, LayerKind.RANGES])
-                            .active().values_list("pk", flat=True))
+    address_versions = list(
+        LayerVersion.objects.filter(kind__in=[LayerKind.ADDRESSES, LayerKind.RANGES])
+        .active()
+        .values_list("pk", flat=True)
+    )
     key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
     nodes_of: dict[str, set[int]] = defaultdict(set)
     zip_of: dict[int, str] = {}
     with connection.cursor() as cur:
-        cur.execute(f"SELECT id, street_1, street_2, zipcode, ST_X(geom), ST_Y(geom) FROM "
-                    f"{StreetCorner._meta.db_table} WHERE layer_version_id = %s", [version.pk])
+        cur.execute(
+            f"SELECT id, street_1, street_2, zipcode, ST_X(geom), ST_Y(geom) FROM "
+            f"{StreetCorner._meta.db_table} WHERE layer_version_id = %s",
+            [version.pk],
+        )
         corners = cur.fetchall()
         if corners:  # a derived layer keeps every named corner: the fullest street vocabulary
             node_xy = {int(i): (float(x), float(y)) for i, _, _, _, x, y in corners}
@@ -71,12 +80,17 @@ def index(grid_path: Path | None = None) -> Index:
                     if name.strip():
                         nodes_of[base_name(name)].add(int(i))
         else:  # an OSM layer: streets from its named edges
-            cur.execute(f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} "
-                        "WHERE layer_version_id = %s", [version.pk])
+            cur.execute(
+                f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} WHERE layer_version_id = %s",
+                [version.pk],
+            )
             node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
-            cur.execute(f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
-                        f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
-                        "WHERE layer_version_id = %s AND name <> ''", [version.pk, version.pk])
+            cur.execute(
+                f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
+                f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
+                "WHERE layer_version_id = %s AND name <> ''",
+                [version.pk, version.pk],
+            )
             for name, node in cur.fetchall():
                 nodes_of[base_name(str(name))].add(int(node))
     streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
@@ -102,17 +116,35 @@ def index(grid_path: Path | None = None) -> Index:
         row.sort()
     ranges: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for seg in RangedSegment.objects.filter(layer_version__in=address_versions).values_list(
-            "street", "direction", "left_from", "left_to", "right_from", "right_to", "left_postcode",
-            "right_postcode", "geom"):
+        "street",
+        "direction",
+        "left_from",
+        "left_to",
+        "right_from",
+        "right_to",
+        "left_postcode",
+        "right_postcode",
+        "geom",
+    ):
         ranges[seg[0]].append((*seg[1:8], list(seg[8].coords)))
         vocab_extra = seg[0]
         if vocab_extra not in streets:  # a ranged street the corners do not name still counts as a street
             streets[vocab_extra] = np.array(seg[8].coords)
             words = vocab_extra.split(" ")
             by_name[" ".join(words[:-1]) if len(words) > 1 else vocab_extra].append(vocab_extra)
-    built = Index(version=version.pk, streets=streets, by_name=dict(by_name), nodes_of=dict(nodes_of),
-                  node_xy=node_xy, grid=grid, vocabulary=sorted(streets), zip_of=zip_of, points=dict(points),
-                  ranges=dict(ranges), along=dict(along))
+    built = Index(
+        version=version.pk,
+        streets=streets,
+        by_name=dict(by_name),
+        nodes_of=dict(nodes_of),
+        node_xy=node_xy,
+        grid=grid,
+        vocabulary=sorted(streets),
+        zip_of=zip_of,
+        points=dict(points),
+        ranges=dict(ranges),
+        along=dict(along),
+    )
     built.typical_block = _typical_block_m(built)
     built.derived = _derive_grid_streets(built)
     built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)
@@ -193,8 +225,9 @@ def _typical_block_m(idx: Index) -> float | None:
         if len(axis.numbers) < 2:
             continue
         scale = M_PER_DEG * (1.0 if on_ns else math.cos(math.radians(latitude)))
-        for (n0, n1), (p0, p1) in zip(itertools.pairwise(axis.numbers), itertools.pairwise(axis.positions),
-                                      strict=True):
+        for (n0, n1), (p0, p1) in zip(
+            itertools.pairwise(axis.numbers), itertools.pairwise(axis.positions), strict=True
+        ):
             if n1 - n0 >= idx.grid.block:
                 lengths.append(abs(p1 - p0) * scale / (n1 - n0) * idx.grid.block)
     return float(np.median(lengths)) if lengths else None

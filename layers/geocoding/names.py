@@ -1,5 +1,4 @@
-"""Which streets a parsed name can mean: exact keys, then without the type, then typo-tolerant (rapidfuzz).
-"""
+"""Which streets a parsed name can mean: exact keys, then without the type, then typo-tolerant (rapidfuzz)."""
 
 from __future__ import annotations
 
@@ -41,11 +40,16 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str],
     # Clinton as to Clifton, and the house number then says which street has it (else: ambiguous).
     scored: list[tuple[float, list[str]]] = []
     if street.type:
-        scored += [(0.85 * score / 100, [key]) for key, score, _ in process.extract(
-            street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5)]
+        scored += [
+            (0.85 * score / 100, [key])
+            for key, score, _ in process.extract(
+                street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5
+            )
+        ]
     if len(street.name) >= 4:  # shorter is too short to guess from
-        for name, score, _ in process.extract(street.name, list(idx.by_name), scorer=fuzz.ratio,
-                                              score_cutoff=FUZZY_CUTOFF, limit=5):
+        for name, score, _ in process.extract(
+            street.name, list(idx.by_name), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5
+        ):
             keys = sorted(set(idx.by_name[name]))
             typed = [k for k in keys if street.type and k.endswith(" " + street.type)]
             scored.append((0.8 * score / 100, typed or keys))

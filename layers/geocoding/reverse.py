@@ -72,8 +72,9 @@ def grid_ranges() -> dict[str, Any]:
     idx = index()
     features = []
     seen: set[tuple[int, int]] = set()
-    for u, v, name, coords in StreetEdge.objects.filter(layer_version_id=idx.version).exclude(name="").values_list(
-            "u", "v", "name", "geom"):
+    for u, v, name, coords in (
+        StreetEdge.objects.filter(layer_version_id=idx.version).exclude(name="").values_list("u", "v", "name", "geom")
+    ):
         if (min(u, v), max(u, v)) in seen:  # the routing graph holds a two-way street in both directions
             continue
         seen.add((min(u, v), max(u, v)))
@@ -108,13 +109,29 @@ def grid_ranges() -> dict[str, Any]:
         direction = ("N" if sign > 0 else "S") if on_ns else ("E" if sign > 0 else "W")
         mid = line[len(line) // 2]
         zipcode = _zip_near(idx, key, (float(mid[0]), float(mid[1])))
-        features.append({"type": "Feature", "geometry": {"type": "LineString", "coordinates": [
-            [round(x, 6), round(y, 6)] for x, y in line]}, "properties": {
-            "FULLNAME": f"{direction} {key}", "LFROMHN": left[0], "LTOHN": left[1], "RFROMHN": right[0],
-            "RTOHN": right[1], "ZIPL": zipcode, "ZIPR": zipcode}})
-    return {"type": "FeatureCollection", "features": features,
-            "properties": {"source": f"street layer v{idx.version} + address grid {Path(settings.CITY_GRID).name}",
-                           "profile": idx.grid.profile.describe()}}
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "LineString", "coordinates": [[round(x, 6), round(y, 6)] for x, y in line]},
+                "properties": {
+                    "FULLNAME": f"{direction} {key}",
+                    "LFROMHN": left[0],
+                    "LTOHN": left[1],
+                    "RFROMHN": right[0],
+                    "RTOHN": right[1],
+                    "ZIPL": zipcode,
+                    "ZIPR": zipcode,
+                },
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "features": features,
+        "properties": {
+            "source": f"street layer v{idx.version} + address grid {Path(settings.CITY_GRID).name}",
+            "profile": idx.grid.profile.describe(),
+        },
+    }
 
 
 def reverse(lon: float, lat: float) -> dict[str, Any]:
@@ -138,54 +155,95 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
     corners: list[tuple[Any, ...]] = [(None,) * 5] * len(checked)
     along: list[tuple[Any, ...]] = [(None, None)] * len(checked)
     if idx is not None:
-        corners = _nearest_each(lons, lats, StreetCorner, "street_1, street_2, ST_X(geom), ST_Y(geom)",
-                                "layer_version_id = %s", [idx.version])
+        corners = _nearest_each(
+            lons,
+            lats,
+            StreetCorner,
+            "street_1, street_2, ST_X(geom), ST_Y(geom)",
+            "layer_version_id = %s",
+            [idx.version],
+        )
         # The street the point lies along: the nearest named segment of the street layer.
-        along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''",
-                              [idx.version])
+        along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
     versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
     nearest: list[Any] = [None] * len(checked)
     if versions:
-        nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
-                   for row in _nearest_each(lons, lats, AddressPoint, "number_text, direction, street",
-                                            "layer_version_id = ANY(%s)", [versions])]
+        nearest = [
+            row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
+            for row in _nearest_each(
+                lons, lats, AddressPoint, "number_text, direction, street", "layer_version_id = ANY(%s)", [versions]
+            )
+        ]
     wards = areas_with_edges(LayerKind.WARDS, checked)
     try:
         areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, checked, with_edge_distance=False)
     except LayerNotLoaded:
         areas = []
-    return [_reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)
-            for i, (lon, lat, corner, street, found, ward) in enumerate(zip(lons, lats, corners, along, nearest,
-                                                                            wards, strict=True))]
+    return [
+        _reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)
+        for i, (lon, lat, corner, street, found, ward) in enumerate(
+            zip(lons, lats, corners, along, nearest, wards, strict=True)
+        )
+    ]
 
 
-def _nearest_each(lons: list[float], lats: list[float], model: Any, columns: str, where: str,
-                  params: list[Any]) -> list[tuple[Any, ...]]:
+def _nearest_each(
+    lons: list[float], lats: list[float], model: Any, columns: str, where: str, params: list[Any]
+) -> list[tuple[Any, ...]]:
     """For each point, in order, `columns` of the nearest row of `model` (KNN `<->` on its GiST index) and its
     distance in metres last; all None where the table has no row."""
     point = "ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
     with connection.cursor() as cur:
-        cur.execute(f"SELECT n.* FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i) "
-                    f"LEFT JOIN LATERAL (SELECT {columns}, ST_Distance(geom::geography, {point}::geography) "
-                    f"FROM {model._meta.db_table} WHERE {where} ORDER BY geom <-> {point} LIMIT 1) n ON true "
-                    f"ORDER BY u.i", [lons, lats, *params])
+        cur.execute(
+            f"SELECT n.* FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i) "
+            f"LEFT JOIN LATERAL (SELECT {columns}, ST_Distance(geom::geography, {point}::geography) "
+            f"FROM {model._meta.db_table} WHERE {where} ORDER BY geom <-> {point} LIMIT 1) n ON true "
+            f"ORDER BY u.i",
+            [lons, lats, *params],
+        )
         return [tuple(row) for row in cur.fetchall()]
 
 
-def _reverse_one(idx: Index | None, lon: float, lat: float, corner: tuple[Any, ...], segment: tuple[Any, ...],
-                 found: tuple[Any, ...] | None, ward: Any, area: Any) -> dict[str, Any]:
+def _reverse_one(
+    idx: Index | None,
+    lon: float,
+    lat: float,
+    corner: tuple[Any, ...],
+    segment: tuple[Any, ...],
+    found: tuple[Any, ...] | None,
+    ward: Any,
+    area: Any,
+) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "input": f"{lon},{lat}", "status": "unmatched", "kind": "none", "lon": round(lon, 6), "lat": round(lat, 6),
-        "score": 0.0, "address": "", "ward": ward.number, "candidates": [],
+        "input": f"{lon},{lat}",
+        "status": "unmatched",
+        "kind": "none",
+        "lon": round(lon, 6),
+        "lat": round(lat, 6),
+        "score": 0.0,
+        "address": "",
+        "ward": ward.number,
+        "candidates": [],
         "ward_edge_m": None if ward.edge_distance_m is None else round(ward.edge_distance_m, 1),
-        "near_ward_edge": bool(ward.number is not None and ward.edge_distance_m is not None
-                               and ward.edge_distance_m < settings.WARD_EDGE_WARNING_METRES),
+        "near_ward_edge": bool(
+            ward.number is not None
+            and ward.edge_distance_m is not None
+            and ward.edge_distance_m < settings.WARD_EDGE_WARNING_METRES
+        ),
         "community_area": {"number": area.number, "name": area.name} if area and area.number is not None else None,
-        "intersection": "", "intersection_m": None, "address_m": None}
+        "intersection": "",
+        "intersection_m": None,
+        "address_m": None,
+    }
     if found is not None:
         number, direction, street, metres = found
-        out.update(status="matched", kind="point", score=1.0, address=" ".join(
-            part for part in (str(number), direction, street) if part), address_m=round(float(metres), 1))
+        out.update(
+            status="matched",
+            kind="point",
+            score=1.0,
+            address=" ".join(part for part in (str(number), direction, street) if part),
+            address_m=round(float(metres), 1),
+        )
     a, b, x, y, metres = corner
     if idx is None:
         out["message"] = "no street layer is loaded: run `manage.py load_streets`"
@@ -211,8 +269,13 @@ def _reverse_one(idx: Index | None, lon: float, lat: float, corner: tuple[Any, .
                     best = (off, key)
             numbered = _number_at(idx, best[1], lon, lat) if best is not None else None
             if best is not None and numbered:
-                out.update(status="matched", kind="interpolated", score=0.8,
-                           address=f"{numbered[0]} {numbered[1]} {best[1]}", address_m=round(best[0], 1))
+                out.update(
+                    status="matched",
+                    kind="interpolated",
+                    score=0.8,
+                    address=f"{numbered[0]} {numbered[1]} {best[1]}",
+                    address_m=round(best[0], 1),
+                )
             else:
                 out.update(status="matched", kind="intersection", score=0.6, address=f"{a} & {b}")
     if ward.number is None:

@@ -1,5 +1,4 @@
-"""Suggestions while a clerk types: ranged completions of a partial street name.
-"""
+"""Suggestions while a clerk types: ranged completions of a partial street name."""
 
 from __future__ import annotations
 
@@ -31,8 +30,13 @@ def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
         second = halves[1].strip()
         texts = []
         for a in first:
-            crossing = {k for k in idx.streets if k != a and k.startswith(_without_direction(second))
-                        and idx.nodes_of.get(a, set()) & idx.nodes_of.get(k, set())}
+            crossing = {
+                k
+                for k in idx.streets
+                if k != a
+                and k.startswith(_without_direction(second))
+                and idx.nodes_of.get(a, set()) & idx.nodes_of.get(k, set())
+            }
             texts += [f"{a} & {b}" for b in sorted(crossing, key=lambda k: (-len(idx.streets[k]), k))]
         texts = texts[:limit]
     else:
@@ -41,8 +45,16 @@ def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
         number, direction, rest = m.group(1), DIRECTIONS.get(m.group(2) or "", ""), m.group(3)
         streets = _completions(idx, rest, limit)
         if number is None:
-            return [{"address": k, "kind": "street", "lon": round(idx.middle(k)[0], 6),
-                     "lat": round(idx.middle(k)[1], 6), "ward": None} for k in streets]
+            return [
+                {
+                    "address": k,
+                    "kind": "street",
+                    "lon": round(idx.middle(k)[0], 6),
+                    "lat": round(idx.middle(k)[1], 6),
+                    "ward": None,
+                }
+                for k in streets
+            ]
         texts = [f"{number} {direction} {k}".replace("  ", " ") for k in streets]
     out = []
     for r in geocode_many(texts):
@@ -50,10 +62,15 @@ def suggest(text: str, limit: int = 6) -> list[dict[str, Any]]:
             continue
         places = r.candidates if r.status == "ambiguous" else [{"address": r.address, "lon": r.lon, "lat": r.lat}]
         for c in places:
-            out.append({"address": c["address"], "kind": c.get("kind", r.kind),
-                        "lon": None if c["lon"] is None else round(c["lon"], 6),
-                        "lat": None if c["lat"] is None else round(c["lat"], 6),
-                        "ward": r.ward if r.status == "matched" else None})
+            out.append(
+                {
+                    "address": c["address"],
+                    "kind": c.get("kind", r.kind),
+                    "lon": None if c["lon"] is None else round(c["lon"], 6),
+                    "lat": None if c["lat"] is None else round(c["lat"], 6),
+                    "ward": r.ward if r.status == "matched" else None,
+                }
+            )
     return out[:limit]
 
 
@@ -70,8 +87,11 @@ def _completions(idx: Index, typed: str, limit: int) -> list[str]:
         return []
     words = typed.split(" ")
     spelled = " ".join([*words[:-1], TYPES.get(words[-1], words[-1])]) if len(words) > 1 else typed
-    starts = [k for k in idx.vocabulary if k.startswith(typed) or k.startswith(spelled)
-              or k.startswith(_ordinal_prefix(typed))]
+    starts = [
+        k
+        for k in idx.vocabulary
+        if k.startswith(typed) or k.startswith(spelled) or k.startswith(_ordinal_prefix(typed))
+    ]
     if starts:
         return sorted(starts, key=lambda k: (-len(idx.streets[k]), k))[:limit]
     if len(typed) < 4:
@@ -82,7 +102,7 @@ def _completions(idx: Index, typed: str, limit: int) -> list[str]:
 
 
 def _prefix_ratio(typed: str, key: str, **_: Any) -> float:
-    return max(fuzz.ratio(typed, key[:len(typed) + d]) for d in (-1, 0, 1))
+    return max(fuzz.ratio(typed, key[: len(typed) + d]) for d in (-1, 0, 1))
 
 
 def _ordinal_prefix(typed: str) -> str:

@@ -37,7 +37,10 @@ def base_street_name(name: str, config: NetworkConfig) -> str:
 
 
 def derive_from_intersections(
-    rows: Iterable[Intersection], config: NetworkConfig | None = None, *, name: str = "derived streets",
+    rows: Iterable[Intersection],
+    config: NetworkConfig | None = None,
+    *,
+    name: str = "derived streets",
     attribution: str = "",
 ) -> tuple[StreetGraph, dict[str, int]]:
     """An approximate citywide graph: consecutive intersections along each street, two-way."""
@@ -73,24 +76,37 @@ def derive_from_intersections(
             for u, v in ((a, b), (b, a)):
                 old = edges.get((u, v))
                 if old is None or old["seconds"] > seconds:
-                    edges[(u, v)] = {"u": u, "v": v, "metres": metres, "seconds": seconds, "name": street,
-                                     "class": words[-1]}
+                    edges[(u, v)] = {
+                        "u": u,
+                        "v": v,
+                        "metres": metres,
+                        "seconds": seconds,
+                        "name": street,
+                        "class": words[-1],
+                    }
     if not edges:
         raise NetworkError("no two intersections share a street: nothing to link")
     # Keep the largest strongly connected part, as for OSM: a job on a fragment could never be reached.
     edge_list = list(edges.values())
     n = len(coords)
-    adj = csr_matrix((np.ones(len(edge_list)), ([e["u"] for e in edge_list], [e["v"] for e in edge_list])),
-                     shape=(n, n))
+    adj = csr_matrix(
+        (np.ones(len(edge_list)), ([e["u"] for e in edge_list], [e["v"] for e in edge_list])), shape=(n, n)
+    )
     _, labels = connected_components(adj, directed=True, connection="strong")
     main = int(np.bincount(labels).argmax())
     keep = {i for i in range(n) if labels[i] == main}
     kept_edges = [e for e in edge_list if e["u"] in keep and e["v"] in keep]
     node_list = [(i, c[0], c[1]) for i, c in enumerate(coords) if i in keep]
-    graph = StreetGraph.from_edges(node_list, kept_edges, source_kind="derived", name=name,
-                                   approximate=True, attribution=attribution)
-    return graph, {"intersections": len(coords), "streets": len(by_street), "edges": len(kept_edges),
-                   "gaps_not_linked": gaps, "dropped_outside_main_component": n - len(keep)}
+    graph = StreetGraph.from_edges(
+        node_list, kept_edges, source_kind="derived", name=name, approximate=True, attribution=attribution
+    )
+    return graph, {
+        "intersections": len(coords),
+        "streets": len(by_street),
+        "edges": len(kept_edges),
+        "gaps_not_linked": gaps,
+        "dropped_outside_main_component": n - len(keep),
+    }
 
 
 def _order_along_axis(ids: list[int], coords: list[tuple[float, float]], lat0: float) -> list[int]:
@@ -105,14 +121,27 @@ def _order_along_axis(ids: list[int], coords: list[tuple[float, float]], lat0: f
 
 
 def read_intersections(path: Path, columns: dict[str, str]) -> list[Intersection]:
-    c = {"street_1": "street_1", "street_2": "street_2", "lon": "longitude", "lat": "latitude", "zipcode": "zipcode",
-         **columns}
+    c = {
+        "street_1": "street_1",
+        "street_2": "street_2",
+        "lon": "longitude",
+        "lat": "latitude",
+        "zipcode": "zipcode",
+        **columns,
+    }
     rows = []
     with path.open(newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             try:
-                rows.append(Intersection(row[c["street_1"]], row[c["street_2"]], float(row[c["lon"]]),
-                                         float(row[c["lat"]]), str(row.get(c["zipcode"]) or "")[:10]))
+                rows.append(
+                    Intersection(
+                        row[c["street_1"]],
+                        row[c["street_2"]],
+                        float(row[c["lon"]]),
+                        float(row[c["lat"]]),
+                        str(row.get(c["zipcode"]) or "")[:10],
+                    )
+                )
             except (KeyError, ValueError):
                 continue
     return rows

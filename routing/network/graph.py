@@ -29,13 +29,28 @@ class NetworkConfig:
     """What a city sets (in a fixture) about its streets; defaults are generic."""
 
     # Highway classes a crew vehicle may use, and service=* values to leave out.
-    drivable: frozenset[str] = frozenset({
-        "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
-        "living_street", "road", "service", "motorway_link", "trunk_link", "primary_link",
-        "secondary_link", "tertiary_link",
-    })
-    excluded_service: frozenset[str] = frozenset({"parking", "parking_aisle", "driveway", "private",
-                                                  "emergency_access"})
+    drivable: frozenset[str] = frozenset(
+        {
+            "motorway",
+            "trunk",
+            "primary",
+            "secondary",
+            "tertiary",
+            "unclassified",
+            "residential",
+            "living_street",
+            "road",
+            "service",
+            "motorway_link",
+            "trunk_link",
+            "primary_link",
+            "secondary_link",
+            "tertiary_link",
+        }
+    )
+    excluded_service: frozenset[str] = frozenset(
+        {"parking", "parking_aisle", "driveway", "private", "emergency_access"}
+    )
     # km/h by highway class where OSM has no maxspeed (osmnx imputes the rest from the mean per class).
     highway_speeds: dict[str, float] = field(default_factory=dict)
     fallback_speed_kph: float = 30.0
@@ -119,10 +134,20 @@ class StreetGraph:
         for arr in (lon, lat, eu, ev, metres, seconds):
             digest.update(np.ascontiguousarray(arr).tobytes())
         return cls(
-            node_ids=np.array([n[0] for n in nodes], dtype=np.int64), lon=lon, lat=lat, edge_u=eu, edge_v=ev,
-            edge_metres=metres, edge_seconds=seconds, edge_geometry=geometry,
-            edge_name=[str(e.get("name") or "") for e in edges], edge_class=[str(e.get("class") or "") for e in edges],
-            source_kind=source_kind, name=name, version=digest.hexdigest()[:16], approximate=approximate,
+            node_ids=np.array([n[0] for n in nodes], dtype=np.int64),
+            lon=lon,
+            lat=lat,
+            edge_u=eu,
+            edge_v=ev,
+            edge_metres=metres,
+            edge_seconds=seconds,
+            edge_geometry=geometry,
+            edge_name=[str(e.get("name") or "") for e in edges],
+            edge_class=[str(e.get("class") or "") for e in edges],
+            source_kind=source_kind,
+            name=name,
+            version=digest.hexdigest()[:16],
+            approximate=approximate,
             attribution=attribution,
         )
 
@@ -142,9 +167,15 @@ class StreetGraph:
         return int(self.edge_u.shape[0])
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "source_kind": self.source_kind, "version": self.version,
-                "approximate": self.approximate, "nodes": self.node_count, "edges": self.edge_count,
-                "attribution": self.attribution}
+        return {
+            "name": self.name,
+            "source_kind": self.source_kind,
+            "version": self.version,
+            "approximate": self.approximate,
+            "nodes": self.node_count,
+            "edges": self.edge_count,
+            "attribution": self.attribution,
+        }
 
     # ---- matrices for scipy.sparse.csgraph --------------------------------------------------
     # Time and length are packed into one exact float64 weight, time first: w = tenths_of_seconds * 2^20
@@ -178,8 +209,7 @@ class StreetGraph:
     def _projection(self) -> tuple[Transformer, Any, np.ndarray]:
         if self._projected is None:
             lon0, lat0 = float(np.median(self.lon)), float(np.median(self.lat))
-            info = query_utm_crs_info(datum_name="WGS 84",
-                                      area_of_interest=AreaOfInterest(lon0, lat0, lon0, lat0))
+            info = query_utm_crs_info(datum_name="WGS 84", area_of_interest=AreaOfInterest(lon0, lat0, lon0, lat0))
             crs = CRS.from_epsg(int(info[0].code))
             fwd = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
             lines = []
@@ -225,8 +255,14 @@ class StreetGraph:
             if i not in found:
                 nearest = tree.query_nearest(geoms[i], return_distance=True)
                 d = float(nearest[1][0]) if len(nearest[1]) else None
-                bad.append(Unroutable(pid, d, f"more than {max_metres:.0f} m from any street"
-                                               + (f" (nearest {d:.0f} m)" if d is not None else "")))
+                bad.append(
+                    Unroutable(
+                        pid,
+                        d,
+                        f"more than {max_metres:.0f} m from any street"
+                        + (f" (nearest {d:.0f} m)" if d is not None else ""),
+                    )
+                )
                 continue
             ei, d = found[i]
             line = lines[ei]

@@ -1,5 +1,4 @@
-"""A city's streets manifest (which networks to build from which files) and building each one.
-"""
+"""A city's streets manifest (which networks to build from which files) and building each one."""
 
 from __future__ import annotations
 
@@ -37,9 +36,15 @@ def read_streets_manifest(path: Path) -> tuple[NetworkConfig, list[StreetNetwork
     if "direction_prefixes" in net:
         config.direction_prefixes = frozenset(str(x).upper() for x in net["direction_prefixes"])
     specs = [
-        StreetNetworkSpec(kind=n["kind"], name=n["name"], path=(path.parent / n["file"]).resolve(),
-                          source=n.get("source", ""), licence=n.get("licence", ""),
-                          attribution=n.get("attribution", ""), columns=n.get("columns", {}))
+        StreetNetworkSpec(
+            kind=n["kind"],
+            name=n["name"],
+            path=(path.parent / n["file"]).resolve(),
+            source=n.get("source", ""),
+            licence=n.get("licence", ""),
+            attribution=n.get("attribution", ""),
+            columns=n.get("columns", {}),
+        )
         for n in data.get("networks", [])
     ]
     return config, specs
@@ -47,11 +52,13 @@ def read_streets_manifest(path: Path) -> tuple[NetworkConfig, list[StreetNetwork
 
 def build_graph(spec: StreetNetworkSpec, config: NetworkConfig) -> tuple[StreetGraph, dict[str, Any]]:
     if spec.kind == "osm":
-        graph, counts = load_osm(spec.path, config, name=spec.name, attribution=spec.attribution or
-                                 "© OpenStreetMap contributors, ODbL")
+        graph, counts = load_osm(
+            spec.path, config, name=spec.name, attribution=spec.attribution or "© OpenStreetMap contributors, ODbL"
+        )
         return graph, dict(counts)
     if spec.kind == "derived":
-        graph, counts = derive_from_intersections(read_intersections(spec.path, spec.columns), config,
-                                                  name=spec.name, attribution=spec.attribution)
+        graph, counts = derive_from_intersections(
+            read_intersections(spec.path, spec.columns), config, name=spec.name, attribution=spec.attribution
+        )
         return graph, dict(counts)
     raise NetworkError(f"unknown network kind {spec.kind!r}; expected 'osm' or 'derived'")

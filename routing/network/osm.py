@@ -1,5 +1,4 @@
-"""Reading a local OSM file (XML) into a drivable StreetGraph through osmnx.
-"""
+"""Reading a local OSM file (XML) into a drivable StreetGraph through osmnx."""
 
 from __future__ import annotations
 
@@ -28,10 +27,14 @@ def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[s
             for _, el in ET.iterparse(fh, events=("end",)):
                 if el.tag == "way":
                     tags = {t.get("k", ""): t.get("v", "") for t in el.findall("tag")}
-                    if (tags.get("highway") in config.drivable and tags.get("area") != "yes"
-                            and tags.get("access") not in ("private", "no")
-                            and tags.get("motor_vehicle") != "no" and tags.get("motorcar") != "no"
-                            and tags.get("service") not in config.excluded_service):
+                    if (
+                        tags.get("highway") in config.drivable
+                        and tags.get("area") != "yes"
+                        and tags.get("access") not in ("private", "no")
+                        and tags.get("motor_vehicle") != "no"
+                        and tags.get("motorcar") != "no"
+                        and tags.get("service") not in config.excluded_service
+                    ):
                         refs = [n.get("ref", "") for n in el.findall("nd")]
                         wanted.update(refs)
                         ways.append((el.get("id", ""), refs, tags))
@@ -61,14 +64,23 @@ def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[s
             present = [r for r in refs if r in nodes]
             if len(present) < 2:
                 continue
-            out.write(f'<way id="{wid}">' + "".join(f'<nd ref="{r}"/>' for r in present)
-                      + "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items()) + "</way>\n")
+            out.write(
+                f'<way id="{wid}">'
+                + "".join(f'<nd ref="{r}"/>' for r in present)
+                + "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
+                + "</way>\n"
+            )
         out.write("</osm>\n")
     return Path(out.name), {"drivable_ways": len(ways), "nodes": len(nodes), "missing_nodes": len(missing)}
 
 
-def load_osm(path: Path, config: NetworkConfig | None = None, *, name: str | None = None,
-             attribution: str = "© OpenStreetMap contributors, ODbL") -> tuple[StreetGraph, dict[str, int]]:
+def load_osm(
+    path: Path,
+    config: NetworkConfig | None = None,
+    *,
+    name: str | None = None,
+    attribution: str = "© OpenStreetMap contributors, ODbL",
+) -> tuple[StreetGraph, dict[str, int]]:
     """A drivable, strongly connected street graph from a local OSM XML (.osm or .osm.bz2) file."""
     import osmnx as ox  # imported here: osmnx (geopandas, shapely) costs seconds at start-up, only loads need it
 
@@ -87,14 +99,24 @@ def load_osm(path: Path, config: NetworkConfig | None = None, *, name: str | Non
     edges = []
     for u, v, d in graph.edges(data=True):
         geom = d.get("geometry")
-        coords = ([(float(x), float(y)) for x, y in geom.coords] if geom is not None
-                  else [(graph.nodes[u]["x"], graph.nodes[u]["y"]), (graph.nodes[v]["x"], graph.nodes[v]["y"])])
+        coords = (
+            [(float(x), float(y)) for x, y in geom.coords]
+            if geom is not None
+            else [(graph.nodes[u]["x"], graph.nodes[u]["y"]), (graph.nodes[v]["x"], graph.nodes[v]["y"])]
+        )
         nm = d.get("name", "")
         hw = d.get("highway", "")
-        edges.append({"u": int(u), "v": int(v), "metres": float(d["length"]),
-                      "seconds": max(0.1, float(d["travel_time"])), "geometry": coords,
-                      "name": nm if isinstance(nm, str) else "/".join(map(str, nm)),
-                      "class": hw if isinstance(hw, str) else "/".join(map(str, hw))})
+        edges.append(
+            {
+                "u": int(u),
+                "v": int(v),
+                "metres": float(d["length"]),
+                "seconds": max(0.1, float(d["travel_time"])),
+                "geometry": coords,
+                "name": nm if isinstance(nm, str) else "/".join(map(str, nm)),
+                "class": hw if isinstance(hw, str) else "/".join(map(str, hw)),
+            }
+        )
     counts["nodes"], counts["edges"] = len(nodes), len(edges)
     sg = StreetGraph.from_edges(nodes, edges, source_kind="osm", name=name or path.name, attribution=attribution)
     return sg, counts

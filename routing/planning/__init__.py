@@ -10,13 +10,12 @@ records, per crew, what changed. Publishing is serialised per department row, an
 no longer the published plan is refused: two dispatchers cannot overwrite each other's day.
 """
 
-from routing.planning.build import DISPATCHABLE, BuiltProblem, PlanningError, build_problem, crews_for, dispatch_pool
+from routing.planning.build import BuiltProblem, PlanningError, build_problem, crews_for, dispatch_pool
 from routing.planning.day import PlanReport, crew_states, plan_day
 from routing.planning.publish import PlanConflict, publish_plan
 from routing.planning.save import current_plan, plan_totals, save_plan
 
 __all__ = [
-    "DISPATCHABLE",
     "BuiltProblem",
     "PlanConflict",
     "PlanReport",

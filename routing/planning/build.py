@@ -15,15 +15,13 @@ from django.conf import settings
 from django.db.models import Count
 from django.utils import timezone
 
-from gis_app.choices import Status
 from gis_app.models import Department, Holiday, ServiceRequest
+from gis_app.transitions import DISPATCHABLE
 from routing.matrix import travel_matrix
 from routing.models import Crew
 from routing.network import NetworkError, StreetGraph
 from routing.problem import Break, CrewSpec, Job, Matrix, Problem, SolverSettings, TimeWindow
 from routing.streets import street_graph_for
-
-DISPATCHABLE = (Status.RECEIVED, Status.OPEN, Status.ASSIGNED, Status.IN_PROGRESS)
 
 
 class PlanningError(ValueError):
@@ -73,9 +71,17 @@ def _appointment(req: ServiceRequest, day: dt.date) -> tuple[dt.time, dt.time] |
 
 def dispatch_pool(department: Department, skill_group: str = "") -> Any:
     """Open issues of the department a crew can go to: located, not duplicates, not on hold."""
-    qs = (ServiceRequest.objects.filter(department=department, status__in=DISPATCHABLE, parent__isnull=True,
-                                        location__isnull=False, service_type__location_required=True)
-          .select_related("service_type").annotate(reporters=Count("duplicates")))
+    qs = (
+        ServiceRequest.objects.filter(
+            department=department,
+            status__in=DISPATCHABLE,
+            parent__isnull=True,
+            location__isnull=False,
+            service_type__location_required=True,
+        )
+        .select_related("service_type")
+        .annotate(reporters=Count("duplicates"))
+    )
     if skill_group:
         qs = qs.filter(service_type__required_skill=skill_group)
     return qs
@@ -91,8 +97,9 @@ def crews_for(day: dt.date, department: Department, skill_group: str = "") -> tu
     if skill_group:
         crews = [c for c in crews if skill_group in (c.skills or [])]
     if not crews:
-        notes.append(f"no {department.name} crew{' with skill ' + skill_group if skill_group else ''} "
-                     f"works on {day:%A %Y-%m-%d}")
+        notes.append(
+            f"no {department.name} crew{' with skill ' + skill_group if skill_group else ''} works on {day:%A %Y-%m-%d}"
+        )
     return crews, notes
 
 
@@ -137,8 +144,9 @@ def build_problem(
     shifts = {c.code: tuple(clock.sec(t) for t in c.shift_on(day)) for c in crews}
     day_start = min((s for s, _ in shifts.values()), default=clock.sec(clock.reference + dt.timedelta(hours=8)))
     day_end = max((e for _, e in shifts.values()), default=clock.sec(clock.reference + dt.timedelta(hours=17)))
-    candidates, held = _rank_pool(department, skill_group, crews, pins, locks,
-                                  clock.reference + dt.timedelta(seconds=day_end))
+    candidates, held = _rank_pool(
+        department, skill_group, crews, pins, locks, clock.reference + dt.timedelta(seconds=day_end)
+    )
     chosen = _batch(candidates, crews, shifts, max_jobs or settings.ROUTING_MAX_JOBS_PER_PLAN, held)
     points = [(f"depot:{c.code}", c.depot.location.x, c.depot.location.y) for c in crews]
     points += [(f"job:{r.ticket}", r.location.x, r.location.y) for r in chosen if r.location is not None]
@@ -158,23 +166,44 @@ def build_problem(
             notes.append(f"crew {ident}'s depot is not on the street network ({bad.reason}); crew left out")
     specs, by_code = _crew_specs(crews, shifts, index, clock)
     locked_to = {t: crew for crew, chain in locks.items() for t in chain}
-    jobs, requests, due = _jobs(chosen, index, clock, now, pins, locked_to,
-                                min((c.shift_start for c in specs), default=day_start), day_end)
+    jobs, requests, due = _jobs(
+        chosen, index, clock, now, pins, locked_to, min((c.shift_start for c in specs), default=day_start), day_end
+    )
     jobs = _relax_unreachable(jobs, specs, tm.seconds, locked_to, requests, day)
     matrix = Matrix(seconds=tm.seconds.round().astype("int64"), metres=tm.metres.round().astype("int64"))
-    problem = Problem(crews=specs, jobs=jobs, matrix=matrix, settings=solver_settings or SolverSettings(
-        time_limit_seconds=settings.ROUTING_TIME_LIMIT_SECONDS))
+    problem = Problem(
+        crews=specs,
+        jobs=jobs,
+        matrix=matrix,
+        settings=solver_settings or SolverSettings(time_limit_seconds=settings.ROUTING_TIME_LIMIT_SECONDS),
+    )
     chains = {crew: [t for t in chain if t in requests] for crew, chain in locks.items() if crew in by_code}
     lonlat = {pid: (lon, lat) for pid, lon, lat in points}
-    return BuiltProblem(day=day, department=department, skill_group=skill_group, reference=clock.reference,
-                        problem=problem, requests=requests, crews=by_code, due=due, held_back=held,
-                        points=[(pid, *lonlat[pid]) for pid in tm.point_ids], graph=graph,
-                        notes=notes, locks=chains)
+    return BuiltProblem(
+        day=day,
+        department=department,
+        skill_group=skill_group,
+        reference=clock.reference,
+        problem=problem,
+        requests=requests,
+        crews=by_code,
+        due=due,
+        held_back=held,
+        points=[(pid, *lonlat[pid]) for pid in tm.point_ids],
+        graph=graph,
+        notes=notes,
+        locks=chains,
+    )
 
 
-def _rank_pool(department: Department, skill_group: str, crews: list[Crew], pins: dict[str, str],
-               locks: dict[str, list[str]], end_of_day: dt.datetime
-               ) -> tuple[list[tuple[tuple, ServiceRequest]], list[dict[str, str]]]:
+def _rank_pool(
+    department: Department,
+    skill_group: str,
+    crews: list[Crew],
+    pins: dict[str, str],
+    locks: dict[str, list[str]],
+    end_of_day: dt.datetime,
+) -> tuple[list[tuple[tuple, ServiceRequest]], list[dict[str, str]]]:
     """The pool most urgent first (locked and pinned jobs ahead of all); jobs no crew on shift can do are held."""
     crew_skills = set().union(*[set(c.skills or []) for c in crews]) if crews else set()
     held: list[dict[str, str]] = []
@@ -182,26 +211,42 @@ def _rank_pool(department: Department, skill_group: str, crews: list[Crew], pins
     for req in dispatch_pool(department, skill_group):
         st = req.service_type
         if st.required_skill and st.required_skill not in crew_skills and req.ticket not in pins:
-            held.append({"ticket": req.ticket, "reason": "no_crew_with_skill",
-                         "detail": f"needs skill {st.required_skill!r}; no crew on shift has it"})
+            held.append(
+                {
+                    "ticket": req.ticket,
+                    "reason": "no_crew_with_skill",
+                    "detail": f"needs skill {st.required_skill!r}; no crew on shift has it",
+                }
+            )
             continue
         overdue = req.due_at is not None and req.due_at < end_of_day
         rank = urgency(st.priority, overdue=overdue, duplicates=req.reporters)
         locked = any(req.ticket in chain for chain in locks.values())
-        key = (0 if locked or req.ticket in pins else 1, -rank,
-               req.due_at or dt.datetime.max.replace(tzinfo=dt.UTC), req.requested_at)
+        key = (
+            0 if locked or req.ticket in pins else 1,
+            -rank,
+            req.due_at or dt.datetime.max.replace(tzinfo=dt.UTC),
+            req.requested_at,
+        )
         candidates.append((key, req))
     candidates.sort(key=lambda kr: kr[0])
     return candidates, held
 
 
-def _batch(candidates: list[tuple[tuple, ServiceRequest]], crews: list[Crew], shifts: dict[str, tuple[int, ...]],
-           max_jobs: int, held: list[dict[str, str]]) -> list[ServiceRequest]:
+def _batch(
+    candidates: list[tuple[tuple, ServiceRequest]],
+    crews: list[Crew],
+    shifts: dict[str, tuple[int, ...]],
+    max_jobs: int,
+    held: list[dict[str, str]],
+) -> list[ServiceRequest]:
     """What the day's crews can do: shift minus breaks (times the overbook factor), each job its service time plus a
     travel allowance; the rest is held back with its rank."""
     travel_allowance = settings.ROUTING_TRAVEL_ALLOWANCE_MINUTES * 60
-    budget = int(settings.ROUTING_OVERBOOK_FACTOR * sum(
-        e - s - (c.break_minutes or 0) * 60 for c, (s, e) in zip(crews, shifts.values(), strict=True)))
+    budget = int(
+        settings.ROUTING_OVERBOOK_FACTOR
+        * sum(e - s - (c.break_minutes or 0) * 60 for c, (s, e) in zip(crews, shifts.values(), strict=True))
+    )
     chosen: list[ServiceRequest] = []
     used = 0.0
     for rank, (_, req) in enumerate(candidates, start=1):
@@ -210,14 +255,19 @@ def _batch(candidates: list[tuple[tuple, ServiceRequest]], crews: list[Crew], sh
             chosen.append(req)
             used += cost
         else:
-            why = (f"not in today's batch: rank {rank} of {len(candidates)} by urgency; today's crews have about "
-                   f"{budget / 3600:.0f} crew-hours" if crews else "no crew works this day")
+            why = (
+                f"not in today's batch: rank {rank} of {len(candidates)} by urgency; today's crews have about "
+                f"{budget / 3600:.0f} crew-hours"
+                if crews
+                else "no crew works this day"
+            )
             held.append({"ticket": req.ticket, "reason": "day_full" if crews else "no_crews", "detail": why})
     return chosen
 
 
-def _crew_specs(crews: list[Crew], shifts: dict[str, tuple[int, ...]], index: dict[str, int],
-                clock: _Clock) -> tuple[list[CrewSpec], dict[str, Crew]]:
+def _crew_specs(
+    crews: list[Crew], shifts: dict[str, tuple[int, ...]], index: dict[str, int], clock: _Clock
+) -> tuple[list[CrewSpec], dict[str, Crew]]:
     """Crews whose depot is on the network, as the solver sees them (shift, break, skills, most jobs)."""
     specs: list[CrewSpec] = []
     by_code: dict[str, Crew] = {}
@@ -229,15 +279,31 @@ def _crew_specs(crews: list[Crew], shifts: dict[str, tuple[int, ...]], index: di
         if c.break_minutes and c.break_earliest and c.break_latest:
             b0, b1 = clock.at(c.break_earliest), clock.at(c.break_latest)
             breaks = [Break(b0, max(b0, b1), c.break_minutes * 60)]
-        specs.append(CrewSpec(id=c.code, start_index=index[f"depot:{c.code}"], shift_start=s, shift_end=e,
-                              skills=frozenset(c.skills or []), max_jobs=c.max_jobs, breaks=breaks))
+        specs.append(
+            CrewSpec(
+                id=c.code,
+                start_index=index[f"depot:{c.code}"],
+                shift_start=s,
+                shift_end=e,
+                skills=frozenset(c.skills or []),
+                max_jobs=c.max_jobs,
+                breaks=breaks,
+            )
+        )
         by_code[c.code] = c
     return specs, by_code
 
 
-def _jobs(chosen: list[ServiceRequest], index: dict[str, int], clock: _Clock, now: dt.datetime,
-          pins: dict[str, str], locked_to: dict[str, str], earliest: int, day_end: int
-          ) -> tuple[list[Job], dict[str, ServiceRequest], dict[str, int]]:
+def _jobs(
+    chosen: list[ServiceRequest],
+    index: dict[str, int],
+    clock: _Clock,
+    now: dt.datetime,
+    pins: dict[str, str],
+    locked_to: dict[str, str],
+    earliest: int,
+    day_end: int,
+) -> tuple[list[Job], dict[str, ServiceRequest], dict[str, int]]:
     """Jobs with windows (an appointment, else finish by a due-today SLA), priority and lateness."""
     jobs: list[Job] = []
     requests: dict[str, ServiceRequest] = {}
@@ -261,15 +327,31 @@ def _jobs(chosen: list[ServiceRequest], index: dict[str, int], clock: _Clock, no
                 # Due today: start early enough to finish by the SLA (a job that cannot is still planned late).
                 windows = [TimeWindow(0, due[req.ticket] - service)]
         pinned = locked_to.get(req.ticket) or pins.get(req.ticket)
-        jobs.append(Job(id=req.ticket, location_index=index[pid], service_seconds=service, windows=windows,
-                        priority=urgency(st.priority, overdue=lateness > 0), required_skill=st.required_skill or None,
-                        pinned_crew=pinned, must_do=req.ticket in locked_to, lateness_days=lateness))
+        jobs.append(
+            Job(
+                id=req.ticket,
+                location_index=index[pid],
+                service_seconds=service,
+                windows=windows,
+                priority=urgency(st.priority, overdue=lateness > 0),
+                required_skill=st.required_skill or None,
+                pinned_crew=pinned,
+                must_do=req.ticket in locked_to,
+                lateness_days=lateness,
+            )
+        )
         requests[req.ticket] = req
     return jobs, requests, due
 
 
-def _relax_unreachable(jobs: list[Job], specs: list[CrewSpec], seconds: Any, locked_to: dict[str, str],
-                       requests: dict[str, ServiceRequest], day: dt.date) -> list[Job]:
+def _relax_unreachable(
+    jobs: list[Job],
+    specs: list[CrewSpec],
+    seconds: Any,
+    locked_to: dict[str, str],
+    requests: dict[str, ServiceRequest],
+    day: dt.date,
+) -> list[Job]:
     """A due-today window that no crew can reach in time would drop the job: plan it late instead (appointments
     and locked jobs keep theirs)."""
     relaxed = []

@@ -1,5 +1,4 @@
-"""Planning a day end to end: build, solve (or re-plan from the crews' state), save, optionally publish.
-"""
+"""Planning a day end to end: build, solve (or re-plan from the crews' state), save, optionally publish."""
 
 from __future__ import annotations
 
@@ -48,8 +47,14 @@ def crew_states(built: BuiltProblem, plan: RoutePlan, now: dt.datetime) -> tuple
             # A finished stop is no longer open work, so it may have no matrix row: then keep the last known one.
             position = index.get(pid, position)
         locked = [s.request.ticket for s in stops if s.locked and s.status == StopStatus.PLANNED]
-        states.append(CrewState(crew_id=code, position_index=position, available_from=available,
-                                locked_job_ids=locked + built.locks.get(code, [])))
+        states.append(
+            CrewState(
+                crew_id=code,
+                position_index=position,
+                available_from=available,
+                locked_job_ids=locked + built.locks.get(code, []),
+            )
+        )
     return states, done, under_way
 
 
@@ -63,11 +68,13 @@ class PlanReport:
 
     def lines(self) -> list[str]:
         s = self.plan.stats
-        out = [f"plan #{self.plan.pk} for {self.plan.department.name} on {self.plan.service_date} "
-               f"({'re-plan' if self.replanned else 'fresh plan'}, {self.plan.status}): "
-               f"{s['jobs_planned']} jobs on {s['crews_used']}/{s['crews']} crews, drive {s['drive_minutes']} min, "
-               f"{s['distance_km']} km, {len(self.plan.dropped)} left open, solved in {s['solve_seconds']} s "
-               f"on {self.plan.network.get('name', '?')}"]
+        out = [
+            f"plan #{self.plan.pk} for {self.plan.department.name} on {self.plan.service_date} "
+            f"({'re-plan' if self.replanned else 'fresh plan'}, {self.plan.status}): "
+            f"{s['jobs_planned']} jobs on {s['crews_used']}/{s['crews']} crews, drive {s['drive_minutes']} min, "
+            f"{s['distance_km']} km, {len(self.plan.dropped)} left open, solved in {s['solve_seconds']} s "
+            f"on {self.plan.network.get('name', '?')}"
+        ]
         out += [f"note: {n}" for n in self.built.notes]
         return out
 
@@ -90,8 +97,9 @@ def plan_day(
     say = progress or (lambda _msg: None)
     settings_ = SolverSettings(time_limit_seconds=time_limit or settings.ROUTING_TIME_LIMIT_SECONDS)
     say("building the problem")
-    built = build_problem(day, department, skill_group=skill_group, now=now, pins=pins, locks=locks,
-                          solver_settings=settings_)
+    built = build_problem(
+        day, department, skill_group=skill_group, now=now, pins=pins, locks=locks, solver_settings=settings_
+    )
     base = current_plan(day, department, skill_group)
     replanned = False
     say(f"solving {len(built.problem.jobs)} jobs for {len(built.problem.crews)} crews")
@@ -112,12 +120,26 @@ def plan_day(
 
 
 @shared_task(name="gis311.plan_routes")
-def plan_routes(day: str, department_code: str, *, skill_group: str = "", time_limit: float | None = None,
-                user_id: int | None = None, pins: dict[str, str] | None = None,
-                locks: dict[str, list[str]] | None = None) -> int:
+def plan_routes(
+    day: str,
+    department_code: str,
+    *,
+    skill_group: str = "",
+    time_limit: float | None = None,
+    user_id: int | None = None,
+    pins: dict[str, str] | None = None,
+    locks: dict[str, list[str]] | None = None,
+) -> int:
     """The dispatcher page's background job (a solve takes tens of seconds): plan a day as a draft; returns the
     draft plan's id."""
     user: Any = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    report = plan_day(dt.date.fromisoformat(day), Department.objects.get(code=department_code),
-                      skill_group=skill_group, time_limit=time_limit, by=user, pins=pins, locks=locks)
+    report = plan_day(
+        dt.date.fromisoformat(day),
+        Department.objects.get(code=department_code),
+        skill_group=skill_group,
+        time_limit=time_limit,
+        by=user,
+        pins=pins,
+        locks=locks,
+    )
     return report.plan.pk

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from gis_app.choices import Status
 from gis_app.models import Department
-from gis_app.transitions import TransitionError, apply
+from gis_app.transitions import MOVES, TransitionError, apply
 from routing.models import STOP_UNDER_WAY, PlanStatus, Route, RoutePlan, Stop
 from routing.planning.build import PlanningError
 from routing.planning.save import current_plan
@@ -25,8 +25,7 @@ class PlanConflict(PlanningError):
 def _route_changes(old: Route | None, new: Route) -> dict[str, Any]:
     new_seq = [s.request.ticket for s in new.stops.all()]
     if old is None:
-        return {"first_version": True, "added": new_seq, "removed": [], "reordered": False,
-                "removed_after_start": []}
+        return {"first_version": True, "added": new_seq, "removed": [], "reordered": False, "removed_after_start": []}
     old_stops = list(old.stops.all())
     old_seq = [s.request.ticket for s in old_stops]
     removed = [t for t in old_seq if t not in new_seq]
@@ -37,8 +36,9 @@ def _route_changes(old: Route | None, new: Route) -> dict[str, Any]:
         "added": [t for t in new_seq if t not in old_seq],
         "removed": removed,
         "reordered": kept_old != kept_new,
-        "removed_after_start": [s.request.ticket for s in old_stops
-                                if s.request.ticket in removed and s.status in STOP_UNDER_WAY],
+        "removed_after_start": [
+            s.request.ticket for s in old_stops if s.request.ticket in removed and s.status in STOP_UNDER_WAY
+        ],
     }
 
 
@@ -59,7 +59,8 @@ def publish_plan(plan: RoutePlan, *, by: Any = None) -> RoutePlan:
         raise PlanConflict(
             f"plan #{current.pk} for {plan.service_date} was published by {who} at "
             f"{timezone.localtime(current.published_at):%H:%M:%S} after this draft was made from "
-            f"{'plan #' + str(plan.based_on_id) if plan.based_on_id else 'no plan'}; re-run from the current plan")
+            f"{'plan #' + str(plan.based_on_id) if plan.based_on_id else 'no plan'}; re-run from the current plan"
+        )
     old_routes: dict[int, Route] = {}
     if current is not None:
         old_routes = {r.crew_id: r for r in current.routes.prefetch_related("stops__request")}
@@ -81,11 +82,16 @@ def publish_plan(plan: RoutePlan, *, by: Any = None) -> RoutePlan:
         for stop in route.stops.all():
             in_plan.add(stop.request_id)
             req = stop.request
-            if req.status in (Status.RECEIVED,):
+            if req.status in MOVES["open"].sources:
                 req = apply(req, "open", by=by, actor_label=label, note="opened for dispatch")
-            if req.status in (Status.OPEN,):
-                apply(req, "assign", by=by, actor_label=label,
-                      note=f"{route.crew.name}, stop {stop.sequence}, ETA {timezone.localtime(stop.eta):%H:%M}")
+            if req.status in MOVES["assign"].sources:
+                apply(
+                    req,
+                    "assign",
+                    by=by,
+                    actor_label=label,
+                    note=f"{route.crew.name}, stop {stop.sequence}, ETA {timezone.localtime(stop.eta):%H:%M}",
+                )
     for route in old_routes.values():  # crews dropped from the day entirely
         flagged += [s.request.ticket for s in route.stops.all() if s.status in STOP_UNDER_WAY]
     if current is not None:

@@ -1,5 +1,4 @@
-"""Saving a solved plan as a draft: RoutePlan, Routes along the streets, Stops with ETAs, and its totals.
-"""
+"""Saving a solved plan as a draft: RoutePlan, Routes along the streets, Stops with ETAs, and its totals."""
 
 from __future__ import annotations
 
@@ -19,8 +18,9 @@ from routing.problem import Solution
 
 
 def current_plan(day: dt.date, department: Department, skill_group: str = "") -> RoutePlan | None:
-    return (RoutePlan.objects.filter(service_date=day, department=department, skill_group=skill_group,
-                                     status=PlanStatus.PUBLISHED).first())
+    return RoutePlan.objects.filter(
+        service_date=day, department=department, skill_group=skill_group, status=PlanStatus.PUBLISHED
+    ).first()
 
 
 def plan_totals(built: BuiltProblem, solution: Solution) -> dict[str, Any]:
@@ -53,28 +53,48 @@ def plan_totals(built: BuiltProblem, solution: Solution) -> dict[str, Any]:
 
 
 @transaction.atomic
-def save_plan(built: BuiltProblem, solution: Solution, *, by: Any = None, based_on: RoutePlan | None = None,
-              pins: Mapping[str, str] | None = None, locks: Mapping[str, Sequence[str]] | None = None) -> RoutePlan:
+def save_plan(
+    built: BuiltProblem,
+    solution: Solution,
+    *,
+    by: Any = None,
+    based_on: RoutePlan | None = None,
+    pins: Mapping[str, str] | None = None,
+    locks: Mapping[str, Sequence[str]] | None = None,
+) -> RoutePlan:
     """Persist a solution as a draft plan: one route per crew with its street geometry, one stop per job.
 
     Stops a crew already finished or started under the plan this one replaces are carried over first,
     with their status, so the field keeps its history.
     """
     dropped = [{**h, "stage": "batch"} for h in built.held_back] + [
-        {"ticket": d.job_id, "reason": str(d.reason), "detail": d.detail, "stage": "solver"}
-        for d in solution.dropped]
+        {"ticket": d.job_id, "reason": str(d.reason), "detail": d.detail, "stage": "solver"} for d in solution.dropped
+    ]
     plan = RoutePlan.objects.create(
-        service_date=built.day, department=built.department, skill_group=built.skill_group,
-        based_on=based_on, created_by=by if getattr(by, "pk", None) else None,
-        settings={k: v for k, v in dataclasses.asdict(built.problem.settings).items()
-                  if isinstance(v, int | float | str | bool)},
-        stats=plan_totals(built, solution), network=built.graph.describe(), dropped=dropped,
-        pins=dict(pins or {}), locks={k: list(v) for k, v in (locks or {}).items()})
+        service_date=built.day,
+        department=built.department,
+        skill_group=built.skill_group,
+        based_on=based_on,
+        created_by=by if getattr(by, "pk", None) else None,
+        settings={
+            k: v
+            for k, v in dataclasses.asdict(built.problem.settings).items()
+            if isinstance(v, int | float | str | bool)
+        },
+        stats=plan_totals(built, solution),
+        network=built.graph.describe(),
+        dropped=dropped,
+        pins=dict(pins or {}),
+        locks={k: list(v) for k, v in (locks or {}).items()},
+    )
     carried: dict[str, list[Stop]] = {}
     if based_on is not None:
-        for stop in (Stop.objects.filter(route__plan=based_on)
-                     .exclude(status=StopStatus.PLANNED).select_related("route__crew", "request")
-                     .order_by("route", "sequence")):
+        for stop in (
+            Stop.objects.filter(route__plan=based_on)
+            .exclude(status=StopStatus.PLANNED)
+            .select_related("route__crew", "request")
+            .order_by("route", "sequence")
+        ):
             carried.setdefault(stop.route.crew.code, []).append(stop)
     coords = {pid: (lon, lat) for pid, lon, lat in built.points}
     routes = {r.crew_id: r for r in solution.routes}
@@ -84,32 +104,58 @@ def save_plan(built: BuiltProblem, solution: Solution, *, by: Any = None, based_
         old = carried.get(code, [])
         start, end = crew.shift_on(built.day)
         route = Route.objects.create(
-            plan=plan, crew=crew,
-            starts_at=built.at(r.start_time) if r else start, ends_at=built.at(r.end_time) if r else end,
-            drive_seconds=r.drive_seconds if r else 0, distance_m=r.distance_metres if r else 0,
+            plan=plan,
+            crew=crew,
+            starts_at=built.at(r.start_time) if r else start,
+            ends_at=built.at(r.end_time) if r else end,
+            drive_seconds=r.drive_seconds if r else 0,
+            distance_m=r.distance_metres if r else 0,
             service_seconds=r.service_seconds if r else 0,
-            breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])])
+            breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])],
+        )
         seq = 0
         rows: list[Stop] = []
         for stop in old:
             seq += 1
-            rows.append(Stop(route=route, sequence=seq, request=stop.request, eta=stop.eta,
-                             window_start=stop.window_start, window_end=stop.window_end,
-                             service_minutes=stop.service_minutes, status=stop.status, status_at=stop.status_at,
-                             locked=stop.locked, flags=stop.flags))
+            rows.append(
+                Stop(
+                    route=route,
+                    sequence=seq,
+                    request=stop.request,
+                    eta=stop.eta,
+                    window_start=stop.window_start,
+                    window_end=stop.window_end,
+                    service_minutes=stop.service_minutes,
+                    status=stop.status,
+                    status_at=stop.status_at,
+                    locked=stop.locked,
+                    flags=stop.flags,
+                )
+            )
         locked_now = set((locks or {}).get(code, []))
-        for v in (r.visits if r else []):
+        for v in r.visits if r else []:
             seq += 1
             job = jobs[v.job_id]
             w = job.windows[0] if job.windows else None
-            rows.append(Stop(route=route, sequence=seq, request=built.requests[v.job_id], eta=built.at(v.arrival),
-                             window_start=built.at(w.start) if w else None, window_end=built.at(w.end) if w else None,
-                             service_minutes=job.service_seconds // 60, locked=v.job_id in locked_now))
+            rows.append(
+                Stop(
+                    route=route,
+                    sequence=seq,
+                    request=built.requests[v.job_id],
+                    eta=built.at(v.arrival),
+                    window_start=built.at(w.start) if w else None,
+                    window_end=built.at(w.end) if w else None,
+                    service_minutes=job.service_seconds // 60,
+                    locked=v.job_id in locked_now,
+                )
+            )
         Stop.objects.bulk_create(rows)
         if r is not None and r.visits:
-            path = ([(f"depot:{code}", *coords[f"depot:{code}"])]
-                    + [(f"job:{v.job_id}", *coords[f"job:{v.job_id}"]) for v in r.visits]
-                    + [(f"depot:{code}", *coords[f"depot:{code}"])])
+            path = (
+                [(f"depot:{code}", *coords[f"depot:{code}"])]
+                + [(f"job:{v.job_id}", *coords[f"job:{v.job_id}"]) for v in r.visits]
+                + [(f"depot:{code}", *coords[f"depot:{code}"])]
+            )
             try:
                 line = route_geometry(built.graph, path)
             except ValueError:

@@ -77,8 +77,17 @@ def _nodes(problem: Problem, plannable: list[tuple[Job, list[int]]]) -> _Model:
     starts = [depot_node[_start(c)] for c in crews]
     ends = [depot_node[c.return_index] for c in crews]
     manager = pywrapcp.RoutingIndexManager(len(loc_of_node), len(crews), starts, ends)
-    return _Model(crews=crews, jobs=jobs, loc_of_node=loc_of_node, service=service, travel=travel, metres=metres,
-                  first_job_node=len(depot_locs), manager=manager, routing=pywrapcp.RoutingModel(manager))
+    return _Model(
+        crews=crews,
+        jobs=jobs,
+        loc_of_node=loc_of_node,
+        service=service,
+        travel=travel,
+        metres=metres,
+        first_job_node=len(depot_locs),
+        manager=manager,
+        routing=pywrapcp.RoutingModel(manager),
+    )
 
 
 def _add_cost_and_time(m: _Model, settings: SolverSettings) -> None:
@@ -87,10 +96,8 @@ def _add_cost_and_time(m: _Model, settings: SolverSettings) -> None:
     # Matrices indexed by node (the manager maps indices to nodes for registered matrices).
     if settings.transit == "python":
         travel_l, time_l = travel.tolist(), (travel + service[:, None]).tolist()
-        cost_cb = routing.RegisterTransitCallback(
-            lambda i, j: travel_l[manager.IndexToNode(i)][manager.IndexToNode(j)])
-        time_cb = routing.RegisterTransitCallback(
-            lambda i, j: time_l[manager.IndexToNode(i)][manager.IndexToNode(j)])
+        cost_cb = routing.RegisterTransitCallback(lambda i, j: travel_l[manager.IndexToNode(i)][manager.IndexToNode(j)])
+        time_cb = routing.RegisterTransitCallback(lambda i, j: time_l[manager.IndexToNode(i)][manager.IndexToNode(j)])
     else:
         cost_cb = routing.RegisterTransitMatrix(travel.tolist())
         time_cb = routing.RegisterTransitMatrix((travel + service[:, None]).tolist())
@@ -146,8 +153,7 @@ def _add_breaks(m: _Model) -> None:
     for v, crew in enumerate(m.crews):
         if crew.breaks:
             intervals = [
-                m.solver.FixedDurationIntervalVar(b.earliest_start, b.latest_start, b.duration, False,
-                                                  f"break {v} {k}")
+                m.solver.FixedDurationIntervalVar(b.earliest_start, b.latest_start, b.duration, False, f"break {v} {k}")
                 for k, b in enumerate(crew.breaks)
             ]
             m.time_dim.SetBreakIntervalsOfVehicle(intervals, v, visit_transits)
@@ -196,8 +202,9 @@ def _read_routes(m: _Model, assignment: Any) -> tuple[list[SolvedRoute], set[str
     return routes, assigned
 
 
-def _read_route(m: _Model, assignment: Any, v: int, crew: CrewSpec,
-                breaks: list[tuple[int, int]]) -> SolvedRoute | None:
+def _read_route(
+    m: _Model, assignment: Any, v: int, crew: CrewSpec, breaks: list[tuple[int, int]]
+) -> SolvedRoute | None:
     routing, manager, time_dim = m.routing, m.manager, m.time_dim
     index = routing.Start(v)
     if routing.IsEnd(assignment.Value(routing.NextVar(index))):
@@ -214,9 +221,19 @@ def _read_route(m: _Model, assignment: Any, v: int, crew: CrewSpec,
         cumul = time_dim.CumulVar(index)
         begin = assignment.Min(cumul)
         arrival = prev_departure + leg_s
-        visits.append(Visit(job_id=job.id, location_index=job.location_index, arrival=arrival, start=begin,
-                            departure=begin + job.service_seconds, wait=max(0, begin - arrival),
-                            slack=assignment.Max(cumul) - begin, travel_seconds=leg_s, travel_metres=leg_m))
+        visits.append(
+            Visit(
+                job_id=job.id,
+                location_index=job.location_index,
+                arrival=arrival,
+                start=begin,
+                departure=begin + job.service_seconds,
+                wait=max(0, begin - arrival),
+                slack=assignment.Max(cumul) - begin,
+                travel_seconds=leg_s,
+                travel_metres=leg_m,
+            )
+        )
         drive += leg_s
         dist += leg_m
         prev_node, prev_departure = node, begin + job.service_seconds
@@ -226,9 +243,15 @@ def _read_route(m: _Model, assignment: Any, v: int, crew: CrewSpec,
     dist += int(m.metres[prev_node, end_node])
     served = {x.job_id for x in visits}
     return SolvedRoute(
-        crew_id=crew.id, start_index=_start(crew), end_index=crew.return_index,
-        start_time=start_time, end_time=assignment.Min(time_dim.CumulVar(index)), visits=visits, breaks=breaks,
-        drive_seconds=drive, distance_metres=dist,
+        crew_id=crew.id,
+        start_index=_start(crew),
+        end_index=crew.return_index,
+        start_time=start_time,
+        end_time=assignment.Min(time_dim.CumulVar(index)),
+        visits=visits,
+        breaks=breaks,
+        drive_seconds=drive,
+        distance_metres=dist,
         service_seconds=sum(j.service_seconds for j in m.jobs if j.id in served),
         wait_seconds=sum(x.wait for x in visits),
     )

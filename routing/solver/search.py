@@ -60,8 +60,7 @@ def _ruin_and_recreate(
     deadline = time.perf_counter() + settings.time_limit_seconds  # type: ignore[attr-defined]
     first = pywrapcp.DefaultRoutingSearchParameters()
     first.CopyFrom(params)
-    first.time_limit.FromMilliseconds(
-        max(1, int(settings.time_limit_seconds * settings.ruin_first_phase_share * 1000)))  # type: ignore[attr-defined]
+    first.time_limit.FromMilliseconds(max(1, int(settings.time_limit_seconds * settings.ruin_first_phase_share * 1000)))  # type: ignore[attr-defined]
     assignment = routing.SolveWithParameters(first)
     if assignment is None:
         return None, {}
@@ -74,14 +73,14 @@ def _ruin_and_recreate(
     current_routes, current_cost = best_routes, best_cost
     step = pywrapcp.DefaultRoutingSearchParameters()
     step.CopyFrom(params)
-    step.local_search_metaheuristic = getattr(
-        routing_enums_pb2.LocalSearchMetaheuristic, settings.ruin_step_search)  # type: ignore[attr-defined]
+    step.local_search_metaheuristic = getattr(routing_enums_pb2.LocalSearchMetaheuristic, settings.ruin_step_search)  # type: ignore[attr-defined]
     _apply_overrides(step, settings.ruin_step_overrides)  # type: ignore[attr-defined]
     job_nodes = list(range(first_job_node, travel.shape[0]))
     # Nearest job nodes of each job node, by travel time both ways.
     sym = travel + travel.T
-    neighbours = {n: [int(m) for m in np.argsort(sym[n, first_job_node:]) + first_job_node if m != n]
-                  for n in job_nodes}
+    neighbours = {
+        n: [int(m) for m in np.argsort(sym[n, first_job_node:]) + first_job_node if m != n] for n in job_nodes
+    }
     iterations = improvements = 0
     while True:
         left = deadline - time.perf_counter()

@@ -47,8 +47,13 @@ def _screen(problem: Problem) -> tuple[list[tuple[Job, list[int]]], list[Dropped
             continue
         if job.pinned_crew is not None:
             if job.pinned_crew not in crew_pos:
-                dropped.append(Dropped(job.id, DropReason.PINNED_CREW_UNAVAILABLE,
-                                       f"pinned to crew {job.pinned_crew!r}, which is not on shift"))
+                dropped.append(
+                    Dropped(
+                        job.id,
+                        DropReason.PINNED_CREW_UNAVAILABLE,
+                        f"pinned to crew {job.pinned_crew!r}, which is not on shift",
+                    )
+                )
                 continue
             candidates = [crew_pos[job.pinned_crew]]
         else:
@@ -63,8 +68,11 @@ def _screen(problem: Problem) -> tuple[list[tuple[Job, list[int]]], list[Dropped
         if job.demand:
             big_enough = [v for v in candidates if (cap := crews[v].capacity) is None or cap >= job.demand]
             if not big_enough:
-                dropped.append(Dropped(job.id, DropReason.OVER_CAPACITY,
-                                       f"demand {job.demand} exceeds every eligible crew's capacity"))
+                dropped.append(
+                    Dropped(
+                        job.id, DropReason.OVER_CAPACITY, f"demand {job.demand} exceeds every eligible crew's capacity"
+                    )
+                )
                 continue
             candidates = big_enough
         reachable, overlapping = [], False
@@ -83,12 +91,22 @@ def _screen(problem: Problem) -> tuple[list[tuple[Job, list[int]]], list[Dropped
                     break
         if not reachable:
             if overlapping:
-                dropped.append(Dropped(job.id, DropReason.TOO_FAR,
-                                       "no eligible crew can reach it within its window and return by shift end"))
+                dropped.append(
+                    Dropped(
+                        job.id,
+                        DropReason.TOO_FAR,
+                        "no eligible crew can reach it within its window and return by shift end",
+                    )
+                )
             else:
                 spans_txt = ", ".join(f"{hhmm(w.start)}-{hhmm(w.end)}" for w in job.windows)
-                dropped.append(Dropped(job.id, DropReason.OUTSIDE_EVERY_SHIFT,
-                                       f"its window(s) {spans_txt} fall outside every eligible crew's shift"))
+                dropped.append(
+                    Dropped(
+                        job.id,
+                        DropReason.OUTSIDE_EVERY_SHIFT,
+                        f"its window(s) {spans_txt} fall outside every eligible crew's shift",
+                    )
+                )
             continue
         plannable.append((job, reachable))
     return plannable, dropped
@@ -102,9 +120,13 @@ def solve(problem: Problem, *, locks: Mapping[str, Sequence[str]] | None = None)
         return Solution(routes=[], dropped=[], objective=0, status="EMPTY: no jobs to plan", wall_seconds=0.0)
     plannable, dropped = _screen(problem)
     if not plannable:
-        return Solution(routes=[], dropped=dropped, objective=None,
-                        status="NOTHING_PLANNABLE: every job was screened out (see dropped)",
-                        wall_seconds=time.perf_counter() - t0)
+        return Solution(
+            routes=[],
+            dropped=dropped,
+            objective=None,
+            status="NOTHING_PLANNABLE: every job was screened out (see dropped)",
+            wall_seconds=time.perf_counter() - t0,
+        )
     return _solve_model(problem, plannable, dropped, dict(locks or {}), t0)
 
 
@@ -127,8 +149,9 @@ def _solve_model(
     # The ruin loop runs on the clock; a run bounded by solution_limit (deterministic mode) skips it.
     if settings.ruin_and_recreate and not settings.solution_limit and len(m.jobs) >= 2 * settings.ruin_min_visits:
         locked = {m.node_index[j] for chain in locks.values() for j in chain if j in m.node_index}
-        assignment, search_stats = _ruin_and_recreate(m.routing, m.manager, params, settings, m.travel,
-                                                      m.first_job_node, len(m.crews), locked)
+        assignment, search_stats = _ruin_and_recreate(
+            m.routing, m.manager, params, settings, m.travel, m.first_job_node, len(m.crews), locked
+        )
     else:
         assignment, search_stats = m.routing.SolveWithParameters(params), {}
     status = _STATUS.get(m.routing.status(), str(m.routing.status()))
@@ -137,20 +160,32 @@ def _solve_model(
     if assignment is None:
         for job in m.jobs:
             dropped.append(Dropped(job.id, DropReason.DAY_FULL, f"the solver found no plan ({status})"))
-        return Solution(routes=[], dropped=dropped, objective=None, status=status,
-                        wall_seconds=time.perf_counter() - t0)
+        return Solution(
+            routes=[], dropped=dropped, objective=None, status=status, wall_seconds=time.perf_counter() - t0
+        )
     routes, assigned = _read_routes(m, assignment)
     for job in m.jobs:
         if job.id not in assigned:
-            dropped.append(Dropped(job.id, DropReason.DAY_FULL,
-                                   f"no room in an eligible crew's day at priority {job.priority}"))
+            dropped.append(
+                Dropped(job.id, DropReason.DAY_FULL, f"no room in an eligible crew's day at priority {job.priority}")
+            )
     return Solution(
-        routes=routes, dropped=dropped, objective=assignment.ObjectiveValue(), status=status,
+        routes=routes,
+        dropped=dropped,
+        objective=assignment.ObjectiveValue(),
+        status=status,
         wall_seconds=time.perf_counter() - t0,
-        stats={"nodes": len(m.loc_of_node), "vehicles": len(m.crews), "first_solution": settings.first_solution,
-               "local_search": settings.local_search, "time_limit_seconds": settings.time_limit_seconds,
-               "crews_used": len(routes), "jobs_planned": len(assigned), "jobs_dropped": len(dropped),
-               **search_stats},
+        stats={
+            "nodes": len(m.loc_of_node),
+            "vehicles": len(m.crews),
+            "first_solution": settings.first_solution,
+            "local_search": settings.local_search,
+            "time_limit_seconds": settings.time_limit_seconds,
+            "crews_used": len(routes),
+            "jobs_planned": len(assigned),
+            "jobs_dropped": len(dropped),
+            **search_stats,
+        },
     )
 
 
@@ -190,8 +225,11 @@ def replan(
         ]
         crews.append(dataclasses.replace(crew, start_index=state.position_index, shift_start=now, breaks=breaks))
     finished = set(done_job_ids) | set(in_progress_job_ids)
-    locks = {s.crew_id: [j for j in s.locked_job_ids if j not in finished]
-             for s in states if not s.off_shift and s.crew_id in {c.id for c in crews}}
+    locks = {
+        s.crew_id: [j for j in s.locked_job_ids if j not in finished]
+        for s in states
+        if not s.off_shift and s.crew_id in {c.id for c in crews}
+    }
     locked_to = {job_id: crew_id for crew_id, chain in locks.items() for job_id in chain}
     jobs = []
     for job in problem.jobs:
@@ -204,6 +242,12 @@ def replan(
         jobs.append(job)
     sub = Problem(crews=crews, jobs=jobs, matrix=problem.matrix, settings=problem.settings)
     solution = solve(sub, locks=locks)
-    solution.stats.update({"replan": True, "done": sorted(done_job_ids), "in_progress": sorted(in_progress_job_ids),
-                           "crews_off_shift": sorted(leaving)})
+    solution.stats.update(
+        {
+            "replan": True,
+            "done": sorted(done_job_ids),
+            "in_progress": sorted(in_progress_job_ids),
+            "crews_off_shift": sorted(leaving),
+        }
+    )
     return solution

@@ -6,8 +6,10 @@ from field_api.models import Open311Key
 
 
 class Command(BaseCommand):
-    help = ("Issue an Open311 api_key for a client that posts requests (printed once, stored hashed), or revoke "
-            "one by its prefix.")
+    help = (
+        "Issue an Open311 api_key for a client that posts requests (printed once, stored hashed), or revoke "
+        "one by its prefix."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", nargs="?", help="Which client, e.g. 'SeeClickFix bridge'")

@@ -23,8 +23,11 @@ class Command(BaseCommand):
         tz = timezone.get_current_timezone()
         try:
             start = dt.datetime.combine(dt.date.fromisoformat(opts["since"]), dt.time(0), tzinfo=tz)
-            end = (dt.datetime.combine(dt.date.fromisoformat(opts["until"]), dt.time(0), tzinfo=tz)
-                   if opts["until"] else timezone.now())
+            end = (
+                dt.datetime.combine(dt.date.fromisoformat(opts["until"]), dt.time(0), tzinfo=tz)
+                if opts["until"]
+                else timezone.now()
+            )
         except ValueError:
             raise CommandError("--since and --until must be YYYY-MM-DD") from None
         if end <= start:

@@ -12,8 +12,10 @@ from layers.geocoding import GeocoderNotReady, grid_ranges
 
 
 class Command(BaseCommand):
-    help = ("Write the street layer's named segments with the house-number ranges the address grid gives them "
-            "(TIGER/Line ADDRFEAT fields, GeoJSON); `import_addresses --format tiger` reads them back.")
+    help = (
+        "Write the street layer's named segments with the house-number ranges the address grid gives them "
+        "(TIGER/Line ADDRFEAT fields, GeoJSON); `import_addresses --format tiger` reads them back."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("out", type=Path, help="the GeoJSON file to write ('-' for standard output)")
@@ -28,7 +30,12 @@ class Command(BaseCommand):
             self.stdout.write(text)
             return
         opts["out"].write_text(text)
-        ranged = sum(1 for f in collection["features"] if f["properties"]["LFROMHN"] is not None
-                     or f["properties"]["RFROMHN"] is not None)
-        self.stdout.write(f"{opts['out']}: {len(collection['features'])} segments, {ranged} with numbers "
-                          f"({collection['properties']['source']})")
+        ranged = sum(
+            1
+            for f in collection["features"]
+            if f["properties"]["LFROMHN"] is not None or f["properties"]["RFROMHN"] is not None
+        )
+        self.stdout.write(
+            f"{opts['out']}: {len(collection['features'])} segments, {ranged} with numbers "
+            f"({collection['properties']['source']})"
+        )

@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 fh.close()
         try:
             for start in range(0, len(lines), BATCH):
-                for result in geocode_many(lines[start:start + BATCH]):
+                for result in geocode_many(lines[start : start + BATCH]):
                     self.stdout.write(json.dumps(result.as_dict()))
         except GeocoderNotReady as exc:
             raise CommandError(str(exc)) from None

@@ -16,16 +16,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file", type=Path)
-        parser.add_argument("--format", required=True, choices=["openaddresses", "osm", *RANGE_FIELDS],
-                            help="openaddresses / osm (points); tiger / chicago (ranged centrelines)")
+        parser.add_argument(
+            "--format",
+            required=True,
+            choices=["openaddresses", "osm", *RANGE_FIELDS],
+            help="openaddresses / osm (points); tiger / chicago (ranged centrelines)",
+        )
         parser.add_argument("--name", required=True)
         parser.add_argument("--source", default="")
         parser.add_argument("--licence", default="")
         parser.add_argument("--dry-run", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
-        common = {"name": opts["name"], "source": opts["source"], "licence": opts["licence"],
-                  "dry_run": opts["dry_run"], "progress": bar_factory()(opts["name"])}
+        common = {
+            "name": opts["name"],
+            "source": opts["source"],
+            "licence": opts["licence"],
+            "dry_run": opts["dry_run"],
+            "progress": bar_factory()(opts["name"]),
+        }
         try:
             if opts["format"] in RANGE_FIELDS:
                 report = import_ranges(opts["file"], fields=opts["format"], **common)

@@ -39,10 +39,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         spec = BoundaryImportSpec(
-            path=opts["path"], kind=opts["kind"], name=opts["name"] or opts["path"].name,
-            number_field=opts["number_field"], name_field=opts["name_field"], source=opts["source"],
-            licence=opts["licence"], effective_from=opts["effective_from"], effective_to=opts["effective_to"],
-            layer_index=opts["layer_index"], activate=opts["activate"],
+            path=opts["path"],
+            kind=opts["kind"],
+            name=opts["name"] or opts["path"].name,
+            number_field=opts["number_field"],
+            name_field=opts["name_field"],
+            source=opts["source"],
+            licence=opts["licence"],
+            effective_from=opts["effective_from"],
+            effective_to=opts["effective_to"],
+            layer_index=opts["layer_index"],
+            activate=opts["activate"],
         )
         try:
             report = import_boundaries(spec, dry_run=opts["dry_run"], progress=bar_factory()(spec.name))

@@ -16,8 +16,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["list", "activate", "retire", "rollback"])
         parser.add_argument("target", nargs="?", help="a version id (activate, retire) or a kind (rollback)")
-        parser.add_argument("--keep-overlapping", action="store_true",
-                            help="refuse to activate rather than retire overlapping active versions")
+        parser.add_argument(
+            "--keep-overlapping",
+            action="store_true",
+            help="refuse to activate rather than retire overlapping active versions",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         action, target = opts["action"], opts["target"]

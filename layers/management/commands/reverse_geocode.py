@@ -13,8 +13,10 @@ from layers.lookup import LayerNotLoaded
 
 
 class Command(BaseCommand):
-    help = ("Reverse-geocode a point: nearest address point, else the grid's number on the nearest street on the "
-            "side the point is on; nearest corner; ward with the distance to its edge; community area.")
+    help = (
+        "Reverse-geocode a point: nearest address point, else the grid's number on the nearest street on the "
+        "side the point is on; nearest corner; ward with the distance to its edge; community area."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("lon")

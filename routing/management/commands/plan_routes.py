@@ -18,13 +18,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--date", default=None, help="Service day, YYYY-MM-DD (default: today).")
-        parser.add_argument("--department", action="append", default=[],
-                            help="Department code (repeatable; default: every department with crews).")
+        parser.add_argument(
+            "--department",
+            action="append",
+            default=[],
+            help="Department code (repeatable; default: every department with crews).",
+        )
         parser.add_argument("--skill-group", default="", help="Plan only work needing this skill.")
         parser.add_argument("--time-limit", type=float, default=None, help="Solver seconds per department.")
         parser.add_argument("--publish", action="store_true", help="Publish the plan (assigns its requests).")
-        parser.add_argument("--if-missing", action="store_true",
-                            help="Skip departments that already have a published plan for the day (idempotent demo).")
+        parser.add_argument(
+            "--if-missing",
+            action="store_true",
+            help="Skip departments that already have a published plan for the day (idempotent demo).",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -32,7 +39,8 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"--date must be YYYY-MM-DD; got {opts['date']!r}") from None
         codes = opts["department"] or list(
-            Department.objects.filter(crews__active=True).distinct().order_by("code").values_list("code", flat=True))
+            Department.objects.filter(crews__active=True).distinct().order_by("code").values_list("code", flat=True)
+        )
         if not codes:
             raise CommandError("no department has crews: run `manage.py load_crews` first")
         unknown = sorted(set(codes) - set(Department.objects.filter(code__in=codes).values_list("code", flat=True)))
@@ -49,8 +57,14 @@ class Command(BaseCommand):
                 bar.update(1)
 
             try:
-                report = plan_day(day, Department.objects.get(code=code), skill_group=opts["skill_group"],
-                                  time_limit=opts["time_limit"], publish=opts["publish"], progress=step)
+                report = plan_day(
+                    day,
+                    Department.objects.get(code=code),
+                    skill_group=opts["skill_group"],
+                    time_limit=opts["time_limit"],
+                    publish=opts["publish"],
+                    progress=step,
+                )
             except PlanningError as exc:
                 bar.close()
                 self.stderr.write(f"{code}: {exc}")
