@@ -21,10 +21,9 @@ from django.utils import timezone
 from gis_app.audit import record
 from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
 from gis_app.dedup import auto_link
-from gis_app.departments import choose_department
-from gis_app.due_dates import due_at
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
 from gis_app.notifications import acknowledge
+from gis_app.placement import place_requests
 from gis_app.tickets import new_ticket
 from gis_app.transitions import DONE, TransitionError
 from layers.coords import CoordinateError, point_from_lonlat
@@ -186,23 +185,20 @@ def create_request(
         external_id=data.external_id,
         media_url=data.media_url[:1000],
     )
-    if data.location is not None:
-        try:
-            ward = req.assign_ward()
-        except LayerNotLoaded as exc:
-            raise IntakeError("location", str(exc)) from None
-        if ward is not None and not ward.inside:
-            raise IntakeError("location", f"is outside the city ({ward.message}); expected a point inside a ward")
-    req.department, why = choose_department(stype, req.ward_number, req.community_area_number)
-    req.due_at = due_at(stype, requested_at)
+    try:
+        placed = place_requests([req])[0]
+    except LayerNotLoaded as exc:
+        raise IntakeError("location", str(exc)) from None
+    if placed.ward is not None and not placed.ward.inside:
+        raise IntakeError("location", f"is outside the city ({placed.ward.message}); expected a point inside a ward")
+    why = placed.department_reason
     for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail
-        req.ticket = new_ticket()
         try:
             with transaction.atomic():
                 req.save()
             break
         except IntegrityError:
-            continue
+            req.ticket = new_ticket()
     received = record(
         req,
         "received",

@@ -18,11 +18,10 @@ from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
 from gis_app.tickets import new_ticket
-from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerVersion
 
 if TYPE_CHECKING:
-    from layers.lookup import AreaLookup
+    pass
 
 DESCRIPTION_MAX = 4000
 
@@ -220,24 +219,6 @@ class ServiceRequest(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-    def assign_ward(self) -> AreaLookup | None:
-        """Ward and community area of the maps in force when the request was filed.
-
-        Returns the ward lookup (None without a location) so callers can refuse a point outside the city
-        without looking it up again; raises LayerNotLoaded when no ward map is in force.
-        """
-        if self.location is None:
-            self.ward_number = self.ward_layer = self.community_area_number = None
-            return None
-        ward = ward_at(self.location, on=timezone.localdate(self.requested_at), with_edge_distance=False)
-        self.ward_number = ward.number
-        self.ward_layer_id = ward.layer_version_id
-        try:
-            self.community_area_number = community_area_at(self.location, with_edge_distance=False).number
-        except LayerNotLoaded:
-            self.community_area_number = None
-        return ward
 
 
 class RequestEvent(models.Model):

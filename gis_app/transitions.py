@@ -20,6 +20,7 @@ from gis_app.departments import choose_department
 from gis_app.due_dates import due_at
 from gis_app.models import ServiceRequest, Subscription
 from gis_app.notifications import on_event
+from gis_app.placement import place_requests
 
 
 class TransitionError(ValueError):
@@ -206,14 +207,12 @@ def relocate(
         "department": current.department.code,
     }
     current.location = location
-    ward = current.assign_ward()
-    if ward is not None and not ward.inside:
-        raise TransitionError(f"location is outside the city ({ward.message})")
+    placed = place_requests([current], tickets=False)[0]
+    if placed.ward is not None and not placed.ward.inside:
+        raise TransitionError(f"location is outside the city ({placed.ward.message})")
     if address is not None:
         current.address = address[:300]
-    current.department, why = choose_department(
-        current.service_type, current.ward_number, current.community_area_number
-    )
+    why = placed.department_reason
     current.version += 1
     current.save()
     record(

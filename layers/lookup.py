@@ -130,6 +130,17 @@ def _area_lookup(kind: str, day: dt.date, version: tuple[int, str], hit: AreaHit
     )
 
 
+def lookups_at(
+    kind: str, points: Sequence[Point], on: dt.date | None = None, *, with_edge_distance: bool = False
+) -> list[AreaLookup]:
+    """Set-based `ward_at`/`community_area_at`: one AreaLookup per point, in input order (one query)."""
+    if not points:
+        return []
+    day = on or timezone.localdate()
+    version, hits = areas_at(kind, [lonlat(p) for p in points], day, with_edge_distance=with_edge_distance)
+    return [_area_lookup(kind, day, version, hit) for hit in hits]
+
+
 def ward_at(point: Point, on: dt.date | None = None, *, with_edge_distance: bool = True) -> AreaLookup:
     """The ward holding `point` on the map in force on `on` (default today, in the city's time zone).
 

@@ -26,8 +26,8 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
-from gis_app.due_dates import BusinessCalendar, due_at, storm_table
 from gis_app.models import Department, ImportBatch, RequestEvent, ServiceRequest, ServiceType
+from gis_app.placement import place_requests
 from gis_app.transitions import CLOSING
 from layers.coords import CoordinateError, point_from_lonlat, point_from_projected
 from layers.importing import refresh_statistics
@@ -201,19 +201,15 @@ def load_311(mapping_path: Path, *, dry_run: bool = False, progress: Progress | 
             if progress and report.rows_read % 500 == 0:
                 progress(report.rows_read, 0)
 
-    # Wards and community areas, set-based per filing date (the map in force that day).
+    # Which rows are inside the city (layers.lookup's one rule), set-based per filing date; placement
+    # (ward, layer version, community area, department, due date, ticket) happens in _store.
     by_day: dict[dt.date, list[int]] = defaultdict(list)
     for i, p in enumerate(parsed):
         if p["point"] is not None:
             by_day[p["created"].date()].append(i)
     for day, idx in by_day.items():
-        wards = numbers_at(LayerKind.WARDS, [parsed[i]["point"] for i in idx], day)
-        try:
-            areas = numbers_at(LayerKind.COMMUNITY_AREAS, [parsed[i]["point"] for i in idx], day)
-        except LookupError:
-            areas = [None] * len(idx)
-        for i, w, a in zip(idx, wards, areas, strict=True):
-            parsed[i]["ward"], parsed[i]["area"] = w, a
+        for i, w in zip(idx, numbers_at(LayerKind.WARDS, [parsed[i]["point"] for i in idx], day), strict=True):
+            parsed[i]["ward"] = w
     good = []
     for p in parsed:
         if p["point"] is not None and p.get("ward") is None:
@@ -235,84 +231,17 @@ def load_311(mapping_path: Path, *, dry_run: bool = False, progress: Progress | 
 
 
 def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadReport) -> None:
+    """The good rows as one recorded batch: placed like any request (gis_app.placement), then duplicate links
+    and an audit event each."""
     batch = ImportBatch.objects.create(kind="history", source=m.name, file_name=m.file.name, checksum=checksum)
-    departments: dict[str, Department] = {d.name: d for d in Department.objects.all()}
-    types: dict[str, ServiceType] = {t.code: t for t in ServiceType.objects.all()}
-    calendar = BusinessCalendar.from_settings()
-    storms = storm_table()
-    tickets = ServiceRequest.objects.fresh_tickets(len(good))
-    rows: list[ServiceRequest] = []
-    for p, ticket in zip(good, tickets, strict=True):
-        row = p["row"]
-        dept_name = m.get(row, "department") or "Unassigned"
-        if dept_name not in departments:
-            departments[dept_name] = Department.objects.create(
-                code=slugify(dept_name)[:60] or "unassigned", name=dept_name
-            )
-            report.departments_created += 1
-        code = type_code(p["name"], m.get(row, "type_code"))
-        if code not in types:
-            types[code] = ServiceType.objects.create(
-                code=code,
-                name=p["name"],
-                department=departments[dept_name],
-                location_required=p["name"] not in m.information_only,
-                group="Information" if p["name"] in m.information_only else "",
-            )
-            report.service_types_created += 1
-        stype = types[code]
-        status = m.status_map.get(m.get(row, "status"), Status.OPEN)
-        source_ward = m.get(row, "ward")
-        source_ward_n = int(float(source_ward)) if source_ward else None
-        if p["point"] is not None and source_ward_n != p.get("ward"):
-            report.ward_disagreements += 1
-        closed_at = p["closed"] if status in CLOSING else None
-        rows.append(
-            ServiceRequest(
-                ticket=ticket,
-                service_type=stype,
-                status=status,
-                location=p["point"],
-                address=m.get(row, "address")[:300],
-                located_by=LocatedBy.ADDRESS if p["point"] else LocatedBy.NONE,
-                ward_number=p.get("ward"),
-                community_area_number=p.get("area"),
-                department=stype.department,
-                channel=m.channel_map.get(m.get(row, "channel"), m.channel_map.get("default", Channel.IMPORT)),
-                notify_via=NotifyVia.NONE,
-                requested_at=p["created"],
-                closed_at=closed_at,
-                due_at=due_at(stype, p["created"], calendar, storms),
-                external_id=m.get(row, "id")[:100],
-                import_batch=batch,
-                source_data={
-                    "line": p["line"],
-                    "ward": source_ward_n,
-                    "status": m.get(row, "status"),
-                    "duplicate": m.get(row, "duplicate") in m.true_values,
-                    "parent_id": m.get(row, "parent_id") or None,
-                    "dispatchable": p["name"] not in m.not_dispatchable,
-                },
-            )
-        )
+    kinds = _Kinds(m, report)
+    rows = [_request(m, p, kinds.type_for(p), batch) for p in good]
+    place_requests(rows)
+    report.ward_disagreements = sum(
+        1 for r in rows if r.location is not None and r.source_data["ward"] != r.ward_number
+    )
     ServiceRequest.objects.bulk_create(rows, batch_size=2000)
-    # Duplicate links: to the parent's root when the parent is in the file.
-    by_external = {r.external_id: r for r in rows}
-    linked = []
-    for r in rows:
-        parent_id = r.source_data.get("parent_id")
-        if not r.source_data.get("duplicate") or not parent_id:
-            continue
-        parent = by_external.get(parent_id)
-        if parent is None or parent.pk == r.pk:
-            report.parents_outside_file += 1
-            continue
-        while parent.parent_id and parent.parent is not None and parent.parent.pk != r.pk:
-            parent = parent.parent
-        r.parent = parent
-        linked.append(r)
-    ServiceRequest.objects.bulk_update(linked, ["parent"], batch_size=2000)
-    report.parents_linked = len(linked)
+    _link_parents(rows, report)
     RequestEvent.objects.bulk_create(
         [
             RequestEvent(
@@ -338,3 +267,80 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
     }
     batch.bad_rows = [list(b) for b in report.bad_rows]
     batch.save(update_fields=["counts", "bad_rows"])
+
+
+class _Kinds:
+    """Departments and service types named by the export, created the first time a row names them."""
+
+    def __init__(self, m: Mapping, report: LoadReport) -> None:
+        self.m, self.report = m, report
+        self.departments: dict[str, Department] = {d.name: d for d in Department.objects.all()}
+        self.types: dict[str, ServiceType] = {t.code: t for t in ServiceType.objects.all()}
+
+    def type_for(self, p: dict[str, Any]) -> ServiceType:
+        m, row = self.m, p["row"]
+        dept_name = m.get(row, "department") or "Unassigned"
+        if dept_name not in self.departments:
+            self.departments[dept_name] = Department.objects.create(
+                code=slugify(dept_name)[:60] or "unassigned", name=dept_name
+            )
+            self.report.departments_created += 1
+        code = type_code(p["name"], m.get(row, "type_code"))
+        if code not in self.types:
+            self.types[code] = ServiceType.objects.create(
+                code=code,
+                name=p["name"],
+                department=self.departments[dept_name],
+                location_required=p["name"] not in m.information_only,
+                group="Information" if p["name"] in m.information_only else "",
+            )
+            self.report.service_types_created += 1
+        return self.types[code]
+
+
+def _request(m: Mapping, p: dict[str, Any], stype: ServiceType, batch: ImportBatch) -> ServiceRequest:
+    """One row as an unsaved request with the source's own facts (status, dates, its ward in source_data)."""
+    row = p["row"]
+    status = m.status_map.get(m.get(row, "status"), Status.OPEN)
+    source_ward = m.get(row, "ward")
+    return ServiceRequest(
+        service_type=stype,
+        status=status,
+        location=p["point"],
+        address=m.get(row, "address")[:300],
+        located_by=LocatedBy.ADDRESS if p["point"] else LocatedBy.NONE,
+        channel=m.channel_map.get(m.get(row, "channel"), m.channel_map.get("default", Channel.IMPORT)),
+        notify_via=NotifyVia.NONE,
+        requested_at=p["created"],
+        closed_at=p["closed"] if status in CLOSING else None,
+        external_id=m.get(row, "id")[:100],
+        import_batch=batch,
+        source_data={
+            "line": p["line"],
+            "ward": int(float(source_ward)) if source_ward else None,
+            "status": m.get(row, "status"),
+            "duplicate": m.get(row, "duplicate") in m.true_values,
+            "parent_id": m.get(row, "parent_id") or None,
+            "dispatchable": p["name"] not in m.not_dispatchable,
+        },
+    )
+
+
+def _link_parents(rows: list[ServiceRequest], report: LoadReport) -> None:
+    """Duplicate links: to the parent's root when the parent is in the file."""
+    by_external = {r.external_id: r for r in rows}
+    linked = []
+    for r in rows:
+        parent_id = r.source_data.get("parent_id")
+        if not r.source_data.get("duplicate") or not parent_id:
+            continue
+        parent = by_external.get(parent_id)
+        if parent is None or parent.pk == r.pk:
+            report.parents_outside_file += 1
+            continue
+        while parent.parent_id and parent.parent is not None and parent.parent.pk != r.pk:
+            parent = parent.parent
+        r.parent = parent
+        linked.append(r)
+    ServiceRequest.objects.bulk_update(linked, ["parent"], batch_size=2000)
+    report.parents_linked = len(linked)

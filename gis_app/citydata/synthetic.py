@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
+from gis_app.placement import place_requests
 from layers.coords import M_PER_DEG, local_metres, point_from_lonlat
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
@@ -51,8 +52,6 @@ class Profile:
     close_hours: dict[int, np.ndarray]
     dup_rate: dict[int, float]
     dup_gaps: np.ndarray  # (metres, seconds) of labelled pairs
-    departments: dict[int, int]
-    calendar_days: dict[int, float]
 
 
 def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Profile:
@@ -111,7 +110,6 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
             metres = local_metres(loc.x, loc.y, parent_loc.x, parent_loc.y)
             gaps.append((metres, abs((r[3] - parent[3]).total_seconds())))
     dup_gaps = np.array(gaps) if gaps else np.array([[0.0, 3600.0]])
-    st = {s.pk: s for s in ServiceType.objects.filter(pk__in=[int(t) for t in type_ids])}
     return Profile(
         type_ids=type_ids,
         type_p=type_p,
@@ -120,8 +118,6 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
         close_hours=close_hours,
         dup_rate=dup_rate,
         dup_gaps=dup_gaps,
-        departments={k: v.department_id for k, v in st.items()},
-        calendar_days={k: v.sla_amount if v.sla_kind == "calendar_days" else v.sla_amount / 9 for k, v in st.items()},
     )
 
 
@@ -249,16 +245,15 @@ def generate(
     _draw_days(draw, sampler, syn, start, days, per_day, progress)
     hot = _plant_hot_spots(draw, sampler, syn, start, days)
     rows = draw.rows
-    # The ward is the one the point really falls in (a duplicate's offset can cross a ward line).
-    for chunk in range(0, len(rows), 50_000):
-        part = rows[chunk : chunk + 50_000]
-        ward_numbers = numbers_at(LayerKind.WARDS, [point_from_lonlat(r["x"], r["y"]) for r in part], end)
-        for r, w in zip(part, ward_numbers, strict=True):
-            r["ward"] = w
+    # Placed like any request (gis_app.placement): the ward the point really falls in (a duplicate's offset can
+    # cross a ward line), its layer version, community area, department and due date, and a fresh ticket.
+    types = {t.pk: t for t in ServiceType.objects.filter(pk__in=[int(t) for t in profile.type_ids])}
+    placed = [_Placed(point_from_lonlat(r["x"], r["y"]), r["at"], types[r["type"]]) for r in rows]
+    place_requests(placed)
     report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=draw.not_yet)
     with transaction.atomic():
         batch = ImportBatch.objects.create(kind="synthetic", source=f"synthetic from {history.source}", checksum=key)
-        _copy_rows(rows, profile, batch, report)
+        _copy_rows(rows, placed, batch, report)
         batch.counts = {
             "rows": report.rows,
             "duplicates": report.duplicates,
@@ -345,123 +340,107 @@ def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float,
     return dx, dy
 
 
-def _copy_rows(rows: list[dict[str, Any]], profile: Profile, batch: ImportBatch, report: GenerationReport) -> None:
+@dataclass
+class _Placed:
+    """What placement reads and fills for one drawn row (a ServiceRequest costs too much at a million rows)."""
+
+    location: Any
+    requested_at: dt.datetime
+    service_type: ServiceType
+    ward_number: int | None = None
+    ward_layer_id: int | None = None
+    community_area_number: int | None = None
+    department: Any = None
+    due_at: dt.datetime | None = None
+    ticket: str = ""
+
+
+COLUMNS = [
+    "id",
+    "ticket",
+    "service_type_id",
+    "status",
+    "location",
+    "address",
+    "located_by",
+    "ward_number",
+    "department_id",
+    "description",
+    "attributes",
+    "channel",
+    "reporter_name",
+    "reporter_email",
+    "reporter_phone",
+    "anonymous",
+    "notify_via",
+    "parent_id",
+    "follow_up_of_id",
+    "due_at",
+    "requested_at",
+    "updated_at",
+    "closed_at",
+    "closure_reason",
+    "external_id",
+    "import_batch_id",
+    "source_data",
+    "version",
+    "ward_layer_id",
+    "community_area_number",
+]
+EVENT_COLUMNS = ["request_id", "at", "actor_id", "actor_label", "verb", "old", "new", "note", "public"]
+
+
+def _esc(v: Any) -> str:
+    if v is None:
+        return r"\N"
+    s = str(v)
+    return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_rows(rows: list[dict[str, Any]], placed: list[_Placed], batch: ImportBatch, report: GenerationReport) -> None:
+    """COPY the rows and one audit event each; ids come from the sequence first so duplicates can point at
+    their parents."""
     table = ServiceRequest._meta.db_table
     with connection.cursor() as cur:
         cur.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [len(rows)])
         ids = [r[0] for r in cur.fetchall()]
-    ticket_list = ServiceRequest.objects.fresh_tickets(len(rows))
-    cols = [
-        "id",
-        "ticket",
-        "service_type_id",
-        "status",
-        "location",
-        "address",
-        "located_by",
-        "ward_number",
-        "department_id",
-        "description",
-        "attributes",
-        "channel",
-        "reporter_name",
-        "reporter_email",
-        "reporter_phone",
-        "anonymous",
-        "notify_via",
-        "parent_id",
-        "follow_up_of_id",
-        "due_at",
-        "requested_at",
-        "updated_at",
-        "closed_at",
-        "closure_reason",
-        "external_id",
-        "import_batch_id",
-        "source_data",
-        "version",
-        "ward_layer_id",
-        "community_area_number",
-    ]
-    events_cols = ["request_id", "at", "actor_id", "actor_label", "verb", "old", "new", "note", "public"]
-
-    def esc(v: Any) -> str:
-        if v is None:
-            return r"\N"
-        s = str(v)
-        return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
     buf, ev = io.StringIO(), io.StringIO()
-    now = timezone.now()
-    for i, r in enumerate(rows):
-        truth = dict(r["truth"])
-        parent_id = None
-        status = Status.CLOSED if r["closed"] else Status.OPEN
-        if "true_parent" in truth:
-            truth["true_parent"] = ids[truth["true_parent"]]
-            parent_id = truth["true_parent"]
-            status = Status.DUPLICATE
-            report.duplicates += 1
-        if "hard_negative_of" in truth:
-            truth["hard_negative_of"] = ids[truth["hard_negative_of"]]
-            report.hard_negatives += 1
-        truth["synthetic"] = True
-        due = r["at"] + dt.timedelta(days=profile.calendar_days.get(r["type"], 7.0))
-        values = [
-            ids[i],
-            ticket_list[i],
-            r["type"],
-            status,
-            f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})",
-            "",
-            LocatedBy.PIN,
-            r["ward"],
-            profile.departments[r["type"]],
-            "",
-            "{}",
-            Channel.IMPORT,
-            "",
-            "",
-            "",
-            "false",
-            NotifyVia.NONE,
-            parent_id,
-            None,
-            due.isoformat(),
-            r["at"].isoformat(),
-            now.isoformat(),
-            r["closed"].isoformat() if r["closed"] else None,
-            "",
-            f"SYN-{batch.pk}-{i}",
-            batch.pk,
-            json.dumps(truth),
-            1,
-            None,
-            None,
-        ]
-        buf.write("\t".join(esc(v) for v in values) + "\n")
-        ev.write(
-            "\t".join(
-                esc(v)
-                for v in [
-                    ids[i],
-                    r["at"].isoformat(),
-                    None,
-                    "generator",
-                    "generated",
-                    "{}",
-                    json.dumps({"status": status}),
-                    "synthetic history",
-                    "false",
-                ]
-            )
-            + "\n"
-        )
+    now = timezone.now().isoformat()
+    for i, (r, pl) in enumerate(zip(rows, placed, strict=True)):
+        values, status = _values(i, r, pl, ids, batch, now, report)
+        buf.write("\t".join(_esc(v) for v in values) + "\n")
+        event = [ids[i], r["at"].isoformat(), None, "generator", "generated", "{}", json.dumps({"status": status})]
+        ev.write("\t".join(_esc(v) for v in [*event, "synthetic history", "false"]) + "\n")
         report.counts_by_type[r["type"]] = report.counts_by_type.get(r["type"], 0) + 1
     with connection.cursor() as cur:
         raw = cur.cursor
-        with raw.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
             copy.write(buf.getvalue())
-        with raw.copy(f"COPY {RequestEvent._meta.db_table} ({', '.join(events_cols)}) FROM STDIN") as copy:
+        with raw.copy(f"COPY {RequestEvent._meta.db_table} ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
             copy.write(ev.getvalue())
     report.rows = len(rows)
+
+
+def _values(
+    i: int, r: dict[str, Any], pl: _Placed, ids: list[int], batch: ImportBatch, now: str, report: GenerationReport
+) -> tuple[list[Any], str]:
+    """One row's COPY values (in COLUMNS order) and its status; the ground truth goes in source_data."""
+    truth = dict(r["truth"])
+    parent_id = None
+    status = Status.CLOSED if r["closed"] else Status.OPEN
+    if "true_parent" in truth:
+        truth["true_parent"] = parent_id = ids[truth["true_parent"]]
+        status = Status.DUPLICATE
+        report.duplicates += 1
+    if "hard_negative_of" in truth:
+        truth["hard_negative_of"] = ids[truth["hard_negative_of"]]
+        report.hard_negatives += 1
+    truth["synthetic"] = True
+    location = f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})"
+    closed = r["closed"].isoformat() if r["closed"] else None
+    due = pl.due_at.isoformat() if pl.due_at else None
+    values = [ids[i], pl.ticket, r["type"], status, location, "", LocatedBy.PIN, pl.ward_number, pl.department.pk]
+    values += ["", "{}", Channel.IMPORT, "", "", "", "false", NotifyVia.NONE, parent_id, None, due]
+    values += [r["at"].isoformat(), now, closed, "", f"SYN-{batch.pk}-{i}", batch.pk, json.dumps(truth), 1]
+    values += [pl.ward_layer_id, pl.community_area_number]
+    return values, status
