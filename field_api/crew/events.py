@@ -76,30 +76,55 @@ def parse_event(data: dict[str, Any]) -> EventInput:
     kind = str(data.get("kind", ""))
     if kind not in CREW_KINDS:
         raise EventError(f"kind must be one of {', '.join(CREW_KINDS)}; got {kind[:40]!r}", field_name="kind")
-    raw_time = str(data.get("device_time", ""))
+    device_time = _device_time(str(data.get("device_time", "")))
+    note = str(data.get("note", ""))
+    if len(note) > NOTE_MAX:
+        raise EventError(f"note is at most {NOTE_MAX} characters; got {len(note)}", field_name="note")
+    reason = _reason(kind, str(data.get("reason_code", "") or ""), note)
+    if kind == EventKind.COMPLETED and not note.strip():
+        raise EventError(
+            "completed needs a note saying what was done (it is the proof the resident sees)", field_name="note"
+        )
+    stage = str(data.get("photo_stage", "after") or "after")
+    if stage not in StopPhoto.Stage.values:
+        raise EventError(f"photo_stage must be before or after; got {stage[:20]!r}", field_name="photo_stage")
+    return EventInput(
+        id=event_id,
+        kind=kind,
+        device_time=device_time,
+        note=note,
+        reason_code=reason,
+        materials=_materials(data.get("materials") or []),
+        photo_stage=stage,
+    )
+
+
+def _device_time(raw: str) -> dt.datetime:
+    """The device's clock reading: ISO 8601 with its offset, not in the future, not older than MAX_AGE."""
     try:
-        device_time = dt.datetime.fromisoformat(raw_time)
+        device_time: dt.datetime | None = dt.datetime.fromisoformat(raw)
     except ValueError:
         device_time = None
     if device_time is None or device_time.tzinfo is None:
         raise EventError(
             "device_time must be an ISO 8601 time with its UTC offset, e.g. 2026-11-24T09:30:00-06:00; "
-            f"got {raw_time[:60]!r}",
+            f"got {raw[:60]!r}",
             field_name="device_time",
         )
     now = timezone.now()
     if device_time > now + FUTURE_SKEW:
         raise EventError(
-            f"device_time {raw_time} is in the future (server time {now.isoformat(timespec='seconds')}); "
+            f"device_time {raw} is in the future (server time {now.isoformat(timespec='seconds')}); "
             "check the device clock",
             field_name="device_time",
         )
     if device_time < now - MAX_AGE:
-        raise EventError(f"device_time {raw_time} is more than {MAX_AGE.days} days old", field_name="device_time")
-    note = str(data.get("note", ""))
-    if len(note) > NOTE_MAX:
-        raise EventError(f"note is at most {NOTE_MAX} characters; got {len(note)}", field_name="note")
-    reason = str(data.get("reason_code", "") or "")
+        raise EventError(f"device_time {raw} is more than {MAX_AGE.days} days old", field_name="device_time")
+    return device_time
+
+
+def _reason(kind: str, reason: str, note: str) -> str:
+    """A reason code is required for could_not_complete ('other' with a note), and refused on anything else."""
     if kind == EventKind.COULD_NOT_COMPLETE:
         if reason not in ReasonCode.values:
             raise EventError(
@@ -110,11 +135,11 @@ def parse_event(data: dict[str, Any]) -> EventInput:
             raise EventError("reason_code 'other' needs a note saying why", field_name="note")
     elif reason:
         raise EventError("reason_code is only for could_not_complete", field_name="reason_code")
-    if kind == EventKind.COMPLETED and not note.strip():
-        raise EventError(
-            "completed needs a note saying what was done (it is the proof the resident sees)", field_name="note"
-        )
-    materials = data.get("materials") or []
+    return reason
+
+
+def _materials(materials: Any) -> list[dict[str, Any]]:
+    """Materials used: a list (or its JSON text, from a form) of {item, quantity ≥ 0, unit}, trimmed."""
     if isinstance(materials, str):
         try:
             materials = json.loads(materials)
@@ -135,24 +160,12 @@ def parse_event(data: dict[str, Any]) -> EventInput:
         )
     ):
         raise EventError(
-            f"materials must be a list (at most {MATERIALS_MAX}) of {{item: text, quantity: number ≥ 0, unit: text}}}}",
+            f"materials must be a list (at most {MATERIALS_MAX}) of {{item: text, quantity: number ≥ 0, unit: text}}",
             field_name="materials",
         )
-    materials = [
+    return [
         {"item": m["item"][:120], "quantity": m["quantity"], "unit": str(m.get("unit", ""))[:20]} for m in materials
     ]
-    stage = str(data.get("photo_stage", "after") or "after")
-    if stage not in StopPhoto.Stage.values:
-        raise EventError(f"photo_stage must be before or after; got {stage[:20]!r}", field_name="photo_stage")
-    return EventInput(
-        id=event_id,
-        kind=kind,
-        device_time=device_time,
-        note=note,
-        reason_code=reason,
-        materials=materials,
-        photo_stage=stage,
-    )
 
 
 @dataclass

@@ -53,6 +53,7 @@ def street_layer() -> LayerVersion:
 
 
 def index(grid_path: Path | None = None) -> Index:
+    """The index of the active street layer, address layers and grid file (built once, then cached by version)."""
     version = street_layer()
     grid_path = Path(grid_path or settings.CITY_GRID)
     address_versions = list(
@@ -63,36 +64,7 @@ def index(grid_path: Path | None = None) -> Index:
     key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
-    nodes_of: dict[str, set[int]] = defaultdict(set)
-    zip_of: dict[int, str] = {}
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT id, street_1, street_2, zipcode, ST_X(geom), ST_Y(geom) FROM "
-            f"{StreetCorner._meta.db_table} WHERE layer_version_id = %s",
-            [version.pk],
-        )
-        corners = cur.fetchall()
-        if corners:  # a derived layer keeps every named corner: the fullest street vocabulary
-            node_xy = {int(i): (float(x), float(y)) for i, _, _, _, x, y in corners}
-            for i, a, b, z, _, _ in corners:
-                zip_of[int(i)] = z
-                for name in (a, b):
-                    if name.strip():
-                        nodes_of[base_name(name)].add(int(i))
-        else:  # an OSM layer: streets from its named edges
-            cur.execute(
-                f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} WHERE layer_version_id = %s",
-                [version.pk],
-            )
-            node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
-            cur.execute(
-                f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
-                f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
-                "WHERE layer_version_id = %s AND name <> ''",
-                [version.pk, version.pk],
-            )
-            for name, node in cur.fetchall():
-                nodes_of[base_name(str(name))].add(int(node))
+    nodes_of, node_xy, zip_of = _street_nodes(version.pk)
     streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
     streets = {k: v for k, v in streets.items() if len(v)}
     by_name: dict[str, list[str]] = defaultdict(list)
@@ -114,24 +86,7 @@ def index(grid_path: Path | None = None) -> Index:
         along[street].append((number, direction, x, y))
     for row in along.values():
         row.sort()
-    ranges: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
-    for seg in RangedSegment.objects.filter(layer_version__in=address_versions).values_list(
-        "street",
-        "direction",
-        "left_from",
-        "left_to",
-        "right_from",
-        "right_to",
-        "left_postcode",
-        "right_postcode",
-        "geom",
-    ):
-        ranges[seg[0]].append((*seg[1:8], list(seg[8].coords)))
-        vocab_extra = seg[0]
-        if vocab_extra not in streets:  # a ranged street the corners do not name still counts as a street
-            streets[vocab_extra] = np.array(seg[8].coords)
-            words = vocab_extra.split(" ")
-            by_name[" ".join(words[:-1]) if len(words) > 1 else vocab_extra].append(vocab_extra)
+    ranges = _ranges(address_versions, streets, by_name)
     built = Index(
         version=version.pk,
         streets=streets,
@@ -150,6 +105,60 @@ def index(grid_path: Path | None = None) -> Index:
     built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)
     _INDEX[key] = built
     return built
+
+
+def _street_nodes(version_id: int) -> tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]]:
+    """Each street's points (by its base name) from the layer's named corners, or from an OSM layer's named
+    edges; the points' coordinates; each corner's ZIP code."""
+    nodes_of: dict[str, set[int]] = defaultdict(set)
+    zip_of: dict[int, str] = {}
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT id, street_1, street_2, zipcode, ST_X(geom), ST_Y(geom) FROM "
+            f"{StreetCorner._meta.db_table} WHERE layer_version_id = %s",
+            [version_id],
+        )
+        corners = cur.fetchall()
+        if corners:  # a derived layer keeps every named corner: the fullest street vocabulary
+            node_xy = {int(i): (float(x), float(y)) for i, _, _, _, x, y in corners}
+            for i, a, b, z, _, _ in corners:
+                zip_of[int(i)] = z
+                for name in (a, b):
+                    if name.strip():
+                        nodes_of[base_name(name)].add(int(i))
+            return nodes_of, node_xy, zip_of
+        cur.execute(
+            f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} WHERE layer_version_id = %s",
+            [version_id],
+        )
+        node_xy = {int(n): (float(x), float(y)) for n, x, y in cur.fetchall()}
+        cur.execute(
+            f"SELECT DISTINCT name, u FROM {StreetEdge._meta.db_table} WHERE layer_version_id = %s "
+            f"AND name <> '' UNION SELECT DISTINCT name, v FROM {StreetEdge._meta.db_table} "
+            "WHERE layer_version_id = %s AND name <> ''",
+            [version_id, version_id],
+        )
+        for name, node in cur.fetchall():
+            nodes_of[base_name(str(name))].add(int(node))
+    return nodes_of, node_xy, zip_of
+
+
+def _ranges(
+    address_versions: list[int], streets: dict[str, np.ndarray], by_name: dict[str, list[str]]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Ranged centrelines by street; a ranged street the corners do not name joins the vocabulary."""
+    ranges: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    fields = ("street", "direction", "left_from", "left_to", "right_from", "right_to")
+    for seg in RangedSegment.objects.filter(layer_version__in=address_versions).values_list(
+        *fields, "left_postcode", "right_postcode", "geom"
+    ):
+        ranges[seg[0]].append((*seg[1:8], list(seg[8].coords)))
+        street = seg[0]
+        if street not in streets:
+            streets[street] = np.array(seg[8].coords)
+            words = street.split(" ")
+            by_name[" ".join(words[:-1]) if len(words) > 1 else street].append(street)
+    return ranges
 
 
 def _derive_grid_streets(idx: Index) -> dict[str, float]:

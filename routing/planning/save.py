@@ -14,7 +14,7 @@ from gis_app.models import Department
 from routing.matrix import route_geometry
 from routing.models import PlanStatus, Route, RoutePlan, Stop, StopStatus
 from routing.planning.build import BuiltProblem
-from routing.problem import Solution
+from routing.problem import Solution, SolvedRoute
 
 
 def current_plan(day: dt.date, department: Department, skill_group: str = "") -> RoutePlan | None:
@@ -87,6 +87,15 @@ def save_plan(
         pins=dict(pins or {}),
         locks={k: list(v) for k, v in (locks or {}).items()},
     )
+    carried = _carried_stops(based_on)
+    routes = {r.crew_id: r for r in solution.routes}
+    for code, crew in built.crews.items():
+        _save_route(built, plan, crew, routes.get(code), carried.get(code, []), set((locks or {}).get(code, [])))
+    return plan
+
+
+def _carried_stops(based_on: RoutePlan | None) -> dict[str, list[Stop]]:
+    """Stops already under way or done in the plan being replaced, per crew code, in their order."""
     carried: dict[str, list[Stop]] = {}
     if based_on is not None:
         for stop in (
@@ -96,71 +105,69 @@ def save_plan(
             .order_by("route", "sequence")
         ):
             carried.setdefault(stop.route.crew.code, []).append(stop)
-    coords = {pid: (lon, lat) for pid, lon, lat in built.points}
-    routes = {r.crew_id: r for r in solution.routes}
-    jobs = built.problem.jobs_by_id()
-    for code, crew in built.crews.items():
-        r = routes.get(code)  # None: no work for this crew (it still gets an empty route: "nothing today")
-        old = carried.get(code, [])
-        start, end = crew.shift_on(built.day)
-        route = Route.objects.create(
-            plan=plan,
-            crew=crew,
-            starts_at=built.at(r.start_time) if r else start,
-            ends_at=built.at(r.end_time) if r else end,
-            drive_seconds=r.drive_seconds if r else 0,
-            distance_m=r.distance_metres if r else 0,
-            service_seconds=r.service_seconds if r else 0,
-            breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])],
+    return carried
+
+
+def _save_route(
+    built: BuiltProblem, plan: RoutePlan, crew: Any, r: SolvedRoute | None, old: list[Stop], locked_now: set[str]
+) -> None:
+    """One crew's route (an empty one when it has no work: "nothing today"), its stops and street geometry."""
+    start, end = crew.shift_on(built.day)
+    route = Route.objects.create(
+        plan=plan,
+        crew=crew,
+        starts_at=built.at(r.start_time) if r else start,
+        ends_at=built.at(r.end_time) if r else end,
+        drive_seconds=r.drive_seconds if r else 0,
+        distance_m=r.distance_metres if r else 0,
+        service_seconds=r.service_seconds if r else 0,
+        breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])],
+    )
+    carried_fields = ("request", "eta", "window_start", "window_end", "service_minutes", "status", "status_at")
+    rows = [
+        Stop(
+            route=route,
+            sequence=seq,
+            locked=stop.locked,
+            flags=stop.flags,
+            **{f: getattr(stop, f) for f in carried_fields},
         )
-        seq = 0
-        rows: list[Stop] = []
-        for stop in old:
-            seq += 1
-            rows.append(
-                Stop(
-                    route=route,
-                    sequence=seq,
-                    request=stop.request,
-                    eta=stop.eta,
-                    window_start=stop.window_start,
-                    window_end=stop.window_end,
-                    service_minutes=stop.service_minutes,
-                    status=stop.status,
-                    status_at=stop.status_at,
-                    locked=stop.locked,
-                    flags=stop.flags,
-                )
+        for seq, stop in enumerate(old, start=1)
+    ]
+    jobs = built.problem.jobs_by_id()
+    for v in r.visits if r else []:
+        job = jobs[v.job_id]
+        w = job.windows[0] if job.windows else None
+        rows.append(
+            Stop(
+                route=route,
+                sequence=len(rows) + 1,
+                request=built.requests[v.job_id],
+                eta=built.at(v.arrival),
+                window_start=built.at(w.start) if w else None,
+                window_end=built.at(w.end) if w else None,
+                service_minutes=job.service_seconds // 60,
+                locked=v.job_id in locked_now,
             )
-        locked_now = set((locks or {}).get(code, []))
-        for v in r.visits if r else []:
-            seq += 1
-            job = jobs[v.job_id]
-            w = job.windows[0] if job.windows else None
-            rows.append(
-                Stop(
-                    route=route,
-                    sequence=seq,
-                    request=built.requests[v.job_id],
-                    eta=built.at(v.arrival),
-                    window_start=built.at(w.start) if w else None,
-                    window_end=built.at(w.end) if w else None,
-                    service_minutes=job.service_seconds // 60,
-                    locked=v.job_id in locked_now,
-                )
-            )
-        Stop.objects.bulk_create(rows)
-        if r is not None and r.visits:
-            path = (
-                [(f"depot:{code}", *coords[f"depot:{code}"])]
-                + [(f"job:{v.job_id}", *coords[f"job:{v.job_id}"]) for v in r.visits]
-                + [(f"depot:{code}", *coords[f"depot:{code}"])]
-            )
-            try:
-                line = route_geometry(built.graph, path)
-            except ValueError:
-                line = [(lon, lat) for _, lon, lat in path]
-            if len(line) >= 2:
-                route.geometry = LineString(line, srid=4326)
-                route.save(update_fields=["geometry"])
-    return plan
+        )
+    Stop.objects.bulk_create(rows)
+    if r is not None and r.visits:
+        _draw_route(built, route, r)
+
+
+def _draw_route(built: BuiltProblem, route: Route, r: SolvedRoute) -> None:
+    """The route's line along the streets (straight legs where the graph has no path)."""
+    coords = {pid: (lon, lat) for pid, lon, lat in built.points}
+    code = r.crew_id
+    path = (
+        [(f"depot:{code}", *coords[f"depot:{code}"])]
+        + [(f"job:{v.job_id}", *coords[f"job:{v.job_id}"]) for v in r.visits]
+        + [(f"depot:{code}", *coords[f"depot:{code}"])]
+    )
+    try:
+        line = route_geometry(built.graph, path)
+    except ValueError:
+        line = [(lon, lat) for _, lon, lat in path]
+    if len(line) >= 2:
+        route.geometry = LineString(line, srid=4326)
+        route.save(update_fields=["geometry"])
