@@ -29,6 +29,7 @@ from gis_app.transitions import (
     complete_with_duplicates,
 )
 from layers.coords import CoordinateError, point_from_lonlat
+from layers.http import error
 
 
 class HasPerm(permissions.BasePermission):
@@ -151,7 +152,7 @@ class RequestWithContactSerializer(RequestSerializer):
 
 
 def _bad(field_name: str, message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response({"field": field_name, "detail": f"{field_name}: {message}"}, status=code)
+    return error(f"{field_name}: {message}", code, field=field_name)
 
 
 class RequestCreate(APIView):

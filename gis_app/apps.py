@@ -9,6 +9,7 @@ class GisAppConfig(AppConfig):
         # Imported once the app registry is ready: roles reads the auth models, which cannot load earlier.
         from django.db.models.signals import post_migrate
 
+        from gis_app import checks  # noqa: F401  (registers the system checks)
         from gis_app.roles import ensure_roles  # see above: needs the app registry
 
         post_migrate.connect(ensure_roles, sender=self)

@@ -120,26 +120,47 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    # One JSON error shape for every API but Open311 (layers/http.py).
+    "EXCEPTION_HANDLER": "layers.http.exception_handler",
 }
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "gis311 API",
     "DESCRIPTION": "311 service requests, layers, crew dispatch and Open311 GeoReport v2.",
     "VERSION": "0.1.0",
+    # One name per choice set, so clients see the same enum wherever it appears.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStatusEnum": "gis_app.choices.Status",
+        "StopStatusEnum": "routing.models.StopStatus",
+        "StopEventKindEnum": "routing.models.EventKind",
+        "CrewEventKindEnum": "field_api.crew.serializers.CREW_KIND_CHOICES",
+        "PhotoStageEnum": "field_api.models.StopPhoto.Stage",
+    },
 }
 
 # ---- City configuration (data, not code: another city changes these and its fixtures) ----
+# CITY names the folder under fixtures/ that holds a city's files; each CITY_* file can also be set on its
+# own. A file that is missing or does not parse is a system check error naming its setting (gis_app/checks.py):
+# there is no fall-back to another city's file.
+CITY = os.environ.get("CITY", "chicago")
+CITY_DIR = BASE_DIR / "fixtures" / CITY
 CITY_NAME = os.environ.get("CITY_NAME", "Chicago")
+
+
+def _city_file(setting: str, name: str) -> Path:
+    return Path(os.environ.get(setting) or CITY_DIR / name)
+
+
 # Fixture manifest the demo and the system checks use to load boundary layers.
-CITY_LAYER_MANIFEST = Path(os.environ.get("CITY_LAYER_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "layers.toml"))
-CITY_311_MAPPING = Path(os.environ.get("CITY_311_MAPPING", BASE_DIR / "fixtures" / "chicago" / "311_mapping.toml"))
-CITY_ASSUMPTIONS = Path(os.environ.get("CITY_ASSUMPTIONS", BASE_DIR / "fixtures" / "chicago" / "assumptions.toml"))
-CITY_STREETS_MANIFEST = Path(
-    os.environ.get("CITY_STREETS_MANIFEST", BASE_DIR / "fixtures" / "chicago" / "streets.toml")
-)
+CITY_LAYER_MANIFEST = _city_file("CITY_LAYER_MANIFEST", "layers.toml")
+CITY_311_MAPPING = _city_file("CITY_311_MAPPING", "311_mapping.toml")
+CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
+CITY_STREETS_MANIFEST = _city_file("CITY_STREETS_MANIFEST", "streets.toml")
+# The address grid (house number → position) geocoding calibrates on the street layer (layers/grid.py). Optional:
+# a city without a numbered grid has no such file (unless CITY_GRID names one, which must then exist).
+CITY_GRID = _city_file("CITY_GRID", "grid.toml")
+CITY_GRID_REQUIRED = bool(os.environ.get("CITY_GRID"))
 # Business calendar for SLA due dates: opening hours and work days (Monday = 0), city time.
-# The address grid (house number → position) geocoding calibrates on the street layer (layers/grid.py).
-CITY_GRID = Path(os.environ.get("CITY_GRID", BASE_DIR / "fixtures" / "chicago" / "grid.toml"))
 CITY_BUSINESS_HOURS = os.environ.get("CITY_BUSINESS_HOURS", "08:00-17:00")
 CITY_WORKDAYS = [int(d) for d in os.environ.get("CITY_WORKDAYS", "0,1,2,3,4").split(",") if d.strip()]
 # Lookups warn when a point is closer than this to a ward edge (metres).
@@ -209,7 +230,7 @@ ROUTING_OVERBOOK_FACTOR = float(os.environ.get("ROUTING_OVERBOOK_FACTOR", "1.2")
 ROUTING_APPOINTMENT_ATTRIBUTE = os.environ.get("ROUTING_APPOINTMENT_ATTRIBUTE", "appointment_window")
 # Where depots and crews per department are ([[depots]] / [[crews]]), loaded by `manage.py load_crews`; by default
 # the demo assumptions file, so every demo assumption is in one readable file.
-CITY_CREWS = Path(os.environ.get("CITY_CREWS", CITY_ASSUMPTIONS))
+CITY_CREWS = Path(os.environ.get("CITY_CREWS") or CITY_ASSUMPTIONS)
 
 LOGGING = {
     "version": 1,

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from layers.basemap import outlines_geojson, streets_geojson
 from layers.coords import CoordinateError, bbox_from_param, point_from_lonlat
 from layers.geocoding import GeocoderNotReady, geocode, reverse, suggest
+from layers.http import error
 from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerKind, LayerVersion
 
@@ -52,11 +53,11 @@ class WhereIsView(APIView):
             point = point_from_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
             day = _parse_day(request.query_params.get("on"))
         except CoordinateError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return error(str(exc), status.HTTP_400_BAD_REQUEST)
         try:
             ward = ward_at(point, on=day)
         except LayerNotLoaded as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+            return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
         try:
             area = community_area_at(point).as_dict()
         except LayerNotLoaded:
@@ -144,25 +145,23 @@ def geocode_view(request: Request) -> Response:
     """The best result first; `candidates` lists the alternatives when the answer is ambiguous."""
     q = str(request.query_params.get("q", "")).strip()
     if not q:
-        return Response(
-            {"detail": "q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')"}, status=400
-        )
+        return error("q: give an address ('1234 N Ashland Ave') or cross streets ('Clark & Division')", 400)
     if len(q) > 300:
-        return Response({"detail": f"q: at most 300 characters; got {len(q)}"}, status=400)
+        return error(f"q: at most 300 characters; got {len(q)}", 400)
     raw = str(request.query_params.get("suggest") or "")
     try:
         limit = int(raw) if raw else 0
     except ValueError:
-        return Response({"detail": f"suggest: a whole number of suggestions (1-10); got {raw!r}"}, status=400)
+        return error(f"suggest: a whole number of suggestions (1-10); got {raw!r}", 400)
     if not 0 <= limit <= 10:
-        return Response({"detail": f"suggest: between 1 and 10 suggestions; got {limit}"}, status=400)
+        return error(f"suggest: between 1 and 10 suggestions; got {limit}", 400)
     try:
         body = geocode(q).as_dict()
         if limit:
             body["suggestions"] = suggest(q, limit)
         return Response(body)
     except GeocoderNotReady as exc:
-        return Response({"detail": str(exc)}, status=503)
+        return error(str(exc), 503)
 
 
 @extend_schema(
@@ -176,8 +175,8 @@ def reverse_view(request: Request) -> Response:
     try:
         point = point_from_lonlat(request.query_params.get("lon"), request.query_params.get("lat"))
     except CoordinateError as exc:
-        return Response({"detail": str(exc)}, status=400)
+        return error(str(exc), 400)
     try:
         return Response(reverse(point.x, point.y))
     except (GeocoderNotReady, LayerNotLoaded) as exc:
-        return Response({"detail": str(exc)}, status=503)
+        return error(str(exc), 503)

@@ -59,13 +59,22 @@ def check_postgis_and_wards(app_configs: Any = None, databases: Any = None, **kw
         in_force = LayerVersion.objects.of_kind(LayerKind.WARDS).active().in_force_on(timezone.localdate()).exists()
     except DatabaseError:
         return [Warning("the layer tables do not exist yet", hint="run `manage.py migrate`", id="layers.W001")]
+    found: list[CheckMessage] = []
     if not in_force:
-        return [
+        found.append(
             Warning(
                 "no active ward layer is in force today: ward lookups and intake will fail",
                 hint="run `manage.py load_layers` (loads the city's manifest) or `manage.py import_boundaries "
                 "--kind wards --activate FILE`, then check effective dates in the admin",
                 id="layers.W002",
             )
-        ]
-    return []
+        )
+    if not LayerVersion.objects.of_kind(LayerKind.STREETS).active().exists():
+        found.append(
+            Warning(
+                "no street network is loaded: geocoding, dispatch planning and route geometry will refuse",
+                hint="run `manage.py load_streets` (builds the networks the city's streets manifest lists)",
+                id="layers.W003",
+            )
+        )
+    return found

@@ -17,7 +17,6 @@ import shapely
 from django.db.models import Count, Max, Prefetch
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -28,9 +27,20 @@ from rest_framework.views import APIView
 from field_api.authentication import CrewDevice, DeviceTokenAuthentication
 from field_api.crew.events import STOP_FIELDS, EventError, EventInput, StopRef, ingest, parse_event, stop_ref
 from field_api.crew.photos import PhotoError, check_photos
+from field_api.crew.serializers import (
+    ApiErrorSerializer,
+    CrewRouteSerializer,
+    ReopenStopSerializer,
+    StopEventBatchResultSerializer,
+    StopEventBatchSerializer,
+    StopEventInputSerializer,
+    StopEventResultSerializer,
+    StopEventUploadSerializer,
+)
 from field_api.models import EventKind, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
 from gis_app.models import ServiceRequest
+from layers.http import error, error_body
 from routing.models import PlanStatus, Route, Stop, StopStatus
 
 VISIBLE_PLANS = (PlanStatus.PUBLISHED, PlanStatus.SUPERSEDED)
@@ -155,28 +165,28 @@ class TodaysRoute(CrewAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("date", str, description="Service day, YYYY-MM-DD (default today)")],
         summary="The crew's published route for a day, with ordered stops and street geometry",
-        responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT},
+        responses={200: CrewRouteSerializer, 304: None, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("date")
         try:
             day = dt.date.fromisoformat(raw) if raw else timezone.localdate()
         except ValueError:
-            return Response({"detail": f"date must be YYYY-MM-DD; got {str(raw)[:40]!r}"}, status=400)
+            return error(f"date must be YYYY-MM-DD; got {str(raw)[:40]!r}", 400)
         found = (
             Route.objects.filter(crew=self.device.crew_id, plan__service_date=day, plan__status=PlanStatus.PUBLISHED)
             .values_list("id", "version", "plan__service_date")
             .first()
         )
         if found is None:
-            return Response({"detail": f"no published route for {self.device.crew.name} on {day}"}, status=404)
+            return error(f"no published route for {self.device.crew.name} on {day}", 404)
         return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=found[0])))
 
 
 class RouteDetail(CrewAPIView):
     @extend_schema(
         summary="One of the crew's routes by id (404 for any other crew's)",
-        responses={200: OpenApiTypes.OBJECT, 304: None, 404: OpenApiTypes.OBJECT},
+        responses={200: CrewRouteSerializer, 304: None, 404: ApiErrorSerializer},
     )
     def get(self, request: Request, pk: int) -> Response:
         found = (
@@ -194,8 +204,14 @@ class StopEvents(CrewAPIView):
 
     @extend_schema(
         summary="Post a stop event (client UUID + device time); replays return the first answer",
-        request={"application/json": OpenApiTypes.OBJECT, "multipart/form-data": OpenApiTypes.OBJECT},
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT},
+        request={"application/json": StopEventInputSerializer, "multipart/form-data": StopEventUploadSerializer},
+        responses={
+            201: StopEventResultSerializer,
+            200: StopEventResultSerializer,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+            409: ApiErrorSerializer,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         stop = stop_ref(
@@ -209,9 +225,9 @@ class StopEvents(CrewAPIView):
             checked = check_photos(request.FILES.getlist("photos"))
             result = ingest(stop, event, device=self.device.token, photos=checked)
         except PhotoError as exc:
-            return Response({"detail": str(exc), "field": "photos"}, status=400)
+            return error(str(exc), 400, field="photos")
         except EventError as exc:
-            return Response({"detail": str(exc), "field": exc.field_name}, status=exc.status)
+            return error(str(exc), exc.status, field=exc.field_name)
         return Response(result.body, status=result.status_code)
 
 
@@ -224,13 +240,13 @@ class EventBatch(CrewAPIView):
 
     @extend_schema(
         summary="Post up to 200 queued stop events (JSON); one result per event, in order",
-        request=OpenApiTypes.OBJECT,
-        responses=OpenApiTypes.OBJECT,
+        request=StopEventBatchSerializer,
+        responses={200: StopEventBatchResultSerializer, 400: ApiErrorSerializer},
     )
     def post(self, request: Request) -> Response:
         items = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
-            return Response({"detail": f'expected {{"events": [...]}} with 1 to {BATCH_MAX} events'}, status=400)
+            return error(f'expected {{"events": [...]}} with 1 to {BATCH_MAX} events', 400)
         stop_ids = {i.get("stop") for i in items if isinstance(i, dict)}
         refs = {
             ref.id: ref
@@ -246,18 +262,17 @@ class EventBatch(CrewAPIView):
         results = []
         for item in items:
             if not isinstance(item, dict):
-                results.append({"status": 400, "detail": "each event must be an object"})
+                results.append({"status": 400, **error_body("each event must be an object", 400)})
                 continue
             ref = refs.get(item.get("stop"))  # type: ignore[arg-type]
             if ref is None:
-                results.append({"id": item.get("id"), "status": 404, "detail": "no such stop"})
+                results.append({"id": item.get("id"), "status": 404, **error_body("no such stop", 404, field="stop")})
                 continue
             try:
                 result = ingest(ref, parse_event(item), device=self.device.token)
             except EventError as exc:
-                results.append(
-                    {"id": item.get("id"), "status": exc.status, "detail": str(exc), "field": exc.field_name}
-                )
+                body = error_body(str(exc), exc.status, field=exc.field_name)
+                results.append({"id": item.get("id"), "status": exc.status, **body})
                 continue
             results.append({"id": item.get("id"), "status": result.status_code, **result.body})
         return Response({"results": results})
@@ -270,8 +285,13 @@ class ReopenStop(APIView):
 
     @extend_schema(
         summary="Reopen a completed stop (supervisors)",
-        request=OpenApiTypes.OBJECT,
-        responses={201: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        request=ReopenStopSerializer,
+        responses={
+            201: StopEventResultSerializer,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+            409: ApiErrorSerializer,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         stop = stop_ref(Stop.objects.filter(pk=pk))
@@ -279,9 +299,9 @@ class ReopenStop(APIView):
             raise Http404("no such stop")
         reason = str(request.data.get("reason", "")).strip()
         if not reason:
-            return Response({"detail": "reopening needs a reason", "field": "reason"}, status=400)
+            return error("reopening needs a reason", 400, field="reason")
         if stop.status != StopStatus.COMPLETED:
-            return Response({"detail": f"only a completed stop can be reopened; this one is {stop.status}"}, status=409)
+            return error(f"only a completed stop can be reopened; this one is {stop.status}", 409)
         event = EventInput(
             id=str(uuid.uuid4()), kind=EventKind.REOPENED, device_time=timezone.now(), note=reason[:2000]
         )
