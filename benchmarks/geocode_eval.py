@@ -30,8 +30,10 @@ setup_django()
 from django.conf import settings  # noqa: E402
 
 import layers.geocoding as geo  # noqa: E402
+import layers.geocoding.forward as geo_forward  # noqa: E402
 from gis_app.models import ImportBatch, ServiceRequest  # noqa: E402
 from layers.coords import local_metres  # noqa: E402
+from layers.geocoding.forward import _between_points, _grid_places  # noqa: E402
 from layers.lookup import areas_with_edges  # noqa: E402
 from layers.models import LayerKind  # noqa: E402
 from layers.normalize import DIRECTIONS  # noqa: E402
@@ -141,12 +143,13 @@ def exact_only(func: Any) -> Any:
     def keys(idx: geo.Index, street: Any) -> tuple[list[str], float]:
         return ([street.key], 1.0) if street.type and street.key in idx.streets else ([], 0.0)
 
-    original = geo._street_keys
-    geo._street_keys = keys
+    # Forward geocoding looks street names up through this module attribute: swap it for the run.
+    original = geo_forward._street_keys
+    geo_forward._street_keys = keys
     try:
         return func()
     finally:
-        geo._street_keys = original
+        geo_forward._street_keys = original
 
 
 def leave_one_out() -> tuple[list[float], list[float]]:
@@ -168,8 +171,8 @@ def leave_one_out() -> tuple[list[float], list[float]]:
             saved = idx.along[key]
             idx.along[key] = saved[:i] + saved[i + 1 :]
             try:
-                found = geo._between_points(idx, parsed, [key], 1.0, key)
-                places = geo._grid_places(idx, parsed, [key])
+                found = _between_points(idx, parsed, [key], 1.0, key)
+                places = _grid_places(idx, parsed, [key])
             finally:
                 idx.along[key] = saved
             if found is not None and found.lon is not None and found.lat is not None and places:

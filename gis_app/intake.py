@@ -192,6 +192,7 @@ def create_request(
     if placed.ward is not None and not placed.ward.inside:
         raise IntakeError("location", f"is outside the city ({placed.ward.message}); expected a point inside a ward")
     why = placed.department_reason
+    assert req.due_at is not None  # placement dates every request
     for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail
         try:
             with transaction.atomic():

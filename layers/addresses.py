@@ -405,9 +405,9 @@ def import_ranges(
                 right_to=_int(get("right_to")),
                 left_postcode=get("left_postcode")[:10],
                 right_postcode=get("right_postcode")[:10],
-                geom=LineString(geom.coords, srid=4326),
+                geom=LineString(geom.coords, srid=4326),  # type: ignore[attr-defined]
             )
-        )  # type: ignore[attr-defined]
+        )
     report.loaded = len(rows)
     _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence, progress=progress)
     return report

@@ -20,7 +20,8 @@ EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG)
 
 def local_metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Ground distance between two nearby lon/lat points (equirectangular at their mean latitude): the one
-    short-distance formula; under a few km it agrees with the great circle to well under a metre."""
+    short-distance formula, for offsets and nearness tests; within a few km it agrees with the great circle to
+    about 0.2 % (the degree length is the equatorial one). Use `haversine_m` where a length is reported."""
     dx = (lon2 - lon1) * M_PER_DEG * math.cos(math.radians((lat1 + lat2) / 2))
     return math.hypot(dx, (lat2 - lat1) * M_PER_DEG)
 

@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+import shapely.ops
+from django.conf import settings
 from django.contrib.gis.geos import Point
 
-from layers.coords import CoordinateError, point_from_lonlat
+from layers.coords import CoordinateError, haversine_m, point_from_lonlat
 from layers.lookup import numbers_at, version_in_force, ward_at
 from layers.models import LayerKind, Ward
 
@@ -76,10 +78,17 @@ class ShapelyWardIndex:
         return min(hits) if hits else None
 
     def brute_force(self, lon: float, lat: float) -> int | None:
-        """No index at all: test every polygon. The independent reference."""
+        """No index at all: test every polygon, then the city's edge rule (the nearest polygon within
+        settings.CITY_EDGE_SLACK_METRES of a point no polygon covers). The independent reference."""
         pt = shapely.Point(lon, lat)
         hits = [int(n) for n, poly in zip(self.numbers, self.polygons, strict=True) if poly.covers(pt)]
-        return min(hits) if hits else None
+        if hits:
+            return min(hits)
+        metres, number = min(
+            (haversine_m(lon, lat, *shapely.get_coordinates(shapely.ops.nearest_points(poly, pt)[0])[0]), int(n))
+            for n, poly in zip(self.numbers, self.polygons, strict=True)
+        )
+        return number if metres <= settings.CITY_EDGE_SLACK_METRES else None
 
 
 @dataclass

@@ -8,8 +8,9 @@ PY="$VENV/bin/python"
 start=$(date +%s)
 step() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-step "ruff check"
+step "ruff check + ruff format --check"
 "$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 step "mypy"
 "$VENV/bin/mypy" gis_app layers routing field_api benchmarks
 step "migrate + load the city's layers into the dev database (no-op when unchanged)"

@@ -154,6 +154,7 @@ def receiver():  # type: ignore[no-untyped-def]
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/hook"
     server.shutdown()
+    server.server_close()
 
 
 def test_webhooks_are_signed_and_retried_until_delivered(two_square_wards, pothole, streets_dept, receiver):

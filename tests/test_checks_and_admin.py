@@ -24,6 +24,11 @@ def test_a_database_without_ward_layer_gets_a_warning_with_the_fix():
 
 
 def test_with_a_ward_layer_in_force_the_checks_are_clean(two_square_wards):
+    assert set(check_ids()) == {"layers.W003"}  # no street network yet: told with its fix
+    assert "load_streets" in check_ids()["layers.W003"]
+
+
+def test_with_wards_and_streets_loaded_the_checks_are_clean(street_grid):
     assert check_ids() == {}
 
 

@@ -38,7 +38,42 @@ def force_status(req: ServiceRequest, status: str) -> ServiceRequest:
     return req
 
 
-@pytest.mark.parametrize(("verb", "source"), list(itertools.product(sorted(MOVES), [s.value for s in Status])))
+# The lifecycle written out by hand: verb -> (the statuses it may start from, where it leads). The test holds
+# gis_app.transitions to this table, so a change to MOVES that nobody meant fails here.
+LIFECYCLE = {
+    "open": ({"received"}, "open"),
+    "assign": ({"open", "on_hold"}, "assigned"),
+    "unassign": ({"assigned"}, "open"),
+    "start": ({"open", "assigned"}, "in_progress"),
+    "hold": ({"open", "assigned", "in_progress"}, "on_hold"),
+    "resume": ({"on_hold"}, "open"),
+    "could_not_complete": ({"assigned", "in_progress"}, "open"),
+    "complete": ({"open", "assigned", "in_progress"}, "completed"),
+    "close": ({"completed"}, "closed"),
+    "reopen": ({"completed"}, "open"),
+    "mark_duplicate": ({"received", "open", "assigned", "on_hold"}, "duplicate"),
+    "unmerge": ({"duplicate"}, "open"),
+    "cancel": ({"received", "open", "assigned", "on_hold"}, "cancelled"),
+}
+STATUSES = [
+    "received",
+    "open",
+    "assigned",
+    "in_progress",
+    "on_hold",
+    "completed",
+    "closed",
+    "duplicate",
+    "cancelled",
+]
+
+
+def test_the_lifecycle_knows_exactly_these_verbs_and_statuses():
+    assert sorted(MOVES) == sorted(LIFECYCLE)
+    assert sorted(Status.values) == sorted(STATUSES)
+
+
+@pytest.mark.parametrize(("verb", "source"), list(itertools.product(sorted(LIFECYCLE), STATUSES)))
 def test_each_action_is_allowed_exactly_from_its_statuses(a_pothole, pothole, verb, source):
     req = force_status(a_pothole, source)
     parent = None
@@ -47,9 +82,10 @@ def test_each_action_is_allowed_exactly_from_its_statuses(a_pothole, pothole, ve
             IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
         )
     kwargs = {"note": "done and checked", "photos": 1, "parent": parent}
-    if source in MOVES[verb].sources:
+    sources, target = LIFECYCLE[verb]
+    if source in sources:
         updated = apply(req, verb, **kwargs)
-        assert updated.status == MOVES[verb].target
+        assert updated.status == target
         assert updated.version == req.version + 1
         assert RequestEvent.objects.filter(request=req, verb=verb).count() == 1
     else:

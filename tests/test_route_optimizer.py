@@ -92,6 +92,7 @@ def test_a_break_is_placed_in_its_window_and_not_inside_a_job():
         [Job(j, i, 2 * H) for j, i in (("a", 1), ("b", 2), ("c", 3))],
     )
     route = sol.route_of("alpha")
+    assert sorted(route.job_ids) == ["a", "b", "c"]  # six hours of work and the break fit the eight-hour shift
     assert len(route.breaks) == 1
     start, duration = route.breaks[0]
     assert 12 * H <= start <= 12 * H + 1800 and duration == 1800
@@ -169,8 +170,8 @@ def test_replanning_keeps_done_stops_out_and_starts_each_crew_where_it_is():
     planned = sol.assigned_job_ids
     assert planned == {"c", "d"}
     alpha = sol.route_of("alpha")
-    if alpha:
-        assert alpha.start_index == 2 and alpha.visits[0].arrival >= now
+    assert alpha is not None and alpha.job_ids  # alpha stands next to c and d: it takes them
+    assert alpha.start_index == 2 and alpha.visits[0].arrival >= now
 
 
 def test_replanning_keeps_locked_stops_first_and_in_order():
@@ -216,6 +217,7 @@ def test_a_fixed_seed_and_solution_limit_give_the_same_plan_twice():
     settings = SolverSettings(time_limit_seconds=5, solution_limit=50)
     first = plan([crew("alpha"), crew("bravo")], jobs, settings)
     second = plan([crew("alpha"), crew("bravo")], jobs, settings)
+    assert first.assigned_job_ids == {j.id for j in jobs}
     assert [r.job_ids for r in first.routes] == [r.job_ids for r in second.routes]
 
 
@@ -296,7 +298,7 @@ def test_ruin_and_recreate_keeps_every_constraint_on_a_busier_day():
                 assert route.crew_id == "alpha"
         for b_start, b_len in route.breaks:
             assert all(b_start + b_len <= v.start or v.departure <= b_start for v in route.visits)
-    assert len(sol.assigned_job_ids) + len(sol.dropped) == 30
+    assert len(sol.assigned_job_ids) == 30 and sol.dropped == []  # 36 places for 30 jobs: every job is served
 
 
 def test_regression_floor_c101_within_one_percent_of_best_known():

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 
 from layers.coords import haversine_m
 from routing.matrix import node_to_node, route_geometry, travel_matrix
-from routing.network import Intersection, NetworkError, StreetGraph, derive_from_intersections, load_osm
+from routing.network import Intersection, NetworkConfig, NetworkError, StreetGraph, derive_from_intersections, load_osm
 
 NODES = {
     "A": (1, 0.0, 0.0),
@@ -143,7 +143,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "chicago" / "os
 def test_the_loop_fixture_loads_strongly_connected():
     g, counts = load_osm(FIXTURES / "chicago_loop_2026.osm.bz2")
     n_components, _ = connected_components(g.packed_csr(), directed=True, connection="strong")
-    assert n_components == 1
-    assert g.node_count == 1035  # measured: drivable incl. service roads, simplified, largest SCC (osmnx 2.1.1)
+    assert n_components == 1 and g.node_count <= counts["osmnx_nodes"]  # the largest strongly connected part
+    assert g.node_count < counts["osm_nodes"] / 2  # simplified: only corners and dead ends are nodes
+    classes = {part for c in g.edge_class if c for part in c.split("/")}  # a merged edge lists each of its ways
+    assert "service" in classes and classes <= NetworkConfig().drivable  # drivable, service roads included
     assert g.attribution.startswith("© OpenStreetMap contributors")
     assert counts["drivable_ways"] > 1000

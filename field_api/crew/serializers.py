@@ -20,7 +20,14 @@ class ApiErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What is wrong and what was expected.")
     code = serializers.CharField(help_text="A stable word to branch on: invalid, not_found, conflict, …")
     field = serializers.CharField(required=False, help_text="The input at fault, when there is one.")
-    errors = serializers.DictField(required=False, help_text="{field: [messages]} when several fields are wrong.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # `errors` is a Serializer attribute of its own: the field is added here, not declared on the class.
+        fields = super().get_fields()
+        fields["errors"] = serializers.DictField(
+            required=False, help_text="{field: [messages]} when several fields are wrong."
+        )
+        return fields
 
 
 class CrewNameSerializer(serializers.Serializer):

@@ -71,7 +71,7 @@ def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[s
                 + "</way>\n"
             )
         out.write("</osm>\n")
-    return Path(out.name), {"drivable_ways": len(ways), "nodes": len(nodes), "missing_nodes": len(missing)}
+    return Path(out.name), {"drivable_ways": len(ways), "osm_nodes": len(nodes), "missing_nodes": len(missing)}
 
 
 def load_osm(

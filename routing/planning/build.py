@@ -201,7 +201,7 @@ def _rank_pool(
     skill_group: str,
     crews: list[Crew],
     pins: dict[str, str],
-    locks: dict[str, list[str]],
+    locks: Mapping[str, Sequence[str]],
     end_of_day: dt.datetime,
 ) -> tuple[list[tuple[tuple, ServiceRequest]], list[dict[str, str]]]:
     """The pool most urgent first (locked and pinned jobs ahead of all); jobs no crew on shift can do are held."""
