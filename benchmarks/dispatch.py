@@ -6,7 +6,7 @@ Needs the demo data (`make demo-data`: 311 replay + synthetic backlog, streets, 
 fixtures/chicago/crews.toml). For each department with crews, today's problem is built exactly as
 `plan_routes` builds it (the most urgent jobs that fit the day), then:
   (a) ours: the OR-Tools plan (routing.solver.solve) within --time-limit seconds;
-  (b) habit (routing.baseline): crews assigned by ward (each ward to the crew of the right skill whose
+  (b) habit (routing.evaluation.habit): crews assigned by ward (each ward to the crew of the right skill whose
       yard is nearest its centroid, crews sharing a yard split its wards by direction), each crew going
       next to the nearest open job of its skill in its wards until its shift is used up.
 Same jobs, same crews, same matrix. Reported: drive minutes, jobs done, drive minutes per job, SLA misses
@@ -38,7 +38,7 @@ from gis_app.models import Department  # noqa: E402
 from layers.lookup import version_in_force  # noqa: E402
 from layers.models import LayerKind, Ward  # noqa: E402
 from routing import solver  # noqa: E402
-from routing.baseline import habit_dispatch  # noqa: E402
+from routing.evaluation.habit import habit_dispatch  # noqa: E402
 from routing.models import Crew  # noqa: E402
 from routing.planning import BuiltProblem, build_problem, save_plan  # noqa: E402
 from routing.problem import Solution, SolverSettings  # noqa: E402

@@ -28,9 +28,9 @@ GOAL = "goal: mean gap ≤ 1.0 % at 10 s and ≤ 3 % at 1 s, ahead of VROOM; flo
 
 
 def run_ours(inst, time_limit: float) -> tuple[list[list[int]], float]:
+    from routing.evaluation.solomon import to_problem
     from routing.problem import SolverSettings
     from routing.solver import solve
-    from routing.vrptw import to_problem
 
     t0 = time.perf_counter()
     sol = solve(to_problem(inst, SolverSettings(time_limit_seconds=time_limit)))
@@ -41,7 +41,7 @@ def run_ours(inst, time_limit: float) -> tuple[list[list[int]], float]:
 def run_vroom(inst, time_limit: float) -> tuple[list[list[int]], float]:
     import vroom
 
-    from routing.vrptw import SCALE
+    from routing.evaluation.solomon import SCALE
 
     dist = inst.distances()
     durations = np.ceil(dist * SCALE - 1e-9).astype(np.uint32)
@@ -86,7 +86,7 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from routing.vrptw import check_routes, gap_pct, read_solomon
+    from routing.evaluation.solomon import check_routes, gap_pct, read_solomon
 
     bks = json.loads((DATA / "BKS_vroom_scripts.json").read_text())
     names = [n.strip().upper() for n in args.instances.split(",") if n.strip()] or sorted(

@@ -24,7 +24,7 @@ from _common import ROOT, Result, parser
 
 sys.path.insert(0, str(ROOT))
 
-from routing.evaluation import compare_path_lengths
+from routing.evaluation.graphs import compare_path_lengths
 from routing.matrix import node_to_node, travel_matrix
 from routing.network import (
     StreetGraph,

@@ -17,9 +17,9 @@ from _common import ROOT, Result, parser
 
 sys.path.insert(0, str(ROOT))
 
+from routing.evaluation.solomon import read_solomon, to_problem
 from routing.problem import SolverSettings
 from routing.solver import solve
-from routing.vrptw import read_solomon, to_problem
 
 DATA = Path(__file__).resolve().parent / "data" / "solomon"
 

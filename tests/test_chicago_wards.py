@@ -48,7 +48,7 @@ def test_ward_lookup_on_real_311_points(chicago_2015_wards):
 
 def test_geocoding_chicago_311_addresses_holds_a_floor(chicago_2015_wards, settings):
     """The derived street layer and the address grid, on the City's distinct house addresses (the City's
-    coordinates are the answer key only): at least 90 % matched, median error at most 80 m."""
+    coordinates are the answer key only): at least 97 % matched, median error at most 50 m, p90 at most 90 m."""
     import csv
     import math
     import statistics
@@ -76,6 +76,10 @@ def test_geocoding_chicago_311_addresses_holds_a_floor(chicago_2015_wards, setti
         for a, r in zip(sample, results, strict=True)
         if r.status == "matched" and r.lon is not None
     ]
-    assert len(errors) >= 0.9 * len(sample)
-    assert statistics.median(errors) <= 80
+    # Floors a little under what this sample gives today (411 of 413 matched, median 41 m, p90 73 m, one row
+    # over 150 m), so that a real regression fails here and not only in the benchmark.
+    assert len(errors) >= 0.97 * len(sample)
+    assert statistics.median(errors) <= 50
+    assert sorted(errors)[int(0.9 * len(errors))] <= 90
+    assert sum(e > 150 for e in errors) <= 0.01 * len(errors)
     geocoding.clear_cache()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from routing.evaluation.solomon import check_routes, gap_pct, read_solomon, to_problem
 from routing.problem import (
     Break,
     CrewSpec,
@@ -24,7 +25,6 @@ from routing.problem import (
     TimeWindow,
 )
 from routing.solver import replan, solve
-from routing.vrptw import check_routes, gap_pct, read_solomon, to_problem
 
 H = 3600
 LEG = 600
