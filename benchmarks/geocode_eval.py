@@ -96,7 +96,10 @@ def score_rows(
             r.ward = w
     errors = [metres((r.lon, r.lat), ref) for r, ref, _ in matched if r.lon is not None and r.lat is not None]
     n = len(rows)
-    ward_ok = sum(1 for r, _, ward in matched if ward is not None and r.ward == int(ward))
+    # Ward is scored only where the key has one: a row the City left without a ward (a point on the city
+    # limit, say) cannot be right or wrong.
+    scored = [(r, ward) for r, _, ward in matched if ward is not None]
+    ward_ok = sum(1 for r, ward in scored if r.ward == int(ward))
     # The answer key disagrees with itself on some rows: the City's own point lies in another ward than its
     # ward column (at ward edges). Ward-correct counted on the rows where it agrees shows our share alone.
     hits = areas_with_edges(LayerKind.WARDS, [ref for _, ref, _ in matched], on=on) if matched else []
@@ -122,8 +125,8 @@ def score_rows(
         "median_m": statistics.median(errors) if errors else float("nan"),
         "p90_m": q[17],
         "p95_m": q[18],
-        "ward_correct": ward_ok / len(matched) if matched else 0.0,
-        "key_self_consistent": len(consistent) / len(matched) if matched else 0.0,
+        "ward_correct": ward_ok / len(scored) if scored else 0.0,
+        "key_self_consistent": len(consistent) / len(scored) if scored else 0.0,
         "ward_correct_where_key_consistent": (sum(1 for r, ward in consistent if r.ward == int(ward)) / len(consistent))
         if consistent
         else 0.0,
