@@ -365,3 +365,14 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.source} ({self.loaded_at:%Y-%m-%d})"
+
+
+class SurveyAnswer(models.Model):
+    """A resident's one answer to "is it fixed?" about one completion: a survey link works once."""
+
+    request = models.ForeignKey(ServiceRequest, on_delete=models.CASCADE, related_name="survey_answers")
+    completion = models.OneToOneField(
+        RequestEvent, on_delete=models.PROTECT, related_name="+", help_text="The completion the link asked about."
+    )
+    fixed = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now)

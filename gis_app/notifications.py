@@ -51,13 +51,17 @@ def sms_backend() -> SmsBackend:
     return backend
 
 
-def survey_token(request: ServiceRequest) -> str:
-    return signing.dumps({"ticket": request.ticket}, salt=SURVEY_SALT)
+def survey_token(request: ServiceRequest, completion: RequestEvent) -> str:
+    """A signed link bound to one completion of one request (it expires, and works once: gis_app.public_views)."""
+    return signing.dumps({"ticket": request.ticket, "completion": completion.pk}, salt=SURVEY_SALT)
 
 
-def read_survey_token(token: str, max_age_days: int = 60) -> str:
-    data = signing.loads(token, salt=SURVEY_SALT, max_age=dt.timedelta(days=max_age_days))
-    return str(data["ticket"])
+def read_survey_token(token: str) -> tuple[str, int]:
+    """(ticket, completion event id); signing.BadSignature (or SignatureExpired) when forged, altered or old."""
+    data = signing.loads(token, salt=SURVEY_SALT, max_age=dt.timedelta(days=settings.SURVEY_MAX_AGE_DAYS))
+    if not isinstance(data, dict) or not isinstance(data.get("completion"), int):
+        raise signing.BadSignature("a survey link names its completion")
+    return str(data["ticket"]), int(data["completion"])
 
 
 def _local(when: dt.datetime | None) -> str:
@@ -145,7 +149,7 @@ def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment
     """Messages an action causes: completion always (with the after photo, if any), other stages when the type
     asks for them."""
     if verb == "complete":
-        survey = f"{settings.SITE_URL}/survey/{survey_token(request)}/"
+        survey = f"{settings.SITE_URL}/survey/{survey_token(request, event)}/"
         body = (
             f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
             f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}"

@@ -6,13 +6,14 @@ import json
 
 from django.contrib.gis.geos import Polygon
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from gis_app.choices import Status
 from gis_app.intake import reopen_as_follow_up
-from gis_app.models import ServiceRequest
+from gis_app.models import ServiceRequest, SurveyAnswer
 from gis_app.notifications import read_survey_token
 from gis_app.tickets import TicketError, normalize_ticket
 from gis_app.transitions import TransitionError, apply
@@ -71,29 +72,48 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def survey(request: HttpRequest, token: str) -> HttpResponse:
+    """ "Is it fixed?" for one completion: a forged, altered or expired link is refused; an answer is taken once
+    (a second answer, or an answer about an earlier completion of a request done again, is refused)."""
     try:
-        ticket = read_survey_token(token)
+        ticket, completion_id = read_survey_token(token)
     except signing.BadSignature:
-        return render(
-            request, "gis_app/survey.html", {"error": "This survey link is not valid or has expired."}, status=400
-        )
-    req = ServiceRequest.objects.select_related("service_type").get(ticket=ticket)
+        return _survey_page(request, {"error": "This survey link is not valid or has expired."}, 400)
+    req = ServiceRequest.objects.select_related("service_type").filter(ticket=ticket).first()
+    if req is None:
+        return _survey_page(request, {"error": "This survey link names no request."}, 404)
     context: dict[str, object] = {"req": req}
+    latest = req.events.filter(verb="complete").order_by("at", "id").last()
+    if latest is None or latest.pk != completion_id:
+        context["error"] = "This link asked about an earlier visit; the work has been done again since."
+        return _survey_page(request, context, 410)
+    if SurveyAnswer.objects.filter(completion_id=completion_id).exists():
+        context["error"] = "Thank you: this survey has already been answered."
+        return _survey_page(request, context, 410)
     if request.method == "POST":
         answer = request.POST.get("fixed")
+        if answer not in ("yes", "no"):
+            context["error"] = "Please answer yes or no."
+            return _survey_page(request, context, 400)
         try:
-            if answer == "yes":
-                if req.status == Status.COMPLETED:
-                    apply(req, "close", actor_label="resident survey", note="resident confirmed it is fixed")
-                context["thanks"] = "Thank you for confirming."
-            elif answer == "no":
-                follow = req.follow_ups.first() or reopen_as_follow_up(req, note="resident says it is not fixed")
-                context["follow_up"] = follow
-            else:
-                context["error"] = "Please answer yes or no."
+            with transaction.atomic():
+                SurveyAnswer.objects.create(request=req, completion_id=completion_id, fixed=answer == "yes")
+                if answer == "yes":
+                    if req.status == Status.COMPLETED:
+                        apply(req, "close", actor_label="resident survey", note="resident confirmed it is fixed")
+                    context["thanks"] = "Thank you for confirming."
+                else:
+                    context["follow_up"] = reopen_as_follow_up(req, note="resident says it is not fixed")
+        except IntegrityError:  # two answers at once: the first one counts
+            context["error"] = "Thank you: this survey has already been answered."
+            return _survey_page(request, context, 410)
         except TransitionError as exc:
             context["error"] = str(exc)
-    return render(request, "gis_app/survey.html", context, status=400 if context.get("error") else 200)
+            return _survey_page(request, context, 409)
+    return _survey_page(request, context, 200)
+
+
+def _survey_page(request: HttpRequest, context: dict[str, object], status: int) -> HttpResponse:
+    return render(request, "gis_app/survey.html", context, status=status)
 
 
 MAP_LIMIT = 3000

@@ -7,9 +7,11 @@ environment differs. Every setting a deployment may change is read here, once, a
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,9 +27,35 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-# A development key is fine on 127.0.0.1; a deployment sets DJANGO_SECRET_KEY.
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
+# DJANGO_PROFILE=production hardens cookies, HTTPS and HSTS and refuses to start without DJANGO_SECRET_KEY.
+PROFILE = os.environ.get("DJANGO_PROFILE", "development")
+if PROFILE not in {"development", "production"}:
+    raise ImproperlyConfigured(f"DJANGO_PROFILE must be development or production; got {PROFILE!r}")
+PRODUCTION = PROFILE == "production"
+# Off unless asked for: a debug page shows settings and request metadata to whoever triggers an error.
+DEBUG = env_bool("DJANGO_DEBUG", False)
+
+
+def install_secret(path: Path) -> str:
+    """This install's own secret key: made once (random, 50 bytes), kept in var/ with owner-only access.
+
+    Why: a key written in the code signs sessions and survey links for anyone who reads the code."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+if os.environ.get("DJANGO_SECRET_KEY"):
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+elif PRODUCTION:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in the production profile (a long random string)")
+else:
+    SECRET_KEY = install_secret(BASE_DIR / "var" / "secret-key")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 
 INSTALLED_APPS = [
@@ -52,6 +80,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "gis_app.middleware.InputLimits",
+    "gis_app.middleware.SafeHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -122,6 +152,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     # One JSON error shape for every API but Open311 (layers/http.py).
     "EXCEPTION_HANDLER": "layers.http.exception_handler",
+    # Staff sign in with a session (pages and API alike); crews use device tokens, Open311 clients api keys.
+    # No HTTP Basic: it would be a password-guessing door beside the login page's throttle.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # The client address for throttles: X-Forwarded-For is believed only through this many trusted proxies
+    # (0: the socket's address; a spoofed header earns no fresh bucket).
+    "NUM_PROXIES": int(os.environ.get("TRUSTED_PROXIES", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -238,3 +274,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
 }
+
+# ---- security (DJANGO_PROFILE=production; see README "Configuration") ----
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+PERMISSIONS_POLICY = "camera=(self), geolocation=(self), microphone=(), payment=(), usb=()"
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    if int(os.environ.get("TRUSTED_PROXIES", "0")):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Input limits (gis_app/middleware.py): query parameters and form fields, JSON nesting depth.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("MAX_FIELDS", "1000"))
+MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
+# A survey link ("is it fixed?") expires after this many days and works once.
+SURVEY_MAX_AGE_DAYS = int(os.environ.get("SURVEY_MAX_AGE_DAYS", "30"))

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from gis_app import public_views, views
@@ -19,4 +19,6 @@ urlpatterns = [
     # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).
     path("", include("routing.urls")),
     path("", include("field_api.urls")),
+    # Anything else under an API prefix answers in that API's error shape, never with an HTML page.
+    re_path(r"^(?:api|open311)/", views.api_not_found),
 ]

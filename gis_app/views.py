@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from gis_app.choices import Channel, NotifyVia
+from gis_app.middleware import refusal
 from gis_app.models import ServiceType
 
 
@@ -21,3 +22,8 @@ def intake(request: HttpRequest) -> HttpResponse:
     return render(
         request, "gis_app/intake.html", {"types": types, "channels": Channel.choices, "notify": NotifyVia.choices}
     )
+
+
+def api_not_found(request: HttpRequest) -> HttpResponse:
+    """An API path that matches no endpoint: a 404 a program can read (Open311 in the spec's own list)."""
+    return refusal(request, "path", f"no endpoint at {request.path[:200]}; see /api/schema/", status=404)

@@ -14,4 +14,5 @@ BEAT=$!
 trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT INT TERM
 echo "==> worker (pid $WORKER) and beat (pid $BEAT) running; logs in var/"
 echo "==> serving http://$HOST:$PORT/ (Ctrl-C to stop)"
-"$PY" manage.py runserver "$HOST:$PORT"
+# --insecure: the development server serves the static files itself with DEBUG off (DEBUG stays off).
+"$PY" manage.py runserver --insecure "$HOST:$PORT"

@@ -110,12 +110,12 @@ def test_the_sla_job_alerts_once_and_escalates_once_across_two_runs(two_square_w
 
 def test_the_survey_no_reopens_as_a_linked_follow_up(client, two_square_wards, pothole):
     req = apply(file_pothole(), "complete", note="patched", photos=1)
-    url = f"/survey/{survey_token(req)}/"
+    url = f"/survey/{survey_token(req, req.events.get(verb='complete'))}/"
     assert client.get(url).status_code == 200
     page = client.post(url, {"fixed": "no"})
     follow = ServiceRequest.objects.get(follow_up_of=req)
     assert follow.ticket in page.content.decode()
-    client.post(url, {"fixed": "no"})  # answering twice opens nothing more
+    assert client.post(url, {"fixed": "no"}).status_code == 410  # a link works once: nothing more is opened
     assert ServiceRequest.objects.filter(follow_up_of=req).count() == 1
     assert client.get("/survey/forged-token/").status_code == 400
 

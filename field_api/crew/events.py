@@ -78,6 +78,8 @@ def parse_event(data: dict[str, Any]) -> EventInput:
         raise EventError(f"kind must be one of {', '.join(CREW_KINDS)}; got {kind[:40]!r}", field_name="kind")
     device_time = _device_time(str(data.get("device_time", "")))
     note = str(data.get("note", ""))
+    if "\x00" in note:
+        raise EventError("note must not contain NUL characters", field_name="note")
     if len(note) > NOTE_MAX:
         raise EventError(f"note is at most {NOTE_MAX} characters; got {len(note)}", field_name="note")
     reason = _reason(kind, str(data.get("reason_code", "") or ""), note)

@@ -27,8 +27,13 @@ class Open311Throttle(SimpleRateThrottle):
         self.num_requests, self.duration = self.parse_rate(self.rate)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
+        # A key counts on its own only when it is a live key: every guessed key shares the caller's address
+        # bucket (else each guess would start a fresh count). The address is the socket's unless
+        # TRUSTED_PROXIES says how many proxies' X-Forwarded-For entries to believe.
         raw = _raw_key(request) if self.scope == "post" else ""
-        who = f"key:{hash_token(raw)}" if raw else f"addr:{self.get_ident(request)}"
+        digest = hash_token(raw) if raw else ""
+        live = bool(digest) and Open311Key.objects.filter(key_hash=digest, revoked_at__isnull=True).exists()
+        who = f"key:{digest}" if live else f"addr:{self.get_ident(request)}"
         return f"open311:{self.scope}:{who}"
 
 

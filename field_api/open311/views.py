@@ -319,6 +319,10 @@ def _short(request: HttpRequest, name: str, limit: int) -> str:
 
 def post_request(request: HttpRequest) -> tuple[Any, int]:
     key = _client(request)
+    # Multipart bodies are parsed here, not by the input-limits middleware: NUL is refused field by field.
+    for name, values in request.POST.lists():
+        if any("\x00" in value for value in values) or "\x00" in name:
+            raise Open311Error(400, f"{name[:40]!r} must not contain NUL characters")
     code = _short(request, "service_code", 80)
     if not code:
         raise Open311Error(400, "service_code is required; see services.json")
