@@ -19,6 +19,7 @@ from gis_app.choices import Channel, LocatedBy, NotifyVia
 from gis_app.dedup import issue_counts
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
+from gis_app.privacy import mask_personal
 from gis_app.tickets import TicketError, normalize_ticket
 from gis_app.transitions import (
     MOVES,
@@ -124,6 +125,19 @@ class RequestSerializer(serializers.ModelSerializer):
             "history",
         ]
 
+    def to_representation(self, instance: ServiceRequest) -> dict[str, Any]:
+        """Whoever may not see reporter contact data reads descriptions and notes masked, and no record of who
+        looked at contact data (the view passes `contact` when the reader holds view_reporter_contact)."""
+        data = super().to_representation(instance)
+        if not self.context.get("contact"):
+            data["description"] = mask_personal(data.get("description") or "")
+            data["history"] = [
+                {**e, "note": mask_personal(e.get("note") or "")}
+                for e in data.get("history", [])
+                if e.get("verb") != "contact_viewed"
+            ]
+        return data
+
     def get_counts(self, obj: ServiceRequest) -> dict[str, int]:
         root = obj.parent or obj
         c = issue_counts(root)
@@ -202,7 +216,7 @@ class RequestCreate(APIView):
         except TransitionError as exc:
             return _bad("duplicate_of", str(exc))
         req = _get(req.ticket)
-        body = dict(RequestSerializer(req).data)
+        body = dict(RequestSerializer(req, context={"contact": _sees_contact(request)}).data)
         # Suggestions staff can attach the caller to (the auto-linked parent, if any, is duplicate_of).
         body["candidates"] = [c.as_dict() for c in dedup.for_request(req)] if req.parent_id is None else []
         return Response(body, status=status.HTTP_201_CREATED)
@@ -242,6 +256,10 @@ class CandidateList(APIView):
         )
 
 
+def _sees_contact(request: Request) -> bool:
+    return bool(request.user.has_perm("gis_app.view_reporter_contact"))
+
+
 def _get(ticket: str) -> ServiceRequest:
     return get_object_or_404(
         ServiceRequest.objects.select_related("service_type", "department").prefetch_related("events"),
@@ -260,7 +278,7 @@ class RequestDetail(APIView):
             return _bad("ticket", str(exc))
         if request.user.has_perm("gis_app.view_reporter_contact"):
             record(req, "contact_viewed", by=request.user, public=False, note="reporter contact shown to staff")
-            return Response(RequestWithContactSerializer(req).data)
+            return Response(RequestWithContactSerializer(req, context={"contact": True}).data)
         return Response(RequestSerializer(req).data)
 
 
@@ -310,7 +328,7 @@ class RequestAction(APIView):
             return _bad("version", str(exc), status.HTTP_409_CONFLICT)
         except TransitionError as exc:
             return _bad("action", str(exc))
-        return Response(RequestSerializer(_get(updated.ticket)).data)
+        return Response(RequestSerializer(_get(updated.ticket), context={"contact": _sees_contact(request)}).data)
 
 
 class ServiceTypeSerializer(serializers.ModelSerializer):

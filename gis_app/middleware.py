@@ -56,9 +56,10 @@ def check_request(request: HttpRequest) -> tuple[str, str] | None:
         return problem
     if request.method not in ("POST", "PUT", "PATCH"):
         return None
-    if request.content_type == FORM:
+    content_type = request.content_type or ""
+    if content_type == FORM:
         return _pairs(request.body.decode("utf-8", "replace"), limit, "form fields", NUL)
-    if request.content_type == "application/json" or request.content_type.endswith("+json"):
+    if content_type == "application/json" or content_type.endswith("+json"):
         return _json(request.body)
     return None
 

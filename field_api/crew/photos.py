@@ -8,6 +8,7 @@ Re-encoding also drops EXIF, including the GPS position of the device.
 from __future__ import annotations
 
 import io
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,8 +19,13 @@ from field_api.models import StopEvent, StopPhoto
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 5
-MAX_PIXELS = 50_000_000  # a decompression bomb is refused, not decoded
+# Pixel budgets, read from each file's header before anything is decoded: a few kilobytes of PNG can claim
+# tens of megapixels (a decompression bomb), and memory follows pixels, not bytes.
+MAX_PIXELS = 50_000_000  # one photo (a 48 MP phone camera fits)
+EVENT_PIXELS = 120_000_000  # all photos of one event together
+STORED_SIDE = 2560  # photos are decoded reduced to this long side and stored so: enough to see the work done
 THUMB = (320, 320)
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb guard at the same budget (open refuses past twice it)
 ALLOWED = {"JPEG": "JPEG", "PNG": "PNG", "HEIF": "HEIC", "HEIC": "HEIC"}
 
 try:  # HEIC support comes from pillow-heif
@@ -35,30 +41,57 @@ class PhotoError(ValueError):
 
 
 def check_photos(files: Sequence[Any]) -> list[tuple[Image.Image, str, int]]:
-    """Open and validate uploads before anything is stored: (upright image, original type, size)."""
+    """Open and validate uploads before anything is stored: (upright image at most STORED_SIDE, original type,
+    size). Sizes and pixel budgets are checked from the headers first; decoding is reduced to the stored size."""
     if len(files) > MAX_PHOTOS:
         raise PhotoError(f"at most {MAX_PHOTOS} photos per event; got {len(files)}")
-    out = []
-    for f in files:
-        name = getattr(f, "name", "photo")
-        size = int(getattr(f, "size", 0) or 0)
-        if size > MAX_BYTES:
-            raise PhotoError(f"{name}: {size / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit per photo")
-        if size == 0:
-            raise PhotoError(f"{name}: the file is empty")
-        try:
+    opened = [_open(f) for f in files]
+    total = sum(img.width * img.height for img, _, _, _ in opened)
+    if total > EVENT_PIXELS:
+        raise PhotoError(
+            f"these {len(files)} photos hold {total / 1e6:.0f} megapixels together; one event takes at most "
+            f"{EVENT_PIXELS / 1e6:.0f} (send fewer or smaller photos)"
+        )
+    return [(_decode(img, name), kind, size) for img, name, kind, size in opened]
+
+
+def _open(f: Any) -> tuple[Image.Image, str, str, int]:
+    """Read one upload's header only: its type and its pixel count against the per-photo budget."""
+    name = getattr(f, "name", "photo")
+    size = int(getattr(f, "size", 0) or 0)
+    if size > MAX_BYTES:
+        raise PhotoError(f"{name}: {size / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit per photo")
+    if size == 0:
+        raise PhotoError(f"{name}: the file is empty")
+    too_many = f"{name}: {{}} pixels is more than one photo may hold ({MAX_PIXELS / 1e6:.0f} megapixels)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(f)
-            kind = ALLOWED.get(img.format or "")
-            if kind is None:
-                raise PhotoError(f"{name}: {img.format or 'unknown'} images are not accepted; send JPEG, PNG or HEIC")
-            if img.width * img.height > MAX_PIXELS:
-                raise PhotoError(f"{name}: {img.width}x{img.height} pixels is too large")
-            img.load()
-        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
-            raise PhotoError(f"{name}: not a readable image; send JPEG, PNG or HEIC") from None
-        upright = ImageOps.exif_transpose(img).convert("RGB")
-        out.append((upright, kind, size))
-    return out
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise PhotoError(too_many.format("its")) from None
+    except (UnidentifiedImageError, OSError):
+        raise PhotoError(f"{name}: not a readable image; send JPEG, PNG or HEIC") from None
+    kind = ALLOWED.get(img.format or "")
+    if kind is None:
+        raise PhotoError(f"{name}: {img.format or 'unknown'} images are not accepted; send JPEG, PNG or HEIC")
+    if img.width * img.height > MAX_PIXELS:
+        raise PhotoError(too_many.format(f"{img.width}x{img.height}"))
+    return img, name, kind, size
+
+
+def _decode(img: Image.Image, name: str) -> Image.Image:
+    """Decode at (about) the stored size: JPEG's draft mode decodes at 1/2 to 1/8 scale, other formats are
+    shrunk in their own mode before the RGB conversion (a 1-bit PNG must not become 3 bytes a pixel first)."""
+    try:
+        if img.format == "JPEG":
+            img.draft("RGB", (STORED_SIDE, STORED_SIDE))
+        img.load()
+        upright = ImageOps.exif_transpose(img)
+        upright.thumbnail((STORED_SIDE, STORED_SIDE))
+        return upright.convert("RGB")
+    except (OSError, ValueError, Image.DecompressionBombError):
+        raise PhotoError(f"{name}: not a readable image; send JPEG, PNG or HEIC") from None
 
 
 def _jpeg(img: Image.Image, quality: int) -> bytes:

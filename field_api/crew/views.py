@@ -40,6 +40,7 @@ from field_api.crew.serializers import (
 from field_api.models import EventKind, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
 from gis_app.models import ServiceRequest
+from gis_app.privacy import mask_personal
 from layers.http import error, error_body
 from routing.models import PlanStatus, Route, Stop, StopStatus
 
@@ -96,7 +97,7 @@ def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
             "completion_requires_photo": r.service_type.completion_requires_photo,
         },
         "address": r.address,
-        "description": r.description,
+        "description": mask_personal(r.description),  # contact data reaches a crew only by a logged action
         "attributes": r.attributes,
         "location": {"type": "Point", "coordinates": [r.location.x, r.location.y]} if r.location else None,
         "eta": _iso(s.eta),

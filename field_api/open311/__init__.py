@@ -21,7 +21,6 @@ from field_api.open311.render import Open311Error, render
 from field_api.open311.views import (
     as_open311,
     discovery,
-    mask_personal,
     post_request,
     request_detail,
     service_definition,
@@ -34,7 +33,6 @@ __all__ = [
     "Open311Throttle",
     "as_open311",
     "discovery",
-    "mask_personal",
     "post_request",
     "render",
     "request_detail",

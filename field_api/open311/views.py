@@ -23,6 +23,7 @@ from field_api.open311.render import CHANGESET, FORMATS, SPECIFICATION, Open311E
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType
+from gis_app.privacy import mask_personal
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
 
@@ -41,18 +42,6 @@ PARAMETER = {
     "reporter_email": "email",
     "reporter_phone": "phone",
 }
-
-
-# Personal data a resident may type into a description; masked in everything this API returns.
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-
-
-PHONE = re.compile(r"(?<!\w)(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}(?!\w)")
-
-
-def mask_personal(text: str) -> str:
-    """A description as the public sees it: e-mail addresses and phone numbers replaced by a note."""
-    return PHONE.sub("[phone removed]", EMAIL.sub("[e-mail removed]", text))
 
 
 def open311(
