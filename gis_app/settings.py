@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 import dj_database_url
@@ -39,15 +40,25 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 def install_secret(path: Path) -> str:
     """This install's own secret key: made once (random, 50 bytes), kept in var/ with owner-only access.
 
-    Why: a key written in the code signs sessions and survey links for anyone who reads the code."""
-    if path.exists():
-        return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key + "\n")
-    return key
+    Why: a key written in the code signs sessions and survey links for anyone who reads the code. Several
+    processes may start at once on a fresh install: the first creates the file, the others read it."""
+    for _ in range(100):
+        if path.exists():
+            key = path.read_text(encoding="utf-8").strip()
+            if key:
+                return key
+            time.sleep(0.02)  # another process is writing it
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key + "\n")
+        return key
+    raise ImproperlyConfigured(f"{path} stays empty: delete it, or set DJANGO_SECRET_KEY")
 
 
 if os.environ.get("DJANGO_SECRET_KEY"):
