@@ -137,3 +137,13 @@ class SafeHeaders:
         if request.path.startswith(NO_STORE_PREFIXES) and "Cache-Control" not in response.headers:
             response["Cache-Control"] = "no-store"
         return response
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The caller's address: the socket's, or with TRUSTED_PROXIES = n, the n-th X-Forwarded-For entry from
+    the right (what the nearest trusted proxy saw). The same rule as the API throttles (DRF's NUM_PROXIES)."""
+    proxies = int(str(settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0))
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if proxies and forwarded:
+        return forwarded[-min(proxies, len(forwarded))]
+    return str(request.META.get("REMOTE_ADDR", ""))

@@ -6,6 +6,7 @@ environment differs. Every setting a deployment may change is read here, once, a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 import time
@@ -77,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "axes",
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
@@ -99,6 +101,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: a locked-out sign-in is answered before any view runs.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "gis_app.urls"
@@ -141,7 +145,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -305,3 +309,14 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("MAX_FIELDS", "1000"))
 MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
 # A survey link ("is it fixed?") expires after this many days and works once.
 SURVEY_MAX_AGE_DAYS = int(os.environ.get("SURVEY_MAX_AGE_DAYS", "30"))
+
+# Password guessing (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one account, or from one
+# address, sign-in is refused (429) for AXES_COOLOFF_TIME, on the staff pages and the admin alike. The
+# address follows the same TRUSTED_PROXIES rule as the API throttles.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "gis_app.middleware.client_ip"
+AXES_VERBOSE = False

@@ -19,7 +19,7 @@ class Command(BaseCommand):
         username = os.environ.get("DEMO_ADMIN_USER", "admin")
         store = Path(settings.BASE_DIR) / "var" / "demo-admin.txt"
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or (
-            store.read_text().strip() if store.exists() else secrets.token_urlsafe(9)
+            store.read_text().strip() if store.exists() else secrets.token_urlsafe(12)
         )
         store.parent.mkdir(parents=True, exist_ok=True)
         store.write_text(password + "\n")
