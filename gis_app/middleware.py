@@ -8,8 +8,9 @@ settings.DATA_UPLOAD_MAX_NUMBER_FIELDS; JSON nested deeper than settings.MAX_JSO
 the JSON parser recurse until it fails) or carrying an escaped NUL. Each refusal is a 400 that says what was
 expected, in the API's error shape on /api/, the Open311 spec's list on /open311/, plain text elsewhere.
 
-`SafeHeaders` adds Permissions-Policy everywhere and `Cache-Control: no-store` on responses that may carry
-personal data (the staff API, the admin, staff pages) unless the view set its own caching.
+`SafeHeaders` adds a Content-Security-Policy (scripts from our own files only) and Permissions-Policy
+everywhere, and `Cache-Control: no-store` on responses that may carry personal data (the staff API, the admin,
+staff pages) unless the view set its own caching.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ class SafeHeaders:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         if request.path.startswith(NO_STORE_PREFIXES) and "Cache-Control" not in response.headers:
             response["Cache-Control"] = "no-store"
         return response

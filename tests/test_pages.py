@@ -1,5 +1,8 @@
 """Pages in a real browser (Playwright driving Debian's chromium) against a live server.
 
+Waits are written as functions ("() => …"): a bare expression is evaluated with eval, which the pages'
+Content-Security-Policy refuses.
+
 Maps must work with no internet: every request the page makes must go to our own server.
 """
 
@@ -59,7 +62,7 @@ def test_a_resident_clicks_the_city_map_and_reads_the_ward(two_square_wards, pag
     box = page.locator("#map").bounding_box()
     # The map is fitted to the two squares (west = ward 1): click a quarter of the way across.
     page.mouse.click(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5)
-    page.wait_for_function("document.getElementById('lookup').textContent.includes('ward')")
+    page.wait_for_function("() => document.getElementById('lookup').textContent.includes('ward')")
     assert "ward 1" in page.locator("#lookup").inner_text()
     assert page.foreign_requests == []
 
@@ -80,7 +83,7 @@ def test_an_administrator_sees_a_ward_on_the_offline_map(site_admin, ward_2, pag
     page.fill("#id_password", "pw-for-tests-only")
     page.click("input[type=submit]")
     page.goto(f"{live_server.url}/admin/layers/ward/{ward_2.pk}/change/")
-    page.wait_for_function("document.querySelectorAll('.offline-map path').length >= 3")
+    page.wait_for_function("() => document.querySelectorAll('.offline-map path').length >= 3")
     # The ward itself (red) plus both basemap outlines.
     assert page.locator(".offline-map path[stroke='#c0392b']").count() == 1
     assert page.locator(".offline-map path").count() == 3
@@ -151,7 +154,7 @@ def test_an_intake_clerk_sees_a_nearby_issue_and_attaches_the_caller(intake_cler
     page.select_option("#service_code", "light")
     box = page.locator("#map").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)  # inside ward 1
-    page.wait_for_function("document.getElementById('here').textContent.includes('ward 1')")  # read back
+    page.wait_for_function("() => document.getElementById('here').textContent.includes('ward 1')")  # read back
     page.wait_for_selector(f"text=Attach caller to {lamp_out.ticket}")
     page.click(".attach")
     page.wait_for_selector("#parent")
@@ -166,12 +169,12 @@ def test_an_intake_clerk_finds_cross_streets_on_the_map(intake_clerk, street_gri
     page.click("input[type=submit]")
     page.wait_for_selector("body[data-map-ready='1']")
     page.fill("#address", "row 1 & co")  # partial: the street layer completes it as the clerk types
-    page.wait_for_function("document.querySelectorAll('#suggestions option').length > 0")
+    page.wait_for_function("() => document.querySelectorAll('#suggestions option').length > 0")
     offered = page.eval_on_selector_all("#suggestions option", "os => os.map(o => o.value)")
     assert "ROW 1 & COL 2" in offered and all(o.startswith("ROW 1 & COL") for o in offered)
     page.fill("#address", "Row 1 & Col 2")
     page.click("#find")
-    page.wait_for_function("document.getElementById('lat').value !== ''")
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
     assert float(page.input_value("#lat")) == pytest.approx(0.502, abs=1e-5)
     assert float(page.input_value("#lon")) == pytest.approx(0.504, abs=1e-5)
     assert "ROW 1 & COL 2" in page.inner_text("#found")

@@ -4,6 +4,14 @@
   "use strict";
   var gis311 = (window.gis311 = window.gis311 || {});
 
+  // Text a resident or a server message supplies, made safe to put inside HTML (pages build popups and lists
+  // as HTML strings: every value that is not our own markup goes through this).
+  gis311.esc = function (value) {
+    return String(value === undefined || value === null ? "" : value).replace(/[&<>"']/g, function (ch) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[ch];
+    });
+  };
+
   gis311.basemap = function (map, url, opts) {
     opts = opts || {};
     var layer = L.geoJSON(null, {

@@ -27,8 +27,9 @@
             var icon = L.divIcon({ className: "stop-label" + (p.locked ? " locked" : ""), iconSize: [20, 20],
                                    html: "<span style='color:" + c + "'>" + p.sequence + "</span>" });
             L.marker([xy[1], xy[0]], { icon: icon, title: p.ticket })
-              .bindPopup("<b>" + p.sequence + ". " + p.ticket + "</b><br>" + p.type + "<br>" + p.crew + " · ETA " +
-                         p.eta + " · " + p.status + (p.locked ? " · locked" : ""))
+              .bindPopup("<b>" + gis311.esc(p.sequence) + ". " + gis311.esc(p.ticket) + "</b><br>" + gis311.esc(p.type) +
+                         "<br>" + gis311.esc(p.crew) + " · ETA " + gis311.esc(p.eta) + " · " + gis311.esc(p.status) +
+                         (p.locked ? " · locked" : ""))
               .on("click", function () {
                 var t = document.getElementById("pin-ticket");
                 if (t) t.value = p.ticket;
