@@ -69,6 +69,7 @@ class ParsedAddress:
     street: ParsedStreet | None
     cross: ParsedStreet | None = None  # an intersection's second street
     postcode: str = ""
+    unused: str = ""  # text the parse did not use (not the address, not this city's place/state/ZIP tail)
 
     @property
     def is_intersection(self) -> bool:
@@ -118,8 +119,10 @@ def normalise_street(text: str, direction: str = "", street_type: str = "") -> P
     return ParsedStreet(direction=d, name=" ".join(_ordinal(w) if i == 0 else w for i, w in enumerate(words)), type=t)
 
 
-def parse(text: str) -> ParsedAddress:
-    """Parse one line; ValueError says what could not be understood."""
+def parse(text: str, city: str = "") -> ParsedAddress:
+    """Parse one line; ValueError says what could not be understood. `city` (the city's own name) lets a
+    "…, Chicago, IL 60622" tail count as used; any other place name, or words the parser could not place,
+    come back in `unused`."""
     raw = " ".join(text.split())
     if not raw:
         raise ValueError("empty address")
@@ -147,7 +150,10 @@ def parse(text: str) -> ParsedAddress:
             name, str(tags.get("StreetNamePreDirectional", "")), str(tags.get("StreetNamePostType", ""))
         )
     return ParsedAddress(
-        number=int(number_text) if number_text else None, street=street, postcode=str(tags.get("ZipCode", ""))
+        number=int(number_text) if number_text else None,
+        street=street,
+        postcode=str(tags.get("ZipCode", "")),
+        unused=_unused(tags, city),
     )
 
 
@@ -166,3 +172,137 @@ def address_key(text: str) -> str:
     type and ordinal in its one spelling. Cheap (no parser): dedup compares dozens of addresses per report."""
     words = _PUNCTUATION.sub(" ", _strip_place(text).upper()).split()
     return " ".join(DIRECTIONS.get(w) or TYPES.get(w) or _ordinal(w) for w in words)
+
+
+# The parts of a US address the geocoder reads (usaddress's labels); a place name counts only when it is the
+# city's own, a state only when it is a state.
+ADDRESS_LABELS = {
+    "AddressNumber",
+    "AddressNumberPrefix",
+    "AddressNumberSuffix",
+    "StreetNamePreDirectional",
+    "StreetNamePreModifier",
+    "StreetNamePreType",
+    "StreetName",
+    "StreetNamePostType",
+    "StreetNamePostDirectional",
+    "StreetNamePostModifier",
+    "OccupancyType",
+    "OccupancyIdentifier",
+    "SubaddressType",
+    "SubaddressIdentifier",
+    "ZipCode",
+    "ZipPlus4",
+    "CountryName",
+}
+STATES = set(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+    ]
+) | {
+    "ALABAMA",
+    "ALASKA",
+    "ARIZONA",
+    "ARKANSAS",
+    "CALIFORNIA",
+    "COLORADO",
+    "CONNECTICUT",
+    "DELAWARE",
+    "FLORIDA",
+    "GEORGIA",
+    "HAWAII",
+    "IDAHO",
+    "ILLINOIS",
+    "INDIANA",
+    "IOWA",
+    "KANSAS",
+    "KENTUCKY",
+    "LOUISIANA",
+    "MAINE",
+    "MARYLAND",
+    "MASSACHUSETTS",
+    "MICHIGAN",
+    "MINNESOTA",
+    "MISSISSIPPI",
+    "MISSOURI",
+    "MONTANA",
+    "NEBRASKA",
+    "NEVADA",
+    "OHIO",
+    "OKLAHOMA",
+    "OREGON",
+    "PENNSYLVANIA",
+    "TENNESSEE",
+    "TEXAS",
+    "UTAH",
+    "VERMONT",
+    "VIRGINIA",
+    "WASHINGTON",
+    "WISCONSIN",
+    "WYOMING",
+}
+
+
+def _unused(tags: dict[str, str], city: str) -> str:
+    left = []
+    for label, value in tags.items():
+        if label in ADDRESS_LABELS:
+            continue
+        clean = " ".join(re.sub(r"[^\w\s]", " ", str(value)).upper().split())
+        if label == "PlaceName" and city and clean == " ".join(city.upper().split()):
+            continue
+        if label == "StateName" and clean in STATES:
+            continue
+        left.append(str(value).strip())
+    return " ".join(v for v in left if v)

@@ -20,6 +20,7 @@ SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street l
 
 
 FUZZY_CUTOFF = 85.0
+UNUSED_TEXT_FACTOR = 0.5  # a score is halved when part of the input was not used (stray text, another town)
 
 
 FUZZY_TIE = 0.03  # typo readings this close to the best one are kept for the house number to decide between

@@ -8,12 +8,14 @@ import datetime as dt
 import math
 
 import numpy as np
+from django.conf import settings
 
 from layers.coords import point_from_lonlat
 from layers.geocoding.axes import _along, _place_on_street, _position, _setback, _street_axis
 from layers.geocoding.base import (
     BETWEEN_POINTS_M,
     SAME_CORNER_M,
+    UNUSED_TEXT_FACTOR,
     Index,
     Result,
     _metres,
@@ -320,7 +322,7 @@ def geocode_many(texts: list[str]) -> list[Result]:
     out: list[Result] = []
     for text in texts:
         try:
-            parsed = parse(text)
+            parsed = parse(text, settings.CITY_NAME)
         except ValueError as exc:
             out.append(Result(text, "unmatched", "none", message=str(exc)))
             continue
@@ -339,7 +341,7 @@ def geocode_many(texts: list[str]) -> list[Result]:
                 )
             )
         else:
-            out.append(_address(idx, parsed, text))
+            out.append(_with_unused_text(_address(idx, parsed, text), parsed.unused))
     located = [r for r in out if r.lon is not None and r.lat is not None]
     if located:
         wards = assign_wards(located)
@@ -354,3 +356,13 @@ def assign_wards(results: list[Result], on: dt.date | None = None) -> list[int |
     """The ward of each located result (one set-based lookup; the map in force `on` a date, default today).
     A corner on the city limit lies on the boundary line itself: layers.lookup's one edge rule places it."""
     return wards_at([point_from_lonlat(r.lon, r.lat) for r in results], on=on)
+
+
+def _with_unused_text(found: Result, unused: str) -> Result:
+    """Words the parser could not place (another town, stray text) halve the score and are reported: the
+    answer may still be right, but nobody should take it on trust."""
+    if unused:
+        found.score *= UNUSED_TEXT_FACTOR
+        note = f"text not used: {unused[:80]!r}"
+        found.message = f"{found.message}; {note}" if found.message else note
+    return found
