@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -40,9 +41,22 @@ class PhotoError(ValueError):
     """A photo that cannot be taken; the message names the file and what is accepted."""
 
 
-def check_photos(files: Sequence[Any]) -> list[tuple[Image.Image, str, int]]:
-    """Open and validate uploads before anything is stored: (upright image at most STORED_SIDE, original type,
-    size). Sizes and pixel budgets are checked from the headers first; decoding is reduced to the stored size."""
+@dataclass(frozen=True)
+class CheckedPhoto:
+    """A photo ready to store: already re-encoded, so an event holds kilobytes per photo, not decoded pixels."""
+
+    jpeg: bytes  # upright, at most STORED_SIDE on the long side
+    thumbnail: bytes
+    width: int
+    height: int
+    original_type: str
+    size: int  # bytes as uploaded
+
+
+def check_photos(files: Sequence[Any]) -> list[CheckedPhoto]:
+    """Open and validate uploads before anything is stored. Sizes and pixel budgets are checked from the headers
+    first; each photo is then decoded reduced to the stored size, re-encoded and let go before the next one, so
+    an event's peak memory is about one photo's."""
     if len(files) > MAX_PHOTOS:
         raise PhotoError(f"at most {MAX_PHOTOS} photos per event; got {len(files)}")
     opened = [_open(f) for f in files]
@@ -52,7 +66,13 @@ def check_photos(files: Sequence[Any]) -> list[tuple[Image.Image, str, int]]:
             f"these {len(files)} photos hold {total / 1e6:.0f} megapixels together; one event takes at most "
             f"{EVENT_PIXELS / 1e6:.0f} (send fewer or smaller photos)"
         )
-    return [(_decode(img, name), kind, size) for img, name, kind, size in opened]
+    return [_encode(_decode(img, name), kind, size) for img, name, kind, size in opened]
+
+
+def _encode(img: Image.Image, kind: str, size: int) -> CheckedPhoto:
+    thumb = img.copy()
+    thumb.thumbnail(THUMB)
+    return CheckedPhoto(_jpeg(img, 85), _jpeg(thumb, 75), img.width, img.height, kind, size)
 
 
 def _open(f: Any) -> tuple[Image.Image, str, str, int]:
@@ -63,20 +83,20 @@ def _open(f: Any) -> tuple[Image.Image, str, str, int]:
         raise PhotoError(f"{name}: {size / 1e6:.1f} MB is over the {MAX_BYTES // (1024 * 1024)} MB limit per photo")
     if size == 0:
         raise PhotoError(f"{name}: the file is empty")
-    too_many = f"{name}: {{}} pixels is more than one photo may hold ({MAX_PIXELS / 1e6:.0f} megapixels)"
+    budget = f"one photo may hold at most {MAX_PIXELS / 1e6:.0f} megapixels"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(f)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError(too_many.format("its")) from None
+        raise PhotoError(f"{name}: its header claims far more pixels than that; {budget}") from None
     except (UnidentifiedImageError, OSError):
         raise PhotoError(f"{name}: not a readable image; send JPEG, PNG or HEIC") from None
     kind = ALLOWED.get(img.format or "")
     if kind is None:
         raise PhotoError(f"{name}: {img.format or 'unknown'} images are not accepted; send JPEG, PNG or HEIC")
     if img.width * img.height > MAX_PIXELS:
-        raise PhotoError(too_many.format(f"{img.width}x{img.height}"))
+        raise PhotoError(f"{name}: {img.width}x{img.height} pixels is too many; {budget}")
     return img, name, kind, size
 
 
@@ -85,7 +105,9 @@ def _decode(img: Image.Image, name: str) -> Image.Image:
     shrunk in their own mode before the RGB conversion (a 1-bit PNG must not become 3 bytes a pixel first)."""
     try:
         if img.format == "JPEG":
-            img.draft("RGB", (STORED_SIDE, STORED_SIDE))
+            # draft keeps both sides at least as large as asked: ask for the stored size in the photo's shape.
+            shrink = STORED_SIDE / max(img.size)
+            img.draft("RGB", (max(1, int(img.width * shrink)), max(1, int(img.height * shrink))))
         img.load()
         upright = ImageOps.exif_transpose(img)
         upright.thumbnail((STORED_SIDE, STORED_SIDE))
@@ -100,17 +122,21 @@ def _jpeg(img: Image.Image, quality: int) -> bytes:
     return buf.getvalue()
 
 
-def store_photos(event: StopEvent, checked: Sequence[tuple[Image.Image, str, int]], stage: str) -> list[StopPhoto]:
+def store_photos(event: StopEvent, checked: Sequence[CheckedPhoto], stage: str) -> list[StopPhoto]:
     """Store photos already passed by check_photos (so a bad file is refused before anything is written)."""
     stored = []
-    for i, (img, kind, size) in enumerate(checked, start=1):
+    for i, c in enumerate(checked, start=1):
         photo = StopPhoto(
-            event=event, index=i, stage=stage, width=img.width, height=img.height, original_type=kind, bytes=size
+            event=event,
+            index=i,
+            stage=stage,
+            width=c.width,
+            height=c.height,
+            original_type=c.original_type,
+            bytes=c.size,
         )
-        photo.image.save(f"{i}.jpg", ContentFile(_jpeg(img, 85)), save=False)
-        thumb = img.copy()
-        thumb.thumbnail(THUMB)
-        photo.thumbnail.save(f"{i}-thumb.jpg", ContentFile(_jpeg(thumb, 75)), save=False)
+        photo.image.save(f"{i}.jpg", ContentFile(c.jpeg), save=False)
+        photo.thumbnail.save(f"{i}-thumb.jpg", ContentFile(c.thumbnail), save=False)
         photo.save()
         stored.append(photo)
     return stored
