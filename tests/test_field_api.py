@@ -412,3 +412,19 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
     page.force_login(dispatcher)
     html = page.get(f"/dispatch/?date={TODAY}&department={streets_dept.code}&plan={draft.pk}").content.decode()
     assert "Crew Alpha reported started" in html
+
+
+def test_a_crew_reaches_the_reporter_only_by_a_logged_action(plan, alpha_tablet, bravo_tablet):
+    stop = alpha_stops(plan)[0]
+    ServiceRequest.objects.filter(pk=stop.request_id).update(
+        reporter_name="Rosa", reporter_phone="312-555-0100", description="Call me at 312-555-0100"
+    )
+    route = alpha_tablet.get("/api/crew/route/").json()
+    assert "312-555-0100" not in str(route)  # the route masks it
+    url = f"/api/crew/stops/{stop.pk}/contact/"
+    assert alpha_tablet.post(url, {}, format="json").json()["field"] == "reason"
+    assert bravo_tablet.post(url, {"reason": "gate locked"}, format="json").status_code == 404  # not bravo's stop
+    got = alpha_tablet.post(url, {"reason": "gate locked"}, format="json")
+    assert got.status_code == 200 and got.json()["phone"] == "312-555-0100" and got["Cache-Control"] == "no-store"
+    (look,) = RequestEvent.objects.filter(request_id=stop.request_id, verb="contact_viewed")
+    assert look.note == "gate locked" and look.actor_label == "crew Crew Alpha" and not look.public

@@ -148,3 +148,13 @@ class StopEventBatchResultSerializer(serializers.Serializer):
 
 class ReopenStopSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
+
+
+class ContactReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the crew needs to reach the reporter (logged).")
+
+
+class ReporterContactSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()

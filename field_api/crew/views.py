@@ -29,8 +29,10 @@ from field_api.crew.events import STOP_FIELDS, EventError, EventInput, StopRef, 
 from field_api.crew.photos import PhotoError, check_photos
 from field_api.crew.serializers import (
     ApiErrorSerializer,
+    ContactReasonSerializer,
     CrewRouteSerializer,
     ReopenStopSerializer,
+    ReporterContactSerializer,
     StopEventBatchResultSerializer,
     StopEventBatchSerializer,
     StopEventInputSerializer,
@@ -39,6 +41,7 @@ from field_api.crew.serializers import (
 )
 from field_api.models import EventKind, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
+from gis_app.audit import record
 from gis_app.models import ServiceRequest
 from gis_app.privacy import mask_personal
 from layers.http import error, error_body
@@ -277,6 +280,42 @@ class EventBatch(CrewAPIView):
                 continue
             results.append({"id": item.get("id"), "status": result.status_code, **result.body})
         return Response({"results": results})
+
+
+class StopContact(CrewAPIView):
+    """The reporter's contact details for one of the crew's stops, given only with a reason and logged.
+
+    Why an action of its own: a crew reads descriptions with phone numbers and e-mail addresses masked, but
+    sometimes needs to call (a locked gate, a missing house number). Each look is an audit event on the request
+    naming the crew and the reason, so a supervisor can see who looked and why.
+    """
+
+    @extend_schema(
+        summary="The reporter's contact for one of the crew's stops (a reason is required; the look is logged)",
+        request=ContactReasonSerializer,
+        responses={
+            200: ReporterContactSerializer,
+            400: ApiErrorSerializer,
+            404: ApiErrorSerializer,
+            409: ApiErrorSerializer,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        stop = (
+            Stop.objects.filter(pk=pk, route__crew=self.device.crew_id, route__plan__status__in=VISIBLE_PLANS)
+            .select_related("request")
+            .first()
+        )
+        if stop is None:
+            raise Http404("no such stop")
+        reason = str(request.data.get("reason", "") if isinstance(request.data, dict) else "").strip()
+        if not reason:
+            return error("say why the crew needs to reach the reporter (reason)", 400, field="reason")
+        req = stop.request
+        if req.anonymous or not (req.reporter_phone or req.reporter_email):
+            return error("the reporter left no contact details (or chose to stay anonymous)", 409)
+        record(req, "contact_viewed", actor_label=f"crew {self.device.crew.name}", public=False, note=reason[:500])
+        return Response({"name": req.reporter_name, "phone": req.reporter_phone, "email": req.reporter_email})
 
 
 class ReopenStop(APIView):
