@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from field_api.crew.events import CREW_KINDS
 from field_api.models import StopPhoto
 from routing.models import EventKind, Outcome, ReasonCode, StopStatus
 
-CREW_KIND_CHOICES = [(k, label) for k, label in EventKind.choices if k != EventKind.REOPENED]
+CREW_KIND_CHOICES = [(k, EventKind(k).label) for k in CREW_KINDS]  # the kinds a crew may post (events.py)
 
 
 class ApiErrorSerializer(serializers.Serializer):

@@ -30,10 +30,9 @@ class Open311Throttle(SimpleRateThrottle):
         # A key counts on its own only when it is a live key: every guessed key shares the caller's address
         # bucket (else each guess would start a fresh count). The address is the socket's unless
         # TRUSTED_PROXIES says how many proxies' X-Forwarded-For entries to believe.
-        raw = _raw_key(request) if self.scope == "post" else ""
-        digest = hash_token(raw) if raw else ""
-        live = bool(digest) and Open311Key.objects.filter(key_hash=digest, revoked_at__isnull=True).exists()
-        who = f"key:{digest}" if live else f"addr:{self.get_ident(request)}"
+        key = _known_key(request) if self.scope == "post" else None
+        live = key is not None and key.revoked_at is None
+        who = f"key:{key.key_hash}" if live and key else f"addr:{self.get_ident(request)}"
         return f"open311:{self.scope}:{who}"
 
 
@@ -44,7 +43,8 @@ def _throttle(request: HttpRequest) -> None:
         throttle = Open311Throttle("read", settings.OPEN311_READ_RATE)
     if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # no view: the key is ours
         wait = max(1, math.ceil(throttle.wait() or throttle.duration or 1))
-        who = "this api_key" if request.method == "POST" and _raw_key(request) else "this address"
+        key = _known_key(request) if request.method == "POST" else None
+        who = "this api_key" if key is not None and key.revoked_at is None else "this address"
         raise Open311Error(
             429, f"too many requests from {who}: at most {throttle.rate}; try again in {wait} s", retry_after=wait
         )
@@ -54,11 +54,20 @@ def _raw_key(request: HttpRequest) -> str:
     return request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
 
 
+def _known_key(request: HttpRequest) -> Open311Key | None:
+    """The stored key the request names (None for none or a guess), looked up once per request: the throttle
+    and the authentication both ask."""
+    if not hasattr(request, "_open311_key"):
+        raw = _raw_key(request)
+        found = Open311Key.objects.filter(key_hash=hash_token(raw)).first() if raw else None
+        request._open311_key = found  # type: ignore[attr-defined]
+    return request._open311_key  # type: ignore[attr-defined]
+
+
 def _client(request: HttpRequest) -> Open311Key:
-    raw = _raw_key(request)
-    if not raw:
+    if not _raw_key(request):
         raise Open311Error(403, "api_key is required to post a request; ask the city's 311 team for one")
-    key = Open311Key.objects.filter(key_hash=hash_token(raw)).first()
+    key = _known_key(request)
     if key is None:
         raise Open311Error(403, "api_key is not known here")
     if key.revoked_at is not None:
