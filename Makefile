@@ -8,7 +8,7 @@ PORT ?= 8000
 SYNTHETIC_DAYS ?= 84
 SYNTHETIC_PER_DAY ?= 800
 
-.PHONY: setup demo demo-data test bench lint
+.PHONY: setup demo demo-data test bench lint fuzz-api
 
 setup:
 	@bash scripts/setup.sh
@@ -31,6 +31,11 @@ demo: demo-data
 
 test: setup
 	@bash scripts/test.sh
+
+# schemathesis over /api/schema/, anonymous and as each role: no generated request may get a server error.
+fuzz-api: setup
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) -m pytest -m fuzz tests/fuzz -p no:cacheprovider -s $(ARGS)
 
 bench: demo-data
 	$(PY) benchmarks/run_all.py $(ARGS)

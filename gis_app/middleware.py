@@ -9,8 +9,8 @@ the JSON parser recurse until it fails) or carrying an escaped NUL. Each refusal
 expected, in the API's error shape on /api/, the Open311 spec's list on /open311/, plain text elsewhere.
 
 `SafeHeaders` adds a Content-Security-Policy (scripts from our own files only) and Permissions-Policy
-everywhere, and `Cache-Control: no-store` on responses that may carry personal data (the staff API, the admin,
-staff pages) unless the view set its own caching.
+everywhere, a `Server` header without a version, and `Cache-Control: no-store` on responses that may carry
+personal data (the staff API, the admin, staff pages) unless the view set its own caching.
 """
 
 from __future__ import annotations
@@ -136,6 +136,9 @@ class SafeHeaders:
         response = self.get_response(request)
         response.headers.setdefault("Permissions-Policy", settings.PERMISSIONS_POLICY)
         response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
+        # No version banner: a WSGI server that fills in its own `Server` (wsgiref's names Python's version)
+        # keeps the one given here. A server that forces its own name (gunicorn) names no version.
+        response["Server"] = settings.SERVER_NAME_HEADER
         if request.path.startswith(NO_STORE_PREFIXES) and "Cache-Control" not in response.headers:
             response["Cache-Control"] = "no-store"
         return response

@@ -79,6 +79,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.gis",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
@@ -99,6 +102,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Two-factor sign-in: django-otp marks the session's user verified or not; the gate holds back the rest.
+    "django_otp.middleware.OTPMiddleware",
+    "gis_app.two_factor.TwoFactorGate",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: a locked-out sign-in is answered before any view runs.
@@ -310,6 +316,8 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if int(os.environ.get("TRUSTED_PROXIES", "0")):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# What the `Server` header says (no software name or version to look up exploits by).
+SERVER_NAME_HEADER = os.environ.get("SERVER_NAME_HEADER", "gis311")
 # Input limits (gis_app/middleware.py): query parameters and form fields, JSON nesting depth.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("MAX_FIELDS", "1000"))
 MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))
@@ -326,3 +334,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "gis_app.middleware.client_ip"
 AXES_VERBOSE = False
+# Two-factor sign-in for staff (gis_app/two_factor.py): "required" makes every staff account set up an
+# authenticator at its next sign-in; "offered" lets each account opt in (and then always asks it for a code).
+STAFF_TWO_FACTOR = os.environ.get("STAFF_TWO_FACTOR", "required" if PRODUCTION else "offered")
+if STAFF_TWO_FACTOR not in ("required", "offered"):
+    raise ImproperlyConfigured(f"STAFF_TWO_FACTOR must be 'required' or 'offered', not {STAFF_TWO_FACTOR!r}")
+OTP_TOTP_ISSUER = f"{CITY_NAME} 311"

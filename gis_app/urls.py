@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from gis_app import public_views, views
+from gis_app import public_views, two_factor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),
+    path("accounts/two-factor/", two_factor.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),  # staff sign-in for the dispatcher and other pages
     path("intake/", views.intake, name="intake"),
     path("track/", public_views.track, name="track"),

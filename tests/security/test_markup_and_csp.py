@@ -4,10 +4,15 @@ runs. Actor: Mallory, filing a report whose text is HTML. (Playwright in Debian'
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from gis_app.intake import IntakeData, create_request
 from layers.coords import point_from_lonlat
+from routing.planning import plan_day
+from tests.conftest import file_request, on_grid
 from tests.test_pages import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
 
 HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
@@ -44,4 +49,55 @@ def test_hostile_markup_is_shown_as_text_and_no_page_breaks_the_policy(mallorys_
     assert page.evaluate("window.pwned") is None
     assert page.locator("img[src='x']").count() == 0  # the tag is text, not an element
     page.screenshot(path="/tmp/gis311-markup-track.png")
+    assert violations == [] and page.foreign_requests == []
+
+
+@pytest.fixture
+def mallorys_pothole_on_the_route(open_work, streets_dept):  # type: ignore[no-untyped-def]
+    """Mallory's hostile report among the day's potholes, and tomorrow's draft plan that routes a crew to it."""
+    report = file_request("pothole", on_grid(1, 1.5), description=f"Hole {HOSTILE}", address=f"1 Main St {HOSTILE}")
+    plan = plan_day(timezone.localdate() + dt.timedelta(days=1), streets_dept, time_limit=1).plan
+    return report, plan
+
+
+def sign_in(tab, url: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    tab.goto(url)
+    tab.fill("#id_username", username)
+    tab.fill("#id_password", "pw-for-tests-only")
+    tab.click("input[type=submit]")
+
+
+def test_staff_pages_show_hostile_reports_without_running_them(
+    intake_clerk,
+    dispatcher,
+    mallorys_pothole_on_the_route,
+    page,  # noqa: F811
+    live_server,
+):
+    report, plan = mallorys_pothole_on_the_route
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+
+    # The dispatcher opens the plan and Mallory's stop: its popup is built from the stop's fields.
+    sign_in(page, live_server.url + "/dispatch/", "dispatcher")
+    page.goto(f"{live_server.url}/dispatch/?date={plan.service_date}&department=streets&plan={plan.pk}")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.locator(f".leaflet-marker-icon[title='{report.ticket}']").click()
+    page.wait_for_selector(".leaflet-popup-content")
+    assert report.ticket in page.inner_text(".leaflet-popup-content")
+    page.screenshot(path="/tmp/gis311-markup-dispatch.png")
+    assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
+    page.context.clear_cookies()  # signed out
+
+    # The clerk takes a call about the same hole: Mallory's report is offered as the issue it may repeat.
+    sign_in(page, live_server.url + "/intake/", "intake_clerk")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.evaluate(  # the pin where the caller says the hole is; choosing the type then lists nearby issues
+        "([lat, lon]) => { document.getElementById('lat').value = lat; document.getElementById('lon').value = lon; }",
+        [report.location.y, report.location.x],
+    )
+    page.select_option("#service_code", "pothole")
+    page.wait_for_selector(f"text={report.ticket}")
+    page.screenshot(path="/tmp/gis311-markup-intake.png")
+    assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
     assert violations == [] and page.foreign_requests == []

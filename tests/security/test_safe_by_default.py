@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -211,3 +213,11 @@ def test_personal_data_is_never_stored_by_a_cache_and_browser_features_are_fence
     resp = staff.get(f"/api/requests/{rosas_done_pothole.ticket}/")
     assert resp.status_code == 200 and resp["Cache-Control"] == "no-store"
     assert "geolocation=(self)" in resp["Permissions-Policy"] and resp["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_names_no_software_version(live_server):
+    """Over real HTTP (the same wsgiref server `make demo` runs, which would say `WSGIServer/0.2 CPython/3.11`)."""
+    with urllib.request.urlopen(live_server.url + "/track/") as response:
+        banner = response.headers["Server"]
+    assert banner == "gis311" and not re.search(r"python|wsgi|/\d", banner, re.IGNORECASE)
