@@ -7,6 +7,7 @@ lives in field_api.crew.events. Events are never deleted or rewritten except for
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -78,6 +79,54 @@ class DeviceToken(IssuedKey):
         creator: Any = by if getattr(by, "pk", None) else None  # a user, never a device or the system
         token = cls.objects.create(crew=crew, name=name, created_by=creator, **stored)
         return token, raw
+
+
+class SignInError(Exception):
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class DeviceSignIn(IssuedKey):
+    """A one-time link that signs a tablet in: an administrator or dispatcher issues it (shown as a link and a
+    QR code), the tablet opens it once and receives its own device token. The link's secret rides in the
+    URL's fragment (#signin=…), which browsers never send to a server, so it stays out of access logs."""
+
+    crew = models.ForeignKey(Crew, on_delete=models.CASCADE, related_name="sign_in_links")
+    name = models.CharField(max_length=120, help_text="Which device, e.g. 'Truck 14 tablet'.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    token = models.OneToOneField(
+        DeviceToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="sign_in", editable=False
+    )
+
+    def __str__(self) -> str:
+        return f"sign-in link for {self.crew.code}: {self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(cls, crew: Crew, name: str, by: object = None, hours: float = 24) -> tuple[DeviceSignIn, str]:
+        raw, stored = cls.new_key(24)
+        creator: Any = by if getattr(by, "pk", None) else None
+        expires = timezone.now() + dt.timedelta(hours=hours)
+        return cls.objects.create(crew=crew, name=name, created_by=creator, expires_at=expires, **stored), raw
+
+    @classmethod
+    def redeem(cls, raw: str) -> tuple[DeviceToken, str]:
+        """The device token this link gives, made now (its raw key returned once). A link works once."""
+        link = cls.objects.select_for_update().select_related("crew").filter(key_hash=hash_token(raw)).first()
+        if link is None:
+            raise SignInError("this sign-in link is not known: ask the office for a new one", 404)
+        if link.used_at is not None or link.revoked_at is not None:
+            raise SignInError("this sign-in link was already used: ask the office for a new one", 410)
+        if link.expires_at <= timezone.now():
+            raise SignInError("this sign-in link has expired: ask the office for a new one", 410)
+        token, key = DeviceToken.issue(link.crew, link.name, by=link.created_by)
+        link.used_at, link.token = timezone.now(), token
+        link.save(update_fields=["used_at", "token"])
+        return token, key
 
 
 class StopEvent(models.Model):

@@ -1,11 +1,19 @@
 from django.urls import path
 
-from field_api import open311
-from field_api.crew import views
+from field_api import open311, tablet
+from field_api.crew import tablet_api, views
 
 app_name = "field_api"
 
 urlpatterns = [
+    # The crew tablet page: an installable offline web app over the crew API.
+    path("field/", tablet.field_page, name="field"),
+    path("field/manifest.webmanifest", tablet.manifest, name="field-manifest"),
+    path("field/sw.js", tablet.service_worker, name="field-sw"),
+    path("field/photos/<str:token>/", tablet.photo, name="photo"),
+    path("field/links/", tablet.sign_in_links, name="field-links"),
+    path("api/crew/sign-in/", tablet_api.CrewSignIn.as_view(), name="crew-sign-in"),
+    path("api/crew/routes/<int:pk>/map/", tablet_api.RouteMap.as_view(), name="crew-route-map"),
     path("api/crew/route/", views.TodaysRoute.as_view(), name="crew-route"),
     path("api/crew/routes/<int:pk>/", views.RouteDetail.as_view(), name="crew-route-detail"),
     path("api/crew/stops/<int:pk>/events/", views.StopEvents.as_view(), name="crew-stop-events"),

@@ -27,6 +27,7 @@ ROLES: dict[str, list[str]] = {
         "routing.change_routeplan",
         "routing.add_routeplan",
         "routing.view_crew",
+        "field_api.add_devicesignin",
     ],
     "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
@@ -40,7 +41,7 @@ def ensure_roles(**kwargs: Any) -> None:
     for config in apps.get_app_configs():
         create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))
 
-    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers", "routing"])
+    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers", "routing", "field_api"])
     for name, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         if perms == ["*"]:

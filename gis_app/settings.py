@@ -316,6 +316,14 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
     if int(os.environ.get("TRUSTED_PROXIES", "0")):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# A crew's stop event must be timed on the stop's service day (a night shift may run this far past midnight).
+FIELD_DAY_GRACE_HOURS = float(os.environ.get("FIELD_DAY_GRACE_HOURS", "6"))
+# A tablet sign-in link (one-time, shown as a QR code) works for this long.
+FIELD_SIGN_IN_HOURS = float(os.environ.get("FIELD_SIGN_IN_HOURS", "24"))
+# The tablet's offline map: streets within this many metres of the route.
+FIELD_MAP_CORRIDOR_M = float(os.environ.get("FIELD_MAP_CORRIDOR_M", "350"))
+# Photo links in the crew API are signed and work for this long (photos are not public files).
+PHOTO_LINK_MAX_AGE_HOURS = float(os.environ.get("PHOTO_LINK_MAX_AGE_HOURS", "48"))
 # What the `Server` header says (no software name or version to look up exploits by).
 SERVER_NAME_HEADER = os.environ.get("SERVER_NAME_HEADER", "gis311")
 # Input limits (gis_app/middleware.py): query parameters and form fields, JSON nesting depth.

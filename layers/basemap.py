@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import connection
 
@@ -49,11 +50,33 @@ def streets_geojson(bbox: tuple[float, float, float, float], limit: int = MAX_ST
 
     Where two networks overlap (an OSM extract inside the approximate citywide graph), the exact one wins.
     """
+    return _streets("ST_MakeEnvelope(%s, %s, %s, %s, 4326)", list(bbox), "TRUE", [], limit)
+
+
+def streets_along_geojson(wkts: list[str], metres: float, limit: int = 3 * MAX_STREET_EDGES) -> str:
+    """Street edges within `metres` of any of some shapes (a crew's route line, its stops as a multipoint): the
+    map a tablet caches for the day, a corridor rather than a box, so a long diagonal route does not carry a
+    whole quarter's streets. Each shape is a simple type (lines, points): geography distance takes those."""
+    # A degree of latitude is about 111 km and longitude degrees are shorter: the box test is generous, the
+    # geography test exact.
+    pad = metres / 111_000 * 2
+    shapes = ", ".join(["ST_GeomFromText(%s, 4326)"] * len(wkts))
+    near = " OR ".join(["ST_DWithin(e.geom::geography, ST_GeomFromText(%s, 4326)::geography, %s)"] * len(wkts))
+    return _streets(
+        f"ST_Expand(ST_Envelope(ST_Collect(ARRAY[{shapes}])), %s)",
+        [*wkts, pad],
+        f"({near})",
+        [v for w in wkts for v in (w, metres)],
+        limit,
+    )
+
+
+def _streets(box_sql: str, box_params: list[Any], near_sql: str, near_params: list[Any], limit: int) -> str:
     table = StreetEdge._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
             f"""
-            WITH box AS (SELECT ST_MakeEnvelope(%s, %s, %s, %s, 4326) AS g),
+            WITH box AS (SELECT {box_sql} AS g),
             nets AS (
                 SELECT id, name, report FROM layers_layerversion
                 WHERE kind = 'streets' AND active
@@ -70,7 +93,7 @@ def streets_geojson(bbox: tuple[float, float, float, float], limit: int = MAX_ST
             edges AS (
                 SELECT e.name, e.street_class, e.layer_version_id, e.geom FROM {table} e
                 JOIN chosen c ON c.id = e.layer_version_id, box
-                WHERE e.geom && box.g LIMIT %s
+                WHERE e.geom && box.g AND {near_sql} LIMIT %s
             )
             SELECT json_build_object(
                 'type', 'FeatureCollection',
@@ -83,6 +106,6 @@ def streets_geojson(bbox: tuple[float, float, float, float], limit: int = MAX_ST
                     'geometry', ST_AsGeoJSON(geom, 6)::json)) FROM edges), '[]'::json)
             )::text
             """,
-            [*bbox, limit],
+            [*box_params, *near_params, limit],
         )
         return str(cur.fetchone()[0])

@@ -215,6 +215,11 @@ class Stop(models.Model):
         blank=True,
         help_text="Field reports the dispatcher should see (work reported after a stop moved).",
     )
+    nearest_address = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="For a request filed without an address: the nearest one the layers give (set when planned).",
+    )
 
     class Meta:
         ordering = ["route", "sequence"]

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 
 from gis_app.models import Department
 from routing.models import Crew, PlanStatus, RoutePlan, Stop
-from routing.planning import PlanConflict, current_plan, publish_plan
+from routing.planning import PlanConflict, current_plan, next_working_day, publish_plan
 from routing.planning.day import plan_routes
 
 PERM = "routing.change_routeplan"
@@ -45,7 +45,14 @@ def dispatch(request: HttpRequest) -> HttpResponse:
     day = _day(request.GET.get("date"))
     code = request.GET.get("department") or (departments[0].code if departments else "")
     department = Department.objects.filter(code=code).first()
-    context: dict[str, Any] = {"departments": departments, "day": day, "department": department}
+    day_note = ""
+    if department is not None and not request.GET.get("date"):
+        # No day asked for and no crew works today (a weekend, a holiday): show the next day crews work.
+        workday = next_working_day(department, day)
+        if workday is not None and workday != day:
+            day_note = f"No {department.name} crew works today ({day:%A}): showing {workday:%A %-d %B}."
+            day = workday
+    context: dict[str, Any] = {"departments": departments, "day": day, "department": department, "day_note": day_note}
     if department is None:
         return render(request, "routing/dispatch.html", context)
     published = current_plan(day, department)

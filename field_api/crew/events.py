@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -258,6 +259,8 @@ def ingest(
                 )
             return IngestResult(body={**result, "replayed": True}, created=False)
         request_status, needs_photo, type_name = locked
+        if device is not None:
+            _check_day(stop, event)
         if (
             event.kind == EventKind.COMPLETED
             and needs_photo
@@ -290,6 +293,21 @@ def ingest(
         body["photos"] = [p.image.name for p in stored]
         StopEvent.objects.filter(pk=row.pk).update(result=body)
         return IngestResult(body=body, created=True)
+
+
+def _check_day(stop: StopRef, event: EventInput) -> None:
+    """A crew's event belongs to the day of the stop it is posted to (a night shift may run past midnight by
+    settings.FIELD_DAY_GRACE_HOURS): an event timed on another day is work on another day's route."""
+    local = timezone.localtime(event.device_time)
+    start = timezone.make_aware(dt.datetime.combine(stop.day, dt.time.min))
+    end = start + dt.timedelta(days=1, hours=settings.FIELD_DAY_GRACE_HOURS)
+    if not start <= local < end:
+        raise EventError(
+            f"this stop is on the route for {stop.day}; an event timed {local:%Y-%m-%d %H:%M} is not that "
+            "day's work (check the device clock, or pull today's route)",
+            status=409,
+            field_name="device_time",
+        )
 
 
 def _refold(posted: StopRef, row: StopEvent, request_status: str) -> dict[str, Any]:

@@ -58,7 +58,10 @@ class RouteStopSerializer(serializers.Serializer):
     sequence = serializers.IntegerField()
     ticket = serializers.CharField()
     service_type = StopTypeSerializer()
-    address = serializers.CharField()
+    address = serializers.CharField(help_text="The reported address, else the nearest one the layers give.")
+    address_source = serializers.ChoiceField(
+        choices=[("reported", "as reported"), ("nearest", "nearest address to the point"), ("none", "none known")]
+    )
     description = serializers.CharField(help_text="What the reporter wrote (no contact data).")
     attributes = serializers.DictField(help_text="The type's questions and their answers.")
     location = serializers.JSONField(help_text="GeoJSON Point, lon/lat.", allow_null=True)
@@ -68,7 +71,7 @@ class RouteStopSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=StopStatus.choices)
     status_at = serializers.DateTimeField(allow_null=True)
     locked = serializers.BooleanField()
-    reporters = serializers.IntegerField(help_text="The request and its duplicates.")
+    reporters = serializers.IntegerField(help_text="Callers: the request and each of its duplicates.")
     notes = serializers.ListField(child=serializers.CharField(), help_text="Notes from dispatch.")
     photos = PhotoLinkSerializer(many=True)
 

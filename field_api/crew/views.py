@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from field_api.authentication import CrewDevice, DeviceTokenAuthentication
 from field_api.crew.events import STOP_FIELDS, EventError, EventInput, StopRef, ingest, parse_event, stop_ref
+from field_api.crew.photo_links import photo_url
 from field_api.crew.photos import PhotoError, check_photos
 from field_api.crew.serializers import (
     ApiErrorSerializer,
@@ -58,11 +59,11 @@ def _iso(when: dt.datetime | None) -> str | None:
 def route_payload(route: Route) -> dict[str, Any]:
     stops = list(route.stops.all())
     photos: dict[int, list[dict[str, Any]]] = {}
-    for p in StopPhoto.objects.filter(
+    for photo_id, request_id, stage in StopPhoto.objects.filter(
         event__request__in=[s.request_id for s in stops], event__service_date=route.plan.service_date
-    ).select_related("event"):
-        photos.setdefault(p.event.request_id, []).append(
-            {"stage": p.stage, "url": p.image.url, "thumbnail": p.thumbnail.url}
+    ).values_list("id", "event__request_id", "stage"):
+        photos.setdefault(request_id, []).append(
+            {"stage": stage, "url": photo_url(photo_id, "image"), "thumbnail": photo_url(photo_id, "thumbnail")}
         )
     return {
         "route": route.pk,
@@ -90,6 +91,10 @@ def route_payload(route: Route) -> dict[str, Any]:
 
 def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
     r: ServiceRequest = s.request
+    # The reported address, else the nearest one the layers gave when the stop was planned (marked as such).
+    address = (r.address, "reported") if r.address.strip() else (s.nearest_address, "nearest")
+    if not address[0]:
+        address = ("", "none")
     return {
         "id": s.pk,
         "sequence": s.sequence,
@@ -99,7 +104,8 @@ def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
             "name": r.service_type.name,
             "completion_requires_photo": r.service_type.completion_requires_photo,
         },
-        "address": r.address,
+        "address": address[0],
+        "address_source": address[1],
         "description": mask_personal(r.description),  # contact data reaches a crew only by a logged action
         "attributes": r.attributes,
         "location": {"type": "Point", "coordinates": [r.location.x, r.location.y]} if r.location else None,
@@ -109,7 +115,7 @@ def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
         "status": s.status,
         "status_at": _iso(s.status_at),
         "locked": s.locked,
-        "reporters": 1 + getattr(r, "n_duplicates", 0),
+        "reporters": 1 + getattr(s, "n_duplicates", 0),  # every caller: the request and each duplicate (on the stop)
         "notes": s.flags,
         "photos": photos,
     }
@@ -167,23 +173,30 @@ class CrewAPIView(APIView):
 
 class TodaysRoute(CrewAPIView):
     @extend_schema(
-        parameters=[OpenApiParameter("date", str, description="Service day, YYYY-MM-DD (default today)")],
+        parameters=[
+            OpenApiParameter(
+                "date", str, description="Service day, YYYY-MM-DD (default today), or 'next': today's or the next"
+            )
+        ],
         summary="The crew's published route for a day, with ordered stops and street geometry",
         responses={200: CrewRouteSerializer, 304: None, 400: ApiErrorSerializer, 404: ApiErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("date")
-        try:
-            day = dt.date.fromisoformat(raw) if raw else timezone.localdate()
-        except ValueError:
-            return error(f"date must be YYYY-MM-DD; got {str(raw)[:40]!r}", 400)
-        found = (
-            Route.objects.filter(crew=self.device.crew_id, plan__service_date=day, plan__status=PlanStatus.PUBLISHED)
-            .values_list("id", "version", "plan__service_date")
-            .first()
-        )
+        today = timezone.localdate()
+        routes = Route.objects.filter(crew=self.device.crew_id, plan__status=PlanStatus.PUBLISHED)
+        if raw == "next":  # today's route, else the next one published (a weekend tablet shows Monday's)
+            routes = routes.filter(plan__service_date__gte=today).order_by("plan__service_date")
+            day_text = f"on or after {today}"
+        else:
+            try:
+                day = dt.date.fromisoformat(raw) if raw else today
+            except ValueError:
+                return error(f"date must be YYYY-MM-DD or 'next'; got {str(raw)[:40]!r}", 400)
+            routes, day_text = routes.filter(plan__service_date=day), f"on {day}"
+        found = routes.values_list("id", "version", "plan__service_date").first()
         if found is None:
-            return error(f"no published route for {self.device.crew.name} on {day}", 404)
+            return error(f"no published route for {self.device.crew.name} {day_text}", 404)
         return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=found[0])))
 
 

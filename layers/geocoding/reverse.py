@@ -234,6 +234,8 @@ def _reverse_one(
         "intersection": "",
         "intersection_m": None,
         "address_m": None,
+        # The nearest named street segment: what there is to say where a network has no named corners.
+        "street": segment[0] if segment[0] and segment[1] is not None and segment[1] <= REVERSE_REACH_M else "",
     }
     if found is not None:
         number, direction, street, metres = found

@@ -10,7 +10,14 @@ records, per crew, what changed. Publishing is serialised per department row, an
 no longer the published plan is refused: two dispatchers cannot overwrite each other's day.
 """
 
-from routing.planning.build import BuiltProblem, PlanningError, build_problem, crews_for, dispatch_pool
+from routing.planning.build import (
+    BuiltProblem,
+    PlanningError,
+    build_problem,
+    crews_for,
+    dispatch_pool,
+    next_working_day,
+)
 from routing.planning.day import PlanReport, crew_states, plan_day
 from routing.planning.publish import PlanConflict, publish_plan
 from routing.planning.save import current_plan, plan_totals, save_plan
@@ -25,6 +32,7 @@ __all__ = [
     "crews_for",
     "current_plan",
     "dispatch_pool",
+    "next_working_day",
     "plan_day",
     "plan_totals",
     "publish_plan",

@@ -103,6 +103,21 @@ def crews_for(day: dt.date, department: Department, skill_group: str = "") -> tu
     return crews, notes
 
 
+def next_working_day(department: Department, start: dt.date, horizon_days: int = 14) -> dt.date | None:
+    """The first day from `start` on which some crew of the department is on shift (not a city holiday):
+    what a dispatcher plans, and what the demo shows, when today is a weekend or a holiday."""
+    holidays = set(
+        Holiday.objects.filter(date__range=(start, start + dt.timedelta(days=horizon_days))).values_list(
+            "date", flat=True
+        )
+    )
+    for offset in range(horizon_days + 1):
+        day = start + dt.timedelta(days=offset)
+        if day not in holidays and Crew.objects.filter(department=department).on_shift(day):
+            return day
+    return None
+
+
 def urgency(type_priority: int, *, overdue: bool, duplicates: int = 0) -> int:
     """The one priority formula (1 low … 5 high): the type's priority, one more when overdue, one more when two
     or more duplicate reports stand behind the issue."""

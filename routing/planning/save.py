@@ -11,6 +11,7 @@ from django.contrib.gis.geos import LineString
 from django.db import transaction
 
 from gis_app.models import Department
+from layers.geocoding.reverse import reverse_many
 from routing.matrix import route_geometry
 from routing.models import PlanStatus, Route, RoutePlan, Stop, StopStatus
 from routing.planning.build import BuiltProblem
@@ -91,7 +92,27 @@ def save_plan(
     routes = {r.crew_id: r for r in solution.routes}
     for code, crew in built.crews.items():
         _save_route(built, plan, crew, routes.get(code), carried.get(code, []), set((locks or {}).get(code, [])))
+    _fill_nearest_addresses(plan)
     return plan
+
+
+def _fill_nearest_addresses(plan: RoutePlan) -> None:
+    """Stops whose request has no address get the nearest one the layers give (one set-based reverse look-up
+    per plan), so a crew always has a street to drive to, and a route pull costs no look-ups."""
+    stops = list(
+        Stop.objects.filter(route__plan=plan, request__address="", request__location__isnull=False).select_related(
+            "request"
+        )
+    )
+    places = [(s.request.location.x, s.request.location.y) for s in stops if s.request.location is not None]
+    if not places:
+        return
+    for stop, found in zip(stops, reverse_many(places), strict=True):
+        street = found.get("street") or ""
+        stop.nearest_address = (
+            found.get("address") or found.get("intersection") or (f"on {street}" if street else "")
+        )[:300]
+    Stop.objects.bulk_update(stops, ["nearest_address"])
 
 
 def _carried_stops(based_on: RoutePlan | None) -> dict[str, list[Stop]]:
@@ -123,7 +144,16 @@ def _save_route(
         service_seconds=r.service_seconds if r else 0,
         breaks=[{"start": built.at(s).isoformat(), "minutes": d // 60} for s, d in (r.breaks if r else [])],
     )
-    carried_fields = ("request", "eta", "window_start", "window_end", "service_minutes", "status", "status_at")
+    carried_fields = (
+        "request",
+        "eta",
+        "window_start",
+        "window_end",
+        "service_minutes",
+        "status",
+        "status_at",
+        "nearest_address",
+    )
     rows = [
         Stop(
             route=route,

@@ -10,14 +10,19 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from gis_app.models import Department
-from routing.planning import PlanningError, current_plan, plan_day
+from routing.planning import PlanningError, current_plan, next_working_day, plan_day
 
 
 class Command(BaseCommand):
     help = "Batch a department's open work into optimized crew routes for a day."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--date", default=None, help="Service day, YYYY-MM-DD (default: today).")
+        parser.add_argument(
+            "--date",
+            default=None,
+            help="Service day, YYYY-MM-DD (default: today); 'workday': today, or the next day a crew of each "
+            "department is on shift when today has none (a weekend, a holiday)",
+        )
         parser.add_argument(
             "--department",
             action="append",
@@ -34,10 +39,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        workday = opts["date"] == "workday"
         try:
-            day = dt.date.fromisoformat(opts["date"]) if opts["date"] else timezone.localdate()
+            day = dt.date.fromisoformat(opts["date"]) if opts["date"] and not workday else timezone.localdate()
         except ValueError:
-            raise CommandError(f"--date must be YYYY-MM-DD; got {opts['date']!r}") from None
+            raise CommandError(f"--date must be YYYY-MM-DD or 'workday'; got {opts['date']!r}") from None
         codes = opts["department"] or list(
             Department.objects.filter(crews__active=True).distinct().order_by("code").values_list("code", flat=True)
         )
@@ -47,7 +53,16 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(f"unknown department code(s): {', '.join(unknown)}")
         for code in codes:
-            if opts["if_missing"] and current_plan(day, Department.objects.get(code=code), opts["skill_group"]):
+            department = Department.objects.get(code=code)
+            if workday:
+                found = next_working_day(department, timezone.localdate())
+                if found is None:
+                    self.stderr.write(f"{code}: no crew is on shift in the next two weeks; nothing planned")
+                    continue
+                if found != timezone.localdate():
+                    self.stdout.write(f"{code}: no crew works today; planning the next workday, {found:%A %Y-%m-%d}")
+                day = found
+            if opts["if_missing"] and current_plan(day, department, opts["skill_group"]):
                 self.stdout.write(f"{code}: a plan for {day} is already published; skipped")
                 continue
             bar = tqdm(total=4, desc=code[:30], unit="step", leave=False)
@@ -59,7 +74,7 @@ class Command(BaseCommand):
             try:
                 report = plan_day(
                     day,
-                    Department.objects.get(code=code),
+                    department,
                     skill_group=opts["skill_group"],
                     time_limit=opts["time_limit"],
                     publish=opts["publish"],
