@@ -21,6 +21,17 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def versus(ours: float, peer: float, peer_name: str) -> str:
+    """'16 % above habit' / '25 % below habit' / 'the same as habit': the sign read off the figures, so a note
+    can never call a larger figure smaller."""
+    if not peer:
+        return f"no {peer_name} figure to compare"
+    change = round(100 * (ours - peer) / peer)
+    if change == 0:
+        return f"the same as {peer_name}"
+    return f"{abs(change)} % {'above' if change > 0 else 'below'} {peer_name}"
+
+
 def setup_django() -> None:
     """Make the project importable and configured (benchmarks run from any folder)."""
     if str(ROOT) not in sys.path:

@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from _common import Result, parser, setup_django
+from _common import Result, parser, setup_django, versus
 
 setup_django()
 
@@ -226,11 +226,12 @@ def main() -> int:
     result.add("all: SLA misses", "jobs", o["sla_misses"], h["sla_misses"], "habit", better="lower")
     result.add("max plan time per department", "s", max(plan_times, default=0), 60.0, "goal", better="lower")
     if h["drive_min"]:
-        per_job = 1 - (o["drive_min"] / max(1, o["done"])) / (h["drive_min"] / max(1, h["done"]))
+        same_work = versus(o["same_work_drive"], h["same_work_drive"], "habit")
+        per_job = versus(o["drive_min"] / max(1, o["done"]), h["drive_min"] / max(1, h["done"]), "habit")
         result.notes.append(
-            f"same work: drive time {100 * (1 - o['same_work_drive'] / h['same_work_drive']):.0f} % "
-            f"below habit (goal ≥ 25 %); full day: {int(o['done'])} vs {int(h['done'])} jobs done, "
-            f"drive per job {100 * per_job:.0f} % below habit"
+            f"same work ({int(o['same_work_done'])} jobs, the ones habit did): drive time {same_work} (goal: 25 % "
+            f"below or more); per job done over the full day ({int(o['done'])} jobs ours, {int(h['done'])} "
+            f"habit's): drive per job {per_job}"
         )
     result.notes.append(f"day {day} ({day:%A}); solver limit {args.time_limit:.0f} s per department; 2 cores")
     result.details = details

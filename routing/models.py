@@ -227,3 +227,28 @@ class Stop(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sequence}. {self.request.ticket}"
+
+
+class PlanRun(models.Model):
+    """A planning run the dispatcher page queued on the worker: how it ended (its draft, or why it failed), so
+    the page can say so instead of waiting for a plan that will never come."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    department = models.ForeignKey(Department, on_delete=models.CASCADE, related_name="+")
+    service_date = models.DateField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    plan = models.ForeignKey(RoutePlan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.TextField(blank=True, help_text="Why it failed, in words a dispatcher can act on.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"run {self.pk} {self.department_id} {self.service_date} {self.state}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from urllib.parse import quote
 
 from celery.result import EagerResult
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from gis_app.models import Department
-from routing.models import Crew, PlanStatus, RoutePlan, Stop
+from routing.models import Crew, PlanRun, PlanStatus, RoutePlan, Stop
 from routing.planning import PlanConflict, current_plan, next_working_day, publish_plan
 from routing.planning.day import plan_routes
 
@@ -42,17 +41,21 @@ def _page_url(day: dt.date, department: Department, plan: RoutePlan | None = Non
 @permission_required(PERM, raise_exception=True)
 def dispatch(request: HttpRequest) -> HttpResponse:
     departments = list(Department.objects.filter(crews__active=True).distinct().order_by("name"))
-    day = _day(request.GET.get("date"))
     code = request.GET.get("department") or (departments[0].code if departments else "")
     department = Department.objects.filter(code=code).first()
-    day_note = ""
-    if department is not None and not request.GET.get("date"):
-        # No day asked for and no crew works today (a weekend, a holiday): show the next day crews work.
-        workday = next_working_day(department, day)
-        if workday is not None and workday != day:
-            day_note = f"No {department.name} crew works today ({day:%A}): showing {workday:%A %-d %B}."
-            day = workday
-    context: dict[str, Any] = {"departments": departments, "day": day, "department": department, "day_note": day_note}
+    day, day_note = _shown_day(request.GET.get("date"), department)
+    run = (
+        PlanRun.objects.filter(pk=request.GET.get("run") or 0).first()
+        if str(request.GET.get("run", "")).isdigit()
+        else None
+    )
+    context: dict[str, Any] = {
+        "departments": departments,
+        "day": day,
+        "department": department,
+        "day_note": day_note,
+        "run": run,
+    }
     if department is None:
         return render(request, "routing/dispatch.html", context)
     published = current_plan(day, department)
@@ -69,6 +72,7 @@ def dispatch(request: HttpRequest) -> HttpResponse:
             ),
             published,
         )
+    against = _compared_with(str(request.GET.get("compare", "")), shown, published)
     dropped = shown.dropped if shown else []
     solver_dropped = [d for d in dropped if d.get("stage") != "batch"]
     held = len(dropped) - len(solver_dropped)
@@ -94,12 +98,93 @@ def dispatch(request: HttpRequest) -> HttpResponse:
             )
             if shown
             else [],
-            "compare": _compare(published, shown) if shown and published and shown.pk != published.pk else None,
-            # A queued run is looked for from when it was queued (it may finish before this page is drawn).
-            "since": request.GET.get("since") or timezone.now().isoformat(),
+            "compare": _compare(against, shown) if shown and against else None,
+            "compare_crews": _compare_crews(against, shown) if shown and against else [],
+            "against": against,
+            "lock_problems": _lock_problems(shown) if shown else [],
         }
     )
     return render(request, "routing/dispatch.html", context)
+
+
+def _shown_day(asked: str | None, department: Department | None) -> tuple[dt.date, str]:
+    """The day asked for; with none asked for and no crew working today (a weekend, a holiday), the next day
+    crews work, and a note saying so."""
+    day = _day(asked)
+    if department is None or asked:
+        return day, ""
+    workday = next_working_day(department, day)
+    if workday is None or workday == day:
+        return day, ""
+    return workday, f"No {department.name} crew works today ({day:%A}): showing {workday:%A %-d %B}."
+
+
+def _compared_with(asked: str, shown: RoutePlan | None, published: RoutePlan | None) -> RoutePlan | None:
+    """The plan the shown one is compared with: the one asked for (?compare=ID, same day), else the published."""
+    if shown is None:
+        return None
+    other = (
+        RoutePlan.objects.filter(pk=int(asked), department=shown.department, service_date=shown.service_date).first()
+        if asked.isdigit()
+        else None
+    ) or published
+    return None if other is None or other.pk == shown.pk else other
+
+
+def _lock_problems(plan: RoutePlan) -> list[str]:
+    """Locks the solver could not hold in this plan (a crew off shift, a stop that no longer fits), and why."""
+    if not plan.locks:
+        return []
+    placed = {
+        t: (code, name)
+        for t, code, name in Stop.objects.filter(route__plan=plan).values_list(
+            "request__ticket", "route__crew__code", "route__crew__name"
+        )
+    }
+    reasons = {d["ticket"]: d.get("detail") or d.get("reason", "") for d in plan.dropped}
+    problems = []
+    for code, chain in plan.locks.items():
+        for ticket in chain:
+            where = placed.get(ticket)
+            if where is None:
+                problems.append(f"{ticket} could not be held on {code}: {reasons.get(ticket, 'not in this plan')}")
+            elif where[0] != code:
+                problems.append(f"{ticket} could not be held on {code}: it went to {where[1]}")
+    return problems
+
+
+def _compare_crews(before: RoutePlan, after: RoutePlan) -> list[dict[str, Any]]:
+    """Per crew, what moved between two plans: stops and drive minutes before and after, tickets added (new to
+    the crew: from the pool or another crew), removed, and kept but visited in another place."""
+    crews: dict[str, dict[str, Any]] = {}
+    for which, plan in (("before", before), ("after", after)):
+        for route in plan.routes.select_related("crew"):
+            row = crews.setdefault(route.crew.code, {"crew": route.crew.name, "before": [], "after": []})
+            row[f"{which}_minutes"] = round(route.drive_seconds / 60)
+        for code, ticket in (
+            Stop.objects.filter(route__plan=plan)
+            .order_by("sequence")
+            .values_list("route__crew__code", "request__ticket")
+        ):
+            crews[code][which].append(ticket)
+    rows = []
+    for code in sorted(crews, key=lambda c: crews[c]["crew"]):
+        row = crews[code]
+        a, b = row["before"], row["after"]
+        kept = [t for t in b if t in a]
+        rows.append(
+            {
+                "crew": row["crew"],
+                "stops_before": len(a),
+                "stops_after": len(b),
+                "minutes_before": row.get("before_minutes", 0),
+                "minutes_after": row.get("after_minutes", 0),
+                "added": [t for t in b if t not in a],
+                "removed": [t for t in a if t not in b],
+                "moved": [t for t in kept if [x for x in a if x in kept].index(t) != kept.index(t)],
+            }
+        )
+    return rows
 
 
 def _compare(current: RoutePlan, draft: RoutePlan) -> list[dict[str, Any]]:
@@ -158,6 +243,7 @@ def plan_geojson(request: HttpRequest, pk: int) -> JsonResponse:
                 "properties": {
                     "kind": "stop",
                     "crew": s.route.crew.code,
+                    "crew_name": s.route.crew.name,
                     "colour": colour[s.route_id],
                     "sequence": s.sequence,
                     "ticket": s.request.ticket,
@@ -169,22 +255,6 @@ def plan_geojson(request: HttpRequest, pk: int) -> JsonResponse:
             }
         )
     return JsonResponse({"type": "FeatureCollection", "features": features, "plan": plan.pk, "status": plan.status})
-
-
-@login_required
-@permission_required(PERM, raise_exception=True)
-def latest(request: HttpRequest) -> JsonResponse:
-    """The newest plan for a day and department created after `after` (the page polls while a run is queued)."""
-    department = get_object_or_404(Department, code=request.GET.get("department", ""))
-    qs = RoutePlan.objects.filter(department=department, service_date=_day(request.GET.get("date")))
-    after = request.GET.get("after")
-    if after:
-        try:
-            qs = qs.filter(created_at__gt=dt.datetime.fromisoformat(after))
-        except ValueError:
-            return JsonResponse({"detail": f"after must be an ISO datetime; got {after!r}"}, status=400)
-    plan = qs.order_by("-created_at").first()
-    return JsonResponse({"plan": plan.pk if plan else None})
 
 
 @require_POST
@@ -201,7 +271,8 @@ def run(request: HttpRequest) -> HttpResponse:
     if not 1 <= limit <= 600:
         messages.error(request, "time limit must be between 1 and 600 seconds")
         return redirect(_page_url(day, department, source))
-    queued_at = timezone.now()
+    by = request.user if request.user.is_authenticated else None
+    started = PlanRun.objects.create(department=department, service_date=day, requested_by=by)
     result = plan_routes.delay(
         day.isoformat(),
         department.code,
@@ -209,12 +280,34 @@ def run(request: HttpRequest) -> HttpResponse:
         user_id=request.user.pk,
         pins=source.pins if source else None,
         locks=source.locks if source else None,
+        run_id=started.pk,
     )
-    if isinstance(result, EagerResult):  # run inline (tests, CELERY_TASK_ALWAYS_EAGER): the draft exists already
-        return redirect(_page_url(day, department, RoutePlan.objects.get(pk=result.result)))
-    # A worker runs it; there is no result backend to ask, so the page polls for the new draft instead.
+    if isinstance(result, EagerResult):  # run inline (tests, CELERY_TASK_ALWAYS_EAGER): it has ended already
+        started.refresh_from_db()
+        if started.state == PlanRun.State.FAILED:
+            messages.error(request, f"Planning failed: {started.detail}")
+            return redirect(_page_url(day, department, source))
+        return redirect(_page_url(day, department, started.plan))
+    # A worker runs it: the page asks how the run is going until it ends, then shows the draft or the reason.
     messages.info(request, "Planning has started; the map updates when the new draft is ready.")
-    return redirect(_page_url(day, department) + f"&waiting=1&since={quote(queued_at.isoformat())}")
+    return redirect(_page_url(day, department) + f"&run={started.pk}")
+
+
+@login_required
+@permission_required(PERM, raise_exception=True)
+def run_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """How a queued planning run is going: queued, running, done (with its draft) or failed (with why)."""
+    found = get_object_or_404(PlanRun, pk=pk)
+    waited = (timezone.now() - found.created_at).total_seconds()
+    return JsonResponse(
+        {
+            "state": found.state,
+            "plan": found.plan_id,
+            "detail": found.detail,
+            "waited_seconds": round(waited),
+            "page": _page_url(found.service_date, found.department, found.plan) if found.plan_id else None,
+        }
+    )
 
 
 @require_POST
@@ -235,16 +328,20 @@ def pin(request: HttpRequest, pk: int) -> HttpResponse:
         if stop is None:
             messages.error(request, "only a stop on a route can be locked; pin a dropped job to a crew instead")
             return redirect(_page_url(plan.service_date, plan.department, plan))
-        chain = locks.setdefault(stop.route.crew.code, [])
+        code, crew_name = stop.route.crew.code, stop.route.crew.name
+        order = list(stop.route.stops.order_by("sequence").values_list("request__ticket", flat=True))
+        chain = [t for t in order if t in locks.get(code, [])]
+        at = order.index(ticket)
         if ticket in chain:
-            chain.remove(ticket)
-            messages.info(request, f"{ticket} unlocked")
+            # Unlocking a stop frees it and what follows; the stops before it stay held.
+            locks[code] = order[:at]
+            messages.info(request, f"{ticket} unlocked" + (f" (stops 1 to {at} stay locked)" if at else ""))
         else:
-            # Keep a crew's locked stops in the order the plan visits them.
-            order = list(stop.route.stops.values_list("request__ticket", flat=True))
-            chain.append(ticket)
-            chain.sort(key=lambda t: order.index(t) if t in order else len(order))
-            messages.info(request, f"{ticket} locked to {stop.route.crew.name} at stop {stop.sequence}")
+            # A lock holds the stop at its place: the solver keeps a locked chain at the start of the crew's
+            # route, so the stops before it are held with it, in their order (else it would come first).
+            locks[code] = order[: max(at + 1, len(chain))]
+            held = f" with the {at} stop{'s' if at != 1 else ''} before it, in order" if at else ""
+            messages.info(request, f"{ticket} locked to {crew_name} at stop {stop.sequence}{held}")
     else:
         crew = Crew.objects.filter(code=request.POST.get("crew", ""), department=plan.department).first()
         if crew is None:

@@ -168,10 +168,12 @@ def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_wo
     assert resp.status_code == 302 and f"plan={plan.pk}" in resp["Location"]
     geo = client.get(f"/dispatch/plans/{plan.pk}.geojson").json()
     assert sum(f["properties"]["kind"] == "stop" for f in geo["features"]) == 10
-    ticket = open_work["potholes"][1].ticket
-    client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": ticket, "action": "lock"})
+    alpha = list(Stop.objects.filter(route__plan=plan, route__crew__code="crew-alpha").order_by("sequence"))
+    ticket, place = alpha[3].request.ticket, alpha[3].sequence  # the 4th stop: a lock must not move it first
+    said = client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": ticket, "action": "lock"}, follow=True)
+    assert f"locked to Crew Alpha at stop {place} with the 3 stops before it" in said.content.decode()
     plan.refresh_from_db()
-    assert plan.locks == {"crew-alpha": [ticket]}
+    assert plan.locks == {"crew-alpha": [s.request.ticket for s in alpha[:4]]}
     bad = client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": "NOPE", "action": "lock"}, follow=True)
     assert "is not in plan" in bad.content.decode()
     client.post(
@@ -179,7 +181,8 @@ def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_wo
     )
     rerun = RoutePlan.objects.exclude(pk=plan.pk).get()
     assert rerun.locks == plan.locks
-    assert Stop.objects.get(route__plan=rerun, request__ticket=ticket).locked
+    kept = Stop.objects.get(route__plan=rerun, request__ticket=ticket)
+    assert kept.locked and kept.sequence == place and kept.route.crew.code == "crew-alpha"
     page = client.post(f"/dispatch/plans/{rerun.pk}/publish/", follow=True).content.decode()
     assert "published" in page
     stale = client.post(f"/dispatch/plans/{plan.pk}/publish/", follow=True).content.decode()
@@ -263,23 +266,75 @@ def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work
     assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)
 
 
-def test_a_run_queued_on_a_worker_is_found_by_the_page_even_if_it_finished_first(
+def test_a_run_queued_on_a_worker_is_followed_by_the_page_until_it_ends(
     client, dispatcher, open_work, streets_dept, settings
 ):
     settings.CELERY_TASK_ALWAYS_EAGER = False  # as in the demo: the task goes to the broker, not inline
     from unittest import mock
 
+    from routing.models import PlanRun
+    from routing.planning.day import plan_routes
+
     client.force_login(dispatcher)
     with mock.patch("routing.planning.day.plan_routes.delay") as delay:
         resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
-    assert delay.called and "waiting=1" in resp["Location"] and "since=" in resp["Location"]
-    since = resp["Location"].split("since=")[1]
-    plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6))  # the worker finishes before the page loads
-    from urllib.parse import unquote
-
-    found = client.get(
-        "/dispatch/latest.json", {"date": TOMORROW, "department": streets_dept.code, "after": unquote(since)}
-    ).json()
-    assert found["plan"] == RoutePlan.objects.get().pk
+    run = PlanRun.objects.get()
+    assert delay.called and f"run={run.pk}" in resp["Location"]
+    assert client.get(f"/dispatch/runs/{run.pk}.json").json()["state"] == "queued"
     page = client.get(resp["Location"]).content.decode()
-    assert f"after={since}" in page  # the page polls from when the run was queued, not from when it was drawn
+    assert f'data-run="/dispatch/runs/{run.pk}.json"' in page
+    plan_routes(str(TOMORROW), streets_dept.code, time_limit=1, run_id=run.pk)  # the worker, even before the page
+    status = client.get(f"/dispatch/runs/{run.pk}.json").json()
+    assert status["state"] == "done" and status["plan"] == RoutePlan.objects.get().pk
+    assert f"plan={status['plan']}" in status["page"]
+
+
+def test_a_run_that_fails_says_why_and_a_day_with_no_crews_says_so(client, dispatcher, open_work, streets_dept):
+    from gis_app.models import Holiday
+    from routing.models import PlanRun
+
+    Holiday.objects.create(date=TOMORROW, name="Test Day")
+    client.force_login(dispatcher)
+    page = client.post(
+        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1}, follow=True
+    ).content.decode()
+    run = PlanRun.objects.get()
+    assert run.state == "failed" and "city holiday (Test Day)" in run.detail
+    assert "10 open requests wait" in run.detail and "the next day a crew works is" in run.detail
+    assert "Planning failed: " in page and "no crews and no open work" not in page
+    status = client.get(f"/dispatch/runs/{run.pk}.json").json()
+    assert status["state"] == "failed" and status["detail"] == run.detail
+
+
+def test_a_lock_that_cannot_hold_is_named_with_its_reason(client, dispatcher, open_work, streets_dept, crews):
+    client.force_login(dispatcher)
+    client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+    plan = RoutePlan.objects.get()
+    first = Stop.objects.filter(route__plan=plan, route__crew__code="crew-alpha").order_by("sequence").first()
+    client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": first.request.ticket, "action": "lock"})
+    crews["alpha"].workdays = []  # Alpha is off that day after all
+    crews["alpha"].save(update_fields=["workdays"])
+    resp = client.post(
+        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
+    )
+    page = client.get(resp["Location"]).content.decode()
+    assert f"{first.request.ticket} could not be held on crew-alpha" in page
+
+
+def test_two_plans_are_compared_crew_by_crew_with_names(client, dispatcher, open_work, streets_dept):
+    client.force_login(dispatcher)
+    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    new = file_request("pothole", on_grid(3, 0.5))
+    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    page = client.get(
+        f"/dispatch/?date={TOMORROW}&department={streets_dept.code}&plan={second.pk}&compare={first.pk}"
+    ).content.decode()
+    assert f"Compared with draft plan #{first.pk}" in page and "Per crew: what moved" in page
+    row = page[page.index("<td>Crew Alpha</td>") :].split("</tr>")[0]
+    assert new.ticket in row and "6 → 7" in row
+    stops = [
+        f
+        for f in client.get(f"/dispatch/plans/{second.pk}.geojson").json()["features"]
+        if f["properties"]["kind"] == "stop"
+    ]
+    assert {f["properties"]["crew_name"] for f in stops} == {"Crew Alpha", "Crew Bravo"}

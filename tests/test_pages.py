@@ -111,7 +111,10 @@ def test_a_dispatcher_sees_the_routes_locks_a_stop_and_re_runs(dispatcher, draft
     assert page.locator("body").get_attribute("data-stops") == "10"
     paths = page.locator("#map path")
     strokes = {paths.nth(i).get_attribute("stroke") for i in range(paths.count())}
-    assert len(strokes - {"#1f3a5f", "#555", "#666"}) >= 2  # two crews, two route colours besides the ward outline
+    assert len(strokes - {"#1f3a5f", "#555", "#666", "#9a8f80"}) >= 2  # two crews' colours besides outlines, streets
+    legend = page.inner_text("#legend")
+    assert "Crew Alpha" in legend and "Crew Bravo" in legend  # names, not codes
+    assert page.locator("#map path[stroke='#9a8f80']").count() > 0  # streets from our own layer
     first_stop = page.locator(".stop-label").first
     first_stop.click()
     ticket = page.input_value("#pin-ticket")

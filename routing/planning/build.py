@@ -118,6 +118,15 @@ def next_working_day(department: Department, start: dt.date, horizon_days: int =
     return None
 
 
+def _no_crews_reason(day: dt.date, department: Department, skill_group: str, notes: list[str]) -> str:
+    """Why a day cannot be planned when no crew works it, with what waits and when a crew works next."""
+    waiting = dispatch_pool(department, skill_group).count()
+    after = next_working_day(department, day + dt.timedelta(days=1))
+    reason = "; ".join(notes) or f"no {department.name} crew works on {day:%A %Y-%m-%d}"
+    reason += f": {waiting} open request{'s' if waiting != 1 else ''} wait"
+    return reason + (f"; the next day a crew works is {after:%A %Y-%m-%d}" if after else "")
+
+
 def urgency(type_priority: int, *, overdue: bool, duplicates: int = 0) -> int:
     """The one priority formula (1 low … 5 high): the type's priority, one more when overdue, one more when two
     or more duplicate reports stand behind the issue."""
@@ -154,6 +163,8 @@ def build_problem(
     now = now or timezone.now()
     clock = _Clock(day, _local_midnight(day))
     crews, notes = crews_for(day, department, skill_group)
+    if not crews:
+        raise PlanningError(_no_crews_reason(day, department, skill_group, notes))
     pins = dict(pins or {})
     locks = {k: list(v) for k, v in (locks or {}).items()}
     shifts = {c.code: tuple(clock.sec(t) for t in c.shift_on(day)) for c in crews}
@@ -165,8 +176,6 @@ def build_problem(
     chosen = _batch(candidates, crews, shifts, max_jobs or settings.ROUTING_MAX_JOBS_PER_PLAN, held)
     points = [(f"depot:{c.code}", c.depot.location.x, c.depot.location.y) for c in crews]
     points += [(f"job:{r.ticket}", r.location.x, r.location.y) for r in chosen if r.location is not None]
-    if not points:
-        raise PlanningError(f"nothing to plan for {department.name} on {day}: no crews and no open work")
     try:
         graph = street_graph_for([(lon, lat) for _, lon, lat in points])
     except NetworkError as exc:

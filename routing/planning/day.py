@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +15,13 @@ from django.utils import timezone
 
 from gis_app.models import Department
 from routing import solver
-from routing.models import STOP_DONE, STOP_UNDER_WAY, RoutePlan, StopStatus
-from routing.planning.build import BuiltProblem, build_problem
+from routing.models import STOP_DONE, STOP_UNDER_WAY, PlanRun, RoutePlan, StopStatus
+from routing.planning.build import BuiltProblem, PlanningError, build_problem
 from routing.planning.publish import publish_plan
 from routing.planning.save import current_plan, save_plan
 from routing.problem import CrewState, Solution, SolverSettings
+
+log = logging.getLogger(__name__)
 
 
 def crew_states(built: BuiltProblem, plan: RoutePlan, now: dt.datetime) -> tuple[list[CrewState], set[str], set[str]]:
@@ -129,17 +132,40 @@ def plan_routes(
     user_id: int | None = None,
     pins: dict[str, str] | None = None,
     locks: dict[str, list[str]] | None = None,
-) -> int:
+    run_id: int | None = None,
+) -> int | None:
     """The dispatcher page's background job (a solve takes tens of seconds): plan a day as a draft; returns the
-    draft plan's id."""
+    draft plan's id. With a PlanRun, its state says how the run ended, a failure with its reason in words."""
+    run = PlanRun.objects.filter(pk=run_id).first() if run_id else None
+    if run is not None:
+        PlanRun.objects.filter(pk=run.pk).update(state=PlanRun.State.RUNNING)
     user: Any = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    report = plan_day(
-        dt.date.fromisoformat(day),
-        Department.objects.get(code=department_code),
-        skill_group=skill_group,
-        time_limit=time_limit,
-        by=user,
-        pins=pins,
-        locks=locks,
-    )
+    try:
+        report = plan_day(
+            dt.date.fromisoformat(day),
+            Department.objects.get(code=department_code),
+            skill_group=skill_group,
+            time_limit=time_limit,
+            by=user,
+            pins=pins,
+            locks=locks,
+        )
+    except PlanningError as exc:
+        _finish(run, PlanRun.State.FAILED, detail=str(exc))
+        return None
+    except Exception as exc:
+        # The page must not wait forever for a plan that will not come; the traceback goes to the worker log.
+        log.exception("planning %s for %s failed", day, department_code)
+        _finish(run, PlanRun.State.FAILED, detail=f"the planner stopped with an error ({type(exc).__name__}: {exc})")
+        if run is None:
+            raise
+        return None
+    _finish(run, PlanRun.State.DONE, plan=report.plan)
     return report.plan.pk
+
+
+def _finish(run: PlanRun | None, state: str, *, detail: str = "", plan: RoutePlan | None = None) -> None:
+    if run is not None:
+        PlanRun.objects.filter(pk=run.pk).update(
+            state=state, detail=detail[:2000], plan=plan, finished_at=timezone.now()
+        )

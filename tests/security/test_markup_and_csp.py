@@ -1,6 +1,7 @@
-"""Findings 7 and 8 of the security review (issue 21), in part: the pages run under a Content-Security-Policy
-that allows no inline script, and markup a resident types (description, address) is shown as text and never
-runs. Actor: Mallory, filing a report whose text is HTML. (Playwright in Debian's chromium.)"""
+"""Findings 7 and 8 of the security review (issue 21): the pages run under a Content-Security-Policy that
+allows no inline script, and markup a resident types (description, address) is shown as text and never runs,
+on every page that shows it: the public map and track page, the dispatcher's and the clerk's pages, and the
+crew tablet. Actor: Mallory, filing a report whose text is HTML. (Playwright in Debian's chromium.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from field_api.models import DeviceSignIn
 from gis_app.intake import IntakeData, create_request
 from layers.coords import point_from_lonlat
 from routing.planning import plan_day
@@ -99,5 +101,26 @@ def test_staff_pages_show_hostile_reports_without_running_them(
     page.select_option("#service_code", "pothole")
     page.wait_for_selector(f"text={report.ticket}")
     page.screenshot(path="/tmp/gis311-markup-intake.png")
+    assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
+    assert violations == [] and page.foreign_requests == []
+
+
+@pytest.fixture
+def mallorys_pothole_on_todays_tablet(open_work, streets_dept, crews):  # type: ignore[no-untyped-def]
+    report = file_request("pothole", on_grid(1, 1.5), description=f"Hole {HOSTILE}", address=f"1 Main St {HOSTILE}")
+    plan_day(timezone.localdate(), streets_dept, time_limit=1, publish=True)
+    _, raw = DeviceSignIn.issue(crews["alpha"], "Alpha tablet")
+    return report, raw
+
+
+def test_the_crew_tablet_shows_a_hostile_report_as_text(mallorys_pothole_on_todays_tablet, page, live_server):  # noqa: F811
+    report, code = mallorys_pothole_on_todays_tablet
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{live_server.url}/field/#signin={code}")
+    page.wait_for_selector(f"li.stop[data-ticket='{report.ticket}']")
+    card = page.inner_text(f"li.stop[data-ticket='{report.ticket}']")
+    assert "<script>window.pwned=2</script>" in card and "1 Main St <img" in card  # shown, as text
+    page.screenshot(path="/tmp/gis311-markup-tablet.png")
     assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
     assert violations == [] and page.foreign_requests == []

@@ -40,7 +40,12 @@
      (OSM data is ODbL: the attribution must show wherever its streets are drawn). */
   gis311.streets = function (map, url, minZoom) {
     minZoom = minZoom || 15;
-    var layer = L.geoJSON(null, { style: { color: "#9a8f80", weight: 1.5 }, interactive: false }).addTo(map);
+    var layer = L.geoJSON(null, {
+      style: { color: "#9a8f80", weight: 1.5 },
+      onEachFeature: function (f, lyr) {
+        if (f.properties && f.properties.name) lyr.bindTooltip(gis311.esc(f.properties.name), { sticky: true });
+      },
+    }).addTo(map);
     var shown = [];
     function refresh() {
       layer.clearLayers();
