@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from typing import Any
@@ -37,14 +38,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(port: int) -> subprocess.Popen[bytes]:
+def serve(port: int, log: Any) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "gis_app.settings", "DJANGO_DEBUG": "0"}
     server = subprocess.Popen(
         [sys.executable, "manage.py", "runserver", "--insecure", "--noreload", f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log,
     )
     for _ in range(150):
         try:
@@ -56,7 +57,7 @@ def serve(port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("the demo server did not start")
 
 
-def load(page: Any, url: str, counted: list[int], *, reload: bool = False) -> tuple[float, float, int]:
+def load(page: Any, url: str, counted: list[tuple[str, int]], *, reload: bool = False) -> tuple[float, float, int]:
     """(kB over the network, ms until the route was drawn, stops shown) for one page load."""
     counted.clear()
     if reload:
@@ -67,14 +68,14 @@ def load(page: Any, url: str, counted: list[int], *, reload: bool = False) -> tu
     page.wait_for_load_state("networkidle")
     drawn = float(page.evaluate("() => Number(document.body.dataset.drawnMs)"))
     stops = int(page.evaluate("() => Number(document.body.dataset.stops)"))
-    return sum(counted) / 1024, drawn, stops
+    return sum(n for _, n in counted) / 1024, drawn, stops
 
 
 def measure(url: str) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    counted: list[int] = []
+    counted: list[tuple[str, int]] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=chromium,
@@ -87,11 +88,12 @@ def measure(url: str) -> dict[str, Any]:
             if response is None or response.from_service_worker:
                 return
             sizes = request.sizes()
-            counted.append(sizes["responseBodySize"] + sizes["responseHeadersSize"])
+            counted.append((request.url.split("?")[0], sizes["responseBodySize"] + sizes["responseHeadersSize"]))
 
         context.on("requestfinished", finished)
         page = context.new_page()
         first_kb, first_ms, stops = load(page, url, counted)
+        biggest = sorted(counted, key=lambda c: -c[1])[:8]
         page.evaluate("() => navigator.serviceWorker.ready.then(() => true)")
         warm_kb, warm_ms, _ = load(page, url, counted, reload=True)
         context.set_offline(True)
@@ -105,6 +107,7 @@ def measure(url: str) -> dict[str, Any]:
         "warm_ms": warm_ms,
         "offline_kb": offline_kb,
         "offline_ms": offline_ms,
+        "first_load_largest": [{"url": u.split("/", 3)[-1], "kB": round(n / 1024, 1)} for u, n in biggest],
     }
 
 
@@ -124,12 +127,16 @@ def main() -> int:
     crew, route = found
     link, raw = DeviceSignIn.issue(crew, "field_page benchmark", hours=1)
     port = free_port()
-    server = serve(port)
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log")  # noqa: SIM115  (closed below)
+    server = serve(port, log)
     try:
         figures = measure(sign_in_url(f"http://127.0.0.1:{port}/field/", raw))
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.seek(0)
+        served = log.read()
+        log.close()
         link.refresh_from_db()
         if link.token is not None:
             link.token.revoke()
@@ -143,6 +150,16 @@ def main() -> int:
     result.notes.append(
         f"{crew.name}'s route for {route.plan.service_date} ({figures['stops']} stops, the demo's largest); "
         f"served by runserver --insecure as `make demo` does, no compression; {settings.CITY_NAME} demo data"
+    )
+    # Every request the server answered, as its log shows (the service worker's own fetches included, which
+    # the browser's per-page accounting does not see): the shell must be downloaded once, not twice.
+    figures["server_requests"] = {
+        name: sum(1 for line in served.splitlines() if '"GET ' in line and path in line)
+        for name, path in (("leaflet.js", "/static/vendor/leaflet/leaflet.js"), ("route map", "/map/ HTTP"))
+    }
+    result.notes.append(
+        f"requests the server answered for leaflet.js: {figures['server_requests']['leaflet.js']}, "
+        f"for the route's map: {figures['server_requests']['route map']} (three loads)"
     )
     result.details = figures
     result.print(args.json)

@@ -31,6 +31,7 @@ NUL = re.compile("\x00")
 ESCAPED_NUL = re.compile(rb"\\u0000", re.IGNORECASE)
 NO_STORE_PREFIXES = ("/api/", "/admin/", "/intake/", "/dispatch/", "/accounts/")
 FORM = "application/x-www-form-urlencoded"
+STATIC_PREFIX = "/" + settings.STATIC_URL.lstrip("/")
 
 
 class InputLimits:
@@ -141,6 +142,14 @@ class SafeHeaders:
         response["Server"] = settings.SERVER_NAME_HEADER
         if request.path.startswith(NO_STORE_PREFIXES) and "Cache-Control" not in response.headers:
             response["Cache-Control"] = "no-store"
+        elif (
+            request.path.startswith(STATIC_PREFIX)
+            and response.status_code == 200
+            and "Cache-Control" not in response.headers
+        ):
+            # Static files served by Django itself (the demo): cacheable for a while, so a tablet's service worker
+            # fills its cache from what the page just downloaded instead of downloading it all again.
+            response["Cache-Control"] = f"public, max-age={settings.STATIC_MAX_AGE_SECONDS}"
         return response
 
 

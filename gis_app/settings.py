@@ -163,6 +163,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# How long browsers may keep a static file Django serves itself (the demo; production serves them elsewhere).
+STATIC_MAX_AGE_SECONDS = int(os.environ.get("STATIC_MAX_AGE_SECONDS", "3600"))
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "var" / "static"))
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "var" / "media"))

@@ -16,8 +16,15 @@ from layers.models import StreetEdge
 DEFAULT_TOLERANCE_DEG = 0.00005
 
 
-def outlines_geojson(kind: str, on: dt.date | None = None, tolerance: float = DEFAULT_TOLERANCE_DEG) -> str:
-    """A GeoJSON FeatureCollection (as text, built in PostGIS) of the version of `kind` in force."""
+def outlines_geojson(
+    kind: str,
+    on: dt.date | None = None,
+    tolerance: float = DEFAULT_TOLERANCE_DEG,
+    within: tuple[float, float, float, float] | None = None,
+    digits: int = 6,
+) -> str:
+    """A GeoJSON FeatureCollection (as text, built in PostGIS) of the version of `kind` in force; with `within`
+    (a lon/lat box), only the areas that touch it."""
     version = version_in_force(kind, on)
     area_model = BOUNDARY_MODELS[kind][0]
     with connection.cursor() as cur:
@@ -32,12 +39,22 @@ def outlines_geojson(kind: str, on: dt.date | None = None, tolerance: float = DE
                     'properties', json_build_object(
                         'number', number, 'name', name,
                         'label_point', ST_AsGeoJSON(ST_PointOnSurface(geom), 6)::json->'coordinates'),
-                    'geometry', ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(geom, %s)), 6)::json
+                    'geometry', ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(geom, %s)), %s)::json
                 ) ORDER BY number), '[]'::json)
             )::text
             FROM {area_model._meta.db_table} WHERE layer_version_id = %s
+              AND (%s::float8 IS NULL OR geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326))
             """,
-            [version.pk, version.name, kind, version.licence or version.source, tolerance, version.pk],
+            [
+                version.pk,
+                version.name,
+                kind,
+                version.licence or version.source,
+                tolerance,
+                digits,
+                version.pk,
+                *((within[0], *within) if within else (None, None, None, None, None)),
+            ],
         )
         return str(cur.fetchone()[0])
 
@@ -68,10 +85,25 @@ def streets_along_geojson(wkts: list[str], metres: float, limit: int = 3 * MAX_S
         f"({near})",
         [v for w in wkts for v in (w, metres)],
         limit,
+        merged=True,
     )
 
 
-def _streets(box_sql: str, box_params: list[Any], near_sql: str, near_params: list[Any], limit: int) -> str:
+# A tablet's map: one feature per street name (its edges merged), simplified to about a metre, 5 decimals.
+MERGED_FEATURES = """
+    (SELECT json_agg(json_build_object('type', 'Feature', 'properties', json_build_object('name', name),
+        'geometry', g)) FROM (
+        SELECT name, ST_AsGeoJSON(ST_Simplify(ST_LineMerge(ST_Collect(geom)), 0.00001), 5)::json AS g
+        FROM edges GROUP BY name) m)"""
+EDGE_FEATURES = """
+    (SELECT json_agg(json_build_object('type', 'Feature',
+        'properties', json_build_object('name', name, 'class', street_class, 'network', layer_version_id),
+        'geometry', ST_AsGeoJSON(geom, 6)::json)) FROM edges)"""
+
+
+def _streets(
+    box_sql: str, box_params: list[Any], near_sql: str, near_params: list[Any], limit: int, merged: bool = False
+) -> str:
     table = StreetEdge._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
@@ -100,10 +132,7 @@ def _streets(box_sql: str, box_params: list[Any], near_sql: str, near_params: li
                 'networks', (SELECT COALESCE(json_agg(json_build_object(
                     'id', id, 'name', name, 'attribution', report->>'attribution',
                     'approximate', COALESCE((report->>'approximate')::bool, false))), '[]'::json) FROM chosen),
-                'features', COALESCE((SELECT json_agg(json_build_object(
-                    'type', 'Feature',
-                    'properties', json_build_object('name', name, 'class', street_class, 'network', layer_version_id),
-                    'geometry', ST_AsGeoJSON(geom, 6)::json)) FROM edges), '[]'::json)
+                'features', COALESCE({MERGED_FEATURES if merged else EDGE_FEATURES}, '[]'::json)
             )::text
             """,
             [*box_params, *near_params, limit],

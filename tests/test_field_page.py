@@ -31,6 +31,7 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing (make test installs it)"),
 ]
 TABLET = {"width": 1024, "height": 768}
+PORTRAIT = {"width": 768, "height": 1024}
 PHONE = {"width": 390, "height": 844}
 SHOTS = Path("/tmp/gis311-field")
 
@@ -118,7 +119,9 @@ def complete(page: Any, stop_id: str, photo: Path, note: str) -> None:
     page.click("#act-save")
 
 
-@pytest.mark.parametrize("tablet_context", [TABLET, PHONE], indirect=True, ids=["tablet", "phone"])
+@pytest.mark.parametrize(
+    "tablet_context", [TABLET, PORTRAIT, PHONE], indirect=True, ids=["tablet", "tablet-portrait", "phone"]
+)
 def test_a_crew_works_offline_and_the_queue_drains_when_signal_returns(
     todays_route, sign_in_link, photo, sms_folder, tablet_context, live_server
 ):
@@ -129,7 +132,9 @@ def test_a_crew_works_offline_and_the_queue_drains_when_signal_returns(
     assert "Crew Alpha" in page.inner_text("#crew-name")
     ids = stops_in_page(page)
     assert len(ids) >= 3 and page.locator(".leaflet-marker-icon.stop-pin").count() == len(ids)
-    assert page.locator("#map path").count() >= 2  # the route line and the streets around it, from our host
+    # The route line, then the streets and the ward around it (the route's map, from our own host).
+    page.wait_for_function("() => document.querySelectorAll('#map path').length >= 3")
+    page.wait_for_function("() => document.getElementById('last-sync').textContent.startsWith('synced')")
     width = page.locator(f"#stop-{ids[0]} .act-completed").bounding_box()
     assert width["height"] >= 48 and width["width"] >= 48  # gloves
 
@@ -148,12 +153,17 @@ def test_a_crew_works_offline_and_the_queue_drains_when_signal_returns(
     assert stops_in_page(page) == ids
     assert page.get_attribute(f"#stop-{ids[0]}", "data-status") == "completed"
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"offline-{page.viewport_size['width']}.png"))
+    page.screenshot(path=str(SHOTS / f"offline-{page.viewport_size['width']}x{page.viewport_size['height']}.png"))
 
     tablet_context.set_offline(False)
     page.evaluate("() => window.dispatchEvent(new Event('online'))")
     page.wait_for_function("() => document.body.dataset.queue === '0'", timeout=30000)
-    page.screenshot(path=str(SHOTS / f"synced-{page.viewport_size['width']}.png"))
+    # The crew's own photos come back with the route, as signed links the page can show.
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('.photos img')];"
+        " return imgs.length === 2 && imgs.every(i => i.complete && i.naturalWidth > 0); }"
+    )
+    page.screenshot(path=str(SHOTS / f"synced-{page.viewport_size['width']}x{page.viewport_size['height']}.png"))
 
     def check() -> None:
         stops = {str(s.pk): s for s in Stop.objects.filter(pk__in=[int(i) for i in ids[:3]]).select_related("request")}
@@ -200,6 +210,26 @@ def test_a_re_plan_while_offline_is_shown_and_nothing_done_is_lost(
         assert request.status == Status.COMPLETED
 
     in_thread(check)
+    assert tablet_context.foreign == []
+
+
+def test_a_revoked_tablet_is_signed_out_at_its_next_sync_and_keeps_its_work(
+    todays_route, sign_in_link, photo, tablet_context, live_server
+):
+    page = tablet_context.new_page()
+    page.goto(f"{live_server.url}/field/#signin={sign_in_link}")
+    page.wait_for_function("() => document.body.dataset.stops > 0")
+    tablet_context.set_offline(True)
+    complete(page, stops_in_page(page)[0], photo, "Done before the tablet was lost")
+    page.wait_for_function("() => document.body.dataset.queue === '1'")
+    in_thread(lambda: DeviceSignIn.objects.get().token.revoke())  # the office revokes the tablet
+    tablet_context.set_offline(False)
+    page.evaluate("() => window.dispatchEvent(new Event('online'))")
+    page.wait_for_selector("#notice.bad")
+    notice = page.inner_text("#notice")
+    assert "revoked" in notice and "1 update(s) are kept on this tablet" in notice
+    assert page.inner_text("#queue") == "1 update waiting"
+    assert page.locator(".act-completed:enabled").count() == 0  # no acting while signed out
     assert tablet_context.foreign == []
 
 

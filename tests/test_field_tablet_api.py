@@ -94,7 +94,8 @@ def test_the_route_map_carries_the_streets_along_the_route_and_the_wards(plan, a
     body = area.json()
     names = {f["properties"]["name"] for f in body["streets"]["features"]}
     assert len(body["streets"]["features"]) > 10 and any(n.startswith("Row") for n in names)
-    assert {str(f["properties"]["number"]) for f in body["wards"]["features"]} == {"1", "2"}
+    # The wards the route's area touches (the whole route lies in ward 1, tens of kilometres from ward 2).
+    assert {str(f["properties"]["number"]) for f in body["wards"]["features"]} == {"1"}
     assert body["streets"]["networks"][0]["attribution"]  # ODbL: the attribution travels with the streets
 
 

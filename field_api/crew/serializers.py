@@ -74,6 +74,7 @@ class RouteStopSerializer(serializers.Serializer):
     reporters = serializers.IntegerField(help_text="Callers: the request and each of its duplicates.")
     notes = serializers.ListField(child=serializers.CharField(), help_text="Notes from dispatch.")
     photos = PhotoLinkSerializer(many=True)
+    reporter_photo = serializers.CharField(help_text="A photo the reporter linked when filing (a URL), or ''.")
 
 
 class CrewRouteSerializer(serializers.Serializer):

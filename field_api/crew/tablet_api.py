@@ -97,8 +97,14 @@ class RouteMap(CrewAPIView):
             shapes.append(route.geometry.wkt)
         empty = {"type": "FeatureCollection", "networks": [], "features": []}
         streets = json.loads(streets_along_geojson(shapes, settings.FIELD_MAP_CORRIDOR_M)) if shapes else empty
+        pad = settings.FIELD_MAP_CORRIDOR_M / 111_000 * 2
+        xs = [p.x for p in points] + ([route.geometry.extent[0], route.geometry.extent[2]] if route.geometry else [])
+        ys = [p.y for p in points] + ([route.geometry.extent[1], route.geometry.extent[3]] if route.geometry else [])
+        box = (min(xs) - pad, min(ys) - pad, max(xs) + pad, max(ys) + pad) if xs else None
         try:
-            wards = json.loads(outlines_geojson("wards", route.plan.service_date))
+            wards = json.loads(
+                outlines_geojson("wards", route.plan.service_date, tolerance=0.0001, within=box, digits=5)
+            )
         except LayerNotLoaded:
             wards = None
         response = Response({"streets": streets, "wards": wards})

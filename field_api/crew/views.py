@@ -118,6 +118,7 @@ def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
         "reporters": 1 + getattr(s, "n_duplicates", 0),  # every caller: the request and each duplicate (on the stop)
         "notes": s.flags,
         "photos": photos,
+        "reporter_photo": r.media_url,
     }
 
 

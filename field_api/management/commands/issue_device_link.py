@@ -51,5 +51,6 @@ class Command(BaseCommand):
             crew, about = crew_or_none, ""
         link, raw = DeviceSignIn.issue(crew, opts["name"], hours=settings.FIELD_SIGN_IN_HOURS)
         url = sign_in_url(f"{settings.SITE_URL.rstrip('/')}/field/", raw)
-        self.stdout.write(f"crew tablet sign-in for {crew.name}{about}, once, until {link.expires_at:%Y-%m-%d %H:%M}:")
+        until = timezone.localtime(link.expires_at)
+        self.stdout.write(f"crew tablet sign-in for {crew.name}{about}, once, until {until:%Y-%m-%d %H:%M}:")
         self.stdout.write(f"  {url}")

@@ -153,6 +153,7 @@
           if (summary) kv.set("changes", summary).then(function () { showChanges(summary); });
         }
         state.route = route;
+        render();  // the list and the route line now; the streets and wards follow when they arrive
         return Promise.all([kv.set("route", route), kv.set("etag", etag)]).then(function () { return pullMap(route); });
       });
     }, function () { throw new Stop("offline"); });
@@ -163,6 +164,7 @@
       if (!resp.ok) return null;
       return resp.json().then(function (data) {
         state.map = { route: route.route, version: route.version, data: data };
+        drawMap();
         return kv.set("map", state.map);
       });
     });
@@ -352,6 +354,12 @@
       (s.notes && s.notes.length ? "<div class='notes'>Dispatch: " + esc(s.notes.join("; ")) + "</div>" : "") +
       "<div class='photos'></div><div class='actions'></div>";
     var photos = li.querySelector(".photos");
+    if (/^https?:\/\//.test(s.reporter_photo || "")) {  // the reporter's own photo: a link (it is not our file)
+      var a = document.createElement("a");
+      a.href = s.reporter_photo; a.target = "_blank"; a.rel = "noopener noreferrer"; a.className = "reporter-photo";
+      a.textContent = "Reporter's photo";
+      photos.appendChild(a);
+    }
     (s.photos || []).forEach(function (p) {
       var img = document.createElement("img");
       img.src = p.thumbnail; img.alt = p.stage + " photo"; img.loading = "lazy";
@@ -427,10 +435,14 @@
       labels = L.layerGroup();
       var best = {};
       m.streets.features.forEach(function (f) {
-        var name = f.properties.name, c = f.geometry.coordinates;
-        if (!name || !c || c.length < 2) return;
-        var len = Math.abs(c[0][0] - c[c.length - 1][0]) + Math.abs(c[0][1] - c[c.length - 1][1]);
-        if (!best[name] || best[name].len < len) best[name] = { len: len, at: c[Math.floor(c.length / 2)], c: c };
+        var name = f.properties.name, g = f.geometry;
+        if (!name || !g) return;
+        var parts = g.type === "MultiLineString" ? g.coordinates : [g.coordinates];
+        parts.forEach(function (c) {
+          if (!c || c.length < 2) return;
+          var len = Math.abs(c[0][0] - c[c.length - 1][0]) + Math.abs(c[0][1] - c[c.length - 1][1]);
+          if (!best[name] || best[name].len < len) best[name] = { len: len, at: c[Math.floor(c.length / 2)], c: c };
+        });
       });
       Object.keys(best).forEach(function (name) {
         var b = best[name], mid = b.c.length > 2 ? b.at : [(b.c[0][0] + b.c[1][0]) / 2, (b.c[0][1] + b.c[1][1]) / 2];
