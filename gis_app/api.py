@@ -129,6 +129,12 @@ class RequestSerializer(serializers.ModelSerializer):
         """Whoever may not see reporter contact data reads descriptions and notes masked, and no record of who
         looked at contact data (the view passes `contact` when the reader holds view_reporter_contact)."""
         data = super().to_representation(instance)
+        if not self.context.get("contact") and instance.service_type.sensitive:
+            # A sensitive type's text is for the staff who handle it, not for every role that can read requests.
+            data["description"] = "[withheld: sensitive request type]"
+            data["attributes"] = {}
+            data["history"] = [{**e, "note": ""} for e in data.get("history", []) if e.get("verb") != "contact_viewed"]
+            return data
         if not self.context.get("contact"):
             data["description"] = mask_personal(data.get("description") or "")
             data["history"] = [

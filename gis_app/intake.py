@@ -159,11 +159,13 @@ def create_request(
         raise IntakeError("description", f"is at most {DESCRIPTION_MAX} characters; got {len(data.description)}")
     if stype.location_required and data.location is None:
         raise IntakeError("location", f"{stype.name} needs a location (a pin, an address or cross streets)")
-    if data.anonymous and not stype.anonymous_allowed:
+    # A type that keeps no reporter identity makes every report anonymous, whatever the caller gave.
+    anonymous = data.anonymous or stype.force_anonymous
+    if anonymous and not stype.anonymous_allowed and not stype.force_anonymous:
         raise IntakeError("anonymous", f"{stype.name} cannot be reported anonymously")
-    if data.notify_via == NotifyVia.EMAIL and not data.reporter_email:
+    if not anonymous and data.notify_via == NotifyVia.EMAIL and not data.reporter_email:
         raise IntakeError("reporter_email", "is needed to send updates by email")
-    if data.notify_via == NotifyVia.SMS and not data.reporter_phone:
+    if not anonymous and data.notify_via == NotifyVia.SMS and not data.reporter_phone:
         raise IntakeError("reporter_phone", "is needed to send updates by text message")
     attributes = validate_attributes(stype, data.attributes)
     requested_at = data.requested_at or timezone.now()
@@ -176,11 +178,11 @@ def create_request(
         description=data.description,
         attributes=attributes,
         channel=data.channel,
-        reporter_name="" if data.anonymous else data.reporter_name,
-        reporter_email="" if data.anonymous else data.reporter_email,
-        reporter_phone="" if data.anonymous else data.reporter_phone,
-        anonymous=data.anonymous,
-        notify_via=NotifyVia.NONE if data.anonymous else data.notify_via,
+        reporter_name="" if anonymous else data.reporter_name,
+        reporter_email="" if anonymous else data.reporter_email,
+        reporter_phone="" if anonymous else data.reporter_phone,
+        anonymous=anonymous,
+        notify_via=NotifyVia.NONE if anonymous else data.notify_via,
         requested_at=requested_at,
         external_id=data.external_id,
         media_url=data.media_url[:1000],

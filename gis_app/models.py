@@ -49,9 +49,17 @@ class ServiceType(models.Model):
     sla_kind = models.CharField(max_length=20, choices=SlaKind.choices, default=SlaKind.BUSINESS_HOURS)
     sla_amount = models.FloatField(default=40, help_text="Business hours or calendar days, per sla_kind.")
     sla_text = models.CharField(max_length=300, blank=True, help_text="What residents are told to expect.")
+    sla_basis = models.CharField(
+        max_length=300, blank=True, help_text="Where the SLA comes from (staff only, never shown to residents)."
+    )
     location_required = models.BooleanField(default=True)
     anonymous_allowed = models.BooleanField(default=True)
     sensitive = models.BooleanField(default=False, help_text="Never shown publicly.")
+    force_anonymous = models.BooleanField(
+        default=False,
+        help_text="Keep no reporter identity for this type (e.g. a report about a neighbour): every report is "
+        "anonymous, whatever the caller gives.",
+    )
     required_skill = models.CharField(max_length=60, blank=True)
     expected_minutes = models.PositiveIntegerField(default=30)
     dedup_radius_m = models.FloatField(default=50)

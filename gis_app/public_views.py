@@ -6,12 +6,13 @@ import json
 
 from django.contrib.gis.geos import Polygon
 from django.core import signing
+from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from gis_app.choices import Status
+from gis_app.choices import OPEN_STATUSES, Status
 from gis_app.intake import reopen_as_follow_up
 from gis_app.models import ServiceRequest, SurveyAnswer
 from gis_app.notifications import read_survey_token
@@ -67,7 +68,37 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
             status=404,
         )
     history = [(e.at, PUBLIC_VERBS[e.verb]) for e in req.events.filter(public=True) if e.verb in PUBLIC_VERBS]
-    return render(request, "gis_app/track_detail.html", {"req": req, "history": history})
+    # A report merged into another follows that issue: its status, its expected date, its completion.
+    issue = req.parent if req.parent_id and req.parent and not req.parent.service_type.sensitive else req
+    completion = issue.events.filter(verb="complete").order_by("at", "id").last()
+    context = {
+        "req": req,
+        "issue": issue,
+        "history": history,
+        "open": issue.status in OPEN_STATUSES,
+        "completion": completion,
+        "proof": bool(completion and _proof_name(completion.new)),
+        "location": [round(issue.location.x, 6), round(issue.location.y, 6)] if issue.location else None,
+    }
+    return render(request, "gis_app/track_detail.html", context)
+
+
+def _proof_name(facts: dict[str, object]) -> str:
+    """The completion's after photo (its stored name), from the audit event."""
+    proof = facts.get("proof_photo")
+    return proof if isinstance(proof, str) else ""
+
+
+def track_proof(request: HttpRequest, ticket: str) -> FileResponse:
+    """The photo a crew took as proof of completion, shown on the public track page (never a before photo)."""
+    req = ServiceRequest.objects.filter(ticket=ticket, service_type__sensitive=False).first()
+    completion = req.events.filter(verb="complete").order_by("at", "id").last() if req else None
+    name = _proof_name(completion.new) if completion else ""
+    if not name or not default_storage.exists(name):
+        raise Http404("no completion photo for this request")
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_gis",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     # Our apps, in import order: layers <- gis_app <- routing <- field_api.
     "layers",
@@ -156,6 +157,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# After signing in, each role lands on its own page (gis_app.views.start); after signing out, the city map.
+LOGIN_REDIRECT_URL = "start"
+LOGOUT_REDIRECT_URL = "home"
+
 LANGUAGE_CODE = "en-us"
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
 TIME_ZONE = os.environ.get("CITY_TIME_ZONE", "America/Chicago")
@@ -185,6 +190,9 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "gis311 API",
+    # /api/docs/: Swagger UI from our own host (no CDN), its start-up script a file (the CSP allows no inline).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "DESCRIPTION": "311 service requests, layers, crew dispatch and Open311 GeoReport v2.",
     "VERSION": "0.1.0",
     # One name per choice set, so clients see the same enum wherever it appears.

@@ -126,6 +126,8 @@ def apply(
     new: dict[str, Any] = {"status": current.status, **(details or {})}
     if verb == "mark_duplicate":
         new["parent"] = current.parent.ticket if current.parent else None
+    if verb == "complete" and proof_photo:
+        new["proof_photo"] = proof_photo  # the after photo the track page shows as proof
     event = record(current, verb, by=by, actor_label=actor_label, old={"status": old_status}, new=new, note=note)
     on_event(current, verb, event, attachment=proof_photo)
     return current

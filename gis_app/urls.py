@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from gis_app import public_views, two_factor, views
 
@@ -12,9 +12,12 @@ urlpatterns = [
     path("intake/", views.intake, name="intake"),
     path("track/", public_views.track, name="track"),
     path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
+    path("track/<str:ticket>/proof.jpg", public_views.track_proof, name="track-proof"),
     path("survey/<str:token>/", public_views.survey, name="survey"),
     path("requests/open.geojson", public_views.requests_geojson, name="open-requests"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("start/", views.start, name="start"),
     path("", include("layers.urls")),
     path("", include("gis_app.api_urls")),
     # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).

@@ -2,7 +2,7 @@
 
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from gis_app.choices import Channel, NotifyVia
 from gis_app.middleware import refusal
@@ -22,6 +22,22 @@ def intake(request: HttpRequest) -> HttpResponse:
     return render(
         request, "gis_app/intake.html", {"types": types, "channels": Channel.choices, "notify": NotifyVia.choices}
     )
+
+
+@login_required
+def start(request: HttpRequest) -> HttpResponse:
+    """Where signing in lands: the page of the signed-in role (intake for clerks, dispatch for dispatchers, the
+    admin for administrators), else the city map."""
+    user = request.user
+    if user.is_superuser:
+        return redirect("admin:index")
+    if user.has_perm("routing.change_routeplan"):
+        return redirect("routing:dispatch")
+    if user.has_perm("gis_app.add_servicerequest"):
+        return redirect("intake")
+    if user.is_staff:
+        return redirect("admin:index")
+    return redirect("home")
 
 
 def api_not_found(request: HttpRequest) -> HttpResponse:

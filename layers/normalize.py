@@ -70,6 +70,7 @@ class ParsedAddress:
     cross: ParsedStreet | None = None  # an intersection's second street
     postcode: str = ""
     unused: str = ""  # text the parse did not use (not the address, not this city's place/state/ZIP tail)
+    other_place: str = ""  # a town named in the tail that is not this city ("…, Evanston")
 
     @property
     def is_intersection(self) -> bool:
@@ -154,6 +155,7 @@ def parse(text: str, city: str = "") -> ParsedAddress:
         street=street,
         postcode=str(tags.get("ZipCode", "")),
         unused=_unused(tags, city),
+        other_place=_other_place(tags, city, raw),
     )
 
 
@@ -292,6 +294,22 @@ STATES = set(
     "WISCONSIN",
     "WYOMING",
 }
+
+
+def _other_place(tags: dict[str, str], city: str, raw: str) -> str:
+    """The place name of the tail when it names a town other than this city (it is outside the city). A town
+    is written as one ("…, Evanston", or with a state or ZIP after it); stray words the parser happened to
+    call a place ("1 N State St; DROP TABLE …") stay unused text instead."""
+    value = str(tags.get("PlaceName", ""))
+    place = " ".join(re.sub(r"[^\w\s]", " ", value).split())
+    if not place or not city or place.upper() == " ".join(city.upper().split()):
+        return ""
+    written_as_town = re.search(r",\s*" + re.escape(value.strip()), raw) is not None
+    state = " ".join(re.sub(r"[^\w\s]", " ", str(tags.get("StateName", ""))).upper().split())
+    zipcode = re.fullmatch(r"\d{5}(-\d{4})?", str(tags.get("ZipCode", "")).strip()) is not None
+    if not written_as_town and state not in STATES and not zipcode:
+        return ""
+    return place.title()
 
 
 def _unused(tags: dict[str, str], city: str) -> str:

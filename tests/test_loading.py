@@ -163,7 +163,8 @@ def test_assumptions_set_slas_from_observed_close_times(two_square_wards, chicag
     pothole = ServiceType.objects.get(code="phf")
     # Closed potholes took 24 h and 12 h: the 80th percentile is 21.6 h = 0.9 days.
     assert pothole.sla_amount == pytest.approx(0.9) and pothole.expected_minutes == 45
-    assert "Assumption" in pothole.sla_text
+    # Residents are told what to expect; where the figure came from is a staff note (issue 20).
+    assert pothole.sla_text == "Usually done within 22 hours." and "Assumption" in pothole.sla_basis
     assert ServiceType.objects.get(code="slo").sla_amount == 7  # one closed row: too few, default
     assert report.holidays == 1
     assert apply_assumptions(assumptions).sla_from_data == report.sla_from_data  # idempotent

@@ -265,13 +265,14 @@ class EventBatch(CrewAPIView):
         items = request.data.get("events") if isinstance(request.data, dict) else None
         if not isinstance(items, list) or not 1 <= len(items) <= BATCH_MAX:
             return error(f'expected {{"events": [...]}} with 1 to {BATCH_MAX} events', 400)
-        stop_ids = {i.get("stop") for i in items if isinstance(i, dict)}
+        # Stop ids are whole numbers; anything else (a list, an object) is that event's 404, never a crash.
+        stop_ids = {i.get("stop") for i in items if isinstance(i, dict) and type(i.get("stop")) is int}
         refs = {
             ref.id: ref
             for ref in (
                 StopRef(*row)
                 for row in Stop.objects.filter(
-                    pk__in=[s for s in stop_ids if isinstance(s, int)],
+                    pk__in=list(stop_ids),
                     route__crew=self.device.crew_id,
                     route__plan__status__in=VISIBLE_PLANS,
                 ).values_list(*STOP_FIELDS)
@@ -282,7 +283,8 @@ class EventBatch(CrewAPIView):
             if not isinstance(item, dict):
                 results.append({"status": 400, **error_body("each event must be an object", 400)})
                 continue
-            ref = refs.get(item.get("stop"))  # type: ignore[arg-type]
+            stop_id = item.get("stop")
+            ref = refs.get(stop_id) if type(stop_id) is int else None
             if ref is None:
                 results.append({"id": item.get("id"), "status": 404, **error_body("no such stop", 404, field="stop")})
                 continue

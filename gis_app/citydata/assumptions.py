@@ -55,14 +55,16 @@ def apply_assumptions(path: Path) -> AssumptionsReport:
         if len(observed) >= min_rows:
             hours = max(floor_h, float(np.percentile(observed, pct)))
             st.sla_amount = round(hours / 24, 3)
-            st.sla_text = (
+            st.sla_text = f"Usually done within {_human(hours)}."
+            st.sla_basis = (
                 f"Assumption: {int(pct)}% of these were closed within {_human(hours)} in the City's "
                 f"data ({len(observed)} requests)."
             )
             report.sla_from_data[st.code] = st.sla_amount
         else:
             st.sla_amount = default_days
-            st.sla_text = f"Assumption: within {default_days:g} days (too little history for this type)."
+            st.sla_text = f"Usually done within {default_days:g} days."
+            st.sla_basis = f"Assumption: within {default_days:g} days (too little history for this type)."
             report.sla_default.append(st.code)
         st.expected_minutes = int(minutes.get(st.name, minutes.get("default", st.expected_minutes)))
         st.required_skill = skills.get(st.name, st.required_skill)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 
 import numpy as np
 from django.conf import settings
@@ -25,6 +26,7 @@ from layers.geocoding.index import index
 from layers.geocoding.names import _street_keys, _wider_keys, _zip_near
 from layers.grid import GridError
 from layers.lookup import wards_at
+from layers.models import CommunityArea
 from layers.normalize import ParsedAddress, parse
 
 
@@ -340,8 +342,13 @@ def geocode_many(texts: list[str]) -> list[Result]:
                     "(e.g. '1234 N Ashland Ave' or 'Clark & Division')",
                 )
             )
+        elif parsed.other_place and not _local_place(parsed.other_place):
+            out.append(_outside_city(_address(idx, parsed, text), parsed.other_place))
         else:
-            out.append(_with_unused_text(_address(idx, parsed, text), parsed.unused))
+            unused = parsed.unused
+            if parsed.other_place:  # a part of the city named in the tail is used, not stray text
+                unused = " ".join(re.sub(re.escape(parsed.other_place), " ", unused, flags=re.IGNORECASE).split())
+            out.append(_with_unused_text(_address(idx, parsed, text), unused))
     located = [r for r in out if r.lon is not None and r.lat is not None]
     if located:
         wards = assign_wards(located)
@@ -356,6 +363,28 @@ def assign_wards(results: list[Result], on: dt.date | None = None) -> list[int |
     """The ward of each located result (one set-based lookup; the map in force `on` a date, default today).
     A corner on the city limit lies on the boundary line itself: layers.lookup's one edge rule places it."""
     return wards_at([point_from_lonlat(r.lon, r.lat) for r in results], on=on)
+
+
+def _local_place(place: str) -> bool:
+    """A place name that is part of the city (one of its community areas, "…, Lincoln Park"), not another town."""
+    return CommunityArea.objects.filter(name__iexact=place).exists()
+
+
+def _outside_city(found: Result, place: str) -> Result:
+    """An address in another town ("1 Main St, Evanston") is not placed: the answer says it is outside the
+    city, and names the nearest match in the city only as a suggestion the caller may confirm."""
+    city = settings.CITY_NAME
+    suggestion = []
+    if found.address and found.lon is not None:
+        suggestion = [{"address": found.address, "lon": found.lon, "lat": found.lat, "suggestion": True}]
+    hint = f"; in {city}, the nearest match is {found.address} (a suggestion, not placed)" if suggestion else ""
+    return Result(
+        found.input,
+        "outside_city",
+        "none",
+        candidates=suggestion,
+        message=f"{place} is outside {city}: only addresses in {city} can be placed{hint}",
+    )
 
 
 def _with_unused_text(found: Result, unused: str) -> Result:

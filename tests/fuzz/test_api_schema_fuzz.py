@@ -120,4 +120,5 @@ def test_no_generated_request_gets_a_server_error(role, gunicorn, crews, tmp_pat
     print(f"\n--- {role} ---\n{tail}")
     summary = re.findall(r"(\d+) generated", out)
     assert summary, f"schemathesis printed no summary:\n{tail}"
-    assert run.returncode == 0, f"server errors for {role}:\n{tail}"
+    server_log = (tmp_path / "gunicorn.log").read_text()[-6000:] if (tmp_path / "gunicorn.log").exists() else ""
+    assert run.returncode == 0, f"server errors for {role}:\n{tail}\n--- the server's log ---\n{server_log}"

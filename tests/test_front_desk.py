@@ -1,0 +1,205 @@
+"""The front desk (issue 20), in part: signing in lands on the role's own page, every page can reach the others
+and sign out, and the API's documentation is a readable page served from our own host.
+Actors: Ines the intake clerk, Dana the dispatcher, a resident reading the API docs."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.test import Client
+from PIL import Image
+
+from gis_app.intake import IntakeData, create_request
+from gis_app.transitions import apply, complete_with_duplicates
+from layers.coords import point_from_lonlat
+from tests.test_pages import CHROMIUM, browser, page  # noqa: F401  (the browser fixtures)
+
+PASSWORD = "pw-for-tests-only"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("who", "lands"), [("intake_clerk", "/intake/"), ("dispatcher", "/dispatch/")])
+def test_signing_in_lands_on_the_roles_own_page(who, lands, request):  # type: ignore[no-untyped-def]
+    request.getfixturevalue(who)
+    signed_in = Client().post("/accounts/login/", {"username": who, "password": PASSWORD}, follow=True)
+    assert signed_in.redirect_chain[-1][0] == lands and signed_in.status_code == 200
+    assert all("/accounts/profile/" not in url for url, _ in signed_in.redirect_chain)
+
+
+@pytest.mark.django_db
+def test_every_staff_page_links_the_others_and_signs_out(intake_clerk, dispatcher, two_square_wards):
+    clerk = Client()
+    clerk.force_login(intake_clerk)
+    html = clerk.get("/intake/").content.decode()
+    assert 'href="/track/"' in html and 'href="/"' in html and 'id="sign-out"' in html
+    assert 'href="/dispatch/"' not in html  # a clerk is not shown what she may not open
+    office = Client()
+    office.force_login(dispatcher)
+    html = office.get("/dispatch/").content.decode()
+    assert 'href="/intake/"' not in html and 'href="/field/links/"' in html and 'id="sign-out"' in html
+    out = office.post("/accounts/logout/")
+    assert out.status_code == 302 and out["Location"] == "/"
+    assert office.get("/dispatch/").status_code == 302  # signed out: back to the sign-in html
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_the_api_documentation_is_a_page_served_from_our_host(page, live_server):  # noqa: F811
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(live_server.url + "/")
+    page.click("text=API")
+    page.wait_for_selector(".opblock-summary-path")  # Swagger UI drew the operations
+    assert page.url.endswith("/api/docs/") and "gis311 API" in page.inner_text("body")
+    assert page.locator(".opblock-summary-path", has_text="/api/crew/route/").count() >= 1
+    page.screenshot(path="/tmp/gis311-api-docs.png")
+    assert violations == [] and page.foreign_requests == []
+
+
+# ---- the public track page ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rosas_pothole_done_and_sams_duplicate(two_square_wards, pothole, settings, tmp_path):  # type: ignore[no-untyped-def]
+    """Rosa's pothole, completed by a crew with a note and an after photo; Sam's later call joined to it."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    pothole.sla_text, pothole.sla_basis = "Usually done within 2 days.", "Assumption: 80% closed within 2 days"
+    pothole.save()
+    rosa = create_request(
+        IntakeData(
+            service_code="pothole",
+            location=point_from_lonlat(0.5, 0.5),
+            attributes={"where": "curb"},
+            address="10 Main St",
+        )
+    )
+    sam = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+    )
+    apply(sam, "mark_duplicate", parent=rosa, actor_label="test")
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 24), "green").save(buf, "JPEG")
+    name = default_storage.save("stop-photos/test/after.jpg", ContentFile(buf.getvalue()))
+    complete_with_duplicates(rosa, note="Filled with hot asphalt", photos=1, proof_photo=name, actor_label="crew")
+    return rosa, sam
+
+
+@pytest.mark.django_db
+def test_the_track_page_shows_no_staff_notes_and_the_completion_proof(rosas_pothole_done_and_sams_duplicate):
+    rosa, _ = rosas_pothole_done_and_sams_duplicate
+    html = Client().get(f"/track/{rosa.ticket}/").content.decode()
+    assert "Assumption" not in html
+    assert "Filled with hot asphalt" in html and f'src="/track/{rosa.ticket}/proof.jpg"' in html
+    assert 'id="where-map"' in html and "10 Main St" in html
+    assert 'id="expected"' not in html  # completed: no date in the future
+    photo = Client().get(f"/track/{rosa.ticket}/proof.jpg")
+    assert photo.status_code == 200 and b"".join(photo.streaming_content)[:2] == b"\xff\xd8"
+
+
+@pytest.mark.django_db
+def test_a_duplicates_ticket_leads_to_the_issue_it_joined(rosas_pothole_done_and_sams_duplicate):
+    rosa, sam = rosas_pothole_done_and_sams_duplicate
+    html = Client().get(f"/track/{sam.ticket}/").content.decode()
+    assert f'href="/track/{rosa.ticket}/"' in html and "was joined to issue" in html
+    assert "Filled with hot asphalt" in html and f"/track/{rosa.ticket}/proof.jpg" in html
+    assert 'id="expected"' not in html
+
+
+@pytest.mark.django_db
+def test_a_request_with_no_completion_has_no_proof_photo(two_square_wards, pothole):
+    open_one = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+    )
+    assert Client().get(f"/track/{open_one.ticket}/proof.jpg").status_code == 404
+    assert 'id="expected"' in Client().get(f"/track/{open_one.ticket}/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_resident_follows_a_duplicate_to_its_issue_and_sees_the_photo(
+    rosas_pothole_done_and_sams_duplicate,
+    page,  # noqa: F811
+    live_server,
+):
+    rosa, sam = rosas_pothole_done_and_sams_duplicate
+    page.goto(f"{live_server.url}/track/")
+    page.fill("#ticket", sam.ticket)
+    page.click("button[type=submit]")
+    page.click("#issue-link")
+    page.wait_for_function("() => { const i = document.getElementById('proof'); return i && i.naturalWidth > 0; }")
+    page.wait_for_selector("body[data-map-ready='1']")
+    assert page.url.endswith(f"/track/{rosa.ticket}/") and "Filled with hot asphalt" in page.inner_text("body")
+    page.screenshot(path="/tmp/gis311-track-duplicate.png")
+    assert page.foreign_requests == []
+
+
+# ---- sensitive types ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def report_about_a_neighbour(two_square_wards, streets_dept):  # type: ignore[no-untyped-def]
+    from gis_app.models import ServiceType
+
+    ServiceType.objects.create(
+        code="neighbour",
+        name="Concern about a neighbour",
+        department=streets_dept,
+        sensitive=True,
+        force_anonymous=True,
+    )
+    return create_request(
+        IntakeData(
+            service_code="neighbour",
+            location=point_from_lonlat(0.5, 0.5),
+            description="The man at number 12 leaves his children alone at night",
+            reporter_name="Nosy Parker",
+            reporter_phone="+13125550199",
+            notify_via="sms",
+        )
+    )
+
+
+@pytest.mark.django_db
+def test_a_type_that_keeps_no_identity_files_every_report_anonymously(report_about_a_neighbour):
+    report = report_about_a_neighbour
+    assert report.anonymous and report.reporter_name == "" and report.reporter_phone == ""
+    assert report.notify_via == "none" and not report.subscriptions.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["crew_alpha", "alderman_ward_2", "planner"])
+def test_roles_without_contact_rights_cannot_read_a_sensitive_description(report_about_a_neighbour, role, request):  # type: ignore[no-untyped-def]
+    from tests.conftest import _user
+
+    user = request.getfixturevalue(role) if role != "planner" else _user("planner", "planner")
+    reader = Client()
+    reader.force_login(user)
+    body = reader.get(f"/api/requests/{report_about_a_neighbour.ticket}/").json()
+    assert "children" not in body["description"] and body["description"].startswith("[withheld")
+
+
+@pytest.mark.django_db
+def test_the_clerk_handling_it_reads_the_sensitive_description(report_about_a_neighbour, intake_clerk):
+    clerk = Client()
+    clerk.force_login(intake_clerk)
+    body = clerk.get(f"/api/requests/{report_about_a_neighbour.ticket}/").json()
+    assert "children alone" in body["description"]
+
+
+# ---- addresses outside the city ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_address_in_another_town_is_said_to_be_outside_the_city(street_grid, settings):
+    from layers.geocoding import geocode
+
+    settings.CITY_NAME = "Gridville"
+    outside = geocode("1 Row 1, Evanston").as_dict()
+    assert outside["status"] == "outside_city" and outside["lon"] is None
+    assert outside["message"].startswith("Evanston is outside Gridville")
+    assert all(c["suggestion"] for c in outside["candidates"])  # a nearest city street only as a suggestion
+    at_home = geocode("Row 1 & Col 2, Gridville").as_dict()
+    assert at_home["status"] == "matched"
