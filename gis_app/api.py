@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -19,6 +20,7 @@ from gis_app.choices import Channel, LocatedBy, NotifyVia
 from gis_app.dedup import issue_counts
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
+from gis_app.placement import place_requests
 from gis_app.privacy import mask_personal
 from gis_app.tickets import TicketError, normalize_ticket
 from gis_app.transitions import (
@@ -31,6 +33,7 @@ from gis_app.transitions import (
 )
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.http import error
+from layers.lookup import LayerNotLoaded
 
 
 class HasPerm(permissions.BasePermission):
@@ -85,6 +88,7 @@ class EventSerializer(serializers.ModelSerializer):
 class RequestSerializer(serializers.ModelSerializer):
     service_code = serializers.CharField(source="service_type.code")
     department = serializers.CharField(source="department.code")
+    department_name = serializers.CharField(source="department.name", read_only=True)
     lon = serializers.SerializerMethodField()
     lat = serializers.SerializerMethodField()
     allowed_actions = serializers.SerializerMethodField()
@@ -110,6 +114,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "ward_number",
             "community_area_number",
             "department",
+            "department_name",
             "description",
             "attributes",
             "channel",
@@ -258,8 +263,29 @@ class CandidateList(APIView):
                 "window_days": stype.dedup_window_days,
                 "auto_link_at": stype.dedup_threshold,
                 "candidates": [c.as_dict() for c in found],
+                "goes_to": routing_preview(stype, point),
             }
         )
+
+
+def routing_preview(stype: ServiceType, point: Any) -> dict[str, Any] | None:
+    """Where a request filed now would go and when it would be due (the clerk can tell the caller), decided by
+    the same placement as filing (nothing is saved)."""
+    draft = ServiceRequest(service_type=stype, location=point, requested_at=timezone.now())
+    try:
+        placement = place_requests([draft], tickets=False)[0]
+    except LayerNotLoaded:
+        return None
+    if placement.ward is not None and not placement.ward.inside:
+        return None
+    due = timezone.localtime(draft.due_at) if draft.due_at else None
+    return {
+        "department": draft.department.name if draft.department_id else "",
+        "ward": draft.ward_number,
+        "due_at": due.isoformat() if due else None,
+        "due_text": f"{due:%a %-d %b, %H:%M}" if due else "",
+        "sla_text": stype.sla_text,
+    }
 
 
 def _sees_contact(request: Request) -> bool:

@@ -18,9 +18,30 @@ def home(request: HttpRequest) -> HttpResponse:
 @permission_required("gis_app.add_servicerequest", raise_exception=True)
 def intake(request: HttpRequest) -> HttpResponse:
     """Intake staff drop a pin, pick a type, see the issues the call may repeat, and file or attach the caller."""
-    types = ServiceType.objects.filter(active=True).order_by("group", "name")
+    types = list(ServiceType.objects.filter(active=True).prefetch_related("attributes").order_by("group", "name"))
+    # What the page needs to draw each type's questions and its anonymity rule (a JSON data block, not a script).
+    described = {
+        t.code: {
+            "name": t.name,
+            "anonymous_allowed": t.anonymous_allowed,
+            "force_anonymous": t.force_anonymous,
+            "attributes": [
+                {
+                    "code": a.code,
+                    "datatype": a.datatype,
+                    "required": a.required,
+                    "description": a.description,
+                    "values": a.values,
+                }
+                for a in t.attributes.all()
+            ],
+        }
+        for t in types
+    }
     return render(
-        request, "gis_app/intake.html", {"types": types, "channels": Channel.choices, "notify": NotifyVia.choices}
+        request,
+        "gis_app/intake.html",
+        {"types": types, "described": described, "channels": Channel.choices, "notify": NotifyVia.choices},
     )
 
 

@@ -203,3 +203,102 @@ def test_an_address_in_another_town_is_said_to_be_outside_the_city(street_grid, 
     assert all(c["suggestion"] for c in outside["candidates"])  # a nearest city street only as a suggestion
     at_home = geocode("Row 1 & Col 2, Gridville").as_dict()
     assert at_home["status"] == "matched"
+
+
+# ---- the intake page on a live call (Playwright) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def rosas_pothole_open(two_square_wards, pothole):  # type: ignore[no-untyped-def]
+    """An open pothole at (0.5, 0.5); the type links repeats from a low score (a strong match is likely)."""
+    pothole.dedup_radius_m, pothole.dedup_threshold = 250_000, 0.1
+    pothole.save()
+    return create_request(
+        IntakeData(
+            service_code="pothole",
+            location=point_from_lonlat(0.5, 0.5),
+            attributes={"where": "curb"},
+            description="Deep hole",
+        )
+    )
+
+
+def clerk_page(page, live_server):  # type: ignore[no-untyped-def]  # noqa: F811
+    page.goto(live_server.url + "/intake/")
+    page.fill("#id_username", "intake_clerk")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_selector("body[data-map-ready='1']")
+
+
+def click_at(page, fx: float, fy: float) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+
+
+def requests_filed() -> int:
+    from gis_app.models import ServiceRequest
+
+    return ServiceRequest.objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_failed_address_look_up_never_files_at_the_old_pin(intake_clerk, rosas_pothole_open, page, live_server):  # noqa: F811
+    clerk_page(page, live_server)
+    assert page.input_value("#service_code") == ""  # the page asks for the type; it does not pick the first
+    page.select_option("#service_code", "pothole")
+    assert page.get_attribute("#attr-where", "required") is not None  # the type's own question, required
+    click_at(page, 0.25, 0.5)
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    page.wait_for_selector("#goes-to:not([hidden])")
+    assert "Goes to Streets and Sanitation" in page.inner_text("#goes-to") and "due" in page.inner_text("#goes-to")
+    page.fill("#address", "99999 Nowhere Blvd")
+    page.click("#find")
+    page.wait_for_function("() => document.getElementById('lat').value === ''")  # the old pin is gone
+    page.fill("#description", "Hole by the bus stop")
+    page.click("#file")
+    page.wait_for_selector("#problem")
+    assert "Drop the pin" in page.inner_text("#problem")
+    click_at(page, 0.3, 0.5)  # the clerk drops the pin again, then the caller corrects the address
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    page.fill("#address", "12 Other St")
+    page.click("#file")
+    page.wait_for_selector("text=The address was changed after the pin was placed")
+    page.screenshot(path="/tmp/gis311-intake-stale-pin.png")
+    assert page.foreign_requests == []
+    from tests.test_field_page import in_thread
+
+    assert in_thread(requests_filed) == 1  # only Rosa's
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_strong_repeat_is_warned_about_and_the_form_clears_after_filing(
+    intake_clerk,
+    rosas_pothole_open,
+    page,  # noqa: F811
+    live_server,
+):
+    clerk_page(page, live_server)
+    page.select_option("#service_code", "pothole")
+    click_at(page, 0.25, 0.5)
+    page.wait_for_selector(".cand.strong")
+    page.click("#file")
+    page.wait_for_selector("#problem")  # the description is asked for before anything is filed
+    page.fill("#description", "Same hole, getting bigger")
+    page.select_option("#attr-where", "lane")
+    page.click("#file")
+    page.wait_for_selector(f"text=This looks like {rosas_pothole_open.ticket}")
+    page.click("#file")  # the clerk files it anyway
+    page.wait_for_selector("#ticket")
+    ticket = page.inner_text("#ticket")
+    assert ticket != rosas_pothole_open.ticket and "Streets and Sanitation" in page.inner_text("#result")
+    spelled = page.inner_text("#spelled").split()  # read back letter by letter: "J" is "Juliett", digits stay
+    dash = "\u2013"
+    assert len(spelled) == len(ticket)
+    assert all(w[0] == ch or (ch == "-" and w == dash) for w, ch in zip(spelled, ticket, strict=True))
+    assert page.input_value("#service_code") == "" and page.input_value("#description") == ""
+    assert page.input_value("#lat") == "" and ticket not in page.inner_text("#candidates")
+    page.screenshot(path="/tmp/gis311-intake-filed.png")
+    assert page.foreign_requests == []

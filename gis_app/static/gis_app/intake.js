@@ -7,22 +7,72 @@
   gis311.basemap(map, el.dataset.basemap, { fill: true }).then(function (b) { map.fitBounds(b.getBounds()); document.body.dataset.mapReady = "1"; });
   gis311.streets(map, el.dataset.streets, 15);
   var pin = null, shown = L.layerGroup().addTo(map);
+  var types = JSON.parse(document.getElementById("types-data").textContent);
+  // The text the pin was placed for: a request is filed where the clerk last typed or clicked, never at an
+  // older pin (a changed address must be found again, or the pin dropped again).
+  var placedFor = null, strong = [], confirmedNew = false;
+  function typed() { return document.getElementById("address").value.trim(); }
   function payload(extra) {
-    var data = {}; new FormData(form).forEach(function (v, k) { if (k !== "csrfmiddlewaretoken" && v !== "") data[k] = v; });
+    var data = { attributes: {} };
+    new FormData(form).forEach(function (v, k) {
+      if (k === "csrfmiddlewaretoken" || v === "") return;
+      if (k.indexOf("attr:") === 0) { data.attributes[k.slice(5)] = v; return; }
+      data[k] = v;
+    });
+    data.anonymous = document.getElementById("anonymous").checked;
     return Object.assign(data, extra || {});
+  }
+  function clearPin() {
+    if (pin) { pin.remove(); pin = null; }
+    document.getElementById("lon").value = ""; document.getElementById("lat").value = "";
+    document.getElementById("where").value = ""; placedFor = null;
+  }
+  // The type's own questions (its Open311 attributes), drawn when the type is chosen; required ones required.
+  function drawAttributes() {
+    var box = document.getElementById("attributes"), t = types[document.getElementById("service_code").value];
+    box.innerHTML = "";
+    if (!t) return;
+    t.attributes.forEach(function (a) {
+      var label = document.createElement("label"), input;
+      label.textContent = a.description + (a.required ? " *" : "") + " ";
+      if (a.datatype === "singlevaluelist" || a.datatype === "multivaluelist") {
+        input = document.createElement("select");
+        input.appendChild(new Option("Choose…", ""));
+        a.values.forEach(function (v) { input.appendChild(new Option(v.name, v.key)); });
+      } else {
+        input = document.createElement(a.datatype === "text" ? "textarea" : "input");
+        if (a.datatype === "number") input.type = "number";
+        if (a.datatype === "datetime") input.type = "datetime-local";
+      }
+      input.name = "attr:" + a.code; input.required = a.required; input.id = "attr-" + a.code;
+      label.appendChild(input); box.appendChild(label);
+    });
+    var anon = document.getElementById("anonymous"), note = document.getElementById("anonymity-note");
+    anon.disabled = t.force_anonymous || !t.anonymous_allowed;
+    anon.checked = t.force_anonymous || (anon.checked && t.anonymous_allowed);
+    note.hidden = !(t.force_anonymous || !t.anonymous_allowed);
+    note.textContent = t.force_anonymous ? t.name + " keeps no caller identity: the report is filed anonymously." :
+      t.name + " cannot be reported anonymously.";
   }
   function refresh() {
     var lon = document.getElementById("lon").value, lat = document.getElementById("lat").value;
     if (!lon) return;
     var q = "?service_code=" + encodeURIComponent(document.getElementById("service_code").value) + "&lon=" + lon + "&lat=" + lat +
             "&address=" + encodeURIComponent(document.getElementById("address").value);
+    if (!document.getElementById("service_code").value) return;
     fetch(el.dataset.candidates + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
       shown.clearLayers();
+      var goes = document.getElementById("goes-to");
+      goes.hidden = !d.goes_to;
+      if (d.goes_to) goes.textContent = "Goes to " + d.goes_to.department + " · due " + d.goes_to.due_text +
+        (d.goes_to.sla_text ? " (" + d.goes_to.sla_text + ")" : "");
+      strong = (d.candidates || []).filter(function (c) { return c.score >= d.auto_link_at; });
+      confirmedNew = false;
       if (!d.candidates) { list.innerHTML = "<p class='msg err'>" + gis311.esc(d.detail) + "</p>"; return; }
       if (!d.candidates.length) { list.textContent = "No open issue of this type within " + d.radius_m + " m."; return; }
       list.innerHTML = "";
       d.candidates.forEach(function (c) {
-        var div = document.createElement("div"); div.className = "cand";
+        var div = document.createElement("div"); div.className = "cand" + (c.score >= d.auto_link_at ? " strong" : "");
         div.innerHTML = "<b>" + gis311.esc(c.ticket) + "</b> " + gis311.esc(c.status) + " · score " + gis311.esc(c.score) +
           "<br><small>" + gis311.esc(c.reasons.join("; ")) + "</small><br>";
         var btn = document.createElement("button"); btn.type = "button"; btn.textContent = "Attach caller to " + c.ticket;
@@ -35,6 +85,7 @@
     document.getElementById("lon").value = latlng.lng.toFixed(6); document.getElementById("lat").value = latlng.lat.toFixed(6);
     document.getElementById("where").value = latlng.lat.toFixed(5) + ", " + latlng.lng.toFixed(5);
     if (pin) pin.remove(); pin = L.circleMarker(latlng, { radius: 7, color: "#c0392b" }).addTo(map);
+    placedFor = typed();
     refresh();
     // What is here, read back from the city's layers: the nearest address, the ward, a ward line close by.
     var here = document.getElementById("here");
@@ -56,8 +107,12 @@
         out.textContent = d.address + " (" + d.kind + ", ward " + d.ward + ")";
         place(L.latLng(d.lat, d.lon)); map.setView([d.lat, d.lon], Math.max(map.getZoom(), 16));
       } else if (d.status === "ambiguous") {
+        clearPin();
         out.textContent = "Which one? " + d.candidates.map(function (c) { return c.address; }).join(" / ");
-      } else { out.textContent = d.message || d.detail || "not found"; }
+      } else {
+        clearPin();  // the earlier pin is not where this address is: nothing is filed until the place is known
+        out.textContent = (d.message || d.detail || "not found") + " — drop the pin on the map, or correct the address.";
+      }
     });
   });
   // As the clerk types: completions from the city's own street layer (a datalist the browser shows).
@@ -76,9 +131,36 @@
       });
     }, 250);
   });
-  document.getElementById("service_code").addEventListener("change", refresh);
+  document.getElementById("service_code").addEventListener("change", function () { drawAttributes(); refresh(); });
   document.getElementById("address").addEventListener("change", refresh);
+  var NATO = { A: "Alfa", B: "Bravo", C: "Charlie", D: "Delta", E: "Echo", F: "Foxtrot", G: "Golf", H: "Hotel",
+    I: "India", J: "Juliett", K: "Kilo", L: "Lima", M: "Mike", N: "November", O: "Oscar", P: "Papa", Q: "Quebec",
+    R: "Romeo", S: "Sierra", T: "Tango", U: "Uniform", V: "Victor", W: "Whiskey", X: "X-ray", Y: "Yankee", Z: "Zulu" };
+  // The ticket read back to the caller, letter by letter ("7 Kilo Quebec 2 – …").
+  function spell(ticket) {
+    return String(ticket).split("").map(function (ch) { return ch === "-" ? "–" : NATO[ch] || ch; }).join(" ");
+  }
+  function when(iso) {
+    return iso ? new Date(iso).toLocaleString([], { weekday: "short", day: "numeric", month: "short",
+                                                    hour: "2-digit", minute: "2-digit" }) : "";
+  }
+  function problem(text) { result.innerHTML = "<p class='msg err' id='problem'>" + gis311.esc(text) + "</p>"; }
   function submit(extra) {
+    var attaching = extra && extra.duplicate_of;
+    if (!document.getElementById("service_code").value) return problem("Choose the type first.");
+    if (!document.getElementById("lat").value) return problem("Drop the pin on the map, or find the address, first.");
+    if (placedFor !== null && typed() && typed() !== placedFor) {
+      return problem("The address was changed after the pin was placed: press 'Find on the map', or drop the pin again.");
+    }
+    if (!attaching) {
+      if (!document.getElementById("description").value.trim()) return problem("Write what the caller reports (description).");
+      if (!form.checkValidity()) { form.reportValidity(); return; }
+      if (strong.length && !confirmedNew) {
+        confirmedNew = true;
+        return problem("This looks like " + strong[0].ticket + ", a few metres away (score " + strong[0].score +
+          "): attach the caller to it, or press 'File a new request' again to file it anyway.");
+      }
+    }
     fetch(el.dataset.create, { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value },
       body: JSON.stringify(payload(extra)) }).then(function (r) { return r.json().then(function (d) { return [r.status, d]; }); })
@@ -86,11 +168,16 @@
         var d = x[1];
         if (x[0] !== 201) { result.innerHTML = "<p class='msg err'>" + gis311.esc(d.detail) + "</p>"; return; }
         var html = "<p class='msg'>Filed <b id='ticket'>" + gis311.esc(d.ticket) + "</b> (ward " + gis311.esc(d.ward_number) +
-          ", due " + gis311.esc(d.due_at) + ")";
+          ", " + gis311.esc(d.department_name) + ", due " + gis311.esc(when(d.due_at)) + ")" +
+          "<br><small id='spelled'>" + gis311.esc(spell(d.ticket)) + "</small>";
         if (d.duplicate_of) html += ", attached to <b id='parent'>" + gis311.esc(d.duplicate_of) + "</b>: " +
           gis311.esc(d.counts.raw_requests) + " reports, " + gis311.esc(d.counts.reporters) + " callers";
         result.innerHTML = html + ".</p>";
-        refresh();
+        // Ready for the next call: the form, the pin, the questions and the repeats are cleared.
+        form.reset(); clearPin(); drawAttributes(); shown.clearLayers(); strong = []; confirmedNew = false;
+        list.textContent = "Drop a pin to see open issues nearby.";
+        document.getElementById("goes-to").hidden = true; document.getElementById("found").textContent = "";
+        document.getElementById("here").textContent = ""; document.getElementById("here").className = "";
       });
   }
   form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
