@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Max
 
 from gis_app.choices import SlaKind
 from gis_app.models import Holiday, StormMode
@@ -70,28 +69,38 @@ def due_at(
     service_type: Any,
     requested_at: dt.datetime,
     calendar: BusinessCalendar | None = None,
-    storms: list[tuple[int, dt.datetime, dt.datetime, float]] | None = None,
+    storms: list[tuple[int, dt.datetime, dt.datetime, float, list[int]]] | None = None,
+    ward: int | None = None,
 ) -> dt.datetime:
-    """When the city promises to be done, storms included.
+    """When the city promises to be done, storms included (a storm limited to some wards counts only there).
 
-    `storms` (type id, start, end, hours) lets a bulk loader read the storm table once.
+    `storms` (type id, start, end, hours, wards) lets a bulk loader read the storm table once.
     """
     if service_type.sla_kind == SlaKind.CALENDAR_DAYS:
         base = requested_at + dt.timedelta(days=service_type.sla_amount)
     else:
         base = (calendar or BusinessCalendar.from_settings()).add_business_hours(requested_at, service_type.sla_amount)
     if storms is None:
-        extension = StormMode.objects.filter(
-            service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
-        ).aggregate(hours=Max("extension_hours"))["hours"]
-    else:
-        extension = max((h for tid, a, b, h in storms if tid == service_type.pk and a <= requested_at < b), default=0)
+        storms = [
+            (service_type.pk, s.starts_at, s.ends_at, s.extension_hours, list(s.wards or []))
+            for s in StormMode.objects.filter(
+                service_types=service_type, starts_at__lte=requested_at, ends_at__gt=requested_at
+            )
+        ]
+    extension = max(
+        (
+            h
+            for tid, a, b, h, wards in storms
+            if tid == service_type.pk and a <= requested_at < b and (not wards or ward in wards)
+        ),
+        default=0,
+    )
     return base + dt.timedelta(hours=extension or 0)
 
 
-def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float]]:
+def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float, list[int]]]:
     return [
-        (t.pk, s.starts_at, s.ends_at, s.extension_hours)
+        (t.pk, s.starts_at, s.ends_at, s.extension_hours, list(s.wards or []))
         for s in StormMode.objects.prefetch_related("service_types")
         for t in s.service_types.all()
     ]

@@ -278,6 +278,9 @@ class StormMode(models.Model):
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()
     extension_hours = models.FloatField(help_text="Added to the due date of each affected request.")
+    wards = models.JSONField(
+        default=list, blank=True, help_text="Ward numbers it covers, e.g. [1, 2, 32]; empty: the whole city."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

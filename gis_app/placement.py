@@ -65,7 +65,7 @@ def place_requests(requests: Sequence[Any], *, tickets: bool = True) -> list[Pla
         req.ward_layer_id = ward.layer_version_id if ward is not None and ward.inside else None
         req.community_area_number = area
         req.department, why = rules.choose(req.service_type, req.ward_number, req.community_area_number)
-        req.due_at = due_at(req.service_type, req.requested_at, calendar, storms)
+        req.due_at = due_at(req.service_type, req.requested_at, calendar, storms, ward=req.ward_number)
         if tickets:
             req.ticket = fresh[i]
         placed.append(Placement(ward, why))

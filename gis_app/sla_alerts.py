@@ -80,6 +80,7 @@ def declare_storm(
     ends_at: dt.datetime,
     extension_hours: float,
     *,
+    wards: list[int] | None = None,
     by: Any = None,
 ) -> Any:
     """Storm mode: requests of these types filed in [starts_at, ends_at) get `extension_hours` more.
@@ -95,15 +96,18 @@ def declare_storm(
             starts_at=starts_at,
             ends_at=ends_at,
             extension_hours=extension_hours,
+            wards=sorted(set(wards or [])),
             created_by=by if getattr(by, "pk", None) else None,
         )
         storm.service_types.set(service_types)
         affected = ServiceRequest.objects.open().filter(
             service_type__in=service_types, requested_at__gte=starts_at, requested_at__lt=ends_at
         )
+        if wards:
+            affected = affected.filter(ward_number__in=wards)
         for req in affected.select_for_update():
             old = req.due_at
-            req.due_at = due_at(req.service_type, req.requested_at)
+            req.due_at = due_at(req.service_type, req.requested_at, ward=req.ward_number)
             req.version += 1
             req.save(update_fields=["due_at", "version", "updated_at"])
             record(

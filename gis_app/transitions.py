@@ -255,7 +255,7 @@ def change_type(
     }
     current.service_type = service_type
     current.department, why = choose_department(service_type, current.ward_number, current.community_area_number)
-    current.due_at = due_at(service_type, current.requested_at)
+    current.due_at = due_at(service_type, current.requested_at, ward=current.ward_number)
     current.version += 1
     current.save()
     record(
@@ -270,6 +270,37 @@ def change_type(
             "due_at": current.due_at.isoformat(),
         },
         note=why,
+    )
+    return current
+
+
+@transaction.atomic
+def assign_department(
+    request: ServiceRequest,
+    department: Any,
+    *,
+    by: Any = None,
+    actor_label: str = "",
+    note: str = "",
+    expected_version: int | None = None,
+) -> ServiceRequest:
+    """Send a request to another department than its type and place decide (a staff override, audited)."""
+    current = ServiceRequest.objects.select_for_update().select_related("department").get(pk=request.pk)
+    _check_version(current, expected_version)
+    if current.department_id == department.pk:
+        return current
+    old = {"department": current.department.code}
+    current.department = department
+    current.version += 1
+    current.save()
+    record(
+        current,
+        "department_changed",
+        by=by,
+        actor_label=actor_label,
+        old=old,
+        new={"department": department.code},
+        note=note or "sent to another department by staff",
     )
     return current
 

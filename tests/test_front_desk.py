@@ -4,12 +4,14 @@ Actors: Ines the intake clerk, Dana the dispatcher, a resident reading the API d
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
 from gis_app.intake import IntakeData, create_request
@@ -301,4 +303,118 @@ def test_a_strong_repeat_is_warned_about_and_the_form_clears_after_filing(
     assert page.input_value("#service_code") == "" and page.input_value("#description") == ""
     assert page.input_value("#lat") == "" and ticket not in page.inner_text("#candidates")
     page.screenshot(path="/tmp/gis311-intake-filed.png")
+    assert page.foreign_requests == []
+
+
+# ---- corrections go through the domain verbs ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_clerk_moves_a_filed_request_and_it_is_re_routed_and_audited(intake_clerk, rosas_pothole_open, streets_dept):
+    from gis_app.models import Department, DepartmentRule
+
+    water = Department.objects.create(code="water", name="Water")
+    DepartmentRule.objects.create(service_type=rosas_pothole_open.service_type, ward_number=2, department=water)
+    clerk = Client()
+    clerk.force_login(intake_clerk)
+    moved = clerk.post(
+        f"/api/requests/{rosas_pothole_open.ticket}/edit/",
+        {"version": rosas_pothole_open.version, "lon": "1.5", "lat": "0.5"},
+        content_type="application/json",
+    )
+    assert moved.status_code == 200, moved.content
+    body = moved.json()
+    assert body["ward_number"] == 2 and body["department"] == "water"
+    assert [e["verb"] for e in body["history"]][-1] == "relocated"
+    stale = clerk.post(
+        f"/api/requests/{rosas_pothole_open.ticket}/edit/",
+        {"version": rosas_pothole_open.version, "lon": "0.5", "lat": "0.5"},
+        content_type="application/json",
+    )
+    assert stale.status_code == 409  # someone changed it since: reload first
+
+
+@pytest.mark.django_db
+def test_admin_edits_of_place_and_department_go_through_the_verbs(rosas_pothole_open, streets_dept):
+    from django.contrib.auth import get_user_model
+
+    from gis_app.models import Department
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
+    water = Department.objects.create(code="water", name="Water")
+    office = Client()
+    office.force_login(admin_user)
+    url = f"/admin/gis_app/servicerequest/{rosas_pothole_open.pk}/change/"
+    form = office.get(url).context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, list | dict)}
+    data.update(
+        {
+            "service_type": rosas_pothole_open.service_type.pk,
+            "department": water.pk,
+            "location": '{"type": "Point", "coordinates": [0.6, 0.5]}',
+            "attributes": '{"where": "curb"}',
+            "description": "Deep hole, now by the school",
+            "events-TOTAL_FORMS": "0",
+            "events-INITIAL_FORMS": "0",
+        }
+    )
+    data = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in data.items()}
+    office.post(url, data)
+    rosas_pothole_open.refresh_from_db()
+    verbs = list(rosas_pothole_open.events.values_list("verb", flat=True))
+    assert {"relocated", "department_changed", "edited"} <= set(verbs), verbs
+    assert rosas_pothole_open.department == water and rosas_pothole_open.location.x == pytest.approx(0.6)
+    assert office.get("/admin/gis_app/servicerequest/add/").status_code == 403  # filed at intake, never here
+
+
+@pytest.mark.django_db
+def test_a_storm_declared_in_the_admin_re_dates_open_work_in_its_wards(rosas_pothole_open, pothole):
+    from django.contrib.auth import get_user_model
+
+    admin_user = get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
+    office = Client()
+    office.force_login(admin_user)
+    before = rosas_pothole_open.due_at
+    start = rosas_pothole_open.requested_at - dt.timedelta(hours=1)
+    end = rosas_pothole_open.requested_at + dt.timedelta(hours=1)
+    local = timezone.localtime
+    for wards, extended in (("[2]", False), ("[1]", True)):
+        office.post(
+            "/admin/gis_app/stormmode/add/",
+            {
+                "name": f"Snow in {wards}",
+                "service_types": [pothole.pk],
+                "wards": wards,
+                "starts_at_0": local(start).strftime("%Y-%m-%d"),
+                "starts_at_1": local(start).strftime("%H:%M:%S"),
+                "ends_at_0": local(end).strftime("%Y-%m-%d"),
+                "ends_at_1": local(end).strftime("%H:%M:%S"),
+                "extension_hours": "24",
+            },
+        )
+        rosas_pothole_open.refresh_from_db()
+        assert (rosas_pothole_open.due_at > before) is extended, wards
+    assert rosas_pothole_open.due_at - before == dt.timedelta(hours=24)
+    assert rosas_pothole_open.events.filter(verb="due_date_extended").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_clerk_corrects_the_pin_of_a_request_just_filed(intake_clerk, two_square_wards, pothole, page, live_server):  # noqa: F811
+    clerk_page(page, live_server)
+    page.select_option("#service_code", "pothole")
+    page.select_option("#attr-where", "curb")
+    click_at(page, 0.25, 0.5)  # ward 1
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    page.fill("#description", "Hole at the corner")
+    page.click("#file")
+    page.wait_for_selector("#ticket")
+    assert "ward 1" in page.inner_text("#result")
+    page.click("#edit-filed")
+    page.wait_for_selector("#editing:not([hidden])")
+    click_at(page, 0.75, 0.5)  # the caller meant the other side of the line: ward 2
+    page.click("#save-edit")
+    page.wait_for_selector("#edited")
+    assert "ward 2" in page.inner_text("#edited")
+    page.screenshot(path="/tmp/gis311-intake-corrected.png")
     assert page.foreign_requests == []

@@ -173,6 +173,10 @@
         if (d.duplicate_of) html += ", attached to <b id='parent'>" + gis311.esc(d.duplicate_of) + "</b>: " +
           gis311.esc(d.counts.raw_requests) + " reports, " + gis311.esc(d.counts.reporters) + " callers";
         result.innerHTML = html + ".</p>";
+        var edit = document.createElement("button"); edit.type = "button"; edit.id = "edit-filed";
+        edit.textContent = "Correct this request (pin, address, type)";
+        edit.onclick = function () { startEdit(d); };
+        result.appendChild(edit);
         // Ready for the next call: the form, the pin, the questions and the repeats are cleared.
         form.reset(); clearPin(); drawAttributes(); shown.clearLayers(); strong = []; confirmedNew = false;
         list.textContent = "Drop a pin to see open issues nearby.";
@@ -180,5 +184,43 @@
         document.getElementById("here").textContent = ""; document.getElementById("here").className = "";
       });
   }
-  form.addEventListener("submit", function (e) { e.preventDefault(); submit(); });
+  form.addEventListener("submit", function (e) { e.preventDefault(); if (!editing) submit(); });
+
+  // Correcting a filed request (a caller who misspoke): the same form, saved through the edit verbs, which
+  // re-route and re-date it and write the audit trail. Only what changed is sent.
+  var editing = null;
+  function startEdit(d) {
+    editing = d;
+    document.getElementById("service_code").value = d.service_code; drawAttributes();
+    document.getElementById("address").value = d.address || "";
+    if (d.lat !== null) place(L.latLng(d.lat, d.lon));
+    var bar = document.getElementById("editing");
+    bar.hidden = false; document.getElementById("file").hidden = true;
+    bar.querySelector("span").textContent = "Correcting " + d.ticket + ": move the pin, correct the address or change the type, then save.";
+  }
+  function stopEdit() {
+    editing = null; document.getElementById("editing").hidden = true; document.getElementById("file").hidden = false;
+    form.reset(); clearPin(); drawAttributes(); shown.clearLayers();
+    list.textContent = "Drop a pin to see open issues nearby.";
+  }
+  document.getElementById("cancel-edit").addEventListener("click", stopEdit);
+  document.getElementById("save-edit").addEventListener("click", function () {
+    var body = { version: editing.version }, lon = document.getElementById("lon").value, lat = document.getElementById("lat").value;
+    if (lon && (Number(lon).toFixed(6) !== Number(editing.lon).toFixed(6) || Number(lat).toFixed(6) !== Number(editing.lat).toFixed(6))) {
+      body.lon = lon; body.lat = lat;
+    }
+    if (typed() !== (editing.address || "")) body.address = typed();
+    var code = document.getElementById("service_code").value;
+    if (code && code !== editing.service_code) body.service_code = code;
+    fetch(el.dataset.edit.replace("TICKET", editing.ticket), { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value },
+      body: JSON.stringify(body) }).then(function (r) { return r.json().then(function (d) { return [r.status, d]; }); })
+      .then(function (x) {
+        var d = x[1];
+        if (x[0] !== 200) return problem(d.detail);
+        stopEdit();
+        result.innerHTML = "<p class='msg' id='edited'>Saved " + gis311.esc(d.ticket) + ": ward " + gis311.esc(d.ward_number) +
+          ", " + gis311.esc(d.department_name) + ", due " + gis311.esc(when(d.due_at)) + ".</p>";
+      });
+  });
 })();
