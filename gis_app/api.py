@@ -18,7 +18,7 @@ from gis_app import dedup
 from gis_app.audit import record
 from gis_app.choices import Channel, LocatedBy, NotifyVia
 from gis_app.dedup import issue_counts
-from gis_app.intake import IntakeData, IntakeError, create_request, locate
+from gis_app.intake import IntakeData, IntakeError, Located, create_request, locate
 from gis_app.models import DESCRIPTION_MAX, RequestEvent, ServiceRequest, ServiceType
 from gis_app.placement import place_requests
 from gis_app.privacy import mask_personal
@@ -60,6 +60,12 @@ class IntakeSerializer(serializers.Serializer):
     lon = serializers.CharField(required=False, allow_blank=True, help_text="Longitude, WGS84 (omit for no place).")
     lat = serializers.CharField(required=False, allow_blank=True, help_text="Latitude, WGS84.")
     address = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    location_note = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=300,
+        help_text="Where the caller says it is, when no pin or address can be placed: filed 'location to confirm'.",
+    )
     located_by = serializers.ChoiceField(choices=LocatedBy.choices, default=LocatedBy.PIN)
     description = serializers.CharField(
         required=False, allow_blank=True, max_length=DESCRIPTION_MAX, help_text=f"At most {DESCRIPTION_MAX} characters."
@@ -111,6 +117,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "lat",
             "address",
             "located_by",
+            "location_note",
             "ward_number",
             "community_area_number",
             "department",
@@ -193,7 +200,10 @@ class RequestCreate(APIView):
         try:
             where = locate(d.get("lon"), d.get("lat"), d.get("address", ""), d["located_by"])
         except IntakeError as exc:
-            return _bad(exc.field, exc.message)
+            if not d.get("location_note", "").strip():
+                return _bad(exc.field, exc.message)
+            # The fallback after address, cross streets and pin: the caller's own words, placed later by staff.
+            where = Located(None, d.get("address", ""), LocatedBy.NONE)
         location, address, located_by = where.location, where.address, where.located_by
         data = IntakeData(
             service_code=d["service_code"],
@@ -208,6 +218,7 @@ class RequestCreate(APIView):
             reporter_phone=d.get("reporter_phone", ""),
             anonymous=d["anonymous"],
             notify_via=d["notify_via"],
+            location_note=d.get("location_note", ""),
         )
         parent = None
         if d.get("duplicate_of"):

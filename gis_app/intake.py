@@ -55,6 +55,7 @@ class IntakeData:
     requested_at: dt.datetime | None = None
     external_id: str = ""
     media_url: str = ""
+    location_note: str = ""  # free text when nothing could be placed: filed "location to confirm"
 
 
 def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dict[str, Any]:
@@ -157,8 +158,12 @@ def create_request(
         ) from None
     if len(data.description) > DESCRIPTION_MAX:
         raise IntakeError("description", f"is at most {DESCRIPTION_MAX} characters; got {len(data.description)}")
-    if stype.location_required and data.location is None:
-        raise IntakeError("location", f"{stype.name} needs a location (a pin, an address or cross streets)")
+    if stype.location_required and data.location is None and not data.location_note.strip():
+        raise IntakeError(
+            "location",
+            f"{stype.name} needs a location: a pin, an address, cross streets, or where the caller says it is "
+            "(location_note, filed as 'location to confirm')",
+        )
     # A type that keeps no reporter identity makes every report anonymous, whatever the caller gave.
     anonymous = data.anonymous or stype.force_anonymous
     if anonymous and not stype.anonymous_allowed and not stype.force_anonymous:
@@ -174,6 +179,7 @@ def create_request(
         status=Status.OPEN,
         location=data.location,
         address=data.address[:300],
+        location_note=data.location_note.strip()[:300] if data.location is None else "",
         located_by=data.located_by if data.location is not None else LocatedBy.NONE,
         description=data.description,
         attributes=attributes,

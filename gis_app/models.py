@@ -126,6 +126,10 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
     def open(self) -> ServiceRequestQuerySet:
         return self.filter(status__in=OPEN_STATUSES)
 
+    def to_confirm(self) -> ServiceRequestQuerySet:
+        """Filed with only a free-text place: waiting for staff to place them (out of dispatch until then)."""
+        return self.open().filter(location__isnull=True).exclude(location_note="")
+
     def of_type(self, service_type: ServiceType) -> ServiceRequestQuerySet:
         return self.filter(service_type=service_type)
 
@@ -170,6 +174,12 @@ class ServiceRequest(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     location = models.PointField(srid=4326, null=True, blank=True, spatial_index=True, geography=False)
     address = models.CharField(max_length=300, blank=True)
+    location_note = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Where the caller said it is, when no pin or address could be placed ('behind the library on "
+        "Main'): the request waits in the 'location to confirm' queue, out of dispatch, until staff place it.",
+    )
     located_by = models.CharField(max_length=20, choices=LocatedBy.choices, default=LocatedBy.PIN)
     ward_number = models.PositiveIntegerField(null=True, blank=True, db_index=True)
     ward_layer = models.ForeignKey(

@@ -10,6 +10,7 @@ urlpatterns = [
     path("accounts/two-factor/", two_factor.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),  # staff sign-in for the dispatcher and other pages
     path("intake/", views.intake, name="intake"),
+    path("intake/to-confirm/", views.to_confirm, name="to-confirm"),
     path("track/", public_views.track, name="track"),
     path("track/<str:ticket>/", public_views.track_detail, name="track-detail"),
     path("track/<str:ticket>/proof.jpg", public_views.track_proof, name="track-proof"),

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 
 from gis_app.choices import Channel, NotifyVia
 from gis_app.middleware import refusal
-from gis_app.models import ServiceType
+from gis_app.models import ServiceRequest, ServiceType
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -41,7 +41,13 @@ def intake(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "gis_app/intake.html",
-        {"types": types, "described": described, "channels": Channel.choices, "notify": NotifyVia.choices},
+        {
+            "types": types,
+            "described": described,
+            "channels": Channel.choices,
+            "notify": NotifyVia.choices,
+            "to_confirm": ServiceRequest.objects.to_confirm().count(),
+        },
     )
 
 
@@ -59,6 +65,14 @@ def start(request: HttpRequest) -> HttpResponse:
     if user.is_staff:
         return redirect("admin:index")
     return redirect("home")
+
+
+@login_required
+@permission_required("gis_app.add_servicerequest", raise_exception=True)
+def to_confirm(request: HttpRequest) -> HttpResponse:
+    """The queue of requests filed with only the caller's words for a place: staff place each (audited)."""
+    waiting = ServiceRequest.objects.to_confirm().select_related("service_type").order_by("requested_at")[:500]
+    return render(request, "gis_app/to_confirm.html", {"waiting": waiting})
 
 
 def api_not_found(request: HttpRequest) -> HttpResponse:

@@ -418,3 +418,79 @@ def test_a_clerk_corrects_the_pin_of_a_request_just_filed(intake_clerk, two_squa
     assert "ward 2" in page.inner_text("#edited")
     page.screenshot(path="/tmp/gis311-intake-corrected.png")
     assert page.foreign_requests == []
+
+
+# ---- the last fallback: a place in the caller's words ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_request_with_only_a_described_place_waits_to_be_placed(intake_clerk, two_square_wards, pothole):
+    from gis_app.models import ServiceRequest
+    from routing.planning import dispatch_pool
+
+    clerk = Client()
+    clerk.force_login(intake_clerk)
+    refused = clerk.post(
+        "/api/requests/",
+        {"service_code": "pothole", "attributes": {"where": "curb"}, "description": "Big hole"},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400 and "location_note" in refused.json()["detail"]
+    filed = clerk.post(
+        "/api/requests/",
+        {
+            "service_code": "pothole",
+            "attributes": {"where": "curb"},
+            "description": "Big hole",
+            "address": "somewhere on Nowhere Blvd",
+            "location_note": "behind the library on Main",
+        },
+        content_type="application/json",
+    )
+    assert filed.status_code == 201, filed.content
+    body = filed.json()
+    assert body["lon"] is None and body["location_note"] == "behind the library on Main"
+    req = ServiceRequest.objects.get(ticket=body["ticket"])
+    assert list(ServiceRequest.objects.to_confirm()) == [req]
+    assert req not in dispatch_pool(pothole.department)  # no crew is sent to a place nobody knows
+    assert body["ticket"] in clerk.get("/intake/to-confirm/").content.decode()
+    placed = clerk.post(
+        f"/api/requests/{req.ticket}/edit/",
+        {"version": body["version"], "lon": "0.5", "lat": "0.5"},
+        content_type="application/json",
+    )
+    assert placed.status_code == 200 and placed.json()["ward_number"] == 1
+    assert not ServiceRequest.objects.to_confirm().exists()
+    assert req.events.filter(verb="relocated").exists()
+
+
+@pytest.fixture
+def described_only(two_square_wards, pothole):  # type: ignore[no-untyped-def]
+    return create_request(
+        IntakeData(
+            service_code="pothole",
+            attributes={"where": "curb"},
+            description="Hole",
+            location_note="behind the library on Main",
+        )
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_staff_place_a_request_from_the_locations_to_confirm_queue(intake_clerk, described_only, page, live_server):  # noqa: F811
+    clerk_page(page, live_server)
+    assert "Locations to confirm (1)" in page.inner_text("#to-confirm-link")
+    page.click("#to-confirm-link")
+    page.click(".place-it")
+    page.wait_for_selector("#editing:not([hidden])")
+    assert "behind the library on Main" in page.inner_text("#found")
+    page.wait_for_selector("body[data-map-ready='1']")
+    click_at(page, 0.25, 0.5)
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    page.click("#save-edit")
+    page.wait_for_selector("#edited")
+    assert "ward 1" in page.inner_text("#edited")
+    page.goto(live_server.url + "/intake/to-confirm/")
+    assert "Nothing waits for a location" in page.inner_text("#to-confirm")
+    assert page.foreign_requests == []

@@ -148,7 +148,10 @@
   function submit(extra) {
     var attaching = extra && extra.duplicate_of;
     if (!document.getElementById("service_code").value) return problem("Choose the type first.");
-    if (!document.getElementById("lat").value) return problem("Drop the pin on the map, or find the address, first.");
+    var note = document.getElementById("location_note").value.trim();
+    if (!document.getElementById("lat").value && !(note && !attaching)) {
+      return problem("Drop the pin on the map, find the address, or write where the caller says it is.");
+    }
     if (placedFor !== null && typed() && typed() !== placedFor) {
       return problem("The address was changed after the pin was placed: press 'Find on the map', or drop the pin again.");
     }
@@ -167,7 +170,8 @@
       .then(function (x) {
         var d = x[1];
         if (x[0] !== 201) { result.innerHTML = "<p class='msg err'>" + gis311.esc(d.detail) + "</p>"; return; }
-        var html = "<p class='msg'>Filed <b id='ticket'>" + gis311.esc(d.ticket) + "</b> (ward " + gis311.esc(d.ward_number) +
+        var html = "<p class='msg'>" + (d.location_note && d.lon === null ? "<b id='to-confirm'>Location to confirm</b>: " : "") +
+          "Filed <b id='ticket'>" + gis311.esc(d.ticket) + "</b> (ward " + gis311.esc(d.ward_number) +
           ", " + gis311.esc(d.department_name) + ", due " + gis311.esc(when(d.due_at)) + ")" +
           "<br><small id='spelled'>" + gis311.esc(spell(d.ticket)) + "</small>";
         if (d.duplicate_of) html += ", attached to <b id='parent'>" + gis311.esc(d.duplicate_of) + "</b>: " +
@@ -204,6 +208,16 @@
     list.textContent = "Drop a pin to see open issues nearby.";
   }
   document.getElementById("cancel-edit").addEventListener("click", stopEdit);
+  // Opened from the "locations to confirm" queue: load that request for placing.
+  var confirming = new URLSearchParams(location.search).get("confirm");
+  if (confirming) {
+    fetch(el.dataset.detail.replace("TICKET", encodeURIComponent(confirming)), { credentials: "same-origin" })
+      .then(function (r) { return r.json(); }).then(function (d) {
+        if (!d.ticket) return problem(d.detail || "no such request");
+        startEdit(d);
+        document.getElementById("found").textContent = "The caller said: " + (d.location_note || "");
+      });
+  }
   document.getElementById("save-edit").addEventListener("click", function () {
     var body = { version: editing.version }, lon = document.getElementById("lon").value, lat = document.getElementById("lat").value;
     if (lon && (Number(lon).toFixed(6) !== Number(editing.lon).toFixed(6) || Number(lat).toFixed(6) !== Number(editing.lat).toFixed(6))) {
