@@ -144,18 +144,8 @@ def locate(lon: Any = None, lat: Any = None, address: str = "", located_by: str 
     )
 
 
-@transaction.atomic
-def create_request(
-    data: IntakeData, *, by: Any = None, actor_label: str = "", link_duplicates: bool | None = None
-) -> ServiceRequest:
-    """File a request. With `link_duplicates` (default: settings.DEDUP_AUTO_LINK) a report that clears its type's
-    dedup threshold becomes a child of the issue it repeats, and its reporter hears when that one is fixed."""
-    try:
-        stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
-    except ServiceType.DoesNotExist:
-        raise IntakeError(
-            "service_code", f"unknown service type {data.service_code!r}; see GET /api/services/"
-        ) from None
+def _checked(stype: ServiceType, data: IntakeData) -> bool:
+    """Refuse what cannot be filed, saying what was expected; returns whether the report is anonymous."""
     if len(data.description) > DESCRIPTION_MAX:
         raise IntakeError("description", f"is at most {DESCRIPTION_MAX} characters; got {len(data.description)}")
     if stype.location_required and data.location is None and not data.location_note.strip():
@@ -172,6 +162,22 @@ def create_request(
         raise IntakeError("reporter_email", "is needed to send updates by email")
     if not anonymous and data.notify_via == NotifyVia.SMS and not data.reporter_phone:
         raise IntakeError("reporter_phone", "is needed to send updates by text message")
+    return anonymous
+
+
+@transaction.atomic
+def create_request(
+    data: IntakeData, *, by: Any = None, actor_label: str = "", link_duplicates: bool | None = None
+) -> ServiceRequest:
+    """File a request. With `link_duplicates` (default: settings.DEDUP_AUTO_LINK) a report that clears its type's
+    dedup threshold becomes a child of the issue it repeats, and its reporter hears when that one is fixed."""
+    try:
+        stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
+    except ServiceType.DoesNotExist:
+        raise IntakeError(
+            "service_code", f"unknown service type {data.service_code!r}; see GET /api/services/"
+        ) from None
+    anonymous = _checked(stype, data)
     attributes = validate_attributes(stype, data.attributes)
     requested_at = data.requested_at or timezone.now()
     req = ServiceRequest(
