@@ -19,6 +19,7 @@ demo-data: setup
 	$(PY) manage.py load_streets
 	$(PY) manage.py load_311
 	$(PY) manage.py load_assumptions
+	$(PY) manage.py load_knowledge
 	$(PY) manage.py load_crews
 	$(PY) manage.py learn_dedup
 	$(PY) manage.py replay_today

@@ -25,8 +25,10 @@ FIX_CITY = (
 def check_city_files(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Every CITY_* file exists and parses (TOML); the grid file only where the city has one."""
     errors: list[CheckMessage] = []
-    names = list(CITY_FILES) + (
-        ["CITY_GRID"] if settings.CITY_GRID_REQUIRED or Path(settings.CITY_GRID).exists() else []
+    names = (
+        list(CITY_FILES)
+        + (["CITY_KNOWLEDGE"] if Path(settings.CITY_KNOWLEDGE).exists() else [])
+        + (["CITY_GRID"] if settings.CITY_GRID_REQUIRED or Path(settings.CITY_GRID).exists() else [])
     )
     for name in names:
         path = Path(getattr(settings, name))

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.gis",
+    "django.contrib.postgres",
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
@@ -91,6 +92,7 @@ INSTALLED_APPS = [
     "layers",
     "gis_app",
     "gis_app.citydata",
+    "gis_app.knowledge",
     "routing",
     "field_api",
 ]
@@ -222,6 +224,8 @@ def _city_file(setting: str, name: str) -> Path:
 CITY_LAYER_MANIFEST = _city_file("CITY_LAYER_MANIFEST", "layers.toml")
 CITY_311_MAPPING = _city_file("CITY_311_MAPPING", "311_mapping.toml")
 CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
+# Knowledge-base articles for information calls (optional: a city may start with an empty knowledge base).
+CITY_KNOWLEDGE = _city_file("CITY_KNOWLEDGE", "knowledge.toml")
 CITY_STREETS_MANIFEST = _city_file("CITY_STREETS_MANIFEST", "streets.toml")
 # The address grid (house number → position) geocoding calibrates on the street layer (layers/grid.py). Optional:
 # a city without a numbered grid has no such file (unless CITY_GRID names one, which must then exist).

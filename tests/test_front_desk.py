@@ -494,3 +494,91 @@ def test_staff_place_a_request_from_the_locations_to_confirm_queue(intake_clerk,
     page.goto(live_server.url + "/intake/to-confirm/")
     assert "Nothing waits for a location" in page.inner_text("#to-confirm")
     assert page.foreign_requests == []
+
+
+# ---- answers for information calls ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def knowledge(pothole):  # type: ignore[no-untyped-def]
+    from gis_app.knowledge.models import Article
+
+    garbage = Article.objects.create(
+        title="Garbage collection days",
+        answer="Collection is weekly; the day is on the city's site.",
+        keywords=["trash", "pickup", "bins"],
+    )
+    holes = Article.objects.create(
+        title="Potholes: what happens after a report",
+        answer="A crew is routed to it; follow the ticket.",
+        keywords=["pothole", "road damage"],
+    )
+    holes.service_types.set([pothole])
+    return garbage, holes
+
+
+@pytest.mark.django_db
+def test_articles_are_found_by_words_and_despite_misspellings(knowledge):
+    from gis_app.knowledge.search import search
+
+    garbage, _ = knowledge
+    assert [a["title"] for a in search("when is garbage collected")][:1] == [garbage.title]  # stemmed words
+    misspelt = search("garbige")
+    assert misspelt and misspelt[0]["id"] == garbage.pk and misspelt[0]["matched_by"] == "spelling"
+    assert search("pothole")[0]["service_types"] == ["pothole"]
+    assert search("zzqx") == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_clerk_answers_an_information_call_and_it_is_counted(
+    intake_clerk,
+    two_square_wards,
+    knowledge,
+    page,  # noqa: F811
+    live_server,
+):
+    garbage, _ = knowledge
+    clerk_page(page, live_server)
+    page.fill("#kb-q", "garbige pickup day")
+    page.wait_for_selector(".kb-use")
+    assert garbage.title in page.inner_text("#kb-results")
+    page.click(".kb-use")
+    page.wait_for_selector("#kb-logged")
+    page.fill("#kb-q", "dog licence")
+    page.wait_for_selector("#kb-none")
+    page.click("#kb-none")
+    page.wait_for_selector("#kb-logged")
+    page.screenshot(path="/tmp/gis311-intake-knowledge.png")
+    assert page.foreign_requests == []
+
+    def report() -> list[dict]:  # type: ignore[type-arg]
+        from gis_app.knowledge.search import contacts_by_topic
+
+        return contacts_by_topic()
+
+    from tests.test_field_page import in_thread
+
+    topics = {t["topic"]: t for t in in_thread(report)}
+    assert topics[garbage.title]["contacts"] == 1 and topics["(no article fit)"]["unanswered"] == 1
+
+
+@pytest.mark.django_db
+def test_the_contacts_report_counts_by_topic_over_the_api(intake_clerk, knowledge):
+    garbage, _ = knowledge
+    clerk = Client()
+    clerk.force_login(intake_clerk)
+    for article in (garbage.pk, garbage.pk, None):
+        logged = clerk.post(
+            "/api/knowledge/contacts/", {"question": "bins?", "article": article}, content_type="application/json"
+        )
+        assert logged.status_code == 201
+    assert (
+        clerk.post(
+            "/api/knowledge/contacts/", {"question": "x", "article": 99999}, content_type="application/json"
+        ).status_code
+        == 400
+    )
+    topics = clerk.get("/api/knowledge/contacts/?days=7").json()["topics"]
+    assert topics[0] == {"topic": garbage.title, "contacts": 2, "unanswered": 0}
+    assert Client().get("/api/knowledge/?q=bins").status_code in (401, 403)  # staff only

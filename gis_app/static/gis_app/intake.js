@@ -190,6 +190,43 @@
   }
   form.addEventListener("submit", function (e) { e.preventDefault(); if (!editing) submit(); });
 
+  // Information calls: answers from the knowledge base as the clerk types; the answer given (or that none fit)
+  // is logged as an information contact, so the reports count calls by topic.
+  var kbTimer = null, kbBox = document.getElementById("kb-results"), kbInput = document.getElementById("kb-q");
+  function logContact(articleId) {
+    var body = { question: kbInput.value.trim(), article: articleId };
+    return fetch(el.dataset.kbLog, { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": form.csrfmiddlewaretoken.value },
+      body: JSON.stringify(body) }).then(function (r) {
+        kbBox.innerHTML = r.status === 201 ? "<p class='msg' id='kb-logged'>Information call logged.</p>" :
+          "<p class='msg err'>Not logged (HTTP " + r.status + ").</p>";
+        kbInput.value = "";
+      });
+  }
+  kbInput.addEventListener("input", function () {
+    clearTimeout(kbTimer);
+    var q = kbInput.value.trim();
+    if (q.length < 2) { kbBox.innerHTML = ""; return; }
+    kbTimer = setTimeout(function () {
+      fetch(el.dataset.kb + "?q=" + encodeURIComponent(q), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); }).then(function (d) {
+          kbBox.innerHTML = "";
+          (d.articles || []).forEach(function (a) {
+            var div = document.createElement("div"); div.className = "article";
+            div.innerHTML = "<b>" + gis311.esc(a.title) + "</b>" + (a.review_due ? " <small>(due for review)</small>" : "") +
+              "<br>" + gis311.esc(a.answer) + "<br>";
+            var use = document.createElement("button"); use.type = "button"; use.className = "kb-use";
+            use.textContent = "Answered with this"; use.onclick = function () { logContact(a.id); };
+            div.appendChild(use); kbBox.appendChild(div);
+          });
+          var none = document.createElement("button"); none.type = "button"; none.id = "kb-none";
+          none.textContent = d.articles && d.articles.length ? "None of these fit" : "No answer found: log the question";
+          none.onclick = function () { logContact(null); };
+          kbBox.appendChild(none);
+        });
+    }, 250);
+  });
+
   // Correcting a filed request (a caller who misspoke): the same form, saved through the edit verbs, which
   // re-route and re-date it and write the audit trail. Only what changed is sent.
   var editing = null;
