@@ -14,6 +14,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo-data: setup
+	$(PY) manage.py compilemessages -v0 --ignore=.venv
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py load_layers
 	$(PY) manage.py load_streets

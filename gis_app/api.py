@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -77,6 +78,9 @@ class IntakeSerializer(serializers.Serializer):
     reporter_phone = serializers.CharField(required=False, allow_blank=True, max_length=40)
     anonymous = serializers.BooleanField(default=False)
     notify_via = serializers.ChoiceField(choices=NotifyVia.choices, default=NotifyVia.NONE)
+    language = serializers.ChoiceField(
+        choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE, help_text="The caller's language for messages."
+    )
     duplicate_of = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -219,6 +223,7 @@ class RequestCreate(APIView):
             anonymous=d["anonymous"],
             notify_via=d["notify_via"],
             location_note=d.get("location_note", ""),
+            language=d["language"],
         )
         parent = None
         if d.get("duplicate_of"):

@@ -1,6 +1,7 @@
 """Status, channel and other fixed vocabularies of the request domain."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 
 class Status(models.TextChoices):
@@ -54,3 +55,21 @@ class Datatype(models.TextChoices):
     TEXT = "text", "Text"
     SINGLEVALUELIST = "singlevaluelist", "Single value list"
     MULTIVALUELIST = "multivaluelist", "Multi value list"
+
+
+# What residents read for each status (translated), on the public pages and in messages.
+PUBLIC_STATUS = {
+    Status.RECEIVED: gettext_lazy("Received"),
+    Status.OPEN: gettext_lazy("Open"),
+    Status.ASSIGNED: gettext_lazy("Assigned to a crew"),
+    Status.IN_PROGRESS: gettext_lazy("In progress"),
+    Status.ON_HOLD: gettext_lazy("On hold"),
+    Status.COMPLETED: gettext_lazy("Completed"),
+    Status.CLOSED: gettext_lazy("Closed"),
+    Status.DUPLICATE: gettext_lazy("Joined to another report"),
+    Status.CANCELLED: gettext_lazy("Cancelled"),
+}
+
+
+def public_status(code: str) -> str:
+    return str(PUBLIC_STATUS.get(code, code))  # type: ignore[call-overload]

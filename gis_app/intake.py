@@ -56,6 +56,7 @@ class IntakeData:
     external_id: str = ""
     media_url: str = ""
     location_note: str = ""  # free text when nothing could be placed: filed "location to confirm"
+    language: str = ""  # the reporter's language (settings.LANGUAGES); default the city's
 
 
 def validate_attributes(service_type: ServiceType, given: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +159,8 @@ def _checked(stype: ServiceType, data: IntakeData) -> bool:
     anonymous = data.anonymous or stype.force_anonymous
     if anonymous and not stype.anonymous_allowed and not stype.force_anonymous:
         raise IntakeError("anonymous", f"{stype.name} cannot be reported anonymously")
+    if data.language and data.language not in dict(settings.LANGUAGES):
+        raise IntakeError("language", f"one of {', '.join(dict(settings.LANGUAGES))}; got {data.language[:10]!r}")
     if not anonymous and data.notify_via == NotifyVia.EMAIL and not data.reporter_email:
         raise IntakeError("reporter_email", "is needed to send updates by email")
     if not anonymous and data.notify_via == NotifyVia.SMS and not data.reporter_phone:
@@ -186,6 +189,7 @@ def create_request(
         location=data.location,
         address=data.address[:300],
         location_note=data.location_note.strip()[:300] if data.location is None else "",
+        language=data.language or settings.LANGUAGE_CODE,
         located_by=data.located_by if data.location is not None else LocatedBy.NONE,
         description=data.description,
         attributes=attributes,
@@ -227,7 +231,12 @@ def create_request(
     )
     if req.notify_via != NotifyVia.NONE:
         Subscription.objects.create(
-            request=req, name=req.reporter_name, email=req.reporter_email, phone=req.reporter_phone, via=req.notify_via
+            request=req,
+            name=req.reporter_name,
+            email=req.reporter_email,
+            phone=req.reporter_phone,
+            via=req.notify_via,
+            language=req.language,
         )
         acknowledge(req, received)
     linking = settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates

@@ -174,6 +174,12 @@ class ServiceRequest(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED, db_index=True)
     location = models.PointField(srid=4326, null=True, blank=True, spatial_index=True, geography=False)
     address = models.CharField(max_length=300, blank=True)
+    language = models.CharField(
+        max_length=8,
+        default="en",
+        db_default="en",  # raw COPY loads leave it out
+        help_text="The reporter's language: every message to them is in it.",
+    )
     location_note = models.CharField(
         max_length=300,
         blank=True,
@@ -269,6 +275,7 @@ class Subscription(models.Model):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=40, blank=True)
     via = models.CharField(max_length=10, choices=NotifyVia.choices)
+    language = models.CharField(max_length=8, default="en", db_default="en", help_text="Messages are in it.")
     created_at = models.DateTimeField(default=timezone.now)
 
 

@@ -10,6 +10,7 @@ by settings); SMS through a pluggable backend (a file backend in development).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,11 +19,12 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import formats, timezone, translation
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
 
 from gis_app.celery import backoff_seconds
-from gis_app.choices import NotifyVia
+from gis_app.choices import NotifyVia, public_status
 from gis_app.models import Notification, RequestEvent, ServiceRequest, Subscription
 
 SURVEY_SALT = "gis311.survey"
@@ -65,7 +67,8 @@ def read_survey_token(token: str) -> tuple[str, int]:
 
 
 def _local(when: dt.datetime | None) -> str:
-    return timezone.localtime(when).strftime("%a %d %b %Y, %H:%M") if when else "as soon as we can"
+    """A date and time in the city's zone, written the way the active language writes them."""
+    return formats.date_format(timezone.localtime(when), "DATETIME_FORMAT") if when else _("as soon as we can")
 
 
 def queue(
@@ -100,10 +103,14 @@ def queue(
     return note
 
 
+Compose = Callable[[], tuple[str, str]]
+
+
 def _to_subscribers(
-    request: ServiceRequest, event: RequestEvent, kind: str, subject: str, body: str, attachment: str = ""
+    request: ServiceRequest, event: RequestEvent, kind: str, compose: Compose, attachment: str = ""
 ) -> int:
-    """One message per subscribed person (the same address subscribed twice hears once)."""
+    """One message per subscribed person (the same address subscribed twice hears once), written in that
+    person's language: `compose` is called under it and returns (subject, body)."""
     sent = 0
     seen: set[tuple[str, str]] = set()
     for sub in Subscription.objects.filter(request=request).order_by("pk"):
@@ -111,10 +118,11 @@ def _to_subscribers(
         if (sub.via, to.lower()) in seen:
             continue
         seen.add((sub.via, to.lower()))
-        if sub.via == NotifyVia.SMS and attachment:
-            body_for = body + f"\nPhoto: {settings.SITE_URL}{settings.MEDIA_URL}{attachment}"
-        else:
-            body_for = body
+        with translation.override(sub.language or settings.LANGUAGE_CODE):
+            subject, body = compose()
+            if sub.via == NotifyVia.SMS and attachment:
+                # The after photo, as the public track page shows it (media files are never served as-is).
+                body += "\n" + _("Photo: %(url)s") % {"url": f"{track_url(request)}proof.jpg"}
         if queue(
             request,
             kind=kind,
@@ -122,7 +130,7 @@ def _to_subscribers(
             channel=sub.via,
             to=to,
             subject=subject,
-            body=body_for,
+            body=body,
             attachment=attachment if sub.via == NotifyVia.EMAIL else "",
         ):
             sent += 1
@@ -134,15 +142,19 @@ def track_url(request: ServiceRequest) -> str:
 
 
 def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
-    name = request.service_type.name
-    body = (
-        f"We received your report: {name}.\nTicket number: {request.ticket}\n"
-        f"Expected by: {_local(request.due_at)}\n{request.service_type.sla_text}\n"
-        f"Follow it at {track_url(request)}"
-    )
-    return _to_subscribers(
-        request, event, "acknowledgement", f"{settings.CITY_NAME} 311: {request.ticket} received", body
-    )
+    def compose() -> tuple[str, str]:
+        body = _(
+            "We received your report: %(type)s.\nTicket number: %(ticket)s\nExpected by: %(due)s\nFollow it at %(url)s"
+        ) % {
+            "type": request.service_type.name,
+            "ticket": request.ticket,
+            "due": _local(request.due_at),
+            "url": track_url(request),
+        }
+        subject = _("%(city)s 311: %(ticket)s received") % {"city": settings.CITY_NAME, "ticket": request.ticket}
+        return subject, body
+
+    return _to_subscribers(request, event, "acknowledgement", compose)
 
 
 def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment: str = "") -> int:
@@ -150,26 +162,29 @@ def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment
     asks for them."""
     if verb == "complete":
         survey = f"{settings.SITE_URL}/survey/{survey_token(request, event)}/"
-        body = (
-            f"Your report {request.ticket} ({request.service_type.name}) was completed.\n"
-            f"What was done: {event.note}\nIs it fixed? Tell us in one click: {survey}"
-        )
-        return _to_subscribers(
-            request,
-            event,
-            "completion",
-            f"{settings.CITY_NAME} 311: {request.ticket} completed",
-            body,
-            attachment=attachment,
-        )
+
+        def completed() -> tuple[str, str]:
+            body = _(
+                "Your report %(ticket)s (%(type)s) was completed.\nWhat was done: %(note)s\n"
+                "Is it fixed? Tell us in one click: %(survey)s"
+            ) % {"ticket": request.ticket, "type": request.service_type.name, "note": event.note, "survey": survey}
+            subject = _("%(city)s 311: %(ticket)s completed") % {"city": settings.CITY_NAME, "ticket": request.ticket}
+            return subject, body
+
+        return _to_subscribers(request, event, "completion", completed, attachment=attachment)
     if verb in (request.service_type.notify_stages or []):
-        body = (
-            f"Update on {request.ticket} ({request.service_type.name}): {request.get_status_display()}.\n"
-            f"{track_url(request)}"
-        )
-        return _to_subscribers(
-            request, event, f"stage:{verb}", f"{settings.CITY_NAME} 311: {request.ticket} update", body
-        )
+
+        def update() -> tuple[str, str]:
+            body = _("Update on %(ticket)s (%(type)s): %(status)s.\n%(url)s") % {
+                "ticket": request.ticket,
+                "type": request.service_type.name,
+                "status": public_status(request.status),
+                "url": track_url(request),
+            }
+            subject = _("%(city)s 311: %(ticket)s update") % {"city": settings.CITY_NAME, "ticket": request.ticket}
+            return subject, body
+
+        return _to_subscribers(request, event, f"stage:{verb}", update)
     return 0
 
 

@@ -10,9 +10,11 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
-from gis_app.choices import OPEN_STATUSES, Status
+from gis_app.choices import OPEN_STATUSES, Status, public_status
 from gis_app.intake import reopen_as_follow_up
 from gis_app.models import ServiceRequest, SurveyAnswer
 from gis_app.notifications import read_survey_token
@@ -21,21 +23,21 @@ from gis_app.transitions import TransitionError, apply
 from layers.coords import CoordinateError, bbox_from_param
 
 PUBLIC_VERBS = {
-    "received": "Received",
-    "routed": "Sent to the department",
-    "due_date_set": "Expected date set",
-    "open": "Opened",
-    "assign": "Assigned to a crew",
-    "start": "Work started",
-    "hold": "On hold",
-    "resume": "Resumed",
-    "could_not_complete": "Crew could not complete; back in the queue",
-    "complete": "Completed",
-    "close": "Closed",
-    "mark_duplicate": "Merged with an existing report",
-    "unmerge": "Separated from the report it was merged with",
-    "cancel": "Cancelled",
-    "reported_not_fixed": "Reported as not fixed: a follow-up was opened",
+    "received": _("Received"),
+    "routed": _("Sent to the department"),
+    "due_date_set": _("Expected date set"),
+    "open": _("Opened"),
+    "assign": _("Assigned to a crew"),
+    "start": _("Work started"),
+    "hold": _("On hold"),
+    "resume": _("Resumed"),
+    "could_not_complete": _("Crew could not complete; back in the queue"),
+    "complete": _("Completed"),
+    "close": _("Closed"),
+    "mark_duplicate": _("Merged with an existing report"),
+    "unmerge": _("Separated from the report it was merged with"),
+    "cancel": _("Cancelled"),
+    "reported_not_fixed": _("Reported as not fixed: a follow-up was opened"),
 }
 
 
@@ -64,7 +66,7 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
         return render(
             request,
             "gis_app/track.html",
-            {"error": f"no public request has ticket {canonical}", "typed": ticket},
+            {"error": gettext("No public request has ticket %(ticket)s.") % {"ticket": canonical}, "typed": ticket},
             status=404,
         )
     history = [(e.at, PUBLIC_VERBS[e.verb]) for e in req.events.filter(public=True) if e.verb in PUBLIC_VERBS]
@@ -76,6 +78,7 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
         "issue": issue,
         "history": history,
         "open": issue.status in OPEN_STATUSES,
+        "status_label": public_status(issue.status),
         "completion": completion,
         "proof": bool(completion and _proof_name(completion.new)),
         "location": [round(issue.location.x, 6), round(issue.location.y, 6)] if issue.location else None,
@@ -108,22 +111,22 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
     try:
         ticket, completion_id = read_survey_token(token)
     except signing.BadSignature:
-        return _survey_page(request, {"error": "This survey link is not valid or has expired."}, 400)
+        return _survey_page(request, {"error": gettext("This survey link is not valid or has expired.")}, 400)
     req = ServiceRequest.objects.select_related("service_type").filter(ticket=ticket).first()
     if req is None:
-        return _survey_page(request, {"error": "This survey link names no request."}, 404)
+        return _survey_page(request, {"error": gettext("This survey link names no request.")}, 404)
     context: dict[str, object] = {"req": req}
     latest = req.events.filter(verb="complete").order_by("at", "id").last()
     if latest is None or latest.pk != completion_id:
-        context["error"] = "This link asked about an earlier visit; the work has been done again since."
+        context["error"] = gettext("This link asked about an earlier visit; the work has been done again since.")
         return _survey_page(request, context, 410)
     if SurveyAnswer.objects.filter(completion_id=completion_id).exists():
-        context["error"] = "Thank you: this survey has already been answered."
+        context["error"] = gettext("Thank you: this survey has already been answered.")
         return _survey_page(request, context, 410)
     if request.method == "POST":
         answer = request.POST.get("fixed")
         if answer not in ("yes", "no"):
-            context["error"] = "Please answer yes or no."
+            context["error"] = gettext("Please answer yes or no.")
             return _survey_page(request, context, 400)
         try:
             with transaction.atomic():
@@ -131,11 +134,11 @@ def survey(request: HttpRequest, token: str) -> HttpResponse:
                 if answer == "yes":
                     if req.status == Status.COMPLETED:
                         apply(req, "close", actor_label="resident survey", note="resident confirmed it is fixed")
-                    context["thanks"] = "Thank you for confirming."
+                    context["thanks"] = gettext("Thank you for confirming.")
                 else:
                     context["follow_up"] = reopen_as_follow_up(req, note="resident says it is not fixed")
         except IntegrityError:  # two answers at once: the first one counts
-            context["error"] = "Thank you: this survey has already been answered."
+            context["error"] = gettext("Thank you: this survey has already been answered.")
             return _survey_page(request, context, 410)
         except TransitionError as exc:
             context["error"] = str(exc)

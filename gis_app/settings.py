@@ -102,6 +102,8 @@ MIDDLEWARE = [
     "gis_app.middleware.InputLimits",
     "gis_app.middleware.SafeHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The public pages speak the visitor's language (browser or chosen), English by default.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,6 +127,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "gis_app.context_processors.city",
@@ -163,7 +166,10 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_REDIRECT_URL = "start"
 LOGOUT_REDIRECT_URL = "home"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The languages residents are answered in (public pages and messages); a reporter's choice at intake is kept.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "gis_app" / "locale"]
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
 TIME_ZONE = os.environ.get("CITY_TIME_ZONE", "America/Chicago")
 USE_I18N = True

@@ -112,7 +112,9 @@ def apply(
             raise TransitionError("a request cannot be a duplicate of itself")
         current.parent = root
         for sub in current.subscriptions.all():
-            Subscription.objects.create(request=root, name=sub.name, email=sub.email, phone=sub.phone, via=sub.via)
+            Subscription.objects.create(
+                request=root, name=sub.name, email=sub.email, phone=sub.phone, via=sub.via, language=sub.language
+            )
     if verb == "unmerge":
         current.parent = None
     old_status = current.status

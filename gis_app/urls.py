@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/two-factor/", two_factor.two_factor, name="two-factor"),
     path("accounts/", include("django.contrib.auth.urls")),  # staff sign-in for the dispatcher and other pages
+    path("i18n/", include("django.conf.urls.i18n")),  # the public pages' language switch
     path("intake/", views.intake, name="intake"),
     path("intake/to-confirm/", views.to_confirm, name="to-confirm"),
     path("track/", public_views.track, name="track"),

@@ -1,5 +1,6 @@
 """Staff and public pages. Thin: they render templates; data comes from the layers API."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -47,6 +48,7 @@ def intake(request: HttpRequest) -> HttpResponse:
             "channels": Channel.choices,
             "notify": NotifyVia.choices,
             "to_confirm": ServiceRequest.objects.to_confirm().count(),
+            "LANGUAGES": settings.LANGUAGES,
         },
     )
 

@@ -29,7 +29,8 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 
 apt_packages() {
     # chromium: Debian's browser for the Playwright page tests (Playwright never downloads its own).
-    local want=("postgresql-${PG_MAJOR}-postgis-3" gdal-bin libgdal-dev chromium "$@")
+    # gettext: msgfmt, which compiles the translations (manage.py compilemessages).
+    local want=("postgresql-${PG_MAJOR}-postgis-3" gdal-bin libgdal-dev chromium gettext "$@")
     command -v pg_lsclusters >/dev/null || want+=("postgresql-${PG_MAJOR}")
     command -v redis-server >/dev/null || command -v redis-cli >/dev/null || want+=(redis-server)
     local missing=()

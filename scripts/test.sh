@@ -13,6 +13,8 @@ step "ruff check + ruff format --check"
 "$VENV/bin/ruff" format --check .
 step "mypy"
 "$VENV/bin/mypy" gis_app layers routing field_api benchmarks
+step "compile the translations"
+"$PY" manage.py compilemessages -v0 --ignore=.venv
 step "migrate + load the city's layers into the dev database (no-op when unchanged)"
 "$PY" manage.py migrate --noinput -v0
 "$PY" manage.py load_layers

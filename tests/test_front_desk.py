@@ -129,7 +129,7 @@ def test_a_resident_follows_a_duplicate_to_its_issue_and_sees_the_photo(
     rosa, sam = rosas_pothole_done_and_sams_duplicate
     page.goto(f"{live_server.url}/track/")
     page.fill("#ticket", sam.ticket)
-    page.click("button[type=submit]")
+    page.click("form[action='/track/'] button")
     page.click("#issue-link")
     page.wait_for_function("() => { const i = document.getElementById('proof'); return i && i.naturalWidth > 0; }")
     page.wait_for_selector("body[data-map-ready='1']")
@@ -582,3 +582,67 @@ def test_the_contacts_report_counts_by_topic_over_the_api(intake_clerk, knowledg
     topics = clerk.get("/api/knowledge/contacts/?days=7").json()["topics"]
     assert topics[0] == {"topic": garbage.title, "contacts": 2, "unanswered": 0}
     assert Client().get("/api/knowledge/?q=bins").status_code in (401, 403)  # staff only
+
+
+# ---- the resident's language ------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_spanish_speaking_reporter_gets_every_message_in_spanish(
+    two_square_wards, pothole, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    settings.SMS_BACKEND = "gis_app.notifications.FileSmsBackend"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    with django_capture_on_commit_callbacks(execute=True):
+        maria = create_request(
+            IntakeData(
+                service_code="pothole",
+                location=point_from_lonlat(0.5, 0.5),
+                attributes={"where": "curb"},
+                description="Bache profundo",
+                reporter_phone="+13125550123",
+                notify_via="sms",
+                language="es",
+            )
+        )
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(buf, "JPEG")
+    name = default_storage.save("stop-photos/t/after.jpg", ContentFile(buf.getvalue()))
+    with django_capture_on_commit_callbacks(execute=True):
+        complete_with_duplicates(maria, note="Bache rellenado", photos=1, proof_photo=name, actor_label="crew")
+    texts = sorted(f.read_text() for f in (tmp_path / "sms").glob("*.txt"))
+    assert len(texts) == 2
+    received, completed = sorted(texts, key=lambda t: "atendido" in t)
+    assert "Recibimos su reporte" in received and "Número de ticket" in received
+    assert "fue atendido" in completed and "¿Quedó resuelto?" in completed
+    assert f"/track/{maria.ticket}/proof.jpg" in completed  # the photo link answers (media is not served)
+    with django_capture_on_commit_callbacks(execute=True):
+        english = create_request(
+            IntakeData(
+                service_code="pothole",
+                location=point_from_lonlat(0.5, 0.5),
+                attributes={"where": "curb"},
+                reporter_phone="+13125550124",
+                notify_via="sms",
+            )
+        )
+    assert any(
+        "We received your report" in f.read_text() and english.ticket in f.read_text()
+        for f in (tmp_path / "sms").glob("*.txt")
+    )
+
+
+@pytest.mark.django_db
+def test_the_public_pages_speak_the_visitors_language(rosas_pothole_done_and_sams_duplicate):
+    rosa, _ = rosas_pothole_done_and_sams_duplicate
+    spanish = Client(HTTP_ACCEPT_LANGUAGE="es").get(f"/track/{rosa.ticket}/").content.decode()
+    assert "Historial" in spanish and "Terminada" in spanish and 'lang="es"' in spanish
+    english = Client().get(f"/track/{rosa.ticket}/").content.decode()
+    assert "History" in english and 'lang="en"' in english
+    chosen = Client()
+    chosen.post("/i18n/setlang/", {"language": "es", "next": "/track/"})
+    assert "Siga su reporte" in chosen.get("/track/").content.decode()
+    assert Client().post(
+        "/api/requests/", {"service_code": "pothole", "language": "xx"}, content_type="application/json"
+    ).status_code in (400, 401, 403)
