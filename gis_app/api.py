@@ -273,12 +273,18 @@ class CandidateList(APIView):
         except CoordinateError as exc:
             return _bad("location", str(exc))
         found = dedup.candidates(stype, point, address=q.get("address", ""), asset_id=q.get("asset_id", ""))
+        # Where each candidate is, so the page can draw them on the map (one query for all).
+        places = dict(ServiceRequest.objects.filter(pk__in=[c.request_id for c in found]).values_list("pk", "location"))
+        listed = []
+        for c in found:
+            p = places.get(c.request_id)
+            listed.append({**c.as_dict(), "lon": p.x if p else None, "lat": p.y if p else None})
         return Response(
             {
                 "radius_m": stype.dedup_radius_m,
                 "window_days": stype.dedup_window_days,
                 "auto_link_at": stype.dedup_threshold,
-                "candidates": [c.as_dict() for c in found],
+                "candidates": listed,
                 "goes_to": routing_preview(stype, point),
             }
         )

@@ -646,3 +646,42 @@ def test_the_public_pages_speak_the_visitors_language(rosas_pothole_done_and_sam
     assert Client().post(
         "/api/requests/", {"service_code": "pothole", "language": "xx"}, content_type="application/json"
     ).status_code in (400, 401, 403)
+
+
+# ---- keyboard first -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_a_clerk_files_by_keyboard_only(intake_clerk, street_grid, rosas_pothole_open, page, live_server):  # noqa: F811
+    keys = page.keyboard
+    page.goto(live_server.url + "/intake/")
+    page.wait_for_selector("#id_username:focus")
+    keys.type("intake_clerk")  # the sign-in form's user name has the focus
+    keys.press("Tab")
+    keys.type(PASSWORD)
+    keys.press("Enter")
+    page.wait_for_selector("body[data-map-ready='1']")
+    page.wait_for_selector("#service_code:focus")
+    keys.type("Pothole")  # the type list has the focus: typing picks the type
+    page.wait_for_selector("#attr-where")
+    keys.press("Tab")
+    keys.type("Curb")
+    page.focus("#address")  # (moving the caret; every value is typed)
+    keys.type("Row 1 & Col 2")
+    keys.press("Enter")  # finds it on the map, then the caret is in the description
+    page.wait_for_function("() => document.getElementById('lat').value !== ''")
+    keys.type("Hole in the crossing")
+    page.wait_for_selector(".cand")
+    # The repeat is on the map as well as in the list (the pin and the candidate's ring).
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-interactive').length >= 2")
+    page.focus(".attach")
+    page.wait_for_selector(".cand.chosen")  # the candidate the clerk is on is highlighted
+    page.focus("#description")
+    keys.press("Control+Enter")
+    page.wait_for_selector(f"text=This looks like {rosas_pothole_open.ticket}")
+    keys.press("Control+Enter")  # a new issue after all
+    page.wait_for_selector("#ticket")
+    assert page.input_value("#description") == ""
+    page.screenshot(path="/tmp/gis311-intake-keyboard.png")
+    assert page.foreign_requests == []

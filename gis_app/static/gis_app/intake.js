@@ -10,7 +10,7 @@
   var types = JSON.parse(document.getElementById("types-data").textContent);
   // The text the pin was placed for: a request is filed where the clerk last typed or clicked, never at an
   // older pin (a changed address must be found again, or the pin dropped again).
-  var placedFor = null, strong = [], confirmedNew = false;
+  var placedFor = null, strong = [], confirmedNew = false, lookups = 0, lastQuery = "";
   function typed() { return document.getElementById("address").value.trim(); }
   function payload(extra) {
     var data = { attributes: {} };
@@ -60,14 +60,21 @@
     var q = "?service_code=" + encodeURIComponent(document.getElementById("service_code").value) + "&lon=" + lon + "&lat=" + lat +
             "&address=" + encodeURIComponent(document.getElementById("address").value);
     if (!document.getElementById("service_code").value) return;
+    if (q === lastQuery) return;  // nothing changed since the last look-up: keep the list (and the focus in it)
+    lastQuery = q;
+    var mine = ++lookups;
     fetch(el.dataset.candidates + q, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
+      if (mine !== lookups) return;  // a newer look-up was asked for since: its answer is the one to show
       shown.clearLayers();
       var goes = document.getElementById("goes-to");
       goes.hidden = !d.goes_to;
       if (d.goes_to) goes.textContent = "Goes to " + d.goes_to.department + " · due " + d.goes_to.due_text +
         (d.goes_to.sla_text ? " (" + d.goes_to.sla_text + ")" : "");
+      var wasStrong = strong.map(function (c) { return c.ticket; }).join();
       strong = (d.candidates || []).filter(function (c) { return c.score >= d.auto_link_at; });
-      confirmedNew = false;
+      // A confirmation to file anyway holds until the strong matches themselves change (a late answer to an
+      // earlier look-up must not make the clerk confirm twice).
+      if (strong.map(function (c) { return c.ticket; }).join() !== wasStrong) confirmedNew = false;
       if (!d.candidates) { list.innerHTML = "<p class='msg err'>" + gis311.esc(d.detail) + "</p>"; return; }
       if (!d.candidates.length) { list.textContent = "No open issue of this type within " + d.radius_m + " m."; return; }
       list.innerHTML = "";
@@ -78,6 +85,22 @@
         var btn = document.createElement("button"); btn.type = "button"; btn.textContent = "Attach caller to " + c.ticket;
         btn.className = "attach"; btn.onclick = function () { submit({ duplicate_of: c.ticket }); };
         div.appendChild(btn); list.appendChild(div);
+        // The candidate on the map too; the one the clerk is on (focus or hover) is highlighted there.
+        if (c.lat !== null && c.lat !== undefined) {
+          var strongOne = c.score >= d.auto_link_at;
+          var mark = L.circleMarker([c.lat, c.lon], { radius: 8, color: strongOne ? "#c0392b" : "#e67e22", weight: 2,
+                                                     fillOpacity: 0.2 })
+            .bindTooltip(c.ticket).addTo(shown);
+          var light = function (on) {
+            mark.setStyle({ weight: on ? 5 : 2, fillOpacity: on ? 0.6 : 0.2 });
+            div.classList.toggle("chosen", on);
+            if (mark.getElement()) mark.getElement().classList.toggle("chosen-mark", on);
+          };
+          btn.addEventListener("focus", function () { light(true); });
+          btn.addEventListener("blur", function () { light(false); });
+          div.addEventListener("mouseenter", function () { light(true); });
+          div.addEventListener("mouseleave", function () { light(false); });
+        }
       });
     });
   }
@@ -106,6 +129,7 @@
       if (d.status === "matched" && d.lat !== null) {
         out.textContent = d.address + " (" + d.kind + ", ward " + d.ward + ")";
         place(L.latLng(d.lat, d.lon)); map.setView([d.lat, d.lon], Math.max(map.getZoom(), 16));
+        document.getElementById("description").focus();  // on to what the caller says, no mouse needed
       } else if (d.status === "ambiguous") {
         clearPin();
         out.textContent = "Which one? " + d.candidates.map(function (c) { return c.address; }).join(" / ");
@@ -114,6 +138,13 @@
         out.textContent = (d.message || d.detail || "not found") + " — drop the pin on the map, or correct the address.";
       }
     });
+  });
+  // Keyboard first: Enter in the address field finds it on the map; Ctrl+Enter anywhere in the form files.
+  document.getElementById("address").addEventListener("keydown", function (e) {
+    if (e.key === "Enter") { e.preventDefault(); document.getElementById("find").click(); }
+  });
+  form.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (!editing) submit(); }
   });
   // As the clerk types: completions from the city's own street layer (a datalist the browser shows).
   var typing = null, options = document.getElementById("suggestions");
@@ -182,7 +213,7 @@
         edit.onclick = function () { startEdit(d); };
         result.appendChild(edit);
         // Ready for the next call: the form, the pin, the questions and the repeats are cleared.
-        form.reset(); clearPin(); drawAttributes(); shown.clearLayers(); strong = []; confirmedNew = false;
+        form.reset(); clearPin(); drawAttributes(); shown.clearLayers(); strong = []; confirmedNew = false; lastQuery = "";
         list.textContent = "Drop a pin to see open issues nearby.";
         document.getElementById("goes-to").hidden = true; document.getElementById("found").textContent = "";
         document.getElementById("here").textContent = ""; document.getElementById("here").className = "";
@@ -241,6 +272,7 @@
   }
   function stopEdit() {
     editing = null; document.getElementById("editing").hidden = true; document.getElementById("file").hidden = false;
+    lastQuery = "";
     form.reset(); clearPin(); drawAttributes(); shown.clearLayers();
     list.textContent = "Drop a pin to see open issues nearby.";
   }
