@@ -493,6 +493,7 @@ def test_staff_place_a_request_from_the_locations_to_confirm_queue(intake_clerk,
     assert "ward 1" in page.inner_text("#edited")
     page.goto(live_server.url + "/intake/to-confirm/")
     assert "Nothing waits for a location" in page.inner_text("#to-confirm")
+    page.screenshot(path="/tmp/gis311-intake-to-confirm.png")
     assert page.foreign_requests == []
 
 
@@ -684,4 +685,27 @@ def test_a_clerk_files_by_keyboard_only(intake_clerk, street_grid, rosas_pothole
     page.wait_for_selector("#ticket")
     assert page.input_value("#description") == ""
     page.screenshot(path="/tmp/gis311-intake-keyboard.png")
+    assert page.foreign_requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing")
+def test_an_address_in_another_town_is_not_placed_on_the_intake_page(
+    intake_clerk,
+    street_grid,
+    pothole,
+    settings,
+    page,  # noqa: F811
+    live_server,
+):
+    settings.CITY_NAME = "Gridville"
+    clerk_page(page, live_server)
+    page.select_option("#service_code", "pothole")
+    assert page.is_enabled("#anonymous")  # the caller may stay anonymous for this type
+    page.fill("#address", "1 Main St, Evanston")
+    page.click("#find")
+    page.wait_for_function("() => document.getElementById('found').textContent.includes('outside')")
+    assert page.inner_text("#found").startswith("Evanston is outside Gridville")
+    assert page.input_value("#lat") == ""  # nothing placed: the clerk asks again or drops the pin
+    page.screenshot(path="/tmp/gis311-intake-outside.png")
     assert page.foreign_requests == []
