@@ -183,6 +183,7 @@ class ServiceRequest(models.Model):
     location_note = models.CharField(
         max_length=300,
         blank=True,
+        db_default="",  # raw COPY loads leave it out
         help_text="Where the caller said it is, when no pin or address could be placed ('behind the library on "
         "Main'): the request waits in the 'location to confirm' queue, out of dispatch, until staff place it.",
     )
