@@ -9,12 +9,9 @@ files it caches, so a new release replaces the old shell the next time the table
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from functools import cache
 
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.staticfiles import finders
@@ -25,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from field_api.crew.photo_links import read_photo_token
 from field_api.models import DeviceSignIn, StopPhoto
+from gis_app.qrcodes import qr_svg
 from routing.models import Crew
 
 # The shell the service worker keeps: the page, its code, the map library and the icons.
@@ -108,13 +106,6 @@ def photo(request: HttpRequest, token: str) -> FileResponse:
     return response
 
 
-def qr_svg(text: str) -> str:
-    out = io.BytesIO()
-    qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10).save(out)
-    svg = out.getvalue().decode()
-    return svg[svg.index("<svg") :]
-
-
 @login_required
 @permission_required("field_api.add_devicesignin", raise_exception=True)
 @require_http_methods(["GET", "POST"])
@@ -130,7 +121,7 @@ def sign_in_links(request: HttpRequest) -> HttpResponse:
             return render(request, "field_api/sign_in_links.html", context, status=400)
         link, raw = DeviceSignIn.issue(crew, name, by=request.user, hours=settings.FIELD_SIGN_IN_HOURS)
         url = sign_in_url(request.build_absolute_uri("/field/"), raw)
-        context.update(link=link, url=url, qr=qr_svg(url))
+        context.update(link=link, url=url, qr=qr_svg(url, box_size=10))
     return render(request, "field_api/sign_in_links.html", context)
 
 

@@ -19,13 +19,10 @@ admin pages) lets that user set up a new one at the next sign-in.
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Callable
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import AbstractBaseUser
@@ -42,6 +39,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from gis_app.middleware import refusal
+from gis_app.qrcodes import qr_svg
 
 RECOVERY_CODES = 10
 AUTHENTICATOR = "authenticator"
@@ -87,14 +85,6 @@ def _safe_next(request: HttpRequest, target: str | None) -> str:
     if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         return target
     return reverse("home")
-
-
-def _qr_svg(url: str) -> str:
-    """The authenticator's set-up link as an inline SVG QR code (drawn here: no outside service sees the key)."""
-    out = io.BytesIO()
-    qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, box_size=8).save(out)
-    svg = out.getvalue().decode()
-    return svg[svg.index("<svg") :]
 
 
 def _pending_authenticator(user: AbstractBaseUser) -> TOTPDevice:
@@ -158,7 +148,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
                 return HttpResponseRedirect(next_url)
         context["error"] = problem
     if pending is not None:
-        context["qr_svg"] = _qr_svg(pending.config_url)
+        context["qr_svg"] = qr_svg(pending.config_url)
         context["secret"] = base64.b32encode(pending.bin_key).decode()
     status = 400 if "error" in context else 200
     return render(request, "registration/two_factor.html", context, status=status)

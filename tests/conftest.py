@@ -336,3 +336,39 @@ def open_work(street_grid, pothole, streetlight, crews):  # type: ignore[no-unty
     ]
     lights = [file_request("light", on_grid(i, j)) for i, j in [(1, 0.5), (3, 3.5), (0.5, 2), (4, 3.5)]]
     return {"potholes": potholes, "lights": lights}
+
+
+# ---- a crew's published day (the field API, the tablet page and the security tests share it) ---------------
+
+
+@pytest.fixture
+def sms_folder(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
+    """Text messages written to files in the test's folder, photos stored there too."""
+    settings.SMS_BACKEND = "gis_app.notifications.FileSmsBackend"
+    settings.SMS_FILE_PATH = str(tmp_path / "sms")
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return tmp_path / "sms"
+
+
+@pytest.fixture
+def plan(open_work, streets_dept, sms_folder):  # type: ignore[no-untyped-def]
+    """Today's plan of the open work, published: Crew Alpha's and Crew Bravo's routes are out."""
+    from django.utils import timezone
+
+    from routing.planning import plan_day
+
+    return plan_day(timezone.localdate(), streets_dept, time_limit=1, publish=True).plan
+
+
+@pytest.fixture
+def alpha_tablet(crews):  # type: ignore[no-untyped-def]
+    """Crew Alpha's tablet, signed in with its own device token (kept on the client as `.token`)."""
+    from rest_framework.test import APIClient
+
+    from field_api.models import DeviceToken
+
+    token, raw = DeviceToken.issue(crews["alpha"], "Alpha tablet")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Device {raw}")
+    client.token = token
+    return client

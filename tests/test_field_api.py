@@ -7,7 +7,6 @@ import datetime as dt
 import io
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -26,28 +25,6 @@ from tests.conftest import file_request, on_grid
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
-
-
-@pytest.fixture
-def sms_folder(settings, tmp_path: Path) -> Path:
-    settings.SMS_BACKEND = "gis_app.notifications.FileSmsBackend"
-    settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "sms"
-
-
-@pytest.fixture
-def plan(open_work, streets_dept, sms_folder):  # type: ignore[no-untyped-def]
-    return plan_day(TODAY, streets_dept, time_limit=1, publish=True).plan
-
-
-@pytest.fixture
-def alpha_tablet(crews):  # type: ignore[no-untyped-def]
-    token, raw = DeviceToken.issue(crews["alpha"], "Alpha tablet")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Device {raw}")
-    client.token = token
-    return client
 
 
 @pytest.fixture

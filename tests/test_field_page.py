@@ -57,14 +57,6 @@ def in_thread(work: Callable[[], Any]) -> Any:
 
 
 @pytest.fixture
-def sms_folder(settings, tmp_path: Path) -> Path:  # type: ignore[no-untyped-def]
-    settings.SMS_BACKEND = "gis_app.notifications.FileSmsBackend"
-    settings.SMS_FILE_PATH = str(tmp_path / "sms")
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "sms"
-
-
-@pytest.fixture
 def todays_route(open_work, streets_dept, sms_folder):  # type: ignore[no-untyped-def]
     """Today's published plan; each of Alpha's potholes was reported by a caller who asked for an SMS."""
     for n, r in enumerate(ServiceRequest.objects.filter(service_type__code="pothole")):

@@ -18,23 +18,10 @@ from field_api.models import DeviceSignIn, DeviceToken
 from gis_app.transitions import apply
 from routing.planning import plan_day
 from tests.conftest import file_request
-from tests.test_field_api import alpha_stops, event, jpeg, post_event, sms_folder  # noqa: F401  (fixtures)
+from tests.test_field_api import alpha_stops, event, jpeg, post_event
 
 pytestmark = pytest.mark.django_db
 TODAY = timezone.localdate()
-
-
-@pytest.fixture
-def plan(open_work, streets_dept, sms_folder):  # type: ignore[no-untyped-def]  # noqa: F811
-    return plan_day(TODAY, streets_dept, time_limit=1, publish=True).plan
-
-
-@pytest.fixture
-def alpha_tablet(crews):  # type: ignore[no-untyped-def]
-    _, raw = DeviceToken.issue(crews["alpha"], "Alpha tablet")
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Device {raw}")
-    return client
 
 
 def test_a_sign_in_link_gives_a_device_token_once(crews):
@@ -135,7 +122,7 @@ def test_a_completed_issue_counts_every_caller(plan, alpha_tablet):
     assert first["status"] == "completed" and first["reporters"] == 2
 
 
-def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alpha_tablet, sms_folder):  # noqa: F811
+def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alpha_tablet, sms_folder):
     tomorrow = plan_day(TODAY + dt.timedelta(days=1), streets_dept, time_limit=1, publish=True).plan
     stop = alpha_stops(tomorrow)[0]
     resp = post_event(alpha_tablet, stop, event("en_route"))

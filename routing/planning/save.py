@@ -98,11 +98,12 @@ def save_plan(
 
 def _fill_nearest_addresses(plan: RoutePlan) -> None:
     """Stops whose request has no address get the nearest one the layers give (one set-based reverse look-up
-    per plan), so a crew always has a street to drive to, and a route pull costs no look-ups."""
+    per plan; stops carried from the plan it replaces keep theirs), so a crew always has a street to drive to,
+    and a route pull costs no look-ups."""
     stops = list(
-        Stop.objects.filter(route__plan=plan, request__address="", request__location__isnull=False).select_related(
-            "request"
-        )
+        Stop.objects.filter(
+            route__plan=plan, nearest_address="", request__address="", request__location__isnull=False
+        ).select_related("request")
     )
     places = [(s.request.location.x, s.request.location.y) for s in stops if s.request.location is not None]
     if not places:
