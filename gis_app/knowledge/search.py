@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db.models import Count, F, Q
 from django.db.models.functions import Greatest
+from django.utils import timezone
 
 from gis_app.knowledge.models import Article, InformationContact
 
@@ -42,7 +43,7 @@ def search(text: str, limit: int = 5) -> list[dict[str, Any]]:
             "answer": a.answer,
             "service_types": [t.code for t in a.service_types.all()],
             "matched_by": how,
-            "review_due": bool(a.review_by and a.review_by <= dt.date.today()),
+            "review_due": bool(a.review_by and a.review_by <= timezone.localdate()),
         }
         for a in found
     ]

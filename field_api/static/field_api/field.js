@@ -18,6 +18,7 @@
     ["other", "Other (say why in the note)"],
   ];
   var DONE = ["completed", "could_not_complete"];
+  var STATUS = Object.assign({ planned: "Not started" }, KINDS);  // what a stop's status reads as on the card
   var state = { token: null, route: null, map: null, queue: [], lastSync: null, syncing: false, problems: [] };
 
   // ---- IndexedDB: a key-value store and the queue of updates ------------------------------------------------
@@ -345,7 +346,7 @@
     var window_ = s.window && (s.window.start || s.window.end) ? " · window " + time(s.window.start) + "–" + time(s.window.end) : "";
     li.innerHTML =
       "<div class='head'><span class='seq'>" + esc(s.sequence) + "</span> <b>" + esc(s.service_type.name) + "</b>" +
-      " <span class='status'>" + esc(KINDS[st.status] || st.status) + (st.waiting ? " · waiting to send" : "") + "</span></div>" +
+      " <span class='status'>" + esc(STATUS[st.status] || st.status) + (st.waiting ? " · waiting to send" : "") + "</span></div>" +
       "<div class='where'>" + where + "</div>" +
       "<div class='meta'>ETA " + time(s.eta) + window_ + " · ticket " + esc(s.ticket) +
       (s.reporters > 1 ? " · " + esc(s.reporters) + " callers" : "") + "</div>" +
