@@ -31,7 +31,12 @@ ROLES: dict[str, list[str]] = {
     ],
     "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
     "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
-    "planner": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
+    "planner": [
+        "gis_app.view_servicerequest",
+        "gis_app.view_servicetype",
+        "planner.add_hotspotrun",
+        "planner.view_hotspotrun",
+    ],
     "administrator": ["*"],
 }
 
@@ -41,7 +46,9 @@ def ensure_roles(**kwargs: Any) -> None:
     for config in apps.get_app_configs():
         create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))
 
-    every = Permission.objects.filter(content_type__app_label__in=["gis_app", "layers", "routing", "field_api"])
+    every = Permission.objects.filter(
+        content_type__app_label__in=["gis_app", "planner", "layers", "routing", "field_api"]
+    )
     for name, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)
         if perms == ["*"]:

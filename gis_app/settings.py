@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "gis_app",
     "gis_app.citydata",
     "gis_app.knowledge",
+    "gis_app.planner",
     "routing",
     "field_api",
 ]
@@ -232,6 +233,11 @@ CITY_311_MAPPING = _city_file("CITY_311_MAPPING", "311_mapping.toml")
 CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
 # Knowledge-base articles for information calls (optional: a city may start with an empty knowledge base).
 CITY_KNOWLEDGE = _city_file("CITY_KNOWLEDGE", "knowledge.toml")
+# Planner analyses (gis_app/planner). The default repeat-location radius: see README "Planner" for why 30 m.
+PLANNER_REPEAT_RADIUS_M = float(os.environ.get("PLANNER_REPEAT_RADIUS_M", "30"))
+# Analyses over more requests than this run on the Celery worker with progress; smaller ones answer at once.
+PLANNER_INLINE_MAX_REQUESTS = int(os.environ.get("PLANNER_INLINE_MAX_REQUESTS", "150000"))
+PLANNER_MAX_DAYS = int(os.environ.get("PLANNER_MAX_DAYS", "3660"))
 CITY_STREETS_MANIFEST = _city_file("CITY_STREETS_MANIFEST", "streets.toml")
 # The address grid (house number → position) geocoding calibrates on the street layer (layers/grid.py). Optional:
 # a city without a numbered grid has no such file (unless CITY_GRID names one, which must then exist).
@@ -275,7 +281,13 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 # Each task lives beside its work; the worker imports these modules to find them.
-CELERY_IMPORTS = ["gis_app.notifications", "gis_app.webhooks", "gis_app.sla_alerts", "routing.planning.day"]
+CELERY_IMPORTS = [
+    "gis_app.notifications",
+    "gis_app.webhooks",
+    "gis_app.sla_alerts",
+    "gis_app.planner.runs",
+    "routing.planning.day",
+]
 CELERY_BEAT_SCHEDULE = {
     "check-slas": {"task": "gis311.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
 }

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("layers.urls")),
     path("", include("gis_app.api_urls")),
     path("", include("gis_app.knowledge.urls")),
+    path("", include("gis_app.planner.urls")),
     # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).
     path("", include("routing.urls")),
     path("", include("field_api.urls")),

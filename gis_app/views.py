@@ -64,6 +64,8 @@ def start(request: HttpRequest) -> HttpResponse:
         return redirect("routing:dispatch")
     if user.has_perm("gis_app.add_servicerequest"):
         return redirect("intake")
+    if user.has_perm("planner.add_hotspotrun"):
+        return redirect("planner:page")
     if user.is_staff:
         return redirect("admin:index")
     return redirect("home")
