@@ -172,4 +172,3 @@ def test_downloads_match_the_run_and_the_map_needs_no_internet(little_city, plan
     assert "Leaflet 1.9" in html and "L.map(" in html
     assert "cdn." not in html and not re.search(r"<(script|link)[^>]+(src|href)=[\"']?(https?:)?//", html)
     assert c.get(run["url"] + "nothing.zip").status_code == 404
-
