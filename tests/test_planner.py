@@ -84,7 +84,8 @@ def test_a_planner_finds_the_corner_where_potholes_keep_coming_back(little_city,
     assert len(top["requests"]) == 25 and top["first"] < top["last"]
     cells = run["result"]["cells"]["features"]
     hot = [c["properties"]["cell"] for c in cells if c["properties"]["bin"] > 0]
-    corner = h3.latlng_to_cell(CORNER[1], CORNER[0], 9)
+    assert run["result"]["filters"]["baseline"] == "usual"  # one type chosen: against the usual demand
+    corner = h3.latlng_to_cell(CORNER[1], CORNER[0], run["result"]["filters"]["res"])
     k = run["result"]["scale"]["k"]
     assert hot and all(h3.grid_distance(corner, c) <= k for c in hot)  # hot: windows holding the corner, only
     wards = {a["number"]: a for a in run["result"]["areas"]["ward"]["areas"]}
@@ -109,7 +110,7 @@ def test_sensitive_types_never_enter_an_analysis(little_city, planner) -> None: 
         ({"start": "2026-05-01", "end": "2026-04-01"}, "must not be after end"),
         ({"radius_m": 0}, "radius_m must be between"),
         ({"alpha": "nan"}, "alpha must be between"),
-        ({"res": 14}, "res must be 7 to 10"),
+        ({"res": 14}, "res must be 7 to 11"),
         ({"k": "seven"}, "k must be a whole number"),
         ({"types": "no-such-type"}, "unknown service type"),
         ({"days": 10, "recent_weeks": 4}, "recent_weeks"),
@@ -163,7 +164,7 @@ def test_downloads_match_the_run_and_the_map_needs_no_internet(little_city, plan
     assert [f["properties"]["count"] for f in repeats["features"]] == [r["count"] for r in run["result"]["repeats"]]
     cells_csv = c.get(run["downloads"]["cells.csv"]).content.decode().splitlines()
     cells = json.loads(c.get(run["downloads"]["cells.geojson"]).content)["features"]
-    assert cells_csv[0].split(",")[:6] == ["cell", "count", "z", "p", "q", "bin"]
+    assert cells_csv[0].split(",")[:7] == ["cell", "count", "expected", "z", "p", "q", "bin"]
     assert len(cells_csv) - 1 == len(cells) >= 30  # every cell of the study area, empty ones included
     assert sum(f["properties"]["count"] for f in cells) == 85
     page = c.get(run["downloads"]["map.html"])

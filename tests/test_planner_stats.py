@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import h3
+import h3.api.basic_int as h3
 import numpy as np
 import pytest
 from esda.getisord import G_Local
@@ -10,7 +10,7 @@ from libpysal.weights import W
 
 from gis_app.planner import stats
 
-# A literal grid: the H3 cells (resolution 9) within 8 steps of one cell near the Loop, 217 hexagons.
+# A literal grid: the H3 cells (resolution 9, as integers) within 8 steps of one cell near the Loop, 217 hexagons.
 CENTRE = h3.latlng_to_cell(41.88, -87.63, 9)
 CELLS = sorted(h3.grid_disk(CENTRE, 8))
 AT = {c: i for i, c in enumerate(CELLS)}
@@ -56,9 +56,9 @@ def test_z_scores_equal_esda_on_weights_wired_independently_to_1e_9() -> None:
         # The test's own wiring: every pair of cells at most k steps apart, straight from h3.
         own = W({c: [d for d in CELLS if d != c and h3.grid_distance(c, d) <= k] for c in CELLS}, id_order=CELLS)
         expected = G_Local(y, own, transform="B", star=True, permutations=0).Zs
-        got = stats.hot_spots(np.array([c for c, n in zip(CELLS, y, strict=True) for _ in range(int(n))]),
-                              set(CELLS), k=k, alpha=0.05)  # fmt: skip
-        assert got["grid"].cells == CELLS
+        points = np.array([c for c, n in zip(CELLS, y, strict=True) for _ in range(int(n))], dtype=np.uint64)
+        got = stats.hot_spots(points, set(CELLS), k=k, alpha=0.05)
+        assert got["grid"].cells.tolist() == CELLS
         np.testing.assert_allclose(got["gi"].z, expected, rtol=0, atol=1e-9)
 
 
@@ -131,6 +131,7 @@ def test_a_surge_in_the_last_weeks_is_a_new_or_intensifying_hot_spot(ring1) -> N
         (lambda: stats.repeat_locations(np.zeros(3), np.zeros(3), 0, 3), "radius"),
         (lambda: stats.cells_of(np.zeros(1), np.zeros(1), 15), "resolution"),
         (lambda: stats.ring_weights(CELLS, 0), "rings"),
+        (lambda: stats.hot_spots(np.array(CELLS[:3], dtype=np.uint64), set(CELLS), k=1, alpha=0), "alpha"),
         (lambda: stats.gi_star(np.ones(5), None, alpha=1.5), "alpha"),
         (lambda: stats.trend_test(np.ones(2), np.ones(2), 0, 3, 0.05), "week"),
     ],
@@ -138,3 +139,33 @@ def test_a_surge_in_the_last_weeks_is_a_new_or_intensifying_hot_spot(ring1) -> N
 def test_parameters_it_cannot_use_are_refused_with_what_was_expected(call, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(stats.PlannerInputError, match=message):
         call()
+
+
+def test_against_the_usual_baseline_a_busy_ward_is_not_hot_but_a_spot_inside_it_is() -> None:
+    """Two strata (wards): the east half gets four times the requests of every type; 25 requests of the chosen
+    type are planted in one cell of the quiet west. Against an even spread the busy east is hot in many places;
+    against the usual baseline (each ward's rate, spread like its other requests) only the planted spot is."""
+    rng = np.random.default_rng(4)
+    east = np.array([h3.cell_to_latlng(c)[1] > h3.cell_to_latlng(CENTRE)[1] for c in CELLS])
+    weight = np.where(east, 4.0, 1.0)
+    n = 6000
+    where = rng.choice(len(CELLS), size=n, p=weight / weight.sum())
+    is_type = rng.random(n) < 0.3  # the chosen type: 30 % of every ward's requests
+    spot = next(AT[c] for c in sorted(h3.grid_ring(CENTRE, 4)) if not east[AT[c]])  # in the quiet ward
+    where = np.concatenate([where, np.full(25, spot)])
+    is_type = np.concatenate([is_type, np.ones(25, dtype=bool)])
+    strata = np.array([int(east[i]) for i in where])
+    cells = np.array(CELLS, dtype=np.uint64)
+    even = stats.hot_spots(cells[where[is_type]], set(CELLS), k=1, alpha=0.05)
+    usual = stats.hot_spots(
+        cells[where[is_type]],
+        set(CELLS),
+        k=1,
+        alpha=0.05,
+        expected=lambda grid: stats.expected_counts(is_type, strata, grid.locate(cells[where]), len(grid.cells)),
+    )
+    far_from_spot = np.array([h3.grid_distance(c, CELLS[spot]) > 1 for c in CELLS])
+    assert (even["gi"].bin[east & far_from_spot] > 0).sum() >= 10  # the busy ward, hot in many places
+    hot = np.flatnonzero(usual["gi"].bin > 0)
+    assert len(hot) >= 1  # windows holding the spot
+    assert all(h3.grid_distance(CELLS[i], CELLS[spot]) <= 1 for i in hot)  # only the spot's windows

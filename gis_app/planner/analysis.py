@@ -9,29 +9,27 @@ once; `count=reports` counts every report.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
-from collections import defaultdict
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 from django.db.models import F, FloatField, Func
 from django.utils import timezone
-from shapely.geometry import shape
 
 from gis_app.models import RequestEvent, ServiceRequest, ServiceType
 from gis_app.planner import stats
+from gis_app.planner.method import METHOD
+from gis_app.planner.places import area_spots, layer_in_force, study_cells
 from gis_app.planner.stats import PlannerInputError
-from layers.lookup import LayerNotLoaded, version_in_force
-from layers.models import CommunityArea, LayerKind, Ward
+from layers.models import LayerKind
 
 Progress = Callable[[str, float], None]
 COUNT_MODES = ("issues", "reports")
+BASELINES = ("city", "usual")
+DEFAULT_RES = {"city": 9, "usual": 11}  # the usual baseline looks for street-scale spots: ~25 m cells
 MEMBERS_LISTED = 50  # requests listed per repeat location (the count is always the full one)
 
 
@@ -50,7 +48,7 @@ class Filters:
     alpha: float = 0.05
     recent_weeks: int = 4
     count: str = "issues"
-    notes: list[str] = field(default_factory=list, compare=False)
+    baseline: str = "city"
 
     @property
     def days(self) -> int:
@@ -58,7 +56,6 @@ class Filters:
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
-        d.pop("notes")
         d.update(start=self.start.isoformat(), end=self.end.isoformat(), types=list(self.types))
         return d
 
@@ -130,6 +127,13 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
     count = str(data.get("count") or "issues").strip().lower()
     if count not in COUNT_MODES:
         raise PlannerInputError(f"count must be one of {', '.join(COUNT_MODES)}; got {count[:40]!r}")
+    baseline = str(data.get("baseline") or "auto").strip().lower()
+    if baseline == "auto":
+        baseline = "usual" if wanted else "city"  # with every type there are no 'other requests' to compare with
+    if baseline not in BASELINES:
+        raise PlannerInputError(f"baseline must be auto, {' or '.join(BASELINES)}; got {baseline[:40]!r}")
+    if baseline == "usual" and not wanted:
+        raise PlannerInputError("the 'usual' baseline compares chosen types with the other requests: choose a type")
     return Filters(
         start=start,
         end=end,
@@ -137,23 +141,28 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
         ward=_int(data, "ward", None, 1, 10**6, "a ward number"),
         min_count=int(_int(data, "min_count", 3, 2, 1000, "requests at one place") or 3),
         radius_m=_float(data, "radius_m", settings.PLANNER_REPEAT_RADIUS_M, 5, 500, "metres"),
-        res=int(_int(data, "res", 9, 7, 10, "H3 grid resolution: 7 is 5 km² a cell, 10 is 0.015 km²") or 9),
+        res=int(
+            _int(data, "res", DEFAULT_RES[baseline], 7, 11, "H3 grid resolution: 7 is 5 km² a cell, 11 is 0.002 km²")
+            or DEFAULT_RES[baseline]
+        ),
         k=None if scale == "auto" else _int({"k": scale}, "k", None, 1, 5, "rings, or 'auto'"),
         alpha=_float(data, "alpha", 0.05, 0.001, 0.2, "false discovery rate"),
         recent_weeks=int(recent or 1),
         count=count,
+        baseline=baseline,
     )
 
 
-def selected(f: Filters) -> Any:
-    """The requests an analysis reads: placed, non-sensitive, in the period (city time), the types and ward."""
+def selected(f: Filters, every_type: bool = False) -> Any:
+    """The requests an analysis reads: placed, non-sensitive, in the period (city time), the types and ward
+    (`every_type`: all non-sensitive types, the 'usual' baseline's reference)."""
     tz = timezone.get_current_timezone()
     since = dt.datetime.combine(f.start, dt.time(), tzinfo=tz)
     until = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
     qs = ServiceRequest.objects.filter(
         requested_at__gte=since, requested_at__lt=until, location__isnull=False, service_type__sensitive=False
     )
-    if f.types:
+    if f.types and not every_type:
         qs = qs.filter(service_type__code__in=f.types)
     if f.ward is not None:
         qs = qs.filter(ward_number=f.ward)
@@ -176,11 +185,14 @@ class Rows:
     ward: np.ndarray  # -1 where unknown
     area: np.ndarray
 
+    def subset(self, keep: np.ndarray) -> Rows:
+        return Rows(**{name: getattr(self, name)[keep] for name in self.__dataclass_fields__})
 
-def read_rows(f: Filters) -> Rows:
+
+def read_rows(f: Filters, every_type: bool = False) -> Rows:
     """One query, oldest first; coordinates come out as numbers (no geometry objects at a million rows)."""
     qs = (
-        selected(f)
+        selected(f, every_type)
         .annotate(
             _lon=Func(F("location"), function="ST_X", output_field=FloatField()),
             _lat=Func(F("location"), function="ST_Y", output_field=FloatField()),
@@ -215,53 +227,6 @@ def read_rows(f: Filters) -> Rows:
         ward=np.array([-1 if w is None else w for w in cols[9]], dtype=np.int64),
         area=np.array([-1 if a is None else a for a in cols[10]], dtype=np.int64),
     )
-
-
-# ---- the city's own layers, read once per layer version ---------------------------------------------------
-
-
-MAX_CELLS = 400_000  # a study grid larger than this would take minutes and gigabytes: a coarser grid is asked for
-
-
-@lru_cache(maxsize=16)
-def _study_geojson(version_id: int, table: str, number: int | None) -> str:
-    """The study area's outline (one ward, or the union of the layer): cached per layer version, which never
-    changes once loaded (a new map is a new version)."""
-    where = "layer_version_id = %s" + (" AND number = %s" if number is not None else "")
-    args = [version_id] + ([number] if number is not None else [])
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT ST_AsGeoJSON(ST_Union(geom)) FROM {table} WHERE {where}", args)
-        row = cur.fetchone()
-    return row[0] if row and row[0] else '{"type": "MultiPolygon", "coordinates": []}'
-
-
-@lru_cache(maxsize=16)
-def _areas(version_id: int, table: str) -> tuple[tuple[int, float], tuple[tuple[int, int], ...]]:
-    """Each area's number and km², and the pairs that touch (contiguity, within about 10 m so the hairline gaps
-    of a digitised map do not cut neighbours apart)."""
-    with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT number, ST_Area(geom::geography) / 1e6 FROM {table} WHERE layer_version_id = %s ORDER BY number",
-            [version_id],
-        )
-        sizes = tuple((int(n), float(a)) for n, a in cur.fetchall())
-        cur.execute(
-            f"""SELECT a.number, b.number FROM {table} a JOIN {table} b
-                ON a.layer_version_id = b.layer_version_id AND a.number < b.number
-                AND ST_DWithin(a.geom, b.geom, 0.0001) WHERE a.layer_version_id = %s""",
-            [version_id],
-        )
-        pairs = tuple((int(a), int(b)) for a, b in cur.fetchall())
-    return sizes, pairs  # type: ignore[return-value]
-
-
-def _layer(kind: str, on: dt.date) -> tuple[int, str, str] | None:
-    try:
-        v = version_in_force(kind, on)
-    except LayerNotLoaded:  # a city without this layer simply gets no analysis by it
-        return None
-    table = (Ward if kind == LayerKind.WARDS else CommunityArea)._meta.db_table
-    return v.pk, table, v.name
 
 
 # ---- the analysis ----------------------------------------------------------------------------------------
@@ -314,22 +279,30 @@ def _repeats(r: Rows, f: Filters, type_names: dict[int, tuple[str, str]]) -> lis
     return out
 
 
-def _cells(r: Rows, f: Filters, layer: tuple[int, str, str] | None, progress: Progress) -> dict[str, Any]:
-    """Gi* on the hexagonal grid over the study area, then the emerging-trend labels on the same grid."""
-    study: set[str] = set()
-    if layer is not None:
-        outline = shape(json.loads(_study_geojson(layer[0], layer[1], f.ward)))
-        lat = outline.centroid.y if not outline.is_empty else 0.0
-        km2 = outline.area * (stats.M_PER_DEG / 1000) ** 2 * math.cos(math.radians(lat))
-        if km2 / stats.h3.average_hexagon_area(f.res, "km^2") > MAX_CELLS:
-            raise PlannerInputError(
-                f"the study area ({km2:,.0f} km²) holds more than {MAX_CELLS:,} cells at grid {f.res}: "
-                "choose a coarser grid (a smaller number) or one ward"
-            )
-        study = stats.area_cells(outline, f.res)
-    point_cells = stats.cells_of(r.lon, r.lat, f.res)
+def _cells(r: Rows, every: Rows, f: Filters, layer: tuple[int, str, str] | None, progress: Progress) -> dict[str, Any]:
+    """Gi* on the hexagonal grid, then the emerging-trend labels on the same grid.
+
+    Baseline 'city': every cell of the study area, empty ones included, each equally likely. Baseline 'usual':
+    the cells where any request of any type was filed in the period (streets, not parks and the lake), each
+    expected to hold the ward's rate of the chosen types spread like the ward's other requests."""
+    is_type = np.isin(every.type_ids, np.unique(r.type_ids)) if f.baseline == "usual" else None
+    all_cells = stats.cells_of(every.lon, every.lat, f.res)
+    point_cells = all_cells[is_type] if is_type is not None else all_cells
+    study = set(np.unique(all_cells).tolist()) if is_type is not None else study_cells(f.ward, f.res, layer)
+
+    def expected_in(mask: np.ndarray | None) -> Any:
+        if is_type is None:
+            return None
+        keep = np.ones(len(all_cells), dtype=bool) if mask is None else mask
+
+        def model(grid: stats.Grid) -> np.ndarray:
+            where = grid.locate(all_cells[keep])
+            return stats.expected_counts(is_type[keep], every.ward[keep], where, len(grid.cells))
+
+        return model
+
     progress("choosing the scale" if f.k is None else "Gi* on the grid", 0.45)
-    hs = stats.hot_spots(point_cells, study, k=f.k, alpha=f.alpha, progress=progress)
+    hs = stats.hot_spots(point_cells, study, k=f.k, alpha=f.alpha, expected=expected_in(None))
     grid, gi = hs["grid"], hs["gi"]
     progress("emerging trends", 0.7)
     weeks = f.days // 7
@@ -338,76 +311,49 @@ def _cells(r: Rows, f: Filters, layer: tuple[int, str, str] | None, progress: Pr
         - dt.timedelta(weeks=f.recent_weeks)
     ).timestamp()
     period_start = split - dt.timedelta(weeks=weeks - f.recent_weeks).total_seconds()
-    recent = stats.grid_counts(point_cells[r.at >= split], set(grid.cells)).counts
-    earlier = stats.grid_counts(point_cells[(r.at < split) & (r.at >= period_start)], set(grid.cells)).counts
-    trend = stats.emerging(recent, earlier, f.recent_weeks, weeks - f.recent_weeks, hs["w"], f.alpha)
-    cells = [
-        {
-            "cell": c,
-            "count": int(grid.counts[i]),
-            "z": round(float(gi.z[i]), 4),
-            "p": float(f"{gi.p[i]:.4g}"),
-            "q": float(f"{gi.q[i]:.4g}"),
-            "bin": int(gi.bin[i]),
-            "significant": bool(gi.q[i] <= f.alpha),
-            "recent": int(recent[i]),
-            "earlier": int(earlier[i]),
-            "trend": int(trend.direction[i]),
-            "trend_q": float(f"{trend.q[i]:.4g}"),
-            "label": str(trend.label[i]),
-        }
-        for i, c in enumerate(grid.cells)
-    ]
+    at = every.at
+    chosen_at = at[is_type] if is_type is not None else at
+    now_mask, before_mask = at >= split, (at < split) & (at >= period_start)
+    recent = np.bincount(grid.locate(point_cells[chosen_at >= split]), minlength=len(grid.cells))
+    before = (chosen_at < split) & (chosen_at >= period_start)
+    earlier = np.bincount(grid.locate(point_cells[before]), minlength=len(grid.cells))
+    models = (expected_in(now_mask), expected_in(before_mask))
+    trend = stats.emerging(
+        recent,
+        earlier,
+        f.recent_weeks,
+        weeks - f.recent_weeks,
+        hs["w"],
+        f.alpha,
+        (models[0](grid), models[1](grid)) if is_type is not None else (None, None),
+    )
+    exp = hs["expected"]
+    sig = lambda v: [float(f"{x:.4g}") for x in v.tolist()]  # noqa: E731 - four significant figures
+    cells = {  # column-wise: a street-scale grid has tens of thousands of cells
+        "cell": [format(c, "x") for c in grid.cells.tolist()],
+        "count": grid.counts.astype(int).tolist(),
+        "expected": None if exp is None else np.round(exp, 3).tolist(),
+        "z": np.round(gi.z, 4).tolist(),
+        "p": sig(gi.p),
+        "q": sig(gi.q),
+        "bin": gi.bin.astype(int).tolist(),
+        "significant": (gi.q <= f.alpha).tolist(),
+        "recent": np.asarray(recent, dtype=int).tolist(),
+        "earlier": np.asarray(earlier, dtype=int).tolist(),
+        "trend": trend.direction.astype(int).tolist(),
+        "trend_q": sig(trend.q),
+        "label": [str(x) for x in trend.label.tolist()],
+    }
     return {
         "cells": cells,
         "scale": {
             "k": hs["k"],
             "chosen_by": "planner" if f.k is not None else "incremental spatial autocorrelation",
             "curve": hs["scale_curve"],
-            "cell_km2": round(float(np.mean([stats.h3.cell_area(c, "km^2") for c in grid.cells[:50]])), 4)
-            if grid.cells
-            else None,
+            "cell_km2": round(float(stats.h3.average_hexagon_area(f.res, "km^2")), 4),
+            "baseline": f.baseline,
         },
         "weeks": {"recent": f.recent_weeks, "earlier": weeks - f.recent_weeks},
-    }
-
-
-def _area_spots(r: Rows, kind: str, numbers: np.ndarray, f: Filters) -> dict[str, Any] | None:
-    """Gi* over a layer's areas (wards, community areas): counts with each area's km² as exposure, contiguity
-    neighbours. Only for the whole city (one ward alone has no neighbours to compare with)."""
-    layer = _layer(kind, f.end)
-    if layer is None or f.ward is not None:
-        return None
-    sizes, pairs = _areas(layer[0], layer[1])
-    if len(sizes) < 3:
-        return None
-    ids = [n for n, _ in sizes]
-    pos = {n: i for i, n in enumerate(ids)}
-    counts = np.zeros(len(ids))
-    for n, c in zip(*np.unique(numbers[numbers >= 0], return_counts=True), strict=True):
-        if int(n) in pos:
-            counts[pos[int(n)]] = c
-    nb: dict[int, list[int]] = defaultdict(list)
-    for a, b in pairs:
-        nb[a].append(b)
-        nb[b].append(a)
-    km2 = np.array([a for _, a in sizes])
-    gi = stats.gi_star(counts, stats.weights(nb, ids), f.alpha, exposure=km2)
-    return {
-        "layer": layer[2],
-        "neighbourhood": "areas that share a boundary (within 10 m), plus the area itself",
-        "areas": [
-            {
-                "number": n,
-                "count": int(counts[i]),
-                "per_km2": round(float(counts[i] / km2[i]), 3) if km2[i] else None,
-                "z": round(float(gi.z[i]), 4),
-                "p": float(f"{gi.p[i]:.4g}"),
-                "q": float(f"{gi.q[i]:.4g}"),
-                "bin": int(gi.bin[i]),
-            }
-            for i, n in enumerate(ids)
-        ],
     }
 
 
@@ -429,16 +375,21 @@ def analyse(f: Filters, progress: Progress | None = None) -> dict[str, Any]:
     """Everything the planner page shows for one set of filters, as one JSON-able dict."""
     say: Progress = progress or (lambda stage, share: None)
     say("reading requests", 0.05)
-    r = read_rows(f)
+    every = read_rows(f, every_type=f.baseline == "usual")
+    if f.baseline == "usual":
+        chosen = ServiceType.objects.filter(code__in=f.types).values_list("pk", flat=True)
+        r = every.subset(np.isin(every.type_ids, list(chosen)))
+    else:
+        r = every
     type_names = {t.pk: (t.code, t.name) for t in ServiceType.objects.filter(pk__in=np.unique(r.type_ids).tolist())}
     say("repeat locations", 0.2)
     repeats = _repeats(r, f, type_names)
-    wards_layer = _layer(LayerKind.WARDS, f.end)
-    grid = _cells(r, f, wards_layer, say)
+    wards_layer = layer_in_force(LayerKind.WARDS, f.end)
+    grid = _cells(r, every, f, wards_layer, say)
     say("wards and community areas", 0.85)
     areas = {
-        "ward": _area_spots(r, LayerKind.WARDS, r.ward, f),
-        "community_area": _area_spots(r, LayerKind.COMMUNITY_AREAS, r.area, f),
+        "ward": area_spots(LayerKind.WARDS, r.ward, f.ward, f.end, f.alpha),
+        "community_area": area_spots(LayerKind.COMMUNITY_AREAS, r.area, f.ward, f.end, f.alpha),
     }
     say("weekly counts", 0.95)
     return {
@@ -450,20 +401,3 @@ def analyse(f: Filters, progress: Progress | None = None) -> dict[str, Any]:
         "weekly": _weekly(r, f, type_names),
         "method": METHOD,
     }
-
-
-METHOD = {
-    "repeat_locations": "A place with at least N requests of one type within the radius of one request's location "
-    "in the period; places are taken greediest first and never share a request. 'Came back' counts requests filed "
-    "after every earlier one there had been closed; 'reopened' counts requests reopened or followed up.",
-    "hot_spots": "Getis-Ord Gi* (esda) on issue counts per H3 hexagon over the whole study area, empty cells "
-    "included; neighbourhood: the cells within k rings plus the cell itself, binary weights. Two-sided p-values, "
-    "the larger of esda's normal one and the exact one for counts (a window's count is binomial under complete "
-    "spatial randomness with the total fixed), so sparse cells are not over-read, with Benjamini-Hochberg "
-    "false-discovery control across all cells at the chosen alpha; "
-    "confidence 99/95/90 % where the FDR-adjusted q is at most 0.01/0.05/0.10.",
-    "emerging": "The last K weeks of each cell against its own earlier weeks: exact binomial test of equal weekly "
-    "rates, Benjamini-Hochberg across cells with any request. New: hot (Gi*) in the recent weeks and not before; "
-    "intensifying: hot in both and rising; persistent: hot in both with no significant change; diminishing: hot "
-    "before and falling.",
-}

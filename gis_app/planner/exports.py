@@ -16,15 +16,23 @@ from django.conf import settings
 from gis_app.planner.stats import cell_polygon
 
 LEAFLET = Path(settings.BASE_DIR) / "layers" / "static" / "vendor" / "leaflet"
-CELL_FIELDS = ["cell", "count", "z", "p", "q", "bin", "significant", "recent", "earlier", "trend", "trend_q", "label"]
+CELL_FIELDS = ["cell", "count", "expected", "z", "p", "q", "bin", "significant", "recent", "earlier", "trend",
+               "trend_q", "label"]  # fmt: skip
 REPEAT_FIELDS = ["type", "type_name", "lon", "lat", "address", "ward", "count", "first", "last", "open", "came_back",
                  "reopened", "tickets"]  # fmt: skip
 COLOURS = {99: "#b2182b", 95: "#ef8a62", 90: "#fddbc7", -90: "#d1e5f0", -95: "#67a9cf", -99: "#2166ac"}
 
 
 def shown_cells(result: dict[str, Any], every: bool = False) -> list[dict[str, Any]]:
-    """The cells worth drawing: significant ones and those with an emerging label (or all, for the export)."""
-    return [c for c in result.get("cells", []) if every or c["bin"] or c["label"]]
+    """The cells worth drawing, one dict each: significant ones and those with an emerging label (or all, for
+    the export). The run stores them column-wise."""
+    cols = result.get("cells") or {}
+    if not cols or not cols.get("cell"):
+        return []
+    n = len(cols["cell"])
+    expected = cols.get("expected") or [None] * n
+    rows = range(n) if every else [i for i in range(n) if cols["bin"][i] or cols["label"][i]]
+    return [{k: (expected[i] if k == "expected" else cols[k][i]) for k in CELL_FIELDS} for i in rows]
 
 
 def cells_geojson(result: dict[str, Any], every: bool = True) -> dict[str, Any]:
@@ -66,7 +74,7 @@ def _csv(fields: list[str], rows: list[dict[str, Any]]) -> str:
 
 
 def cells_csv(result: dict[str, Any]) -> str:
-    return _csv(CELL_FIELDS, result.get("cells", []))
+    return _csv(CELL_FIELDS, shown_cells(result, every=True))
 
 
 def repeats_csv(result: dict[str, Any]) -> str:

@@ -4,8 +4,11 @@ very code the page runs, and another front end could too.
 
 Choices, stated once (the page repeats them):
 - **Grid**: H3 hexagons (the `h3` package). Every cell of the study area is a unit, empty cells included (a
-  hot spot is only hot against the cold around it). H3 speaks (lat, lng): `cells_of` and `cell_ring` are the
-  only places here that touch its axis order; everything else names `lon` and `lat` arrays.
+  hot spot is only hot against the cold around it). H3 speaks (lat, lng): `cells_of` and `cell_polygon` are
+  the only places here that touch its axis order; everything else names `lon` and `lat` arrays.
+- **Baseline**: against an even spread over the area (classic Gi*: finds where requests concentrate), or
+  against a model of where they usually fall (`expected_counts`: each ward's rate of the type, spread like
+  the ward's other requests; finds places where a problem stands out from the place's usual demand).
 - **Neighbourhood**: the cells within `k` grid steps (a distance band of k rings), plus the cell itself (Gi*),
   binary weights. `k` is the planner's, or picked as ArcGIS's Optimized Hot Spot Analysis does: incremental
   spatial autocorrelation, the first peak of global Moran's I z-score over k = 1…5.
@@ -25,8 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import h3
+import h3.api.basic_int as h3i
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 from scipy.spatial import cKDTree
 
 M_PER_DEG = 111_320.0
@@ -51,25 +55,48 @@ def to_metres(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def cells_of(lon: np.ndarray, lat: np.ndarray, res: int) -> np.ndarray:
-    """The H3 cell of each point (H3 takes latitude first)."""
+    """The H3 cell of each point, as 64-bit integers (H3 takes latitude first; integers are 3x faster than the
+    hex strings, which only the exports use: `cell_name`)."""
     _check_res(res)
-    return np.array([h3.latlng_to_cell(float(y), float(x), res) for x, y in zip(lon, lat, strict=True)], dtype=object)
+    return np.fromiter(
+        (
+            h3i.latlng_to_cell(y, x, res)
+            for x, y in zip(np.asarray(lon).tolist(), np.asarray(lat).tolist(), strict=True)
+        ),
+        dtype=np.uint64,
+        count=len(lon),
+    )
 
 
-def cell_polygon(cell: str) -> list[list[float]]:
+def cell_name(cell: int | str) -> str:
+    return cell if isinstance(cell, str) else h3.int_to_str(int(cell))
+
+
+def cell_polygon(cell: int | str) -> list[list[float]]:
     """A cell's outline as a closed GeoJSON ring ([lon, lat] pairs)."""
-    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell)]
+    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(cell_name(cell))]
     return [*ring, ring[0]]
 
 
-def area_cells(geo: Any, res: int) -> set[str]:
+def area_cells(geo: Any, res: int) -> set[int]:
     """The cells whose centres fall in an area (anything with `__geo_interface__` or a GeoJSON dict)."""
     _check_res(res)
-    return set(h3.geo_to_cells(geo, res))
+    return set(h3i.geo_to_cells(geo, res))
 
 
-def cell_ring(cell: str, k: int) -> list[str]:
-    return [c for c in h3.grid_disk(cell, k) if c != cell]
+def ring_adjacency(cells: np.ndarray, k: int) -> sparse.csr_matrix:
+    """Binary adjacency of cells within k grid steps of each other (the cell itself left out)."""
+    pos = {c: i for i, c in enumerate(cells.tolist())}
+    rows: list[int] = []
+    cols: list[int] = []
+    for i, c in enumerate(cells.tolist()):
+        for d in h3i.grid_disk(c, k):
+            j = pos.get(d)
+            if j is not None and j != i:
+                rows.append(i)
+                cols.append(j)
+    n = len(cells)
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
 
 
 def _check_res(res: int) -> None:
@@ -137,8 +164,8 @@ class GiResult:
 
 
 def weights(neighbours: dict[Any, Sequence[Any]], ids: Sequence[Any]) -> Any:
-    """libpysal binary weights from a neighbour list (units with no neighbour stay islands: Gi* still has the
-    unit itself)."""
+    """libpysal weights from a neighbour list (units with no neighbour stay islands: Gi* still has the unit
+    itself). For a handful of areas (wards); the grid uses `ring_weights`."""
     from libpysal.weights import W  # pulls in geopandas (~2 s): imported when an analysis runs, not at start-up
 
     ids = list(ids)
@@ -147,14 +174,24 @@ def weights(neighbours: dict[Any, Sequence[Any]], ids: Sequence[Any]) -> Any:
     return W(nb, id_order=ids, silence_warnings=True)
 
 
-def ring_weights(cells: Sequence[str], k: int) -> Any:
-    """Cells within k grid steps of each other are neighbours (a distance band on the hexagonal grid)."""
+def ring_weights(cells: Sequence[int] | np.ndarray, k: int, with_self: bool = False) -> Any:
+    """Cells within k grid steps of each other are neighbours (a distance band on the hexagonal grid), as a
+    libpysal Graph (built from a sparse matrix: ten times faster than a W at street scale). `with_self` puts
+    each cell in its own window already, as Gi* wants (esda would otherwise add it, slowly, on every call)."""
+    from libpysal.graph import Graph  # see `weights`
+
     if not 1 <= int(k) <= 10:
         raise PlannerInputError(f"neighbourhood must be 1 to 10 rings; got {k}")
-    return weights({c: cell_ring(c, int(k)) for c in cells}, cells)
+    ids = np.asarray(cells, dtype=np.uint64)
+    adjacency = ring_adjacency(ids, int(k))
+    if with_self:
+        adjacency = (adjacency + sparse.identity(len(ids), format="csr")).tocsr()
+    return Graph.from_sparse(adjacency, ids=ids)
 
 
-def gi_star(counts: np.ndarray, w: Any, alpha: float = 0.05, exposure: np.ndarray | None = None) -> GiResult:
+def gi_star(
+    counts: np.ndarray, w: Any, alpha: float = 0.05, exposure: np.ndarray | None = None, model: bool = False
+) -> GiResult:
     """Getis-Ord Gi* on counts per unit: z-scores from esda; two-sided p-values that must pass two nulls; BH
     false-discovery control across all units.
 
@@ -164,7 +201,11 @@ def gi_star(counts: np.ndarray, w: Any, alpha: float = 0.05, exposure: np.ndarra
     truth). The exact count null (under complete spatial randomness with the total fixed, a window's count is
     Binomial(total, window exposure / all exposure)) is right for sparse counts but blind to unevenness. A unit
     is significant only when both say so: p = max of the two (`exposure` is each unit's area; equal for a
-    hexagonal grid when left out)."""
+    hexagonal grid when left out).
+
+    With `model=True`, `exposure` is each unit's expected count from a model of that unevenness
+    (`expected_counts`), and the exact count null alone decides: the normal curve over ratios of tiny
+    expectations would only measure their noise."""
     from esda.getisord import G_Local  # see `weights`: a slow import, paid by analyses only
 
     if not 0 < alpha < 1:
@@ -176,7 +217,10 @@ def gi_star(counts: np.ndarray, w: Any, alpha: float = 0.05, exposure: np.ndarra
         return GiResult(zeros, np.ones(n), np.ones(n), np.zeros(n, dtype=int), alpha)
     expo = np.ones(n) if exposure is None else np.asarray(exposure, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):  # a window holding every unit has no variance: z = 0
-        g = G_Local(y / expo * expo.mean(), w, transform="B", star=True, permutations=0)
+        # star=None: Gi* when the weights already hold each unit itself (`ring_weights(with_self=True)`), else
+        # esda adds it; either way the window includes the unit.
+        star = None if _has_self(w) else True
+        g = G_Local(y / expo * expo.mean(), w, transform="B", star=star, permutations=0)
     z = np.nan_to_num(np.asarray(g.Zs, dtype=float))
     window = g.w.sparse  # esda's own weights, self included: the windows its z-scores were computed on
     observed = np.rint(window @ y)
@@ -185,10 +229,15 @@ def gi_star(counts: np.ndarray, w: Any, alpha: float = 0.05, exposure: np.ndarra
     upper = stats.binom.sf(observed - 1, total, share)
     lower = stats.binom.cdf(observed, total, share)
     p_exact = np.minimum(1.0, 2 * np.minimum(upper, lower))
-    p = np.maximum(p_exact, np.clip(2 * np.nan_to_num(np.asarray(g.p_norm, dtype=float), nan=0.5), 0, 1))
+    p_normal = np.clip(2 * np.nan_to_num(np.asarray(g.p_norm, dtype=float), nan=0.5), 0, 1)
+    p = p_exact if model else np.maximum(p_exact, p_normal)
     q = stats.false_discovery_control(p, method="bh")
     direction = np.sign(observed - total * share)
     return GiResult(z, p, q, confidence_bins(direction, q, alpha), alpha)
+
+
+def _has_self(w: Any) -> bool:
+    return bool(np.all(sparse.csr_matrix(w.sparse).diagonal() > 0))
 
 
 def confidence_bins(direction: np.ndarray, q: np.ndarray, alpha: float) -> np.ndarray:
@@ -199,7 +248,9 @@ def confidence_bins(direction: np.ndarray, q: np.ndarray, alpha: float) -> np.nd
     return (np.sign(direction) * level).astype(int)
 
 
-def choose_scale(values: np.ndarray, cells: Sequence[str], scales: Sequence[int] = SCALES) -> tuple[int, list[dict]]:
+def choose_scale(
+    values: np.ndarray, cells: Sequence[int] | np.ndarray, scales: Sequence[int] = SCALES
+) -> tuple[int, list[dict]]:
     """Incremental spatial autocorrelation: global Moran's I z-score at each ring distance; the first peak is
     the scale at which clustering is most pronounced (Optimized Hot Spot Analysis). Without a peak, the
     largest z; without any clustering at all, one ring."""
@@ -263,13 +314,15 @@ def emerging(
     earlier_weeks: int,
     w: Any,
     alpha: float,
+    expected: tuple[np.ndarray | None, np.ndarray | None] = (None, None),
 ) -> Trend:
     """Emerging hot spots, in the spirit of ArcGIS's Emerging Hot Spot Analysis with two periods: Gi* on each
     period; a cell hot now and not before is *new*; hot in both and rising *intensifying*; hot in both with no
     significant change *persistent*; hot before and significantly falling *diminishing*."""
     p, q, direction = trend_test(recent, earlier, recent_weeks, earlier_weeks, alpha)
-    hot_now = gi_star(np.asarray(recent, float), w, alpha).bin > 0
-    hot_before = gi_star(np.asarray(earlier, float), w, alpha).bin > 0
+    e_now, e_before = expected
+    hot_now = gi_star(np.asarray(recent, float), w, alpha, e_now, model=e_now is not None).bin > 0
+    hot_before = gi_star(np.asarray(earlier, float), w, alpha, e_before, model=e_before is not None).bin > 0
     label = np.full(len(p), "", dtype=object)
     label[hot_now & ~hot_before] = "new"
     label[hot_now & hot_before & (direction == 0)] = "persistent"
@@ -283,22 +336,42 @@ def emerging(
 
 @dataclass
 class Grid:
-    """Counts per study-area cell, in a fixed order."""
+    """Counts per study-area cell; `cells` sorted (64-bit H3 integers), so `locate` is a binary search."""
 
-    cells: list[str]
+    cells: np.ndarray
     counts: np.ndarray
-    index: dict[str, int]
+
+    def locate(self, point_cells: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.cells, point_cells)
 
 
-def grid_counts(point_cells: np.ndarray, study: set[str], weights_of: np.ndarray | None = None) -> Grid:
+def grid_counts(point_cells: np.ndarray, study: set[int] | np.ndarray) -> Grid:
     """Counts per cell over the study area plus any cell a point falls in outside it (nothing is dropped)."""
-    cells = sorted(study | set(point_cells.tolist()))
-    index = {c: i for i, c in enumerate(cells)}
-    counts = np.zeros(len(cells))
-    if len(point_cells):
-        idx = np.fromiter((index[c] for c in point_cells), dtype=int, count=len(point_cells))
-        np.add.at(counts, idx, 1 if weights_of is None else weights_of)
-    return Grid(cells, counts, index)
+    pc = np.asarray(point_cells, dtype=np.uint64)
+    cells = np.union1d(np.fromiter(study, dtype=np.uint64, count=len(study)), pc)
+    counts = np.bincount(np.searchsorted(cells, pc), minlength=len(cells)).astype(float)
+    return Grid(cells, counts)
+
+
+def expected_counts(
+    is_type: np.ndarray, strata: np.ndarray, where: np.ndarray, n_cells: int, prior: float = 0.5
+) -> np.ndarray:
+    """Indirect standardisation: each cell's expected count of the chosen types if, inside each stratum (ward),
+    they fell like the stratum's other requests do. Expected = the stratum's count of the types x the cell's
+    share of the stratum's other requests (plus `prior` x the stratum's mean per cell, so a cell with no other
+    request yet is not expected to hold none). `where` is each request's cell position; strata < 0 form one
+    stratum of their own."""
+    expected = np.zeros(n_cells)
+    for stratum in np.unique(strata).tolist():
+        inside = strata == stratum
+        n = int((is_type & inside).sum())
+        if n == 0:
+            continue
+        others = np.bincount(where[inside & ~is_type], minlength=n_cells).astype(float)
+        cells = np.unique(where[inside])
+        share = others[cells] + prior * max(others[cells].mean(), 1e-9)
+        expected[cells] += n * share / share.sum()
+    return expected
 
 
 Progress = Callable[[str, float], None]
@@ -306,19 +379,21 @@ Progress = Callable[[str, float], None]
 
 def hot_spots(
     point_cells: np.ndarray,
-    study: set[str],
+    study: set[int] | np.ndarray,
     *,
     k: int | None,
     alpha: float,
-    progress: Progress | None = None,
+    expected: Callable[[Grid], np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Gi* over the study grid; `k=None` picks the scale by incremental spatial autocorrelation."""
+    """Gi* over the study grid; `k=None` picks the scale by incremental spatial autocorrelation. With
+    `expected` (a function of the grid giving each cell's expected count), the cells are tested against that
+    model instead of against an even spread (see `gi_star`)."""
     grid = grid_counts(point_cells, study)
+    exp = expected(grid) if expected else None
     curve: list[dict] = []
     if k is None:
-        k, curve = choose_scale(grid.counts, grid.cells)
-    if progress:
-        progress("Gi* on the grid", 0.6)
-    w = ring_weights(grid.cells, k)
-    gi = gi_star(grid.counts, w, alpha)
-    return {"grid": grid, "k": k, "scale_curve": curve, "gi": gi, "w": w}
+        ratio = grid.counts if exp is None else grid.counts / np.maximum(exp, 1e-9) * exp.mean()
+        k, curve = choose_scale(ratio, grid.cells)
+    w = ring_weights(grid.cells, k, with_self=True)
+    gi = gi_star(grid.counts, w, alpha, exposure=exp, model=exp is not None)
+    return {"grid": grid, "k": k, "scale_curve": curve, "gi": gi, "w": w, "expected": exp}

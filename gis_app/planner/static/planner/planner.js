@@ -78,7 +78,8 @@
       f.start + " to " + f.end + (f.types.length ? " (" + f.types.join(", ") + ")" : " (all types)") +
       (f.ward ? " in ward " + f.ward : "") + ". " + res.repeats.length + " repeat locations; " + hot + " hot and " +
       (sig.length - hot) + " cold cells at FDR " + f.alpha + "; neighbourhood " + res.scale.k + " ring(s), chosen by " +
-      res.scale.chosen_by + "; cells of " + res.scale.cell_km2 + " km².";
+      res.scale.chosen_by + "; cells of " + res.scale.cell_km2 + " km²; compared with " +
+      (res.scale.baseline === "usual" ? "the usual demand of each place" : "an even spread over the city") + ".";
     var dl = run.downloads, names = Object.keys(dl);
     document.getElementById("downloads").innerHTML = "Download: " + names.map(function (n) {
       return '<a href="' + esc(dl[n]) + '" download data-export="' + esc(n) + '">' + esc(n) + "</a>";
@@ -92,6 +93,18 @@
         "</td><td>" + r.count + "</td><td>" + esc(r.first) + "</td><td>" + esc(r.last) + "</td><td>" + r.came_back +
         "</td><td>" + timeline(r, f.start, f.end) + "</td></tr>";
     }).join("") || '<tr><td colspan="7">None at these settings.</td></tr>';
+    var areaRows = [];
+    [["ward", "Ward"], ["community_area", "Community area"]].forEach(function (kind) {
+      var a = res.areas[kind[0]];
+      if (!a) return;
+      a.areas.filter(function (x) { return x.bin !== 0; }).forEach(function (x) {
+        areaRows.push("<tr><td>" + kind[1] + "</td><td>" + esc(x.number) + "</td><td>" + x.count + "</td><td>" +
+          esc(x.per_km2) + "</td><td>" + x.z + "</td><td>" + x.q + "</td><td>" + (x.bin > 0 ? "hot " : "cold ") +
+          Math.abs(x.bin) + " %</td></tr>");
+      });
+    });
+    document.querySelector("#areas tbody").innerHTML = areaRows.join("") ||
+      '<tr><td colspan="7">' + (f.ward ? "One ward alone has no neighbours to compare with." : "No area stands out.") + "</td></tr>";
     var labels = {};
     res.cells.features.forEach(function (c) { if (c.properties.label) labels[c.properties.label] = (labels[c.properties.label] || 0) + 1; });
     document.getElementById("emerging").innerHTML = ["new", "intensifying", "persistent", "diminishing"].map(function (l) {
