@@ -77,6 +77,13 @@ class ServiceType(models.Model):
         help_text='Actions residents hear about besides intake and completion, e.g. ["assign", "start"].',
     )
     active = models.BooleanField(default=True)
+    location_private = models.BooleanField(
+        default=False,
+        db_default=False,  # raw loaders may leave it out
+        help_text="Open data rounds this type's locations to the block (about 100 m): the exact spot could point "
+        "at one household (e.g. a rat complaint in a yard).",
+    )
+    updated_at = models.DateTimeField(auto_now=True, help_text="Open311's service-list changeset follows it.")
 
     class Meta:
         ordering = ["group", "name"]
@@ -95,6 +102,7 @@ class ServiceAttribute(models.Model):
     order = models.PositiveSmallIntegerField(default=1)
     description = models.CharField(max_length=300)
     values = models.JSONField(default=list, blank=True, help_text='[{"key": "1", "name": "Yes"}, …] for lists.')
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["service_type", "order"]
@@ -211,7 +219,7 @@ class ServiceRequest(models.Model):
     follow_up_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="follow_ups")
     due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     requested_at = models.DateTimeField(default=timezone.now, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)  # Open311 updated_after / change feeds
     closed_at = models.DateTimeField(null=True, blank=True)
     closure_reason = models.CharField(max_length=300, blank=True)
     external_id = models.CharField(max_length=100, blank=True, db_index=True)

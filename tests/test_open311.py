@@ -291,7 +291,8 @@ def test_one_request_by_its_id_in_xml(client, filed):
     answer = client.get(f"/open311/v2/requests/{filed[1].lower()}.xml")
     xml = ET.fromstring(answer.content)
     assert answer.status_code == 200 and xml.tag == "service_requests"
-    assert xml.findtext("request/service_request_id") == filed[1] and xml.findtext("request/zipcode") == ""
+    assert xml.findtext("request/service_request_id") == filed[1]
+    assert xml.findtext("request/zipcode") == "60610"  # the nearest named corner's ZIP code (the street layer)
     hidden = ServiceRequest.objects.get(service_type__code="abuse").ticket
     assert client.get(f"/open311/v2/requests/{hidden}.json").status_code == 404
 

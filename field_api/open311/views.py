@@ -13,11 +13,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
+from field_api.open311.extensions import address_point, extend, flag, located, paging
 from field_api.open311.keys import _client, _throttle
 from field_api.open311.render import CHANGESET, FORMATS, SPECIFICATION, Open311Error, render
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
@@ -41,6 +42,7 @@ PARAMETER = {
     "address": "address_string",
     "reporter_email": "email",
     "reporter_phone": "phone",
+    "anonymous": "email, phone or first_name/last_name (this service takes no anonymous reports)",
 }
 
 
@@ -91,18 +93,36 @@ def _check_jurisdiction(request: HttpRequest) -> None:
         raise Open311Error(404, f"jurisdiction_id {given[:80]!r} is not served here; this endpoint is {ours!r}")
 
 
+def changeset() -> str:
+    """When the service list or any definition last changed (clients refresh their cached lists when it moves);
+    never older than the API's own shape."""
+    latest = max(
+        (
+            t
+            for t in (
+                ServiceType.objects.aggregate(m=Max("updated_at"))["m"],
+                ServiceAttribute.objects.aggregate(m=Max("updated_at"))["m"],
+            )
+            if t is not None
+        ),
+        default=None,
+    )
+    stamp = latest.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if latest else CHANGESET
+    return max(stamp, CHANGESET)
+
+
 @open311("discovery")
 def discovery(request: HttpRequest) -> tuple[Any, int]:
     base = request.build_absolute_uri("/open311/v2/").rstrip("/")
     return {
-        "changeset": CHANGESET,
+        "changeset": changeset(),
         "contact": settings.OPEN311_CONTACT,
         "key_service": "api_key for POST: ask the 311 team (manage.py issue_open311_key)",
         "endpoints": [
             {
                 "specification": SPECIFICATION,
                 "url": base,
-                "changeset": CHANGESET,
+                "changeset": changeset(),
                 "type": "production",
                 "formats": ["application/json", "text/xml"],
             }
@@ -165,7 +185,7 @@ def _public_requests() -> QuerySet[ServiceRequest]:
         .order_by("-at", "-id")
         .values("verb")[:1]
     )
-    return (
+    return located(
         ServiceRequest.objects.filter(service_type__sensitive=False)
         .select_related("service_type", "department", "parent")
         .annotate(last_public_verb=Subquery(latest))
@@ -194,8 +214,8 @@ def as_open311(req: ServiceRequest) -> dict[str, Any]:
         "updated_datetime": _iso(req.updated_at),
         "expected_datetime": _iso(req.due_at),
         "address": req.address or None,
-        "address_id": None,
-        "zipcode": None,
+        "address_id": str(getattr(req, "o311_address_id", "") or "") or None,
+        "zipcode": getattr(req, "o311_zipcode", None) or None,
         "lat": round(req.location.y, 6) if req.location else None,
         "long": round(req.location.x, 6) if req.location else None,
         "media_url": req.media_url or None,
@@ -250,6 +270,14 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
         rows = rows.exclude(status__in=OPEN_STATUSES)
     days = dt.timedelta(days=settings.OPEN311_MAX_DAYS)
     start, end = _when(request, "start_date"), _when(request, "end_date")
+    after, before = _when(request, "updated_after"), _when(request, "updated_before")
+    if after or before:  # Chicago's change feed: by last update; requested_datetime bounds only when given
+        if after and before and after > before:
+            raise Open311Error(400, "updated_after is after updated_before")
+        rows = rows.filter(updated_at__gt=after) if after else rows
+        rows = rows.filter(updated_at__lt=before) if before else rows
+        if start is None and end is None:
+            return rows.order_by("-requested_at", "-id")
     if start is None and end is None:
         end = timezone.now()
     if end is None:
@@ -272,8 +300,15 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
 def service_requests(request: HttpRequest) -> tuple[Any, int]:
     if request.method == "POST":
         return post_request(request)
-    rows = _search(request)[: settings.OPEN311_MAX_REQUESTS]
-    return [as_open311(r) for r in rows], 200
+    pages = paging(request)
+    found = _search(request)
+    if pages:  # Chicago's paging: stable order (requested_datetime, then id, newest first)
+        page, size = pages
+        rows = list(found[(page - 1) * size : page * size])
+    else:
+        rows = list(found[: settings.OPEN311_MAX_REQUESTS])
+    base = [as_open311(r) for r in rows]
+    return (extend(rows, base) if flag(request, "extensions") else base), 200
 
 
 @open311("service_requests", "request")
@@ -285,7 +320,8 @@ def request_detail(request: HttpRequest, request_id: str) -> tuple[Any, int]:
     found = _public_requests().filter(ticket=ticket).first()
     if found is None:
         raise Open311Error(404, f"no public request has service_request_id {ticket}")
-    return [as_open311(found)], 200
+    base = [as_open311(found)]
+    return (extend([found], base) if flag(request, "extensions") else base), 200
 
 
 def _attributes(request: HttpRequest) -> dict[str, Any]:
@@ -320,8 +356,11 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
         raise Open311Error(400, f"service_code {code!r} is not a service here; see services.json")
     lat, lon = _short(request, "lat", 40), _short(request, "long", 40)
     address = _short(request, "address_string", 300)
-    if not (lat or lon or address) and request.POST.get("address_id"):
-        raise Open311Error(400, "address_id is not supported here; send lat and long, or address_string")
+    address_id = _short(request, "address_id", 40)
+    point = None
+    if address_id and not (lat or lon):
+        point, from_layer = address_point(address_id)
+        address = address or from_layer
     email = _short(request, "email", 254)
     media_url = _short(request, "media_url", 1000)
     for value, check, expected in (
@@ -334,8 +373,12 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
         except ValidationError:
             raise Open311Error(400, f"{expected}; got {value[:80]!r}") from None
     name = " ".join(x for x in (_short(request, "first_name", 100), _short(request, "last_name", 100)) if x)
+    phone = _short(request, "phone", 40)
     try:
-        where = locate(lon, lat, address, LocatedBy.PIN if (lat or lon) else LocatedBy.ADDRESS)
+        if point is not None:
+            where = locate(str(point.x), str(point.y), address, LocatedBy.ADDRESS)
+        else:
+            where = locate(lon, lat, address, LocatedBy.PIN if (lat or lon) else LocatedBy.ADDRESS)
         req = create_request(
             IntakeData(
                 service_code=stype.code,
@@ -347,7 +390,8 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
                 channel=Channel.OPEN311,
                 reporter_name=name,
                 reporter_email=email,
-                reporter_phone=_short(request, "phone", 40),
+                reporter_phone=phone,
+                anonymous=not (name or email or phone),  # no contact: only where the type allows anonymity
                 notify_via=NotifyVia.EMAIL if email else NotifyVia.NONE,
                 media_url=media_url,
             ),
