@@ -22,7 +22,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="servicetype",
             name="updated_at",
-            field=models.DateTimeField(auto_now=True, default=django.utils.timezone.now),
+            field=models.DateTimeField(
+                auto_now=True,
+                default=django.utils.timezone.now,
+                help_text="Open311's service-list changeset follows it.",
+            ),
             preserve_default=False,
         ),
         migrations.AddField(
