@@ -211,3 +211,27 @@ class Open311Key(IssuedKey):
         """A new key; the raw key is returned once and never stored."""
         raw, stored = cls.new_key(24)
         return cls.objects.create(name=name, contact_email=contact_email, **stored), raw
+
+
+class DataExport(models.Model):
+    """An open-data export too large to stream inside one web request: written to a file by the worker, then
+    served from its (unguessable) URL. The rows hold nothing personal (gis_app.opendata)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    fmt = models.CharField(max_length=10)
+    params = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    rows = models.PositiveIntegerField(default=0)
+    file = models.CharField(max_length=300, blank=True, help_text="Path under MEDIA_ROOT.")
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"export {self.id} {self.fmt} ({self.state})"

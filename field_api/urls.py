@@ -1,6 +1,6 @@
 from django.urls import path
 
-from field_api import open311, tablet
+from field_api import open311, opendata, tablet
 from field_api.crew import tablet_api, views
 from field_api.open311 import updates as open311_updates
 
@@ -27,6 +27,10 @@ urlpatterns = [
     path("open311/v2/services/<str:code>.<str:fmt>", open311.service_definition, name="open311-service"),
     path("open311/v2/requests.<str:fmt>", open311.service_requests, name="open311-requests"),
     path("open311/v2/requests/<str:request_id>.<str:fmt>", open311.request_detail, name="open311-request"),
+    path("opendata/requests.<str:fmt>", opendata.requests_export, name="opendata-requests"),
+    path("opendata/exports/<uuid:pk>/", opendata.export_job, name="opendata-job"),
+    path("opendata/exports/<uuid:pk>/file", opendata.export_file, name="opendata-file"),
+    path("opendata/dictionary.json", opendata.dictionary, name="opendata-dictionary"),
     path("open311/v2/tokens/<str:token>.<str:fmt>", open311_updates.token, name="open311-token"),
     path(
         "open311/v2/servicerequestupdates.<str:fmt>",

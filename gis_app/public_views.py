@@ -18,6 +18,7 @@ from gis_app.choices import OPEN_STATUSES, Status, public_status
 from gis_app.intake import reopen_as_follow_up
 from gis_app.models import ServiceRequest, SurveyAnswer
 from gis_app.notifications import read_survey_token
+from gis_app.privacy import public_place
 from gis_app.tickets import TicketError, normalize_ticket
 from gis_app.transitions import TransitionError, apply
 from layers.coords import CoordinateError, bbox_from_param
@@ -72,6 +73,12 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
     history = [(e.at, PUBLIC_VERBS[e.verb]) for e in req.events.filter(public=True) if e.verb in PUBLIC_VERBS]
     # A report merged into another follows that issue: its status, its expected date, its completion.
     issue = req.parent if req.parent_id and req.parent and not req.parent.service_type.sensitive else req
+    place = public_place(
+        issue.service_type.location_private,
+        issue.location.x if issue.location else None,
+        issue.location.y if issue.location else None,
+        issue.address,
+    )
     completion = issue.events.filter(verb="complete").order_by("at", "id").last()
     context = {
         "req": req,
@@ -81,7 +88,8 @@ def track_detail(request: HttpRequest, ticket: str) -> HttpResponse:
         "status_label": public_status(issue.status),
         "completion": completion,
         "proof": bool(completion and _proof_name(completion.new)),
-        "location": [round(issue.location.x, 6), round(issue.location.y, 6)] if issue.location else None,
+        "location": list(place[:2]) if issue.location else None,
+        "where": place[2],
     }
     return render(request, "gis_app/track_detail.html", context)
 
@@ -164,16 +172,18 @@ def requests_geojson(request: HttpRequest) -> HttpResponse:
     rows = (
         ServiceRequest.objects.open()
         .filter(location__within=box, service_type__sensitive=False)
-        .values_list("ticket", "service_type__name", "status", "requested_at", "location")
+        .values_list(
+            "ticket", "service_type__name", "status", "requested_at", "location", "service_type__location_private"
+        )
         .order_by("-requested_at")[:MAP_LIMIT]
     )
     features = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [round(p.x, 6), round(p.y, 6)]},
+            "geometry": {"type": "Point", "coordinates": list(public_place(private, p.x, p.y, "")[:2])},
             "properties": {"ticket": t, "type": name, "status": st, "requested_at": at.isoformat()},
         }
-        for t, name, st, at, p in rows
+        for t, name, st, at, p, private in rows
         if p is not None
     ]
     body = json.dumps({"type": "FeatureCollection", "features": features, "truncated": len(features) == MAP_LIMIT})

@@ -251,6 +251,8 @@ CITY_WORKDAYS = [int(d) for d in os.environ.get("CITY_WORKDAYS", "0,1,2,3,4").sp
 # how many requests one GET returns at most and the longest date window it answers (the spec's 90 days).
 OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "")
 OPEN311_MAX_REQUESTS = int(os.environ.get("OPEN311_MAX_REQUESTS", "1000"))
+# Open-data exports above this many rows are written by the worker (202 + a job URL) instead of streamed.
+OPENDATA_INLINE_MAX_ROWS = int(os.environ.get("OPENDATA_INLINE_MAX_ROWS", "200000"))
 OPEN311_MAX_DAYS = int(os.environ.get("OPEN311_MAX_DAYS", "90"))
 OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "311 open data team, 311@city.example")
 # Open311 rate limits, "N/second|minute|hour|day" ("" for none): posts per api_key, reads per client address.
@@ -286,6 +288,7 @@ CELERY_IMPORTS = [
     "gis_app.webhooks",
     "gis_app.sla_alerts",
     "gis_app.planner.runs",
+    "field_api.opendata",
     "routing.planning.day",
 ]
 CELERY_BEAT_SCHEDULE = {

@@ -24,7 +24,7 @@ from field_api.open311.render import CHANGESET, FORMATS, SPECIFICATION, Open311E
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
 from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType
-from gis_app.privacy import mask_personal
+from gis_app.privacy import mask_personal, public_place
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
 
@@ -199,6 +199,10 @@ def _iso(value: dt.datetime | None) -> str | None:
 def as_open311(req: ServiceRequest) -> dict[str, Any]:
     """One request in the spec's fields; never the reporter's name, e-mail or phone."""
     note = STATUS_NOTES.get(getattr(req, "last_public_verb", None) or "", "")
+    private = req.service_type.location_private
+    lon, lat, address, _ = public_place(
+        private, req.location.x if req.location else None, req.location.y if req.location else None, req.address
+    )
     if req.parent is not None:
         note = f"{note}: see {req.parent.ticket}" if note else f"see {req.parent.ticket}"
     return {
@@ -213,11 +217,11 @@ def as_open311(req: ServiceRequest) -> dict[str, Any]:
         "requested_datetime": _iso(req.requested_at),
         "updated_datetime": _iso(req.updated_at),
         "expected_datetime": _iso(req.due_at),
-        "address": req.address or None,
-        "address_id": str(getattr(req, "o311_address_id", "") or "") or None,
+        "address": address or None,
+        "address_id": None if private else (str(getattr(req, "o311_address_id", "") or "") or None),
         "zipcode": getattr(req, "o311_zipcode", None) or None,
-        "lat": round(req.location.y, 6) if req.location else None,
-        "long": round(req.location.x, 6) if req.location else None,
+        "lat": lat,
+        "long": lon,
         "media_url": req.media_url or None,
     }
 

@@ -1,0 +1,218 @@
+"""Open data: the city's requests as CSV or GeoJSON that a data portal can publish as they are.
+
+What never leaves: reporter names, e-mail addresses, phone numbers, device and account ids; requests of
+sensitive types; e-mail addresses and phone numbers typed into descriptions (masked). Types marked
+`location_private` give their place only to the block: coordinates rounded to 0.001° (about 110 m north-south,
+80 m east-west in Chicago) and the address as "1200 block of N STATE ST".
+
+Rows are read with a server-side cursor and written as they come, so an export of any size runs in constant
+memory; the web endpoint streams it, or above `OPENDATA_INLINE_MAX_ROWS` writes the file as a background job.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, FloatField, Func, QuerySet
+from django.utils import timezone
+
+from gis_app.choices import OPEN_STATUSES
+from gis_app.models import ServiceRequest, ServiceType
+from gis_app.privacy import mask_personal, public_place
+
+FORMATS = ("csv", "geojson")
+
+# The data dictionary: every published field, in order, with its type and meaning.
+DICTIONARY: list[dict[str, str]] = [
+    {"field": "service_request_id", "type": "text", "description": "The request's ticket number (universal, "
+     "non-sequential), as in Open311 and on the track page."},
+    {"field": "status", "type": "text", "description": "open or closed (Open311's base statuses)."},
+    {"field": "service_code", "type": "text", "description": "The request type's code (Open311 service_code)."},
+    {"field": "service_name", "type": "text", "description": "The request type's name."},
+    {"field": "agency_responsible", "type": "text", "description": "The department that handles it."},
+    {"field": "requested_datetime", "type": "datetime", "description": "When it was filed (ISO 8601 with offset)."},
+    {"field": "updated_datetime", "type": "datetime", "description": "When it last changed."},
+    {"field": "closed_datetime", "type": "datetime", "description": "When it was closed; empty while open."},
+    {"field": "expected_datetime", "type": "datetime", "description": "When the city's service level says it "
+     "should be done."},
+    {"field": "ward", "type": "text", "description": "The ward it lies in, on the ward map in force when filed."},
+    {"field": "community_area", "type": "text", "description": "The community area it lies in."},
+    {"field": "channel", "type": "text", "description": "How it came in: phone, web, app, open311, email, ..."},
+    {"field": "duplicate", "type": "boolean", "description": "true when it was merged into an earlier report."},
+    {"field": "parent_service_request_id", "type": "text", "description": "The report it was merged into."},
+    {"field": "address", "type": "text", "description": "Where, as placed by the city; for types whose places are "
+     "private, only the block (e.g. '1200 block of N STATE ST')."},
+    {"field": "location_precision", "type": "text", "description": "exact, or block where the type's places are "
+     "private (coordinates rounded to 0.001 degree)."},
+    {"field": "latitude", "type": "number", "description": "WGS84 latitude."},
+    {"field": "longitude", "type": "number", "description": "WGS84 longitude."},
+    {"field": "description", "type": "text", "description": "The reporter's words, with e-mail addresses and phone "
+     "numbers masked."},
+    {"field": "media_url", "type": "text", "description": "A photo the reporter linked, if any."},
+]  # fmt: skip
+FIELDS = [d["field"] for d in DICTIONARY]
+
+
+class ExportError(ValueError):
+    """A filter the export cannot use; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    start: dt.date
+    end: dt.date
+    wards: tuple[int, ...] = ()
+    types: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "wards": list(self.wards),
+                "types": list(self.types)}  # fmt: skip
+
+
+def parse_export_filters(data: Any) -> ExportFilters:
+    """start/end (YYYY-MM-DD, default the last 30 days), ward (comma list), service_code (comma list)."""
+    today = timezone.localdate()
+
+    def day(name: str, default: dt.date) -> dt.date:
+        raw = str(data.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            return dt.date.fromisoformat(raw[:10])
+        except ValueError:
+            raise ExportError(f"{name} must be a date as YYYY-MM-DD; got {raw[:40]!r}") from None
+
+    end = day("end", today)
+    start = day("start", end - dt.timedelta(days=29))
+    if start > end:
+        raise ExportError(f"start ({start}) must not be after end ({end})")
+    wards: list[int] = []
+    for raw in str(data.get("ward") or "").split(","):
+        if raw.strip():
+            if not raw.strip().isdigit() or len(raw.strip()) > 6:
+                raise ExportError(f"ward must be ward numbers separated by commas; got {raw.strip()[:20]!r}")
+            wards.append(int(raw))
+    codes = tuple(sorted({c.strip() for c in str(data.get("service_code") or "").split(",") if c.strip()}))[:200]
+    if codes:
+        known = set(ServiceType.objects.filter(code__in=codes, sensitive=False).values_list("code", flat=True))
+        unknown = [c for c in codes if c not in known]
+        if unknown:
+            raise ExportError(f"unknown service_code(s) {', '.join(c[:60] for c in unknown[:5])}; see /api/services/")
+    return ExportFilters(start, end, tuple(sorted(set(wards))), codes)
+
+
+def selected(f: ExportFilters) -> QuerySet[ServiceRequest]:
+    tz = timezone.get_current_timezone()
+    rows = ServiceRequest.objects.filter(
+        service_type__sensitive=False,
+        requested_at__gte=dt.datetime.combine(f.start, dt.time(), tzinfo=tz),
+        requested_at__lt=dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=tz),
+    )
+    if f.wards:
+        rows = rows.filter(ward_number__in=f.wards)
+    if f.types:
+        rows = rows.filter(service_type__code__in=f.types)
+    return rows
+
+
+COLUMNS = ("ticket", "status", "service_type__code", "service_type__name", "department__name", "requested_at",
+           "updated_at", "closed_at", "due_at", "ward_number", "community_area_number", "channel", "parent__ticket",
+           "address", "_lat", "_lon", "description", "media_url", "service_type__location_private")  # fmt: skip
+
+
+def _iso(value: dt.datetime | None, tz: Any) -> str | None:
+    return value.astimezone(tz).isoformat(timespec="seconds") if value else None
+
+
+def rows(f: ExportFilters, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Published rows, oldest first, read in chunks from a server-side cursor (constant memory)."""
+    tz = timezone.get_current_timezone()
+    qs = (
+        selected(f)
+        .annotate(
+            _lat=Func(F("location"), function="ST_Y", output_field=FloatField()),
+            _lon=Func(F("location"), function="ST_X", output_field=FloatField()),
+        )
+        .order_by("requested_at", "id")
+        .values_list(*COLUMNS)
+    )
+    for r in qs.iterator(chunk_size=chunk):
+        lon, lat, address, precision = public_place(bool(r[18]), r[15], r[14], r[13] or "")
+        yield {
+            "service_request_id": r[0],
+            "status": "open" if r[1] in OPEN_STATUSES else "closed",
+            "service_code": r[2],
+            "service_name": r[3],
+            "agency_responsible": r[4],
+            "requested_datetime": _iso(r[5], tz),
+            "updated_datetime": _iso(r[6], tz),
+            "closed_datetime": _iso(r[7], tz),
+            "expected_datetime": _iso(r[8], tz),
+            "ward": str(r[9]) if r[9] is not None else None,
+            "community_area": str(r[10]) if r[10] is not None else None,
+            "channel": r[11],
+            "duplicate": r[12] is not None,
+            "parent_service_request_id": r[12],
+            "address": address or None,
+            "location_precision": precision,
+            "latitude": lat,
+            "longitude": lon,
+            "description": mask_personal(r[16]) or None,
+            "media_url": r[17] or None,
+        }
+
+
+def csv_chunks(f: ExportFilters, every: int = 1000) -> Iterator[str]:
+    """The CSV as text chunks of `every` rows (a header first). Spreadsheet formulas are neutralised."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FIELDS)
+    writer.writeheader()
+    for n, row in enumerate(rows(f), start=1):
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+        if n % every == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # residents' text must not run as a spreadsheet formula
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def geojson_chunks(f: ExportFilters, every: int = 1000) -> Iterator[str]:
+    """A GeoJSON FeatureCollection written feature by feature (never held whole)."""
+    yield '{"type": "FeatureCollection", "features": ['
+    buffer: list[str] = []
+    first = True
+    for row in rows(f):
+        lat, lon = row.pop("latitude"), row.pop("longitude")
+        geometry = {"type": "Point", "coordinates": [lon, lat]} if lat is not None else None
+        text = json.dumps({"type": "Feature", "geometry": geometry, "properties": row}, ensure_ascii=False)
+        buffer.append(text if first else "," + text)
+        first = False
+        if len(buffer) >= every:
+            yield "".join(buffer)
+            buffer = []
+    yield "".join(buffer) + "]}"
+
+
+def chunks(fmt: str, f: ExportFilters) -> Iterator[str]:
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {', '.join(FORMATS)}; got {fmt[:20]!r}")
+    return csv_chunks(f) if fmt == "csv" else geojson_chunks(f)
+
+
+def inline_limit() -> int:
+    return int(settings.OPENDATA_INLINE_MAX_ROWS)
