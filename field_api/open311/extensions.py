@@ -92,13 +92,14 @@ def located(rows: QuerySet[ServiceRequest]) -> QuerySet[ServiceRequest]:
     ZIP code. A city without those layers gets nulls, as the spec allows."""
     table = ServiceRequest._meta.db_table
     active = f"SELECT id FROM {LayerVersion._meta.db_table} WHERE active"
-    point = f"""(SELECT a.{{col}} FROM {AddressPoint._meta.db_table} a
-        WHERE a.layer_version_id IN ({active}) AND ST_DWithin(a.geom::geography, "{table}".location::geography, 3)
-        ORDER BY a.geom <-> "{table}".location LIMIT 1)"""
-    corner = f"""(SELECT c.zipcode FROM {StreetCorner._meta.db_table} c
-        WHERE c.layer_version_id IN ({active}) AND c.zipcode <> ''
-          AND ST_DWithin(c.geom::geography, "{table}".location::geography, 300)
-        ORDER BY c.geom <-> "{table}".location LIMIT 1)"""
+    here = f'"{table}".location'
+    # The nearest one by the GiST index (KNN), then its distance checked on the ground: one index probe a row.
+    point = f"""(SELECT n.{{col}} FROM (SELECT a.id, a.postcode, a.geom FROM {AddressPoint._meta.db_table} a
+        WHERE a.layer_version_id IN ({active}) ORDER BY a.geom <-> {here} LIMIT 1) n
+        WHERE ST_DWithin(n.geom::geography, {here}::geography, 3))"""
+    corner = f"""(SELECT n.zipcode FROM (SELECT c.zipcode, c.geom FROM {StreetCorner._meta.db_table} c
+        WHERE c.layer_version_id IN ({active}) AND c.zipcode <> '' ORDER BY c.geom <-> {here} LIMIT 1) n
+        WHERE ST_DWithin(n.geom::geography, {here}::geography, 300))"""
     return rows.annotate(
         o311_address_id=RawSQL(point.format(col="id"), ()),
         o311_zipcode=RawSQL(f"COALESCE(NULLIF({point.format(col='postcode')}, ''), {corner})", ()),
