@@ -207,6 +207,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "DESCRIPTION": "311 service requests, layers, crew dispatch and Open311 GeoReport v2.",
     "VERSION": "0.1.0",
+    # Open311's JSON endpoints are plain views in the spec's shapes: described by hand (field_api/open311/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "field_api.open311.openapi.open311_paths",
+    ],
     # One name per choice set, so clients see the same enum wherever it appears.
     "ENUM_NAME_OVERRIDES": {
         "RequestStatusEnum": "gis_app.choices.Status",

@@ -57,7 +57,9 @@ class WhereIsView(APIView):
         try:
             ward = ward_at(point, on=day)
         except LayerNotLoaded as exc:
-            return error(str(exc), status.HTTP_503_SERVICE_UNAVAILABLE)
+            # A date the city's maps do not cover is the asker's to change (404); no map for today is ours (503).
+            asked = bool(request.query_params.get("on"))
+            return error(str(exc), status.HTTP_404_NOT_FOUND if asked else status.HTTP_503_SERVICE_UNAVAILABLE)
         try:
             area = community_area_at(point).as_dict()
         except LayerNotLoaded:

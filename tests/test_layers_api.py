@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
@@ -75,3 +76,12 @@ def test_the_openapi_schema_documents_the_lookup(client):
     response = client.get("/api/schema/", {"format": "json"})
     assert response.status_code == 200
     assert "/api/layers/where/" in response.json()["paths"]
+
+
+def test_a_date_no_ward_map_covers_is_the_askers_to_change(client, load_wards):
+    from tests.conftest import EAST_SQUARE, WEST_SQUARE, collection, feature
+
+    load_wards(collection(feature("1", WEST_SQUARE), feature("2", EAST_SQUARE)), effective_from=dt.date(2015, 5, 18))
+    response = client.get(WHERE, {"lon": "0.5", "lat": "0.5", "on": "2000-01-01"})
+    assert response.status_code == 404 and "in force on 2000-01-01" in response.json()["detail"]
+    assert client.get(WHERE, {"lon": "0.5", "lat": "0.5"}).status_code == 200

@@ -162,3 +162,13 @@ def test_address_id_is_resolved_through_the_address_layer(client: Client, little
     assert (got["address_id"], got["zipcode"], got["lat"]) == (str(spot.pk), "60610", 0.5025)
     missing = post(client, **report(fixit_key, address_string="", address_id="999999"))
     assert missing.status_code == 400 and "not in the city's address layer" in body(missing)[0]["description"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["0359-11-13T05:55:11-21:27", "2026-01-01T00:00:00+15:00", "1850-01-01T00:00:00Z"],
+)
+def test_a_date_no_database_can_hold_is_a_400_not_a_crash(client: Client, pothole, when: str) -> None:
+    for path in ("requests", "servicerequestupdates"):
+        answer = client.get(f"/open311/v2/{path}.json", {"start_date": when})
+        assert answer.status_code == 400 and "UTC offset of at most 14:00" in body(answer)[0]["description"]  # type: ignore[index]

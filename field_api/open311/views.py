@@ -244,6 +244,12 @@ def _when(request: HttpRequest, name: str) -> dt.datetime | None:
         raise Open311Error(
             400, f"{name} {raw[:40]!r} is not a date-time; expected ISO 8601 such as 2026-11-24T08:00:00-06:00"
         ) from None
+    offset = value.utcoffset()
+    # Real UTC offsets run from -12:00 to +14:00 (PostgreSQL refuses beyond ±15:59); years as a 311 system has them.
+    if (offset is not None and abs(offset) > dt.timedelta(hours=14)) or not 1900 <= value.year <= 2200:
+        raise Open311Error(
+            400, f"{name} {raw[:40]!r}: expected a date-time between 1900 and 2200 with a UTC offset of at most 14:00"
+        )
     return value if timezone.is_aware(value) else timezone.make_aware(value)
 
 
