@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -152,3 +153,32 @@ def copy_demo_database(suffix: str) -> str | None:
 
 def drop_database_of(url: str) -> None:
     psql(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]}")
+
+
+def filled_demo_copy(suffix: str, rows: int, seed: int) -> tuple[str, float] | None:
+    """A throwaway copy of the demo database filled by the synthetic generator up to about `rows` requests,
+    with Django set up on it; (its URL, seconds spent filling), or None when the copy cannot be made."""
+    url = copy_demo_database(suffix)
+    if url is None:
+        return None
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
+    sys.path.insert(0, str(ROOT))
+    import django  # Django and the models only once DATABASE_URL names the copy
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from gis_app.models import ServiceRequest
+
+    have = ServiceRequest.objects.count()
+    days = max(0, math.ceil((rows - have) / (800 * 1.08)))  # weekday weights average ~1.0, plus duplicates
+    t0 = time.perf_counter()
+    if days:
+        call_command("generate_requests", "--days", str(days), "--per-day", "800", "--seed", str(seed),
+                     "--assumptions", str(settings.CITY_ASSUMPTIONS))  # fmt: skip
+    with connections["default"].cursor() as cur:
+        cur.execute("ANALYZE")
+    return url, time.perf_counter() - t0

@@ -9,54 +9,24 @@ requests (p50, p95), checking that the plan uses the GiST index on location::geo
 
 from __future__ import annotations
 
-import math
-import os
 import sys
-import time
 
-from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
+from _common import Result, drop_database_of, filled_demo_copy, parser
 
 
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--rows", type=int, default=1_000_000)
     args = p.parse_args()
-    url = copy_demo_database("dedupbench")
-    if url is None:
+    made = filled_demo_copy("dedupbench", args.rows, seed=1001)
+    if made is None:
         return 1
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+    url, generated = made
     from django.db import connections
 
     from gis_app.citydata.dedup_learning import lookup_speed
-    from gis_app.models import ServiceRequest
 
     try:
-        have = ServiceRequest.objects.count()
-        per_day = 800
-        days = max(0, math.ceil((args.rows - have) / (per_day * 1.08)))  # weekday weights average ~1.0, plus dups
-        t0 = time.perf_counter()
-        if days:
-            call_command(
-                "generate_requests",
-                "--days",
-                str(days),
-                "--per-day",
-                str(per_day),
-                "--seed",
-                "1001",
-                "--assumptions",
-                str(settings.CITY_ASSUMPTIONS),
-            )
-        generated = time.perf_counter() - t0
-        with connections["default"].cursor() as cur:
-            cur.execute("ANALYZE gis_app_servicerequest")
         p50, p95, info = lookup_speed()
         result = Result("dedup_lookup_1m")
         result.add(

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
 import statistics
 import subprocess
 import sys
 import time
 
-from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
+from _common import ROOT, Result, drop_database_of, filled_demo_copy, parser
 
 EXPORT_RUN = """
 import os, resource, sys, time
@@ -62,17 +61,10 @@ def main() -> int:
     p.add_argument("--rows", type=int, default=1_000_000)
     p.add_argument("--keep", action="store_true", help="keep the filled copy (gis311_open311bench)")
     args = p.parse_args()
-    url = copy_demo_database("open311bench")
-    if url is None:
+    made = filled_demo_copy("open311bench", args.rows, seed=2024)
+    if made is None:
         return 1
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
+    url, filled = made
     from django.db import connections
     from django.test import Client, RequestFactory
     from django.utils import timezone
@@ -81,15 +73,6 @@ def main() -> int:
     from gis_app.models import ServiceRequest
 
     try:
-        have = ServiceRequest.objects.count()
-        days = max(0, math.ceil((args.rows - have) / (800 * 1.08)))
-        t0 = time.perf_counter()
-        if days:
-            call_command("generate_requests", "--days", str(days), "--per-day", "800", "--seed", "2024",
-                         "--assumptions", str(settings.CITY_ASSUMPTIONS))  # fmt: skip
-        filled = time.perf_counter() - t0
-        with connections["default"].cursor() as cur:
-            cur.execute("ANALYZE")
         total = ServiceRequest.objects.count()
         res = Result("open311")
         client = Client()
