@@ -136,12 +136,20 @@ def psql(sql: str) -> None:
     )
 
 
-def copy_demo_database(suffix: str) -> str | None:
+def copy_demo_database(suffix: str, reuse: bool = False) -> str | None:
     """A throwaway copy of the demo database (CREATE DATABASE … TEMPLATE); its URL, or None (with the reason
-    printed) when the demo server holds connections to it."""
+    printed) when the demo server holds connections to it. `reuse` keeps a copy a run left (--keep)."""
     import subprocess
 
     name = f"{SOURCE_DB}_{suffix}"
+    exists = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-Atc", f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if reuse and exists:
+        return f"postgres://postgres@127.0.0.1:5432/{name}"
     psql(f"DROP DATABASE IF EXISTS {name}")
     try:
         psql(f"CREATE DATABASE {name} TEMPLATE {SOURCE_DB}")
@@ -155,10 +163,10 @@ def drop_database_of(url: str) -> None:
     psql(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]}")
 
 
-def filled_demo_copy(suffix: str, rows: int, seed: int) -> tuple[str, float] | None:
+def filled_demo_copy(suffix: str, rows: int, seed: int, reuse: bool = False) -> tuple[str, float] | None:
     """A throwaway copy of the demo database filled by the synthetic generator up to about `rows` requests,
     with Django set up on it; (its URL, seconds spent filling), or None when the copy cannot be made."""
-    url = copy_demo_database(suffix)
+    url = copy_demo_database(suffix, reuse)
     if url is None:
         return None
     os.environ["DATABASE_URL"] = url

@@ -133,7 +133,7 @@ def _iso(value: dt.datetime) -> str:
     return timezone.localtime(value).isoformat(timespec="seconds")
 
 
-def extend(rows: list[ServiceRequest], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def extend(rows: list[Any], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Chicago's extended_attributes and notes[] (public audit steps, their public words only), one query."""
     events = _public_events([r.pk for r in rows])
     out = []
@@ -145,7 +145,7 @@ def extend(rows: list[ServiceRequest], base: list[dict[str, Any]]) -> list[dict[
             "channel": req.channel,
             "duplicate": req.parent_id is not None,
             "parent_service_request_id": req.parent.ticket if req.parent_id and req.parent else None,
-            "extended_status": EXTENDED_STATUS.get(req.status, "OPEN"),  # type: ignore[call-overload]
+            "extended_status": EXTENDED_STATUS.get(req.status, "OPEN"),
         }
         item["notes"] = [
             {

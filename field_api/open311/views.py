@@ -8,12 +8,13 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator, URLValidator
-from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, F, FloatField, Func, Max, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -204,7 +205,7 @@ def _iso(value: dt.datetime | None) -> str | None:
     return timezone.localtime(value).isoformat(timespec="seconds") if value else None
 
 
-def as_open311(req: ServiceRequest) -> dict[str, Any]:
+def as_open311(req: Any) -> dict[str, Any]:
     """One request in the spec's fields; never the reporter's name, e-mail or phone."""
     note = STATUS_NOTES.get(getattr(req, "last_public_verb", None) or "", "")
     private = req.service_type.location_private
@@ -332,9 +333,40 @@ def service_requests(request: HttpRequest) -> tuple[Any, int]:
     return (extend(rows, base) if flag(request, "extensions") else base), 200
 
 
-def _dressed(ids: list[int]) -> list[ServiceRequest]:
-    """The page's requests with everything one row shows, in one query, in the page's order."""
-    by_id = {r.pk: r for r in _public_requests().filter(pk__in=ids)}
+ROW = ("pk", "ticket", "status", "description", "requested_at", "updated_at", "due_at", "address", "media_url",
+       "ward_number", "community_area_number", "channel", "parent_id", "parent__ticket", "service_type__name",
+       "service_type__code", "service_type__sla_text", "service_type__location_private", "department__name",
+       "last_public_verb", "o311_address_id", "o311_zipcode", "_lon", "_lat")  # fmt: skip
+
+
+def _dressed(ids: list[int]) -> list[Any]:
+    """The page's requests with everything one row shows, in one query, in the page's order: read as plain
+    values into light records shaped like the model (a page of 500 full model instances, each with its type,
+    department and parent, cost a third of the answer's time)."""
+    rows = (
+        _public_requests()
+        .filter(pk__in=ids)
+        .annotate(
+            _lon=Func(F("location"), function="ST_X", output_field=FloatField()),
+            _lat=Func(F("location"), function="ST_Y", output_field=FloatField()),
+        )
+        .values_list(*ROW)
+    )
+    by_id = {}
+    for r in rows:
+        v = dict(zip(ROW, r, strict=True))
+        by_id[v["pk"]] = SimpleNamespace(
+            **{k: v[k] for k in ROW if "__" not in k and not k.startswith("_")},
+            location=SimpleNamespace(x=v["_lon"], y=v["_lat"]) if v["_lon"] is not None else None,
+            parent=SimpleNamespace(ticket=v["parent__ticket"]) if v["parent_id"] else None,
+            service_type=SimpleNamespace(
+                name=v["service_type__name"],
+                code=v["service_type__code"],
+                sla_text=v["service_type__sla_text"],
+                location_private=v["service_type__location_private"],
+            ),
+            department=SimpleNamespace(name=v["department__name"]),
+        )
     return [by_id[i] for i in ids if i in by_id]
 
 
