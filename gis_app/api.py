@@ -106,6 +106,7 @@ class RequestSerializer(serializers.ModelSerializer):
     duplicate_of = serializers.CharField(
         source="parent.ticket",
         default=None,
+        allow_null=True,
         read_only=True,
         help_text="The issue this request repeats (its root), if any.",
     )

@@ -141,10 +141,22 @@ class StopEventResultSerializer(serializers.Serializer):
 
 
 class StopEventBatchItemSerializer(StopEventResultSerializer):
+    """One event of a batch: its result when it was taken, or only id, status, code, detail and field when it
+    was refused (an unknown stop, a malformed event); so the result's own fields are optional here."""
+
     id = serializers.CharField(allow_null=True)
     status = serializers.IntegerField(help_text="The HTTP status this event alone would have had.")
     code = serializers.CharField(required=False)
     field = serializers.CharField(required=False)
+    event = serializers.UUIDField(required=False)
+    kind = serializers.ChoiceField(choices=EventKind.choices, required=False)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, required=False)
+    stop = serializers.IntegerField(required=False, help_text="The stop now holding the work.")
+    stop_status = serializers.ChoiceField(choices=StopStatus.choices, required=False)
+    request_status = serializers.CharField(required=False)
+    superseded = serializers.ListField(child=serializers.UUIDField(), required=False)
+    received_at = serializers.DateTimeField(required=False)
+    photos = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 class StopEventBatchResultSerializer(serializers.Serializer):
