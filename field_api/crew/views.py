@@ -281,20 +281,23 @@ class EventBatch(CrewAPIView):
         results = []
         for item in items:
             if not isinstance(item, dict):
-                results.append({"status": 400, **error_body("each event must be an object", 400)})
+                results.append({"id": None, "status": 400, **error_body("each event must be an object", 400)})
                 continue
+            # The device's own id for the event, echoed so it can match answers; anything but a short text is
+            # not an id it could match on.
+            echo = item.get("id") if isinstance(item.get("id"), str) and len(item["id"]) <= 100 else None
             stop_id = item.get("stop")
             ref = refs.get(stop_id) if type(stop_id) is int else None
             if ref is None:
-                results.append({"id": item.get("id"), "status": 404, **error_body("no such stop", 404, field="stop")})
+                results.append({"id": echo, "status": 404, **error_body("no such stop", 404, field="stop")})
                 continue
             try:
                 result = ingest(ref, parse_event(item), device=self.device.token)
             except EventError as exc:
                 body = error_body(str(exc), exc.status, field=exc.field_name)
-                results.append({"id": item.get("id"), "status": exc.status, **body})
+                results.append({"id": echo, "status": exc.status, **body})
                 continue
-            results.append({"id": item.get("id"), "status": result.status_code, **result.body})
+            results.append({"id": echo, "status": result.status_code, **result.body})
         return Response({"results": results})
 
 
