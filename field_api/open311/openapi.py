@@ -178,6 +178,12 @@ def open311_paths(result: dict[str, Any], generator: Any, request: Any, public: 
             "responses": _ok({"type": "array", "items": {"type": "object"}}, "201") | _errors(400, 403, 404, 429),
         },
     }
+    _more_paths(paths, tag)
+    return result
+
+
+def _more_paths(paths: dict[str, Any], tag: list[str]) -> None:
+    """One request, tokens and FixMyStreet's updates feed."""
     paths["/open311/v2/requests/{service_request_id}.json"] = {
         "get": {
             "operationId": "open311_request",
@@ -234,4 +240,3 @@ def open311_paths(result: dict[str, Any], generator: Any, request: Any, public: 
             | _errors(400, 403, 404, 429),
         },
     }
-    return result
