@@ -23,5 +23,7 @@ step "manage.py check (with database checks)"
 step "makemigrations --check"
 "$PY" manage.py makemigrations --check --dry-run
 step "pytest"
-"$PY" -m pytest "$@"
+# On every core (PYTEST_WORKERS, default auto), a test file per worker at a time: files that share a live
+# server, a Celery worker or a Redis database stay in one process.
+"$PY" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
 echo "test command finished in $(( $(date +%s) - start )) s (after set-up)"
