@@ -25,12 +25,13 @@ from field_api.models import DataExport
 from field_api.open311.keys import _throttle
 from field_api.open311.render import Open311Error
 from gis_app.opendata import DICTIONARY, FORMATS, ExportError, chunks, inline_limit, parse_export_filters, selected
+from layers.http import error_body
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "geojson": "application/geo+json"}
 
 
 def _refuse(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"detail": message, "code": "invalid" if status == 400 else "not_found"}, status=status)
+    return JsonResponse(error_body(message, status), status=status)
 
 
 @require_GET
@@ -43,7 +44,7 @@ def requests_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingH
     except ExportError as exc:
         return _refuse(400, str(exc))
     except Open311Error as exc:
-        refused = JsonResponse({"detail": exc.description, "code": "throttled"}, status=exc.code)
+        refused = _refuse(exc.code, exc.description)
         if exc.retry_after is not None:
             refused["Retry-After"] = str(exc.retry_after)
         return refused
@@ -54,7 +55,7 @@ def requests_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingH
         stream["Content-Disposition"] = f'attachment; filename="{name}"'
         stream["X-Row-Count"] = str(n)
         return stream
-    job = DataExport.objects.create(fmt=fmt, params=f.as_json(), rows=n)
+    job = DataExport.objects.create(fmt=fmt, params={**f.as_json(), "query": f.as_query()}, rows=n)
     transaction.on_commit(lambda: write_export.delay(str(job.pk)))
     body = _job_json(job)
     response = JsonResponse(body, status=202)
@@ -119,8 +120,7 @@ def write_export(pk: str) -> None:
     target = Path(settings.MEDIA_ROOT) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        f = parse_export_filters(job.params | {"ward": ",".join(str(w) for w in job.params.get("wards", [])),
-                                               "service_code": ",".join(job.params.get("types", []))})  # fmt: skip
+        f = parse_export_filters(job.params["query"])
         partial = target.with_suffix(target.suffix + ".part")
         with partial.open("w", encoding="utf-8") as out:
             for piece in chunks(job.fmt, f):

@@ -7,6 +7,7 @@ Statuses change only through gis_app.transitions; models carry domain verbs and 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -34,6 +35,23 @@ class Department(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day` in the city's time zone."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
+
+
+class ServiceTypeQuerySet(models.QuerySet["ServiceType"]):
+    def public(self) -> ServiceTypeQuerySet:
+        """Types whose requests the public, planners and open data may see (not the sensitive ones)."""
+        return self.filter(sensitive=False)
+
+    def unknown_codes(self, codes: Iterable[str]) -> list[str]:
+        """The codes, in the order given, that name none of these types (one query)."""
+        wanted = list(codes)
+        known = set(self.filter(code__in=wanted).values_list("code", flat=True))
+        return [c for c in wanted if c not in known]
 
 
 class ServiceType(models.Model):
@@ -84,6 +102,8 @@ class ServiceType(models.Model):
         "at one household (e.g. a rat complaint in a yard).",
     )
     updated_at = models.DateTimeField(auto_now=True, help_text="Open311's service-list changeset follows it.")
+
+    objects = ServiceTypeQuerySet.as_manager()
 
     class Meta:
         ordering = ["group", "name"]
@@ -155,6 +175,11 @@ class ServiceRequestQuerySet(models.QuerySet["ServiceRequest"]):
 
     def since(self, when: dt.datetime) -> ServiceRequestQuerySet:
         return self.filter(requested_at__gte=when)
+
+    def filed_on_days(self, first: dt.date, last: dt.date) -> ServiceRequestQuerySet:
+        """Filed from the start of `first` to the end of `last`, in the city's time (reports and exports count
+        whole local days, whatever the server's zone)."""
+        return self.filter(requested_at__gte=day_start(first), requested_at__lt=day_start(last + dt.timedelta(days=1)))
 
     def overdue(self, now: dt.datetime | None = None) -> ServiceRequestQuerySet:
         return self.open().filter(due_at__lt=now or timezone.now())

@@ -76,6 +76,11 @@ class ExportFilters:
         return {"start": self.start.isoformat(), "end": self.end.isoformat(), "wards": list(self.wards),
                 "types": list(self.types)}  # fmt: skip
 
+    def as_query(self) -> dict[str, str]:
+        """The filters as `parse_export_filters` reads them (a queued export checks them again when it runs)."""
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "ward": ",".join(str(w) for w in self.wards), "service_code": ",".join(self.types)}  # fmt: skip
+
 
 def parse_export_filters(data: Any) -> ExportFilters:
     """start/end (YYYY-MM-DD, default the last 30 days), ward (comma list), service_code (comma list)."""
@@ -102,20 +107,14 @@ def parse_export_filters(data: Any) -> ExportFilters:
             wards.append(int(raw))
     codes = tuple(sorted({c.strip() for c in str(data.get("service_code") or "").split(",") if c.strip()}))[:200]
     if codes:
-        known = set(ServiceType.objects.filter(code__in=codes, sensitive=False).values_list("code", flat=True))
-        unknown = [c for c in codes if c not in known]
+        unknown = ServiceType.objects.public().unknown_codes(codes)
         if unknown:
             raise ExportError(f"unknown service_code(s) {', '.join(c[:60] for c in unknown[:5])}; see /api/services/")
     return ExportFilters(start, end, tuple(sorted(set(wards))), codes)
 
 
 def selected(f: ExportFilters) -> QuerySet[ServiceRequest]:
-    tz = timezone.get_current_timezone()
-    rows = ServiceRequest.objects.filter(
-        service_type__sensitive=False,
-        requested_at__gte=dt.datetime.combine(f.start, dt.time(), tzinfo=tz),
-        requested_at__lt=dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=tz),
-    )
+    rows = ServiceRequest.objects.filed_on_days(f.start, f.end).filter(service_type__sensitive=False)
     if f.wards:
         rows = rows.filter(ward_number__in=f.wards)
     if f.types:

@@ -100,7 +100,7 @@ def test_sensitive_types_never_enter_an_analysis(little_city, planner) -> None: 
     assert everything["requests"] == 85  # the four sensitive reports are not counted
     assert {r["type"] for r in everything["result"]["repeats"]} == {"pothole"}
     asked = post(c, {"types": "neighbour"})
-    assert asked.status_code == 400 and "unknown service type" in asked.json()["error"]
+    assert asked.status_code == 400 and "unknown service type" in asked.json()["detail"]
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_sensitive_types_never_enter_an_analysis(little_city, planner) -> None: 
 )
 def test_bad_filters_get_a_400_that_says_what_was_expected(little_city, planner, body, says) -> None:  # type: ignore[no-untyped-def]
     r = post(as_user(planner), body)
-    assert r.status_code == 400 and says in r.json()["error"]
+    assert r.status_code == 400 and says in r.json()["detail"]
     assert HotSpotRun.objects.count() == 0
 
 

@@ -24,7 +24,7 @@ from field_api.open311.keys import _client, _throttle
 from field_api.open311.render import CHANGESET, FORMATS, SPECIFICATION, Open311Error, render
 from gis_app.choices import OPEN_STATUSES, Channel, LocatedBy, NotifyVia
 from gis_app.intake import IntakeData, IntakeError, create_request, locate
-from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType
+from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, ServiceType, ServiceTypeQuerySet
 from gis_app.privacy import mask_personal, public_place
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
@@ -131,8 +131,8 @@ def discovery(request: HttpRequest) -> tuple[Any, int]:
     }, 200
 
 
-def _public_types() -> QuerySet[ServiceType]:
-    return ServiceType.objects.filter(active=True, sensitive=False)
+def _public_types() -> ServiceTypeQuerySet:
+    return ServiceType.objects.public().filter(active=True)
 
 
 @open311("services", "service")
@@ -147,7 +147,7 @@ def services(request: HttpRequest) -> tuple[Any, int]:
             "service_code": t.code,
             "service_name": t.name,
             "description": t.description,
-            "metadata": bool(t.has_questions),
+            "metadata": bool(t.has_questions),  # type: ignore[attr-defined]  # the annotation above
             "type": "realtime",
             "keywords": ", ".join(str(k) for k in (t.keywords or [])),
             "group": t.group,
@@ -273,8 +273,7 @@ def _search(request: HttpRequest) -> QuerySet[ServiceRequest]:
         return rows.filter(ticket__in=tickets).order_by("-requested_at")
     codes = _listed(request, "service_code")
     if codes:
-        known = set(_public_types().filter(code__in=codes).values_list("code", flat=True))
-        unknown = sorted(set(codes) - known)
+        unknown = sorted(set(_public_types().unknown_codes(codes)))
         if unknown:
             raise Open311Error(
                 400, f"service_code {', '.join(c[:80] for c in unknown)} is not a service here; see services.json"

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db.models import F, FloatField, Func
 from django.utils import timezone
 
-from gis_app.models import RequestEvent, ServiceRequest, ServiceType
+from gis_app.models import RequestEvent, ServiceRequest, ServiceType, day_start
 from gis_app.planner import stats
 from gis_app.planner.method import METHOD
 from gis_app.planner.places import area_spots, layer_in_force, study_cells
@@ -53,6 +53,11 @@ class Filters:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    @property
+    def until(self) -> dt.datetime:
+        """The period's end: midnight after its last day, city time."""
+        return day_start(self.end + dt.timedelta(days=1))
 
     def as_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -110,8 +115,7 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
     codes = raw_types if isinstance(raw_types, list) else str(raw_types).split(",")
     wanted = tuple(sorted({str(c).strip() for c in codes if str(c).strip()}))[:200]
     if wanted:
-        known = set(ServiceType.objects.filter(code__in=wanted, sensitive=False).values_list("code", flat=True))
-        unknown = [c for c in wanted if c not in known]
+        unknown = ServiceType.objects.public().unknown_codes(wanted)
         if unknown:
             raise PlannerInputError(
                 f"unknown service type code(s): {', '.join(c[:60] for c in unknown[:5])}; see /api/services/"
@@ -156,11 +160,8 @@ def parse_filters(data: Mapping[str, Any]) -> Filters:
 def selected(f: Filters, every_type: bool = False) -> Any:
     """The requests an analysis reads: placed, non-sensitive, in the period (city time), the types and ward
     (`every_type`: all non-sensitive types, the 'usual' baseline's reference)."""
-    tz = timezone.get_current_timezone()
-    since = dt.datetime.combine(f.start, dt.time(), tzinfo=tz)
-    until = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    qs = ServiceRequest.objects.filter(
-        requested_at__gte=since, requested_at__lt=until, location__isnull=False, service_type__sensitive=False
+    qs = ServiceRequest.objects.filed_on_days(f.start, f.end).filter(
+        location__isnull=False, service_type__sensitive=False
     )
     if f.types and not every_type:
         qs = qs.filter(service_type__code__in=f.types)
@@ -285,39 +286,29 @@ def _cells(r: Rows, every: Rows, f: Filters, layer: tuple[int, str, str] | None,
     Baseline 'city': every cell of the study area, empty ones included, each equally likely. Baseline 'usual':
     the cells where any request of any type was filed in the period (streets, not parks and the lake), each
     expected to hold the ward's rate of the chosen types spread like the ward's other requests."""
-    is_type = np.isin(every.type_ids, np.unique(r.type_ids)) if f.baseline == "usual" else None
+    usual = f.baseline == "usual"
+    chosen = np.isin(every.type_ids, np.unique(r.type_ids)) if usual else np.ones(len(every.ids), dtype=bool)
     all_cells = stats.cells_of(every.lon, every.lat, f.res)
-    point_cells = all_cells[is_type] if is_type is not None else all_cells
-    study = set(np.unique(all_cells).tolist()) if is_type is not None else study_cells(f.ward, f.res, layer)
+    study = set(np.unique(all_cells).tolist()) if usual else study_cells(f.ward, f.res, layer)
 
-    def expected_in(mask: np.ndarray | None) -> Any:
-        if is_type is None:
-            return None
-        keep = np.ones(len(all_cells), dtype=bool) if mask is None else mask
+    def expected(grid: stats.Grid, keep: np.ndarray) -> np.ndarray:
+        """The usual baseline's expected counts per cell, from the requests `keep` selects."""
+        where = grid.locate(all_cells[keep])
+        return stats.expected_counts(chosen[keep], every.ward[keep], where, len(grid.cells))
 
-        def model(grid: stats.Grid) -> np.ndarray:
-            where = grid.locate(all_cells[keep])
-            return stats.expected_counts(is_type[keep], every.ward[keep], where, len(grid.cells))
-
-        return model
-
+    everything = np.ones(len(all_cells), dtype=bool)
     progress("choosing the scale" if f.k is None else "Gi* on the grid", 0.45)
-    hs = stats.hot_spots(point_cells, study, k=f.k, alpha=f.alpha, expected=expected_in(None))
+    hs = stats.hot_spots(
+        all_cells[chosen], study, k=f.k, alpha=f.alpha, expected=(lambda g: expected(g, everything)) if usual else None
+    )
     grid, gi = hs["grid"], hs["gi"]
     progress("emerging trends", 0.7)
     weeks = f.days // 7
-    split = (
-        dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=timezone.get_current_timezone())
-        - dt.timedelta(weeks=f.recent_weeks)
-    ).timestamp()
+    split = (f.until - dt.timedelta(weeks=f.recent_weeks)).timestamp()
     period_start = split - dt.timedelta(weeks=weeks - f.recent_weeks).total_seconds()
-    at = every.at
-    chosen_at = at[is_type] if is_type is not None else at
-    now_mask, before_mask = at >= split, (at < split) & (at >= period_start)
-    recent = np.bincount(grid.locate(point_cells[chosen_at >= split]), minlength=len(grid.cells))
-    before = (chosen_at < split) & (chosen_at >= period_start)
-    earlier = np.bincount(grid.locate(point_cells[before]), minlength=len(grid.cells))
-    models = (expected_in(now_mask), expected_in(before_mask))
+    now, before = every.at >= split, (every.at < split) & (every.at >= period_start)
+    recent = np.bincount(grid.locate(all_cells[chosen & now]), minlength=len(grid.cells))
+    earlier = np.bincount(grid.locate(all_cells[chosen & before]), minlength=len(grid.cells))
     trend = stats.emerging(
         recent,
         earlier,
@@ -325,12 +316,12 @@ def _cells(r: Rows, every: Rows, f: Filters, layer: tuple[int, str, str] | None,
         weeks - f.recent_weeks,
         hs["w"],
         f.alpha,
-        (models[0](grid), models[1](grid)) if is_type is not None else (None, None),
+        (expected(grid, now), expected(grid, before)) if usual else (None, None),
     )
     exp = hs["expected"]
     sig = lambda v: [float(f"{x:.4g}") for x in v.tolist()]  # noqa: E731 - four significant figures
     cells = {  # column-wise: a street-scale grid has tens of thousands of cells
-        "cell": [format(c, "x") for c in grid.cells.tolist()],
+        "cell": [stats.cell_name(c) for c in grid.cells.tolist()],
         "count": grid.counts.astype(int).tolist(),
         "expected": None if exp is None else np.round(exp, 3).tolist(),
         "z": np.round(gi.z, 4).tolist(),
@@ -359,7 +350,7 @@ def _cells(r: Rows, every: Rows, f: Filters, layer: tuple[int, str, str] | None,
 
 def _weekly(r: Rows, f: Filters, type_names: dict[int, tuple[str, str]]) -> dict[str, Any]:
     """Requests per week (weeks end on the period's last day) per type, the busiest ten types."""
-    end = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time(), tzinfo=timezone.get_current_timezone())
+    end = f.until
     weeks = max(1, math.ceil(f.days / 7))
     week_of = np.floor((end.timestamp() - r.at) / (7 * 86400)).astype(int)
     labels = [(end - dt.timedelta(weeks=w + 1)).date().isoformat() for w in reversed(range(weeks))]

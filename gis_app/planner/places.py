@@ -16,8 +16,8 @@ from shapely.geometry import shape
 
 from gis_app.planner import stats
 from gis_app.planner.stats import PlannerInputError
+from layers.importing import BOUNDARY_MODELS
 from layers.lookup import LayerNotLoaded, version_in_force
-from layers.models import CommunityArea, LayerKind, Ward
 
 MAX_CELLS = 400_000  # a study grid larger than this would take minutes and gigabytes: a coarser grid is asked for
 
@@ -59,8 +59,7 @@ def layer_in_force(kind: str, on: dt.date) -> tuple[int, str, str] | None:
         v = version_in_force(kind, on)
     except LayerNotLoaded:  # a city without this layer simply gets no analysis by it
         return None
-    table = (Ward if kind == LayerKind.WARDS else CommunityArea)._meta.db_table
-    return v.pk, table, v.name
+    return v.pk, BOUNDARY_MODELS[kind][0]._meta.db_table, v.name
 
 
 def study_cells(ward: int | None, res: int, layer: tuple[int, str, str] | None) -> set[int]:

@@ -69,7 +69,8 @@ def cells_of(lon: np.ndarray, lat: np.ndarray, res: int) -> np.ndarray:
 
 
 def cell_name(cell: int | str) -> str:
-    return cell if isinstance(cell, str) else h3.int_to_str(int(cell))
+    """H3's hex name of a cell (the integer in hexadecimal, as `h3.int_to_str` writes it)."""
+    return cell if isinstance(cell, str) else format(int(cell), "x")
 
 
 def cell_polygon(cell: int | str) -> list[list[float]]:
@@ -372,9 +373,6 @@ def expected_counts(
         share = others[cells] + prior * max(others[cells].mean(), 1e-9)
         expected[cells] += n * share / share.sum()
     return expected
-
-
-Progress = Callable[[str, float], None]
 
 
 def hot_spots(

@@ -20,6 +20,7 @@ from gis_app.planner.models import HotSpotRun
 from gis_app.planner.runs import start_run
 from gis_app.planner.stats import PlannerInputError
 from layers.basemap import outlines_geojson
+from layers.http import error_body
 from layers.lookup import LayerNotLoaded
 from layers.models import LayerKind
 
@@ -28,11 +29,16 @@ VIEW = "planner.view_hotspotrun"
 MAX_BODY = 20_000
 
 
+def _refuse(detail: str, status: int) -> JsonResponse:
+    """An error in the project's one JSON shape (layers.http)."""
+    return JsonResponse(error_body(detail, status), status=status)
+
+
 def _allowed(request: HttpRequest, perm: str) -> JsonResponse | None:
     if not request.user.is_authenticated:
-        return JsonResponse({"error": "sign in as a planner"}, status=401)
+        return _refuse("sign in as a planner", 401)
     if not request.user.has_perm(perm):
-        return JsonResponse({"error": "the planner role is needed"}, status=403)
+        return _refuse("the planner role is needed", 403)
     return None
 
 
@@ -52,7 +58,7 @@ def page(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _run_json(run: HotSpotRun, with_result: bool = True) -> dict[str, Any]:
+def _run_json(run: HotSpotRun) -> dict[str, Any]:
     base = reverse("planner:run", args=[run.pk])
     data: dict[str, Any] = {
         "id": run.pk,
@@ -68,7 +74,7 @@ def _run_json(run: HotSpotRun, with_result: bool = True) -> dict[str, Any]:
     }
     if run.state == HotSpotRun.State.DONE:
         data["downloads"] = {name: reverse("planner:export", args=[run.pk, name]) for name in sorted(EXPORTS)}
-        if with_result and run.result:
+        if run.result:
             result = dict(run.result)
             result["cells"] = exports.cells_geojson(run.result, every=False)
             data["result"] = result
@@ -82,14 +88,14 @@ def runs(request: HttpRequest) -> JsonResponse:
     if refused:
         return refused
     if len(request.body) > MAX_BODY:
-        return JsonResponse({"error": f"the filters may be at most {MAX_BODY} bytes"}, status=413)
+        return _refuse(f"the filters may be at most {MAX_BODY} bytes", 413)
     try:
         data = json.loads(request.body or b"{}") if request.content_type == "application/json" else request.POST
         if not isinstance(data, dict) and not hasattr(data, "get"):
             raise PlannerInputError("send the filters as a JSON object")
         run = start_run(parse_filters(data), request.user)
     except (ValueError, PlannerInputError) as exc:  # JSON errors are ValueErrors too
-        return JsonResponse({"error": str(exc)[:500]}, status=400)
+        return _refuse(str(exc)[:500], 400)
     status = 201 if run.state in (HotSpotRun.State.DONE, HotSpotRun.State.FAILED) else 202
     response = JsonResponse(_run_json(run), status=status)
     response["Location"] = reverse("planner:run", args=[run.pk])
@@ -103,7 +109,7 @@ def run(request: HttpRequest, pk: int) -> JsonResponse:
         return refused
     found = HotSpotRun.objects.filter(pk=pk).first()
     if found is None:
-        return JsonResponse({"error": f"no planner run {pk}"}, status=404)
+        return _refuse(f"no planner run {pk}", 404)
     return JsonResponse(_run_json(found))
 
 
