@@ -4,6 +4,7 @@ folium's own page fetches Leaflet, jQuery and Bootstrap from CDNs)."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -82,6 +83,16 @@ def repeats_csv(result: dict[str, Any]) -> str:
     return _csv(REPEAT_FIELDS, rows)
 
 
+def _inlined_css() -> str:
+    """Leaflet's stylesheet with its images (the layer switcher's icon) as data URIs: a file opened with no
+    network cannot fetch images/layers.png beside it."""
+    css = (LEAFLET / "leaflet.css").read_text(encoding="utf-8")
+    for name in ("layers-2x.png", "layers.png", "marker-icon.png"):
+        data = base64.b64encode((LEAFLET / "images" / name).read_bytes()).decode()
+        css = css.replace(f"url(images/{name})", f"url(data:image/png;base64,{data})")
+    return css
+
+
 class OfflineMap(folium.Map):
     """folium's map with no CDN assets: Leaflet goes into the page itself (see `folium_map`)."""
 
@@ -95,7 +106,7 @@ def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: s
     fmap.get_root().header.add_child(  # type: ignore[attr-defined]
         folium.Element(
             f"<title>{html.escape(title)}</title>"
-            f"<style>{(LEAFLET / 'leaflet.css').read_text(encoding='utf-8')}</style>"
+            f"<style>{_inlined_css()}</style>"
             f"<script>{(LEAFLET / 'leaflet.js').read_text(encoding='utf-8')}</script>"
         )
     )
@@ -127,10 +138,20 @@ def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: s
             fill_opacity=0.9,
             tooltip=html.escape(f"{r['type_name']}: {r['count']} requests, {r['first']} to {r['last']}"),
         ).add_to(group)
+    # A street-scale cell is a few pixels at city zoom: a dot in its colour (over the repeat markers) keeps every
+    # significant cell visible.
+    dots = folium.FeatureGroup(name="Hot and cold cells (dots)").add_to(fmap)
+    for c in cells["features"]:
+        if c["properties"]["bin"]:
+            ring = c["geometry"]["coordinates"][0][:-1]
+            lat = sum(p[1] for p in ring) / len(ring)
+            lon = sum(p[0] for p in ring) / len(ring)
+            folium.CircleMarker([lat, lon], radius=5, color="#333", weight=1, fill=True,
+                                fill_color=COLOURS[c["properties"]["bin"]], fill_opacity=0.9).add_to(dots)  # fmt: skip
     folium.LayerControl().add_to(fmap)
     bounds = _bounds(result)
     if bounds:
-        fmap.fit_bounds(bounds)
+        fmap.fit_bounds(bounds, max_zoom=16)  # one small cell still shows its streets' wards around it
     return fmap.get_root().render()
 
 

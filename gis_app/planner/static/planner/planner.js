@@ -114,6 +114,14 @@
 
     cellsLayer.clearLayers();
     cellsLayer.addData(res.cells);
+    // A street-scale cell is a few pixels at city zoom: a dot in its colour keeps every significant cell visible.
+    res.cells.features.forEach(function (c) {
+      if (!c.properties.bin) return;
+      var ring = c.geometry.coordinates[0], n = ring.length - 1, lon = 0, lat = 0;
+      for (var i = 0; i < n; i++) { lon += ring[i][0] / n; lat += ring[i][1] / n; }
+      L.circleMarker([lat, lon], { radius: 5, color: "#333", weight: 1, fillColor: COLOURS[c.properties.bin], fillOpacity: 0.9 })
+        .addTo(cellsLayer);
+    });
     repeatsLayer.clearLayers();
     res.repeats.slice(0, 2000).forEach(function (r) {
       var links = r.requests.map(function (q) {
@@ -124,6 +132,7 @@
           "<br>came back " + r.came_back + " times; reopened " + r.reopened + "<br>" + links, { maxHeight: 200 })
         .addTo(repeatsLayer);
     });
+    cellsLayer.bringToFront();  // the cell dots over the (larger) repeat markers, which stay visible as rings
     el.dataset.cells = String(res.cells.features.length);
     el.dataset.hot = String(hot);
     el.dataset.repeats = String(res.repeats.length);
@@ -159,7 +168,7 @@
     }).then(function (a) {
       if (a.status === 201 && a.data.state === "done") return show(a.data);
       if (a.status === 202) return follow(a.data.url);
-      say(a.data.error || a.data.detail || "The server refused the filters (" + a.status + ")", true);
+      say(a.data.detail || "The server refused the filters (" + a.status + ")", true);
     }).catch(function () { say("Could not reach the server.", true); });
   });
 
