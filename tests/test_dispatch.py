@@ -19,7 +19,9 @@ from tests.conftest import file_request, make_crew, on_grid
 
 pytestmark = pytest.mark.django_db
 
-TOMORROW = timezone.localdate() + dt.timedelta(days=1)
+def tomorrow() -> dt.date:
+    """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
+    return timezone.localdate() + dt.timedelta(days=1)
 
 
 def at(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
@@ -32,7 +34,7 @@ def test_each_duplicate_group_is_one_job_and_info_calls_never_are(open_work, str
         child = file_request("pothole", on_grid(0, 1.55))
         apply(child, "mark_duplicate", parent=parent, actor_label="test")
     file_request("info", None)
-    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    built = build_problem(tomorrow(), streets_dept, now=at(tomorrow(), 6))
     ids = {j.id for j in built.problem.jobs}
     assert ids == {r.ticket for r in open_work["potholes"] + open_work["lights"]}
     assert len(built.problem.jobs) == 10
@@ -41,15 +43,15 @@ def test_each_duplicate_group_is_one_job_and_info_calls_never_are(open_work, str
 
 
 def test_a_crew_off_on_the_day_is_not_in_the_problem(open_work, streets_dept, yard):
-    weekday = TOMORROW.weekday()
+    weekday = tomorrow().weekday()
     make_crew("crew-charlie", streets_dept, yard, workdays=[d for d in range(7) if d != weekday])
-    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    built = build_problem(tomorrow(), streets_dept, now=at(tomorrow(), 6))
     assert sorted(c.id for c in built.problem.crews) == ["crew-alpha", "crew-bravo"]
 
 
 def test_work_beyond_the_day_stays_open_with_a_reason(open_work, streets_dept, settings):
     settings.ROUTING_MAX_JOBS_PER_PLAN = 3
-    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    built = build_problem(tomorrow(), streets_dept, now=at(tomorrow(), 6))
     assert len(built.problem.jobs) == 3
     held = [h for h in built.held_back if h["reason"] == "day_full"]
     assert len(held) == 7 and "rank 4 of 10 by urgency" in held[0]["detail"]
@@ -58,14 +60,14 @@ def test_work_beyond_the_day_stays_open_with_a_reason(open_work, streets_dept, s
 def test_work_no_crew_can_do_is_held_back_with_the_skill_it_needs(open_work, streets_dept, crews):
     crews["bravo"].active = False
     crews["bravo"].save()
-    built = build_problem(TOMORROW, streets_dept, now=at(TOMORROW, 6))
+    built = build_problem(tomorrow(), streets_dept, now=at(tomorrow(), 6))
     no_skill = {h["ticket"] for h in built.held_back if h["reason"] == "no_crew_with_skill"}
     assert no_skill == {r.ticket for r in open_work["lights"]}
     assert "electrical" in built.held_back[0]["detail"]
 
 
 def test_a_plan_puts_each_job_with_a_crew_that_has_its_skill(open_work, streets_dept):
-    report = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6))
+    report = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6))
     plan = report.plan
     assert plan.status == PlanStatus.DRAFT and plan.stats["jobs_planned"] == 10 and plan.dropped == []
     by_crew = {r.crew.code: [s.request.ticket for s in r.stops.all()] for r in plan.routes.all()}
@@ -74,13 +76,13 @@ def test_a_plan_puts_each_job_with_a_crew_that_has_its_skill(open_work, streets_
     route = plan.routes.get(crew__code="crew-alpha")
     assert route.geometry is not None and route.geometry.num_points > 7  # along the streets, not straight lines
     etas = list(route.stops.values_list("eta", flat=True))
-    assert etas == sorted(etas) and etas[0] >= at(TOMORROW, 7)
+    assert etas == sorted(etas) and etas[0] >= at(tomorrow(), 7)
     # A draft assigns nothing yet.
     assert ServiceRequest.objects.filter(status=Status.ASSIGNED).count() == 0
 
 
 def test_publishing_assigns_the_requests_with_audit_events(open_work, streets_dept, dispatcher):
-    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), by=dispatcher).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), by=dispatcher).plan
     publish_plan(plan, by=dispatcher)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.PUBLISHED and plan.published_by == dispatcher
@@ -91,8 +93,8 @@ def test_publishing_assigns_the_requests_with_audit_events(open_work, streets_de
 
 
 def test_a_second_publish_of_the_same_day_from_a_stale_draft_is_refused(open_work, streets_dept, dispatcher):
-    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
-    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
     publish_plan(first, by=dispatcher)
     with pytest.raises(PlanConflict, match=f"plan #{first.pk} .* was published by dispatcher"):
         publish_plan(second, by=dispatcher)
@@ -102,11 +104,11 @@ def test_a_second_publish_of_the_same_day_from_a_stale_draft_is_refused(open_wor
 
 
 def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, streets_dept, dispatcher, crews):
-    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), publish=True).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), publish=True).plan
     crews["bravo"].skills = ["electrical", "paving"]
     crews["bravo"].save()
     moved = open_work["potholes"][0].ticket
-    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), pins={moved: "crew-bravo"}).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
     assert second.based_on == first
     publish_plan(second, by=dispatcher)
     first.refresh_from_db()
@@ -119,20 +121,20 @@ def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, stre
 
 def test_a_job_pinned_to_a_crew_without_its_skill_is_left_open_saying_so(open_work, streets_dept):
     moved = open_work["potholes"][0].ticket
-    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), pins={moved: "crew-bravo"}).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
     (why,) = [d for d in plan.dropped if d["ticket"] == moved]
     assert why["reason"] == "no_crew_with_skill" and "crew-bravo" in why["detail"]
 
 
 def test_re_planning_during_the_day_keeps_done_and_started_stops(open_work, streets_dept):
-    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6), publish=True).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), publish=True).plan
     alpha = plan.routes.get(crew__code="crew-alpha")
     done, started = list(alpha.stops.all())[:2]
-    Stop.objects.filter(pk=done.pk).update(status=StopStatus.COMPLETED, status_at=at(TOMORROW, 8))
+    Stop.objects.filter(pk=done.pk).update(status=StopStatus.COMPLETED, status_at=at(tomorrow(), 8))
     apply(done.request, "complete", note="filled", photos=1, actor_label="crew")
-    Stop.objects.filter(pk=started.pk).update(status=StopStatus.STARTED, status_at=at(TOMORROW, 9))
+    Stop.objects.filter(pk=started.pk).update(status=StopStatus.STARTED, status_at=at(tomorrow(), 9))
     late = file_request("pothole", on_grid(4, 0.5))
-    report = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 9, 10))
+    report = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 9, 10))
     assert report.replanned
     new_alpha = report.plan.routes.get(crew__code="crew-alpha")
     stops = list(new_alpha.stops.all())
@@ -142,11 +144,11 @@ def test_re_planning_during_the_day_keeps_done_and_started_stops(open_work, stre
     ]
     tickets = [s.request.ticket for s in stops]
     assert late.ticket in tickets and len(tickets) == len(set(tickets))
-    assert all(s.eta >= at(TOMORROW, 9, 10) for s in stops[2:])
+    assert all(s.eta >= at(tomorrow(), 9, 10) for s in stops[2:])
 
 
 def test_the_command_plans_and_publishes_every_department_with_crews(open_work, capsys):
-    call_command("plan_routes", "--date", TOMORROW.isoformat(), "--time-limit", "1", "--publish")
+    call_command("plan_routes", "--date", tomorrow().isoformat(), "--time-limit", "1", "--publish")
     out = capsys.readouterr().out
     assert "10 jobs on 2/2 crews" in out and "published" in out
     assert RoutePlan.objects.get().status == PlanStatus.PUBLISHED
@@ -161,9 +163,9 @@ def test_the_command_explains_bad_arguments(open_work):
 
 def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_work, streets_dept):
     client.force_login(dispatcher)
-    url = f"/dispatch/?date={TOMORROW}&department={streets_dept.code}"
+    url = f"/dispatch/?date={tomorrow()}&department={streets_dept.code}"
     assert "Plan the day" in client.get(url).content.decode()
-    resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+    resp = client.post("/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1})
     plan = RoutePlan.objects.get()
     assert resp.status_code == 302 and f"plan={plan.pk}" in resp["Location"]
     geo = client.get(f"/dispatch/plans/{plan.pk}.geojson").json()
@@ -177,7 +179,7 @@ def test_the_dispatcher_page_runs_pins_and_publishes(client, dispatcher, open_wo
     bad = client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": "NOPE", "action": "lock"}, follow=True)
     assert "is not in plan" in bad.content.decode()
     client.post(
-        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
+        "/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
     )
     rerun = RoutePlan.objects.exclude(pk=plan.pk).get()
     assert rerun.locks == plan.locks
@@ -254,14 +256,14 @@ def test_a_wrong_crews_file_is_refused_naming_the_entry(streets_dept, tmp_path, 
 def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work, streets_dept):
     # The rest are due next week, whatever the hour the suite runs at (filed before 8 am, a two-day SLA
     # falls due tomorrow).
-    ServiceRequest.objects.update(due_at=at(TOMORROW + dt.timedelta(days=7), 12))
+    ServiceRequest.objects.update(due_at=at(tomorrow() + dt.timedelta(days=7), 12))
     urgent = open_work["potholes"][3]
-    ServiceRequest.objects.filter(pk=urgent.pk).update(due_at=at(TOMORROW, 8, 30))
+    ServiceRequest.objects.filter(pk=urgent.pk).update(due_at=at(tomorrow(), 8, 30))
     late = open_work["potholes"][4]
-    ServiceRequest.objects.filter(pk=late.pk).update(due_at=at(TOMORROW, 6, 0))  # overdue before the day starts
-    plan = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    ServiceRequest.objects.filter(pk=late.pk).update(due_at=at(tomorrow(), 6, 0))  # overdue before the day starts
+    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
     stop = Stop.objects.get(route__plan=plan, request=urgent)
-    assert stop.eta + dt.timedelta(minutes=stop.service_minutes) <= at(TOMORROW, 8, 30)
+    assert stop.eta + dt.timedelta(minutes=stop.service_minutes) <= at(tomorrow(), 8, 30)
     assert stop.window_end is not None
     assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)
 
@@ -277,13 +279,13 @@ def test_a_run_queued_on_a_worker_is_followed_by_the_page_until_it_ends(
 
     client.force_login(dispatcher)
     with mock.patch("routing.planning.day.plan_routes.delay") as delay:
-        resp = client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+        resp = client.post("/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1})
     run = PlanRun.objects.get()
     assert delay.called and f"run={run.pk}" in resp["Location"]
     assert client.get(f"/dispatch/runs/{run.pk}.json").json()["state"] == "queued"
     page = client.get(resp["Location"]).content.decode()
     assert f'data-run="/dispatch/runs/{run.pk}.json"' in page
-    plan_routes(str(TOMORROW), streets_dept.code, time_limit=1, run_id=run.pk)  # the worker, even before the page
+    plan_routes(str(tomorrow()), streets_dept.code, time_limit=1, run_id=run.pk)  # the worker, even before the page
     status = client.get(f"/dispatch/runs/{run.pk}.json").json()
     assert status["state"] == "done" and status["plan"] == RoutePlan.objects.get().pk
     assert f"plan={status['plan']}" in status["page"]
@@ -293,10 +295,10 @@ def test_a_run_that_fails_says_why_and_a_day_with_no_crews_says_so(client, dispa
     from gis_app.models import Holiday
     from routing.models import PlanRun
 
-    Holiday.objects.create(date=TOMORROW, name="Test Day")
+    Holiday.objects.create(date=tomorrow(), name="Test Day")
     client.force_login(dispatcher)
     page = client.post(
-        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1}, follow=True
+        "/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1}, follow=True
     ).content.decode()
     run = PlanRun.objects.get()
     assert run.state == "failed" and "city holiday (Test Day)" in run.detail
@@ -308,14 +310,14 @@ def test_a_run_that_fails_says_why_and_a_day_with_no_crews_says_so(client, dispa
 
 def test_a_lock_that_cannot_hold_is_named_with_its_reason(client, dispatcher, open_work, streets_dept, crews):
     client.force_login(dispatcher)
-    client.post("/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1})
+    client.post("/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1})
     plan = RoutePlan.objects.get()
     first = Stop.objects.filter(route__plan=plan, route__crew__code="crew-alpha").order_by("sequence").first()
     client.post(f"/dispatch/plans/{plan.pk}/pin/", {"ticket": first.request.ticket, "action": "lock"})
     crews["alpha"].workdays = []  # Alpha is off that day after all
     crews["alpha"].save(update_fields=["workdays"])
     resp = client.post(
-        "/dispatch/run/", {"date": TOMORROW, "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
+        "/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1, "from_plan": plan.pk}
     )
     page = client.get(resp["Location"]).content.decode()
     assert f"{first.request.ticket} could not be held on crew-alpha" in page
@@ -323,11 +325,11 @@ def test_a_lock_that_cannot_hold_is_named_with_its_reason(client, dispatcher, op
 
 def test_two_plans_are_compared_crew_by_crew_with_names(client, dispatcher, open_work, streets_dept):
     client.force_login(dispatcher)
-    first = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
     new = file_request("pothole", on_grid(3, 0.5))
-    second = plan_day(TOMORROW, streets_dept, time_limit=1, now=at(TOMORROW, 6)).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
     page = client.get(
-        f"/dispatch/?date={TOMORROW}&department={streets_dept.code}&plan={second.pk}&compare={first.pk}"
+        f"/dispatch/?date={tomorrow()}&department={streets_dept.code}&plan={second.pk}&compare={first.pk}"
     ).content.decode()
     assert f"Compared with draft plan #{first.pk}" in page and "Per crew: what moved" in page
     row = page[page.index("<td>Crew Alpha</td>") :].split("</tr>")[0]

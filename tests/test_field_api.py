@@ -24,7 +24,9 @@ from routing.planning import plan_day, publish_plan
 from tests.conftest import file_request, on_grid
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+def today() -> dt.date:
+    """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
+    return timezone.localdate()
 
 
 @pytest.fixture
@@ -374,8 +376,8 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
     moved_stop = alpha_stops(plan)[-1]
     crews["bravo"].skills = ["electrical", "paving"]
     crews["bravo"].save()
-    six_am = dt.datetime.combine(TODAY, dt.time(6), tzinfo=timezone.get_current_timezone())  # before the shifts
-    draft = plan_day(TODAY, streets_dept, time_limit=1, now=six_am, pins={moved_stop.request.ticket: "crew-bravo"}).plan
+    six_am = dt.datetime.combine(today(), dt.time(6), tzinfo=timezone.get_current_timezone())  # before the shifts
+    draft = plan_day(today(), streets_dept, time_limit=1, now=six_am, pins={moved_stop.request.ticket: "crew-bravo"}).plan
     publish_plan(draft, by=dispatcher)
     second = alpha_tablet.get("/api/crew/route/").json()
     assert second["route"] != first["route"]
@@ -387,7 +389,7 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
     assert new_stop.status == "started" and "Crew Alpha reported started" in new_stop.flags[0]
     page = Client()
     page.force_login(dispatcher)
-    html = page.get(f"/dispatch/?date={TODAY}&department={streets_dept.code}&plan={draft.pk}").content.decode()
+    html = page.get(f"/dispatch/?date={today()}&department={streets_dept.code}&plan={draft.pk}").content.decode()
     assert "Crew Alpha reported started" in html
 
 

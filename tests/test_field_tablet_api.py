@@ -21,7 +21,9 @@ from tests.conftest import file_request
 from tests.test_field_api import alpha_stops, event, jpeg, post_event
 
 pytestmark = pytest.mark.django_db
-TODAY = timezone.localdate()
+def today() -> dt.date:
+    """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
+    return timezone.localdate()
 
 
 def test_a_sign_in_link_gives_a_device_token_once(crews):
@@ -123,7 +125,7 @@ def test_a_completed_issue_counts_every_caller(plan, alpha_tablet):
 
 
 def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alpha_tablet, sms_folder):
-    tomorrow = plan_day(TODAY + dt.timedelta(days=1), streets_dept, time_limit=1, publish=True).plan
+    tomorrow = plan_day(today() + dt.timedelta(days=1), streets_dept, time_limit=1, publish=True).plan
     stop = alpha_stops(tomorrow)[0]
     resp = post_event(alpha_tablet, stop, event("en_route"))
     assert resp.status_code == 409 and resp.json()["field"] == "device_time"
@@ -133,7 +135,7 @@ def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alph
 
 
 def test_the_route_for_next_shows_the_next_working_day_when_today_has_none(open_work, streets_dept, alpha_tablet):
-    monday = plan_day(TODAY + dt.timedelta(days=2), streets_dept, time_limit=1, publish=True).plan
+    monday = plan_day(today() + dt.timedelta(days=2), streets_dept, time_limit=1, publish=True).plan
     assert alpha_tablet.get("/api/crew/route/").status_code == 404
     nxt = alpha_tablet.get("/api/crew/route/?date=next")
     assert nxt.status_code == 200 and nxt.json()["date"] == monday.service_date.isoformat()
@@ -145,11 +147,11 @@ def test_the_route_for_next_shows_the_next_working_day_when_today_has_none(open_
 @pytest.fixture
 def crews_off_today(crews):  # type: ignore[no-untyped-def]
     """Both crews work only on the weekday two days from now (today is their weekend, whatever day it is)."""
-    workday = (TODAY + dt.timedelta(days=2)).weekday()
+    workday = (today() + dt.timedelta(days=2)).weekday()
     for crew in crews.values():
         crew.workdays = [workday]
         crew.save(update_fields=["workdays"])
-    return TODAY + dt.timedelta(days=2)
+    return today() + dt.timedelta(days=2)
 
 
 def test_with_no_crew_on_shift_today_the_next_workday_is_planned_and_shown(
