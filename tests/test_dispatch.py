@@ -19,6 +19,7 @@ from tests.conftest import file_request, make_crew, on_grid
 
 pytestmark = pytest.mark.django_db
 
+
 def tomorrow() -> dt.date:
     """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
     return timezone.localdate() + dt.timedelta(days=1)

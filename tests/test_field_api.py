@@ -24,6 +24,8 @@ from routing.planning import plan_day, publish_plan
 from tests.conftest import file_request, on_grid
 
 pytestmark = pytest.mark.django_db
+
+
 def today() -> dt.date:
     """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
     return timezone.localdate()
@@ -377,7 +379,8 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
     crews["bravo"].skills = ["electrical", "paving"]
     crews["bravo"].save()
     six_am = dt.datetime.combine(today(), dt.time(6), tzinfo=timezone.get_current_timezone())  # before the shifts
-    draft = plan_day(today(), streets_dept, time_limit=1, now=six_am, pins={moved_stop.request.ticket: "crew-bravo"}).plan
+    pins = {moved_stop.request.ticket: "crew-bravo"}
+    draft = plan_day(today(), streets_dept, time_limit=1, now=six_am, pins=pins).plan
     publish_plan(draft, by=dispatcher)
     second = alpha_tablet.get("/api/crew/route/").json()
     assert second["route"] != first["route"]

@@ -21,6 +21,8 @@ from tests.conftest import file_request
 from tests.test_field_api import alpha_stops, event, jpeg, post_event
 
 pytestmark = pytest.mark.django_db
+
+
 def today() -> dt.date:
     """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
     return timezone.localdate()

@@ -18,6 +18,8 @@ from routing.planning import plan_day
 from tests.conftest import file_request, on_grid
 
 pytestmark = pytest.mark.django_db
+
+
 def tomorrow() -> dt.date:
     """Read at each use, not at import: a run that crosses the city's midnight keeps its dates true."""
     return timezone.localdate() + dt.timedelta(days=1)
