@@ -31,7 +31,9 @@ SHELL_STATIC = [
     "field_api/field.css",
     "vendor/leaflet/leaflet.js",
     "vendor/leaflet/leaflet.css",
+    "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
     "layers/offline_map.js",
+    "layers/offline_map.css",
     "field_api/icon-192.png",
     "field_api/icon-512.png",
 ]

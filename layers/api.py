@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -21,6 +22,8 @@ from layers.geocoding import GeocoderNotReady, geocode, reverse, suggest
 from layers.http import error
 from layers.lookup import LayerNotLoaded, community_area_at, ward_at
 from layers.models import LayerKind, LayerVersion
+from layers.tiles import TileError, city_tile
+from layers.tiles import tilejson as build_tilejson
 
 
 def _parse_day(raw: str | None) -> dt.date | None:
@@ -182,3 +185,26 @@ def reverse_view(request: Request) -> Response:
         return Response(reverse(point.x, point.y))
     except (GeocoderNotReady, LayerNotLoaded) as exc:
         return error(str(exc), 503)
+
+
+@require_GET
+def tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
+    """One vector tile of the city map (Mapbox Vector Tile). A tile URL carries the layer versions' key (?v=,
+    from tiles.json), so a browser may keep it for a day; a new layer version changes the URL."""
+    try:
+        body = city_tile(z, x, y)
+    except TileError as exc:
+        return HttpResponse(str(exc), status=404, content_type="text/plain")
+    response = HttpResponse(body, content_type="application/vnd.mapbox-vector-tile")
+    response["Cache-Control"] = "public, max-age=86400" if request.GET.get("v") else "max-age=300"
+    return response
+
+
+@require_GET
+def tilejson(request: HttpRequest) -> HttpResponse:
+    """TileJSON for the city map: the tile URL template with the current layer versions' key, zooms, bounds and
+    every layer's attribution (OSM's ODbL notice among them)."""
+    body = build_tilejson("/tiles/city/")  # root-relative: a page fetches tiles from the host it came from
+    response = HttpResponse(json.dumps(body), content_type="application/json")
+    response["Cache-Control"] = "max-age=60"
+    return response

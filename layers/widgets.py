@@ -20,7 +20,11 @@ class OfflineMapWidget(BaseGeometryWidget):
 
     class Media:
         css = {"all": ("vendor/leaflet/leaflet.css", "layers/offline_map.css")}
-        js = ("vendor/leaflet/leaflet.js", "layers/offline_map.js")
+        js = (
+            "vendor/leaflet/leaflet.js",
+            "vendor/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js",
+            "layers/offline_map.js",
+        )
 
     def serialize(self, value: Any) -> str:
         return value.json if value else ""

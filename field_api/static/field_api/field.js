@@ -391,6 +391,8 @@
       map.attributionControl.setPrefix("Leaflet");
       layers = L.layerGroup().addTo(map);
       map.on("zoomend", streetLabels);
+      // Online, the city map's tiles draw and name every street; offline, the corridor saved with the route does.
+      gis311.cityLayers(map).then(function (l) { tiles = l; streetLabels(); }).catch(function () { /* offline */ });
       if (navigator.geolocation) {
         navigator.geolocation.watchPosition(function (pos) {
           var ll = [pos.coords.latitude, pos.coords.longitude];
@@ -426,12 +428,12 @@
     streetLabels();
     if (!fitted && bounds.length) { map.fitBounds(bounds, { padding: [30, 30], maxZoom: 17 }); fitted = true; }
   }
-  var fitted = false, labels = null;
+  var fitted = false, labels = null, tiles = null;
   // Street names at street level: one label per named street, at the middle of its longest piece in view data.
   function streetLabels() {
     var m = state.map && state.map.data;
     if (!map || !m || !m.streets) return;
-    if (map.getZoom() < 16) { if (labels) { map.removeLayer(labels); } return; }
+    if (map.getZoom() < 16 || (tiles && navigator.onLine)) { if (labels) { map.removeLayer(labels); } return; }
     if (!labels) {
       labels = L.layerGroup();
       var best = {};
@@ -447,8 +449,11 @@
       });
       Object.keys(best).forEach(function (name) {
         var b = best[name], mid = b.c.length > 2 ? b.at : [(b.c[0][0] + b.c[1][0]) / 2, (b.c[0][1] + b.c[1][1]) / 2];
-        L.tooltip({ permanent: true, direction: "center", className: "street-label", interactive: false })
-          .setLatLng([mid[1], mid[0]]).setContent(esc(name)).addTo(labels);
+        // Written along the street, as the city map's tiles write names (never upside down).
+        var a = map.latLngToLayerPoint([b.c[0][1], b.c[0][0]]), z = map.latLngToLayerPoint([b.c[b.c.length - 1][1], b.c[b.c.length - 1][0]]);
+        var deg = Math.atan2(z.y - a.y, z.x - a.x) * 180 / Math.PI;
+        if (deg >= 90) deg -= 180; else if (deg < -90) deg += 180;
+        gis311.label([mid[1], mid[0]], name, "street-name", Math.round(deg)).addTo(labels);
       });
     }
     if (!map.hasLayer(labels)) labels.addTo(map);

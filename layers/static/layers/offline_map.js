@@ -1,5 +1,7 @@
-/* Offline maps: vendored Leaflet, with the city's own boundary outlines as the basemap.
-   gis311.basemap(map, url) draws outlines; the admin widget (.offline-map) edits a GeoJSON field. */
+/* The city map every page uses, with no internet: vendored Leaflet and Leaflet.VectorGrid over our own
+   vector tiles. gis311.cityLayers(map) draws the city (outlines, streets, their names); gis311.basemap(map,
+   url) adds one boundary layer as GeoJSON for pages that shade or click areas; the admin widget
+   (.offline-map) edits a GeoJSON field on the same map. */
 (function () {
   "use strict";
   var gis311 = (window.gis311 = window.gis311 || {});
@@ -15,10 +17,11 @@
   gis311.basemap = function (map, url, opts) {
     opts = opts || {};
     var layer = L.geoJSON(null, {
-      style: { color: opts.color || "#777", weight: 1, fillColor: "#fff", fillOpacity: opts.fill ? 0.25 : 0 },
+      // The city map draws the outlines and numbers; this layer adds a light fill and the shapes to fit or click.
+      style: { stroke: !!opts.color, color: opts.color, weight: 1, fillColor: "#fff", fillOpacity: opts.fill ? 0.12 : 0 },
       interactive: !!opts.interactive,
       onEachFeature: function (f, lyr) {
-        if (opts.labels !== false && f.properties && f.properties.label_point) {
+        if (opts.labels === true && f.properties && f.properties.label_point) {
           var p = f.properties.label_point;
           L.tooltip({ permanent: true, direction: "center", className: "area-label" })
             .setContent(String(f.properties.number)).setLatLng([p[1], p[0]]).addTo(map);
@@ -36,36 +39,104 @@
     });
   };
 
-  /* Street lines from our own street layers when zoomed in, with each network's attribution
-     (OSM data is ODbL: the attribution must show wherever its streets are drawn). */
-  gis311.streets = function (map, url, minZoom) {
-    minZoom = minZoom || 15;
-    var layer = L.geoJSON(null, {
-      style: { color: "#9a8f80", weight: 1.5 },
-      onEachFeature: function (f, lyr) {
-        if (f.properties && f.properties.name) lyr.bindTooltip(gis311.esc(f.properties.name), { sticky: true });
-      },
-    }).addTo(map);
-    var shown = [];
-    function refresh() {
-      layer.clearLayers();
-      shown.forEach(function (a) { map.attributionControl.removeAttribution(a); });
-      shown = [];
-      if (map.getZoom() < minZoom) return;
-      var b = map.getBounds();
-      var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(5); });
-      fetch(url + "?bbox=" + bbox.join(",")).then(function (r) { return r.ok ? r.json() : null; }).then(function (fc) {
-        if (!fc) return;
-        layer.addData(fc);
-        fc.networks.forEach(function (n) {
-          var a = n.attribution || n.name;
-          if (a && shown.indexOf(a) < 0) { shown.push(a); map.attributionControl.addAttribution(a); }
+  /* The city map: vector tiles built by PostGIS from our own layers (/tiles/city.json says where, and whose
+     data they draw: OSM's ODbL notice shows wherever its streets are). Ward and community-area outlines with
+     their numbers at every zoom, major streets citywide, every street from zoom 13, and street names written
+     along the streets from zoom 15. Names and numbers are page text (a label layer above the tiles), so they
+     stay sharp, can be read by a screen reader or a test, and never turn upside down. */
+  var TILEJSON = "/tiles/city.json";
+  var MAJOR = /^(motorway|trunk|primary|secondary|tertiary|arterial)/;
+
+  function streetStyle(p, z) {
+    var major = MAJOR.test(p["class"] || "");
+    return { stroke: true, fill: false, color: major ? "#b59f7b" : "#c9c0b2", opacity: 1,
+             weight: major ? (z >= 16 ? 5 : z >= 13 ? 3 : 1.5) : (z >= 17 ? 4 : z >= 15 ? 2.5 : 1) };
+  }
+  function areaStyle(p, z) {
+    if (p.kind === "wards") return { stroke: true, fill: false, color: "#6b4f9e", weight: z >= 14 ? 2.5 : 1.5, opacity: 0.9 };
+    return { stroke: true, fill: false, color: "#8c8c8c", weight: 1, dashArray: "4 4", opacity: 0.8 };
+  }
+
+  function label(latlng, text, cls, angle) {
+    var outer = document.createElement("div"), inner = document.createElement("span");
+    inner.textContent = text;
+    inner.className = "map-label-text";
+    inner.style.transform = "translate(-50%, -50%)" + (angle ? " rotate(" + angle + "deg)" : "");
+    outer.appendChild(inner);
+    return L.marker(latlng, {
+      icon: L.divIcon({ className: "map-label " + cls, html: outer, iconSize: null }),
+      interactive: false, keyboard: false, pane: "cityLabels",
+    });
+  }
+  gis311.label = label;
+
+  function tilePointToLatLng(map, coords, size, extent, xy) {
+    var px = L.point(coords.x * size.x + (xy.x * size.x) / extent, coords.y * size.y + (xy.y * size.y) / extent);
+    return map.unproject(px, coords.z);
+  }
+
+  var CityTiles = L.VectorGrid.Protobuf.extend({
+    // Each tile's label layers become page labels, kept per tile and dropped with it; they are not drawn.
+    _getVectorTilePromise: function (coords) {
+      var self = this;
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords).then(function (tile) {
+        var group = L.layerGroup(), size = self.getTileSize();
+        ["area_labels", "street_labels"].forEach(function (name) {
+          var layer = tile.layers[name];
+          if (!layer) return;
+          layer.features.forEach(function (f) {
+            var pt = f.geometry[0] && f.geometry[0][0], p = f.properties;
+            if (!pt || !self._map) return;
+            var ll = tilePointToLatLng(self._map, coords, size, layer.extent, pt);
+            if (name === "street_labels") group.addLayer(label(ll, p.name, "street-name", p.angle));
+            else if (p.kind === "wards") group.addLayer(label(ll, String(p.number), "ward-number"));
+            else if (coords.z >= 12) group.addLayer(label(ll, p.name || String(p.number), "area-name"));
+          });
         });
+        var key = self._tileCoordsToKey(coords);
+        if (self._labels[key]) self._labels[key].remove();
+        self._labels[key] = group;
+        if (self._map) group.addTo(self._map);
+        return tile;
       });
+    },
+  });
+
+  gis311.cityLayers = function (map, opts) {
+    opts = opts || {};
+    gis311.lastMap = map;  // for page tests and the console: the map this page drew last
+    if (!map.getPane("cityLabels")) {
+      var pane = map.createPane("cityLabels");
+      pane.style.zIndex = 450;  // above the tiles and drawn shapes, below markers and popups
+      pane.style.pointerEvents = "none";
     }
-    map.on("moveend", refresh);
-    return layer;
+    return fetch(opts.tilejson || TILEJSON).then(function (r) {
+      if (!r.ok) throw new Error("city map " + r.status);
+      return r.json();
+    }).then(function (tj) {
+      var layer = new CityTiles(tj.tiles[0], {
+        pane: "tilePane", interactive: false, maxNativeZoom: tj.maxzoom, minZoom: tj.minzoom,
+        attribution: gis311.esc(tj.attribution), vectorTileLayerStyles: {
+          areas: areaStyle, streets: streetStyle,
+          area_labels: function () { return []; }, street_labels: function () { return []; },
+        },
+      });
+      layer._labels = {};
+      layer.on("tileunload", function (e) {
+        var key = layer._tileCoordsToKey(e.coords);
+        if (layer._labels[key]) { layer._labels[key].remove(); delete layer._labels[key]; }
+      });
+      layer.on("remove", function () {
+        Object.keys(layer._labels).forEach(function (k) { layer._labels[k].remove(); });
+        layer._labels = {};
+      });
+      layer.addTo(map);
+      map.getContainer().dataset.cityMap = tj.version;
+      return layer;
+    });
   };
+  // Pages written before the tiles call gis311.streets(map, url, minZoom): it is the city map now.
+  gis311.streets = function (map) { return gis311.cityLayers(map); };
 
   function initWidget(el) {
     var input = document.getElementById(el.dataset.input);
@@ -80,7 +151,8 @@
       }
     }
     draw();
-    gis311.basemap(map, el.dataset.basemap, { labels: false }).then(function (base) {
+    gis311.cityLayers(map).catch(function () { /* no tiles yet: the outlines below still show the city */ });
+    gis311.basemap(map, el.dataset.basemap, { labels: false, color: "#777" }).then(function (base) {
       var b = shape.getLayers().length ? shape.getBounds() : base.getBounds();
       if (b.isValid()) map.fitBounds(b, { maxZoom: 16 });
     }).catch(function () {

@@ -7,7 +7,7 @@
   var map = L.map(el, { zoomSnap: 0.25 });
   map.attributionControl.setPrefix("Leaflet");
   gis311.streets(map, el.dataset.streets, 15);
-  gis311.basemap(map, el.dataset.basemap, { labels: true }).then(function (base) {
+  gis311.basemap(map, el.dataset.basemap).then(function (base) {
     if (base.getBounds().isValid()) map.fitBounds(base.getBounds());
   });
   var COLOURS = { 99: "#b2182b", 95: "#ef8a62", 90: "#fddbc7", "-90": "#d1e5f0", "-95": "#67a9cf", "-99": "#2166ac" };
