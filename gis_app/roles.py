@@ -30,10 +30,12 @@ ROLES: dict[str, list[str]] = {
         "field_api.add_devicesignin",
     ],
     "crew member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
-    "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype"],
+    "council member": ["gis_app.view_servicerequest", "gis_app.view_servicetype", "reports.view_reports"],
+    "manager": ["gis_app.view_servicerequest", "gis_app.view_servicetype", "reports.view_reports"],
     "planner": [
         "gis_app.view_servicerequest",
         "gis_app.view_servicetype",
+        "reports.view_reports",
         "planner.add_hotspotrun",
         "planner.view_hotspotrun",
     ],
@@ -47,7 +49,7 @@ def ensure_roles(**kwargs: Any) -> None:
         create_permissions(config, verbosity=0, using=kwargs.get("using", "default"))
 
     every = Permission.objects.filter(
-        content_type__app_label__in=["gis_app", "planner", "layers", "routing", "field_api"]
+        content_type__app_label__in=["gis_app", "planner", "layers", "routing", "field_api", "reports"]
     )
     for name, perms in ROLES.items():
         group, _ = Group.objects.get_or_create(name=name)

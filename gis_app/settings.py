@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "gis_app.planner",
     "routing",
     "field_api",
+    "field_api.reports",
 ]
 
 MIDDLEWARE = [
@@ -242,6 +243,13 @@ CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
 # Knowledge-base articles for information calls (optional: a city may start with an empty knowledge base).
 CITY_KNOWLEDGE = _city_file("CITY_KNOWLEDGE", "knowledge.toml")
 # Planner analyses (gis_app/planner). The default repeat-location radius: see README "Planner" for why 30 m.
+# ---- council and reports ----
+# SLA compliance under this share is flagged on every report (the seed documents' 90 %).
+REPORTS_SLA_TARGET = float(os.environ.get("REPORTS_SLA_TARGET", "0.90"))
+# How often the council map asks for fresh counts (seconds): a request filed shows up within this.
+REPORTS_LIVE_SECONDS = int(os.environ.get("REPORTS_LIVE_SECONDS", "5"))
+# At most this many requests are listed (and mapped) on a ward page; counts always cover every request.
+REPORTS_WARD_ROWS = int(os.environ.get("REPORTS_WARD_ROWS", "500"))
 PLANNER_REPEAT_RADIUS_M = float(os.environ.get("PLANNER_REPEAT_RADIUS_M", "30"))
 # Analyses over more requests than this run on the Celery worker with progress; smaller ones answer at once.
 PLANNER_INLINE_MAX_REQUESTS = int(os.environ.get("PLANNER_INLINE_MAX_REQUESTS", "150000"))

@@ -27,6 +27,7 @@ urlpatterns = [
     # Higher apps' URLs by name (a string include, not an import: the layering stays one-way).
     path("", include("routing.urls")),
     path("", include("field_api.urls")),
+    path("", include("field_api.reports.urls")),
     # Anything else under an API prefix answers in that API's error shape, never with an HTML page.
     re_path(r"^(?:api|open311)/", views.api_not_found),
 ]

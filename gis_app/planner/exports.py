@@ -100,8 +100,8 @@ class OfflineMap(folium.Map):
     default_css: list[tuple[str, str]] = []
 
 
-def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: str) -> str:
-    """One HTML file: ward outlines (our own layer, no tiles), hot and cold cells, repeat locations."""
+def offline_map(title: str) -> OfflineMap:
+    """A folium map for a file that opens with no internet: no tiles, Leaflet and its images in the page."""
     fmap = OfflineMap(tiles=None, control_scale=True)
     fmap.get_root().header.add_child(  # type: ignore[attr-defined]
         folium.Element(
@@ -110,6 +110,12 @@ def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: s
             f"<script>{(LEAFLET / 'leaflet.js').read_text(encoding='utf-8')}</script>"
         )
     )
+    return fmap
+
+
+def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: str) -> str:
+    """One HTML file: ward outlines (our own layer, no tiles), hot and cold cells, repeat locations."""
+    fmap = offline_map(title)
     if outlines and outlines.get("features"):
         folium.GeoJson(
             outlines, name="Wards", style_function=lambda f: {"color": "#777", "weight": 1, "fillOpacity": 0}
