@@ -112,15 +112,7 @@ def city_tile(z: int, x: int, y: int, tileset: TileSet | None = None) -> bytes:
 def build_tile(z: int, x: int, y: int, tileset: TileSet) -> bytes:
     """One PostGIS statement: every layer clipped to the tile, encoded and concatenated (an MVT is a list of
     layers, so concatenating single-layer tiles is a valid tile)."""
-    area_unions = (
-        " UNION ALL ".join(
-            f"SELECT %(kind{i})s::text AS kind, a.number, a.name, a.geom FROM {BOUNDARY_MODELS[kind][0]._meta.db_table} "
-            f"a WHERE a.layer_version_id = %(version{i})s AND a.geom && (SELECT g4326 FROM bounds)"
-            for i, (kind, _, _) in enumerate(tileset.areas)
-        )
-        or "SELECT NULL::text, NULL::int, NULL::text, NULL::geometry WHERE false"
-    )
-    net_ids = [pk for pk, _ in tileset.networks] or [0]
+    area_unions = _area_rows_sql(tileset)
     sql = f"""
         WITH bounds AS (
             SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS g3857,
@@ -172,12 +164,32 @@ def build_tile(z: int, x: int, y: int, tileset: TileSet) -> bytes:
          || (SELECT COALESCE(ST_AsMVT(street_labels.*, 'street_labels', %(extent)s, 'geom'), '')
              FROM street_labels WHERE geom IS NOT NULL)
     """
+    params = _params(z, x, y, tileset)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return bytes(cur.fetchone()[0] or b"")
+
+
+def _area_rows_sql(tileset: TileSet) -> str:
+    """The boundary rows in force that touch the tile, every kind in one relation (kind, number, name, geom)."""
+    return (
+        " UNION ALL ".join(
+            f"SELECT %(kind{i})s::text AS kind, a.number, a.name, a.geom "
+            f"FROM {BOUNDARY_MODELS[kind][0]._meta.db_table} a "
+            f"WHERE a.layer_version_id = %(version{i})s AND a.geom && (SELECT g4326 FROM bounds)"
+            for i, (kind, _, _) in enumerate(tileset.areas)
+        )
+        or "SELECT NULL::text, NULL::int, NULL::text, NULL::geometry WHERE false"
+    )
+
+
+def _params(z: int, x: int, y: int, tileset: TileSet) -> dict[str, Any]:
     params: dict[str, Any] = {
         "z": z,
         "x": x,
         "y": y,
         "margin": BUFFER / EXTENT,
-        "nets": net_ids,
+        "nets": [pk for pk, _ in tileset.networks] or [0],
         "minor_zoom": MINOR_STREETS_ZOOM,
         "major": "^(" + "|".join(MAJOR_CLASSES) + ")",
         "extent": EXTENT,
@@ -189,16 +201,15 @@ def build_tile(z: int, x: int, y: int, tileset: TileSet) -> bytes:
     }
     for i, (kind, pk, _) in enumerate(tileset.areas):
         params[f"kind{i}"], params[f"version{i}"] = kind, pk
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return bytes(cur.fetchone()[0] or b"")
+    return params
 
 
 # Street names, written short as on printed maps ("S Dearborn St": leading compass words and the street type
 # abbreviated with the address normaliser's table, all-capitals names in title case), so more of them fit.
 # Per name, the edges in the tile merged into stretches (ST_LineMerge), clipped to the tile, the longest
 # stretch kept if its length in pixels holds the name. The label sits at its middle, turned to the direction
-# between the points at 40 % and 60 % of it (a bend at one vertex does not swing the name).
+# between the points at 40 % and 60 % of it (a bend at one vertex does not swing the name). An edge whose name
+# joins two ("Col 0/Row 0": the street graph merged a corner) is drawn but never names anything.
 _LABELS_SQL = r"""
         labelled AS (
             SELECT g, CASE WHEN %(types)s::jsonb ? upper(substring(short from '(\S+)$'))
@@ -207,7 +218,7 @@ _LABELS_SQL = r"""
                            ELSE short END AS name
             FROM (SELECT g, regexp_replace(CASE WHEN name = upper(name) THEN initcap(name) ELSE name END,
                                         '^(N)orth |^(S)outh |^(E)ast |^(W)est ', '\1\2\3\4 ') AS short
-                  FROM edges WHERE %(z)s >= %(label_zoom)s AND name <> '') e
+                  FROM edges WHERE %(z)s >= %(label_zoom)s AND name <> '' AND strpos(name, '/') = 0) e
         ),
         merged AS (
             SELECT name, (ST_Dump(ST_LineMerge(ST_Collect(ST_Intersection(g, bounds.g3857))))).geom AS line

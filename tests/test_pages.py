@@ -114,8 +114,10 @@ def test_a_dispatcher_sees_the_routes_locks_a_stop_and_re_runs(dispatcher, draft
     assert len(strokes - {"#1f3a5f", "#555", "#666", "#9a8f80"}) >= 2  # two crews' colours besides outlines, streets
     legend = page.inner_text("#legend")
     assert "Crew Alpha" in legend and "Crew Bravo" in legend  # names, not codes
-    page.evaluate("() => dispatchMap.setZoom(16)")  # street level: streets from our own layer, named on hover
-    page.wait_for_function("() => document.querySelectorAll(\"#map path[stroke='#9a8f80']\").length > 0")
+    page.evaluate("() => dispatchMap.setZoom(16)")  # street level: the city map's tiles name the streets
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#map .street-name')].some(e => e.textContent.startsWith('Row'))"
+    )
     first_stop = page.locator(".stop-label").first
     first_stop.click()
     ticket = page.input_value("#pin-ticket")

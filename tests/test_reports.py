@@ -15,18 +15,18 @@ import statistics
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.db import connection
 from django.utils import timezone
 
 from field_api.reports.figures import (
     AGE_BUCKETS,
     ReportFilters,
+    ReportInputError,
     breakdown,
     parse_report_filters,
     ward_map,
-    ReportInputError,
 )
 from field_api.reports.models import CouncilSeat
 from gis_app.models import RequestEvent, ServiceRequest, ServiceType, SurveyAnswer
@@ -59,7 +59,7 @@ def cora(db):  # type: ignore[no-untyped-def]
 def little_history(two_square_wards, pothole, streetlight, streets_dept):  # type: ignore[no-untyped-def]
     """Eight requests with known times. `now` is fixed for the test: ages and overdue follow from it."""
     now = timezone.now().replace(microsecond=0)
-    secret = ServiceType.objects.create(code="abuse", name="Elder abuse", department=streets_dept, sensitive=True)
+    ServiceType.objects.create(code="abuse", name="Elder abuse", department=streets_dept, sensitive=True)
 
     def made(code, where, ago, *, status="open", closed_after=None, due_after=None, **extra):  # type: ignore[no-untyped-def]
         at = now - ago * DAY
@@ -101,7 +101,8 @@ def reference(requests: list[ServiceRequest], now: dt.datetime) -> dict[str, obj
     ]
     ages = [(now - r.requested_at).total_seconds() / 86400 for r in open_]
     edges = [lo for lo, _, _ in AGE_BUCKETS] + [AGE_BUCKETS[-1][1], float("inf")]
-    contacts = {(r.reporter_email or r.reporter_phone).lower() for r in requests if r.reporter_email or r.reporter_phone}
+    written = [r.reporter_email or r.reporter_phone for r in requests]
+    contacts = {c.lower() for c in written if c}
     answers = [a for r in requests for a in r.survey_answers.all()]
     return {
         "raw": len(requests),

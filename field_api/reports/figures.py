@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES
 from gis_app.models import Department, ServiceRequest, ServiceType, day_start
-from layers.importing import BOUNDARY_MODELS
+from layers.importing import BOUNDARY_MODELS, area_sizes
 from layers.lookup import version_in_force
 from layers.models import LayerKind
 
@@ -93,6 +93,8 @@ def parse_report_filters(q: QueryDict | dict[str, str], default_days: int | None
     if default_days and not start and not end:
         end = timezone.localdate()
         start = end - dt.timedelta(days=default_days - 1)
+    elif default_days and start and not end:
+        end = max(start, timezone.localdate())
     if start and end and end < start:
         raise ReportInputError("end must be on or after start")
     if start and end and (end - start).days > MAX_DAYS:
@@ -145,11 +147,12 @@ AGE_LABELS = [label for _, _, label in AGE_BUCKETS] + [f"over {AGE_BUCKETS[-1][1
 def _where(f: ReportFilters) -> tuple[str, dict[str, Any]]:
     clauses = ["TRUE"]
     params: dict[str, Any] = {"open_statuses": list(OPEN_STATUSES), "now": timezone.now()}
+    # Codes become ids in subqueries: the request table is read with no join (labels join the grouped rows).
     if f.types:
-        clauses.append("t.code = ANY(%(types)s)")
+        clauses.append("r.service_type_id IN (SELECT id FROM gis_app_servicetype WHERE code = ANY(%(types)s))")
         params["types"] = list(f.types)
     if f.department:
-        clauses.append("d.code = %(department)s")
+        clauses.append("r.department_id = (SELECT id FROM gis_app_department WHERE code = %(department)s)")
         params["department"] = f.department
     if f.status == "open":
         clauses.append(_OPEN)
@@ -167,17 +170,24 @@ def _where(f: ReportFilters) -> tuple[str, dict[str, Any]]:
     return " AND ".join(clauses), params
 
 
-_KEYS = {
-    "department": ("d.code", "d.name"),
-    "ward": ("r.ward_number", "'ward ' || r.ward_number::text"),
-    # Sensitive types are counted together, never named one by one (their names alone can say too much).
+# Per dimension: the group computed on the request rows (ids, cheap), then its key and label from the grouped
+# rows (one join per group, not per request). Sensitive types are counted together, never named one by one
+# (their names alone can say too much): their group is 0.
+_GROUPS = {
+    "department": ("r.department_id", "LEFT JOIN gis_app_department d ON d.id = a.g", "d.code", "d.name"),
+    "ward": ("r.ward_number", "", "a.g", "'ward ' || a.g::text"),
     "type": (
-        f"CASE WHEN t.sensitive THEN '{SENSITIVE_KEY}' ELSE t.code END",
-        f"CASE WHEN t.sensitive THEN '{SENSITIVE_LABEL}' ELSE t.name END",
+        "CASE WHEN r.service_type_id IN (SELECT id FROM gis_app_servicetype WHERE sensitive) THEN 0 "
+        "ELSE r.service_type_id END",
+        "LEFT JOIN gis_app_servicetype t ON t.id = a.g",
+        f"CASE WHEN a.g = 0 THEN '{SENSITIVE_KEY}' ELSE t.code END",
+        f"CASE WHEN a.g = 0 THEN '{SENSITIVE_LABEL}' ELSE t.name END",
     ),
     "week": (
         "to_char(date_trunc('week', r.requested_at AT TIME ZONE %(tz)s), 'YYYY-MM-DD')",
-        "'week of ' || to_char(date_trunc('week', r.requested_at AT TIME ZONE %(tz)s), 'YYYY-MM-DD')",
+        "",
+        "a.g",
+        "'week of ' || a.g",
     ),
 }
 
@@ -185,31 +195,34 @@ _KEYS = {
 def breakdown(f: ReportFilters, by: str) -> dict[str, Any]:
     """Every metric for each value of `by` (department, ward, type, week) and for all rows, in one query
     (GROUPING SETS): {"rows": [...], "total": {...}}."""
-    if by not in _KEYS:
+    if by not in _GROUPS:
         raise ReportInputError(f"by must be one of {', '.join(DIMENSIONS)}")
-    key, label = _KEYS[by]
+    group, join, key, label = _GROUPS[by]
     where, params = _where(f)
     params["tz"] = settings.TIME_ZONE
     sql = f"""
-        SELECT {key} AS key, {label} AS label, GROUPING({key}) AS is_total, {METRICS_SQL}
-        FROM {ServiceRequest._meta.db_table} r
-        JOIN gis_app_servicetype t ON t.id = r.service_type_id
-        JOIN gis_app_department d ON d.id = r.department_id
-        {SURVEY_JOIN}
-        WHERE {where}
-        GROUP BY GROUPING SETS (({key}, {label}), ())
-        ORDER BY is_total, {"key" if by in ("week", "ward") else "label"}
+        WITH a AS (
+            SELECT {group} AS g, GROUPING({group}) AS is_total, {METRICS_SQL}
+            FROM {ServiceRequest._meta.db_table} r
+            {SURVEY_JOIN}
+            WHERE {where}
+            GROUP BY GROUPING SETS (({group}), ())
+        )
+        SELECT {key} AS key, {label} AS label, a.* FROM a {join}
+        ORDER BY a.is_total, {"a.g" if by in ("week", "ward") else "label"}
     """
     with connection.cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
         rows = [finish(dict(zip(cols, row, strict=True))) for row in cur.fetchall()]
-    total = next((r for r in rows if r["is_total"]), None) or finish({"key": None, "label": "All", **_EMPTY})
+    for row in rows:
+        del row["g"]
+    total = next((r for r in rows if r["is_total"]), None) or finish({"key": None, "label": "All", **EMPTY_ROW})
     total["label"] = "All"
     return {"by": by, "rows": [r for r in rows if not r["is_total"]], "total": total}
 
 
-_EMPTY: dict[str, Any] = {
+EMPTY_ROW: dict[str, Any] = {
     "is_total": 1,
     "raw": 0,
     "issues": 0,
@@ -273,30 +286,39 @@ def ward_map(f: ReportFilters, on: dt.date | None = None) -> dict[str, Any]:
             SELECT r.ward_number,
                    count(*) AS raw,
                    count(*) FILTER (WHERE {_UNIQUE} AND {_OPEN}) AS open,
-                   count(*) FILTER (WHERE {_UNIQUE} AND {_OPEN} AND r.due_at < %(now)s) AS overdue,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY {_AGE}) FILTER (WHERE {_UNIQUE} AND {_OPEN})
-                       AS median_age
+                   count(*) FILTER (WHERE {_UNIQUE} AND {_OPEN} AND r.due_at < %(now)s) AS overdue
             FROM {ServiceRequest._meta.db_table} r
-            JOIN gis_app_servicetype t ON t.id = r.service_type_id
-            JOIN gis_app_department d ON d.id = r.department_id
             WHERE {where} AND r.ward_number IS NOT NULL
             GROUP BY r.ward_number
+        ),
+        -- The median sorts its rows: only the open ones, in their own pass (the counts above need no sort).
+        ages AS (
+            SELECT r.ward_number, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_AGE}) AS median_age
+            FROM {ServiceRequest._meta.db_table} r
+            WHERE {where} AND r.ward_number IS NOT NULL AND {_UNIQUE} AND {_OPEN}
+            GROUP BY r.ward_number
         )
-        SELECT w.number, w.name, ST_Area(w.geom::geography) / 1e6 AS km2,
-               COALESCE(a.raw, 0), COALESCE(a.open, 0), COALESCE(a.overdue, 0), a.median_age
-        FROM {table} w LEFT JOIN agg a ON a.ward_number = w.number
+        SELECT w.number, w.name,
+               COALESCE(a.raw, 0), COALESCE(a.open, 0), COALESCE(a.overdue, 0), g.median_age
+        FROM {table} w LEFT JOIN agg a ON a.ward_number = w.number LEFT JOIN ages g ON g.ward_number = w.number
         WHERE w.layer_version_id = %(version)s
         ORDER BY w.number
     """
+    sizes = (version.report or {}).get("areas_km2")
+    if sizes is None:  # a version loaded before sizes were kept: measured once, then kept with it
+        sizes = area_sizes(version)
+        version.report = {**(version.report or {}), "areas_km2": sizes}
+        version.save(update_fields=["report"])
     with connection.cursor() as cur:
         cur.execute(sql, params)
         wards = []
-        for number, name, km2, raw, open_, overdue, age in cur.fetchall():
+        for number, name, raw, open_, overdue, age in cur.fetchall():
+            km2 = sizes.get(str(number))
             wards.append(
                 {
                     "ward": number,
                     "name": name,
-                    "km2": round(km2, 2),
+                    "km2": round(km2, 2) if km2 else None,
                     "filed": raw,
                     "open": open_,
                     "overdue": overdue,
@@ -327,8 +349,8 @@ def weekly_review(department: str, week_end: dt.date) -> dict[str, Any]:
     past_rows = {r["key"]: r for r in breakdown(past, "type")["rows"]}
     lines = []
     for code in sorted(set(now_rows) | set(past_rows)):
-        cur = now_rows.get(code) or finish({"key": code, "label": past_rows[code]["label"], **_EMPTY})
-        old = past_rows.get(code) or finish({"key": code, "label": cur["label"], **_EMPTY})
+        cur = now_rows.get(code) or finish({"key": code, "label": past_rows[code]["label"], **EMPTY_ROW})
+        old = past_rows.get(code) or finish({"key": code, "label": cur["label"], **EMPTY_ROW})
         usual_filed = round(old["raw"] / PAST_WEEKS, 1)
         reasons = []
         if (

@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -91,7 +92,7 @@ def ward_figures(request: HttpRequest) -> HttpResponse:
     if refused := _guard(request):
         return refused
     try:
-        body = ward_map(parse_report_filters(request.GET))
+        body = ward_map(parse_report_filters(request.GET, default_days=DEFAULT_DAYS))
     except ReportInputError as exc:
         return _refuse(request, str(exc), 400)
     except LayerNotLoaded as exc:
@@ -120,7 +121,7 @@ def ward_page(request: HttpRequest, ward: int) -> HttpResponse:
         "points": requests_geojson(report["requests"]["rows"]),
         "by": "",
         "age_labels": AGE_LABELS,
-        "query": filters.query(),
+        "query": urlencode(filters.query()),
         "definitions": DEFINITIONS,
         "trend_max": max([r["raw"] for r in report["trend"]["rows"]] or [1]),
     }
@@ -162,7 +163,7 @@ def reports_page(request: HttpRequest) -> HttpResponse:
         "dimensions": DIMENSIONS,
         "table": table,
         "filters": filters,
-        "query": filters.query(),
+        "query": urlencode(filters.query()),
         "age_labels": AGE_LABELS,
         "definitions": DEFINITIONS,
         "open_max": max([r["open"] for r in rows] or [1]) or 1,

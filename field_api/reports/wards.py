@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery
 from django.utils import timezone
 
-from field_api.reports.figures import ReportFilters, breakdown
+from field_api.reports.figures import EMPTY_ROW, ReportFilters, breakdown, finish
 from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, day_start
 from gis_app.planner import stats
@@ -143,12 +143,21 @@ def ward_report(f: ReportFilters, ward: int) -> dict[str, Any]:
         (r for r in flagged if r["sla_met"] + r["sla_missed"] >= FLAG_MIN_JUDGED),
         key=lambda r: (r["sla_compliance"], -r["raw"]),
     )
+    trend = breakdown(trend_filters, "week")
+    assert trend_filters.start is not None
+    monday = trend_filters.start - dt.timedelta(days=trend_filters.start.weekday())
+    weeks = {r["key"]: r for r in trend["rows"]}
+    empty = finish({**EMPTY_ROW, "is_total": 0})
+    trend["rows"] = [  # every week shown, a quiet one as zeros
+        weeks.get(k) or {**empty, "key": k, "label": f"week of {k}"}
+        for k in ((monday + dt.timedelta(weeks=i)).isoformat() for i in range((end - monday).days // 7 + 1))
+    ]
     return {
         "ward": ward,
         "filters": f,
         "by_type": by_type,
         "total": by_type["total"],
-        "trend": breakdown(trend_filters, "week"),
+        "trend": trend,
         "requests": ward_requests(wf, ward),
         "repeats": repeat_places(wf, ward),
         "flagged_types": worst[:FLAG_LIST],

@@ -433,7 +433,8 @@
   function streetLabels() {
     var m = state.map && state.map.data;
     if (!map || !m || !m.streets) return;
-    if (map.getZoom() < 16 || (tiles && navigator.onLine)) { if (labels) { map.removeLayer(labels); } return; }
+    // No view yet (zoom undefined) or a city view: no names; online, the tiles name the streets.
+    if (!(map.getZoom() >= 16) || (tiles && navigator.onLine)) { if (labels) { map.removeLayer(labels); } return; }
     if (!labels) {
       labels = L.layerGroup();
       var best = {};

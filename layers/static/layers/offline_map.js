@@ -116,6 +116,7 @@
     }).then(function (tj) {
       var layer = new CityTiles(tj.tiles[0], {
         pane: "tilePane", interactive: false, maxNativeZoom: tj.maxzoom, minZoom: tj.minzoom,
+        rendererFactory: L.canvas.tile,  // one canvas per tile: thousands of streets draw fast, and add no DOM
         attribution: gis311.esc(tj.attribution), vectorTileLayerStyles: {
           areas: areaStyle, streets: streetStyle,
           area_labels: function () { return []; }, street_labels: function () { return []; },

@@ -15,7 +15,7 @@
   map.attributionControl.setPrefix("Leaflet");
   map.setView([0, 0], 2);
   gis311.cityLayers(map).catch(function () { /* outlines below still show the wards */ });
-  var shapes = {}, figures = {}, updates = 0, fitted = false;
+  var shapes = {}, figures = {}, updates = 0;
 
   var outlines = gis311.basemap(map, el.dataset.basemap, {
     interactive: true,
@@ -27,7 +27,6 @@
     },
   }).then(function (layer) {
     map.fitBounds(layer.getBounds());
-    fitted = true;
     return layer;
   });
 
@@ -55,7 +54,10 @@
     var v = values.filter(function (x) { return x !== null; }).sort(function (a, b) { return a - b; });
     if (!v.length) return [];
     var out = [];
-    for (var i = 1; i < SHADES.length; i++) out.push(v[Math.min(v.length - 1, Math.floor(v.length * i / SHADES.length))]);
+    for (var i = 1; i < SHADES.length; i++) {
+      var cut = v[Math.min(v.length - 1, Math.floor(v.length * i / SHADES.length))];
+      if (cut > v[0] && out.indexOf(cut) < 0) out.push(cut);  // equal values make one class, not five
+    }
     return out;
   }
   function shade(body) {
@@ -68,18 +70,28 @@
       var v = w[measure], k = v === null ? -1 : c.filter(function (x) { return v >= x; }).length;
       var mine = w.ward === seat;
       lyr.setStyle({ stroke: true, color: mine ? "#111" : "#4b3575", weight: mine ? 4 : 1, opacity: 1,
-                     fillColor: k < 0 ? "#ffffff" : SHADES[k], fillOpacity: k < 0 ? 0.1 : 0.6 });
+                     fillColor: k < 0 ? "#ffffff" : SHADES[k], fillOpacity: k < 0 ? 0.1 : fill() });
       if (mine) { lyr.bringToFront(); lyr.getElement() && lyr.getElement().classList.add("my-ward"); }
     });
     legend(c, measure);
     table(body.wards);
     document.getElementById("measure-note").textContent = NOTES[measure] || "";
+    var link = document.getElementById("my-ward-link");
+    if (link && seat) link.href = wardUrl(seat);  // her ward's page with the same filters
     document.getElementById("wards-map-file").href = document.getElementById("wards-map-file").href.split("?")[0] + "?" + query();
   }
+  // Shading fades as one zooms in, so the streets and their names read through it.
+  function fill() { var z = map.getZoom(); return z >= 15 ? 0.12 : z >= 13 ? 0.3 : 0.6; }
+  map.on("zoomend", function () {
+    Object.keys(shapes).forEach(function (n) {
+      if (shapes[n].options.fillColor !== "#ffffff") shapes[n].setStyle({ fillOpacity: fill() });
+    });
+  });
   function legend(c, measure) {
     var html = "";
-    for (var i = 0; i < SHADES.length; i++) {
+    for (var i = 0; i <= c.length; i++) {
       var lo = i === 0 ? null : c[i - 1], hi = i < c.length ? c[i] : null;
+      if (lo === null && hi === null) { html += '<span class="swatch" style="background:' + SHADES[0] + '"></span>every ward alike<br>'; break; }
       html += '<span class="swatch" style="background:' + SHADES[i] + '"></span>' +
         (lo === null ? "under " + esc(fmt(hi, measure)) : hi === null ? esc(fmt(lo, measure)) + " and over" :
           esc(fmt(lo, measure)) + " to " + esc(fmt(hi, measure))) + "<br>";
@@ -100,13 +112,16 @@
         esc(fmt(mine.median_age)) + " days</dd>";
     }
   }
+  var asked = 0;
   function refresh() {
+    var mine = ++asked;  // answers can come back out of order: only the latest question's answer is drawn
     return fetch(el.dataset.figures + "?" + query(), { credentials: "same-origin" }).then(function (r) {
       return r.json().then(function (body) {
         if (!r.ok) throw new Error(body.detail || r.status);
         return body;
       });
     }).then(function (body) {
+      if (mine !== asked) return;
       return outlines.then(function () {
         shade(body);
         updates += 1;
@@ -118,5 +133,4 @@
   form.addEventListener("change", refresh);
   refresh();
   setInterval(function () { if (!document.hidden) refresh(); }, (parseInt(el.dataset.live, 10) || 5) * 1000);
-  void fitted;
 })();
