@@ -27,6 +27,7 @@ demo-data: setup
 	$(PY) manage.py generate_requests --once --days $(SYNTHETIC_DAYS) --per-day $(SYNTHETIC_PER_DAY)
 	$(PY) manage.py plan_routes --date workday --publish --if-missing --time-limit 10
 	$(PY) manage.py demo_admin
+	$(PY) manage.py demo_council
 	$(PY) manage.py issue_device_link --busiest --name "Demo tablet"
 
 demo: demo-data

@@ -294,3 +294,19 @@ def test_the_ward_map_file_opens_with_no_internet(little_history, cora):
     assert "L.map(" in html or "L.map (" in html  # Leaflet is inlined, not linked
     every = client.get("/reports/wards-map.html").content.decode()
     assert "Open per km" in every and not re.search(LOADS_FROM_ELSEWHERE, every)
+
+
+def test_the_demo_council_member_sits_for_the_busiest_ward(little_history, settings, tmp_path, monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("DEMO_ADMIN_PASSWORD", "pw-demo")
+    out = io.StringIO()
+    call_command("demo_council", stdout=out)
+    assert "(ward 2)" in out.getvalue()  # e and h are open in ward 2, c alone in ward 1
+    assert CouncilSeat.objects.get(user__username="council").ward_number == 2
+    call_command("demo_council", "--ward", "1", stdout=out)  # again: the same member, moved
+    assert CouncilSeat.objects.get(user__username="council").ward_number == 1
+    monkeypatch.delenv("DEMO_ADMIN_PASSWORD")
+    settings.BASE_DIR = tmp_path
+    with pytest.raises(CommandError, match="demo_admin"):
+        call_command("demo_council")

@@ -124,3 +124,34 @@ def test_the_crew_tablet_shows_a_hostile_report_as_text(mallorys_pothole_on_toda
     page.screenshot(path="/tmp/gis311-markup-tablet.png")
     assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
     assert violations == [] and page.foreign_requests == []
+
+
+@pytest.fixture
+def council_member_for_ward_1(db):  # type: ignore[no-untyped-def]
+    from field_api.reports.models import CouncilSeat
+    from tests.test_reports import person
+
+    user = person("cora", "council member")
+    CouncilSeat.objects.create(user=user, ward_number=1)
+    return user
+
+
+def test_the_council_pages_show_a_hostile_report_as_text(
+    mallorys_report,
+    council_member_for_ward_1,
+    page,  # noqa: F811
+    live_server,
+):
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    sign_in(page, live_server.url + "/council/", "cora")
+    page.wait_for_function("() => Number(document.body.dataset.updates || 0) >= 1")  # the map's script ran
+    page.goto(f"{live_server.url}/council/wards/1/")
+    page.wait_for_selector("body[data-map-ready='1']")
+    row = page.inner_text("#requests-table tbody tr")
+    assert mallorys_report.ticket in row and "1 Main St <img" in row  # shown, as text
+    page.locator("#ward-map path.leaflet-interactive").last.hover()  # her pin's tooltip is built as HTML
+    page.goto(f"{live_server.url}/reports/?by=ward")
+    page.screenshot(path="/tmp/gis311-markup-council.png")
+    assert page.evaluate("window.pwned") is None and page.locator("img[src='x']").count() == 0
+    assert violations == [] and page.foreign_requests == []
