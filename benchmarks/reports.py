@@ -117,7 +117,7 @@ def main() -> int:
         tileset = current_tileset()
         box = ServiceRequest.objects.filter(location__isnull=False).order_by("?").values_list("location", flat=True)
         points = list(box[:20])
-        tiles = [(16, *tile_of(pt.x, pt.y, 16)) for pt in points]
+        tiles = [(16, *tile_of(pt.x, pt.y, 16)) for pt in points if pt is not None]
         cache.clear()
         built = [0.0] * len(tiles)
         for i, (z, x, y) in enumerate(tiles):

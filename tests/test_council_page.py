@@ -66,9 +66,9 @@ def test_a_council_member_works_her_ward_from_the_map_to_a_printed_page(  # type
     ward_one_history,
     cora,
     resident_app,
-    browser,
-    page,
-    live_server,  # noqa: F811
+    browser,  # noqa: F811
+    page,  # noqa: F811
+    live_server,
 ) -> None:
     SHOTS.mkdir(exist_ok=True)
     sign_in(page, live_server, "/council/")

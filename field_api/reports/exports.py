@@ -21,6 +21,11 @@ def _outlines() -> dict[str, Any]:
     return dict(json.loads(outlines_geojson(LayerKind.WARDS)))
 
 
+def _bounds(layer: Any) -> list[list[float]]:
+    """The layer's [[south, west], [north, east]] (folium types its corners as possibly empty)."""
+    return [[float(v or 0) for v in corner] for corner in layer.get_bounds()]
+
+
 def ward_folium(ward: int, points: dict[str, Any], repeats: list[dict[str, Any]]) -> str:
     """The ward outline, its listed requests coloured by state, its repeat locations."""
     fmap = offline_map(f"Ward {ward}: 311 requests")
@@ -30,7 +35,7 @@ def ward_folium(ward: int, points: dict[str, Any], repeats: list[dict[str, Any]]
         layer = folium.GeoJson(
             outline, name=f"Ward {ward}", style_function=lambda f: {"color": "#4b3575", "weight": 3, "fillOpacity": 0}
         ).add_to(fmap)
-        fmap.fit_bounds(layer.get_bounds())
+        fmap.fit_bounds(_bounds(layer))
     group = folium.FeatureGroup(name="Requests").add_to(fmap)
     for f in points["features"]:
         p = f["properties"]
@@ -87,5 +92,5 @@ def wards_folium(figures: dict[str, Any]) -> str:
         ),
     ).add_to(fmap)
     if outlines["features"]:
-        fmap.fit_bounds(layer.get_bounds())
+        fmap.fit_bounds(_bounds(layer))
     return str(fmap.get_root().render())

@@ -57,7 +57,9 @@ def _guard(request: HttpRequest) -> HttpResponse | None:
 
 
 def _seat(request: HttpRequest) -> int | None:
-    seat = CouncilSeat.objects.filter(user_id=request.user.pk).values_list("ward_number", flat=True).first()
+    if not request.user.is_authenticated:
+        return None
+    seat = CouncilSeat.objects.filter(user=request.user).values_list("ward_number", flat=True).first()
     return int(seat) if seat is not None else None
 
 
