@@ -56,7 +56,8 @@ def intake(request: HttpRequest) -> HttpResponse:
 @login_required
 def start(request: HttpRequest) -> HttpResponse:
     """Where signing in lands: the page of the signed-in role (intake for clerks, dispatch for dispatchers, the
-    admin for administrators), else the city map."""
+    planner's page, the ward map for council members and managers, the admin for administrators), else the
+    city map."""
     user = request.user
     if user.is_superuser:
         return redirect("admin:index")
@@ -66,6 +67,8 @@ def start(request: HttpRequest) -> HttpResponse:
         return redirect("intake")
     if user.has_perm("planner.add_hotspotrun"):
         return redirect("planner:page")
+    if user.has_perm("reports.view_reports"):  # council members and managers: the ward map
+        return redirect("reports:council")
     if user.is_staff:
         return redirect("admin:index")
     return redirect("home")

@@ -23,7 +23,10 @@ PASSWORD = "pw-for-tests-only"
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("who", "lands"), [("intake_clerk", "/intake/"), ("dispatcher", "/dispatch/")])
+@pytest.mark.parametrize(
+    ("who", "lands"),
+    [("intake_clerk", "/intake/"), ("dispatcher", "/dispatch/"), ("alderman_ward_2", "/council/")],
+)
 def test_signing_in_lands_on_the_roles_own_page(who, lands, request):  # type: ignore[no-untyped-def]
     request.getfixturevalue(who)
     signed_in = Client().post("/accounts/login/", {"username": who, "password": PASSWORD}, follow=True)
