@@ -15,7 +15,6 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +23,7 @@ from django.views.decorators.http import require_GET
 from field_api.models import DataExport
 from field_api.open311.keys import _throttle
 from field_api.open311.render import Open311Error
+from gis_app import outbox
 from gis_app.opendata import DICTIONARY, FORMATS, ExportError, chunks, inline_limit, parse_export_filters, selected
 from layers.http import error_body
 
@@ -56,7 +56,7 @@ def requests_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingH
         stream["X-Row-Count"] = str(n)
         return stream
     job = DataExport.objects.create(fmt=fmt, params={**f.as_json(), "query": f.as_query()}, rows=n)
-    transaction.on_commit(lambda: write_export.delay(str(job.pk)))
+    outbox.enqueue(write_export, str(job.pk))
     body = _job_json(job)
     response = JsonResponse(body, status=202)
     response["Location"] = body["url"]

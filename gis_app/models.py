@@ -438,3 +438,7 @@ class SurveyAnswer(models.Model):
     )
     fixed = models.BooleanField()
     at = models.DateTimeField(default=timezone.now)
+
+
+# The outbox's table (its code lives in gis_app/outbox.py): imported here so Django sees the model.
+from gis_app.outbox import OutboxJob  # noqa: E402, F401

@@ -23,6 +23,7 @@ from django.utils import formats, timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
+from gis_app import outbox
 from gis_app.celery import backoff_seconds
 from gis_app.choices import NotifyVia, public_status
 from gis_app.models import Notification, RequestEvent, ServiceRequest, Subscription
@@ -99,7 +100,7 @@ def queue(
     )
     if not created:
         return None
-    transaction.on_commit(lambda: send_notification.delay(note.pk))
+    outbox.enqueue(send_notification, note.pk)  # with the message row: sent once the broker has it
     return note
 
 

@@ -101,6 +101,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the WSGI server (gunicorn), compressed and cached, before any session work.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A database that is restarting answers 503 with Retry-After, never a 500 page (gis_app/health.py).
+    "gis_app.health.DatabaseUnavailable",
     "gis_app.middleware.InputLimits",
     "gis_app.middleware.SafeHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -152,7 +156,9 @@ def _database_url() -> str:
     return f"postgis://{auth}{host}:{port}/{name}"
 
 
-DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60)}
+# Persistent connections, each checked before a request uses it: after PostgreSQL restarts, the next request
+# opens a fresh connection instead of failing on a dead one.
+DATABASES = {"default": dj_database_url.parse(_database_url(), conn_max_age=60, conn_health_checks=True)}
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # PostgreSQL's JIT compiles any query its planner thinks expensive; for a web request's page of rows the compile
 # costs more than it saves (81 ms of a 238 ms Open311 page of 500, measured). Off unless PG_JIT=on.
@@ -184,6 +190,15 @@ STATIC_URL = "static/"
 # How long browsers may keep a static file Django serves itself (the demo; production serves them elsewhere).
 STATIC_MAX_AGE_SECONDS = int(os.environ.get("STATIC_MAX_AGE_SECONDS", "3600"))
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "var" / "static"))
+# WhiteNoise serves STATIC_ROOT (`manage.py collectstatic`, which `make demo` runs); without it, straight from
+# the apps' static folders (development and tests).
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not PRODUCTION)
+WHITENOISE_MAX_AGE = STATIC_MAX_AGE_SECONDS
+# collectstatic also writes gzip and Brotli copies, which WhiteNoise sends to browsers that accept them.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
@@ -243,6 +258,10 @@ CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
 # Knowledge-base articles for information calls (optional: a city may start with an empty knowledge base).
 CITY_KNOWLEDGE = _city_file("CITY_KNOWLEDGE", "knowledge.toml")
 # Planner analyses (gis_app/planner). The default repeat-location radius: see README "Planner" for why 30 m.
+# ---- serving ----
+# A 503 (database restarting, not ready) tells clients to come back after this many seconds.
+RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))
+
 # ---- council and reports ----
 # SLA compliance under this share is flagged on every report (the seed documents' 90 %).
 REPORTS_SLA_TARGET = float(os.environ.get("REPORTS_SLA_TARGET", "0.90"))
@@ -300,6 +319,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 # Each task lives beside its work; the worker imports these modules to find them.
 CELERY_IMPORTS = [
+    "gis_app.outbox",
     "gis_app.notifications",
     "gis_app.webhooks",
     "gis_app.sla_alerts",
@@ -309,7 +329,24 @@ CELERY_IMPORTS = [
 ]
 CELERY_BEAT_SCHEDULE = {
     "check-slas": {"task": "gis311.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
+    "relay-outbox": {"task": "gis311.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))},
 }
+# The outbox (gis_app/outbox.py): jobs the web process could not hand to the broker are published by the relay
+# once they are this old (a younger one may still be on its way from its own after-commit hand-off).
+OUTBOX_GRACE_SECONDS = float(os.environ.get("OUTBOX_GRACE_SECONDS", "5"))
+# A web request never waits on a broker that is away: one quick try, then the outbox keeps the job.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A job taken by a worker that died before acknowledging it goes back on the queue after this long; longer
+    # than the longest job (a day's plan at its 600 s limit), so a running job is never handed out twice.
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),
+    "socket_connect_timeout": 1,
+    "socket_timeout": 5,
+}
+# Late acknowledgement (above) and a job whose worker process dies is handed back at once: it runs again, and
+# being idempotent on its own row, it does its work once.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))

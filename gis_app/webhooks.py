@@ -12,7 +12,6 @@ import hmac
 import json
 import urllib.error
 import urllib.request
-from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -20,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gis_app import outbox
 from gis_app.celery import backoff_seconds
 from gis_app.models import RequestEvent, WebhookDelivery, WebhookEndpoint
 
@@ -73,7 +73,7 @@ def fan_out(event: RequestEvent) -> int:
     body = payload(event)
     for endpoint in endpoints:
         delivery = WebhookDelivery.objects.create(endpoint=endpoint, event=event, payload=body)
-        transaction.on_commit(partial(deliver_webhook.delay, delivery.pk))
+        outbox.enqueue(deliver_webhook, delivery.pk)
     return len(endpoints)
 
 

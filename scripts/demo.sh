@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serve the demo: a Celery worker and beat (SLA checks) beside the web server; Ctrl-C stops all three.
+# Serve the demo: a Celery worker and beat (SLA checks, the outbox relay) beside gunicorn; Ctrl-C stops all three.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -13,6 +13,7 @@ WORKER=$!
 BEAT=$!
 trap 'kill $WORKER $BEAT 2>/dev/null || true' EXIT INT TERM
 echo "==> worker (pid $WORKER) and beat (pid $BEAT) running; logs in var/"
-echo "==> serving http://$HOST:$PORT/ (Ctrl-C to stop)"
-# --insecure: the development server serves the static files itself with DEBUG off (DEBUG stays off).
-"$PY" manage.py runserver --insecure "$HOST:$PORT"
+# Static files gathered once for WhiteNoise; the site served by gunicorn, workers sized to the cores.
+"$PY" manage.py collectstatic --noinput -v0
+echo "==> serving http://$HOST:$PORT/ with gunicorn (Ctrl-C to stop); health: /healthz, /readyz"
+HOST="$HOST" PORT="$PORT" WHITENOISE_USE_FINDERS=0 "$PY" -m gunicorn -c gis_app/gunicorn_conf.py gis_app.wsgi

@@ -1,5 +1,7 @@
 """Test settings: the project's own, with what makes a test run clean and fast."""
 
+import os
+
 from gis_app.settings import *  # noqa: F403
 from gis_app.settings import DATABASES
 
@@ -8,16 +10,16 @@ SECRET_KEY = "tests-only-secret-key-never-used-outside-the-test-suite-0123456789
 
 # Live-server threads must not keep connections open past a request, or the test database
 # cannot be dropped at the end of the run.
-DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("TEST_CONN_MAX_AGE", "0"))  # fault tests keep them
 # Hashing passwords slowly is a production virtue and a test-suite cost.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Background jobs run inline unless a test starts a real worker (tests/test_background_jobs.py).
 CELERY_TASK_ALWAYS_EAGER = True
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 RETRY_BASE_SECONDS = 0.2
 # Intake dedup is switched on per test (tests/test_dedup.py): elsewhere two literal reports on one block are
 # meant to stay separate.
 DEDUP_AUTO_LINK = False
 # A Redis database of its own, so a demo worker never picks up test jobs.
-CELERY_BROKER_URL = "redis://127.0.0.1:6379/15"
+CELERY_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")  # fault tests: their own

@@ -269,20 +269,24 @@ def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work
     assert (plan.stats["due_today"], plan.stats["sla_misses"], plan.stats["already_overdue"]) == (1, 0, 1)
 
 
-def test_a_run_queued_on_a_worker_is_followed_by_the_page_until_it_ends(
-    client, dispatcher, open_work, streets_dept, settings
-):
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in the demo: the task goes to the broker, not inline
+def test_a_run_queued_on_a_worker_is_followed_by_the_page_until_it_ends(client, dispatcher, open_work, streets_dept):
     from unittest import mock
 
+    from gis_app.celery import app
+    from gis_app.outbox import OutboxJob
     from routing.models import PlanRun
     from routing.planning.day import plan_routes
 
     client.force_login(dispatcher)
-    with mock.patch("routing.planning.day.plan_routes.delay") as delay:
-        resp = client.post("/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1})
+    app.conf.task_always_eager = False  # as in the demo: the task goes to the broker, not inline
+    try:
+        with mock.patch("routing.planning.day.plan_routes.apply_async") as sent:
+            resp = client.post("/dispatch/run/", {"date": tomorrow(), "department": streets_dept.code, "time_limit": 1})
+    finally:
+        app.conf.task_always_eager = True
     run = PlanRun.objects.get()
-    assert delay.called and f"run={run.pk}" in resp["Location"]
+    assert sent.called and f"run={run.pk}" in resp["Location"]
+    assert OutboxJob.objects.get(task="gis311.plan_routes").published_at is not None
     assert client.get(f"/dispatch/runs/{run.pk}.json").json()["state"] == "queued"
     page = client.get(resp["Location"]).content.decode()
     assert f'data-run="/dispatch/runs/{run.pk}.json"' in page

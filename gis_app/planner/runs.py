@@ -11,9 +11,9 @@ from typing import Any
 
 from celery import shared_task
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from gis_app import outbox
 from gis_app.planner.analysis import Filters, analyse, parse_filters, selected
 from gis_app.planner.models import HotSpotRun
 from gis_app.planner.stats import PlannerInputError
@@ -28,7 +28,7 @@ def start_run(f: Filters, user: Any = None) -> HotSpotRun:
     if n <= settings.PLANNER_INLINE_MAX_REQUESTS:
         execute(run.pk, f)
     else:
-        transaction.on_commit(lambda: run_hot_spots.delay(run.pk))
+        outbox.enqueue(run_hot_spots, run.pk)
     run.refresh_from_db()
     return run
 

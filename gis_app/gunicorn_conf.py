@@ -1,0 +1,31 @@
+"""gunicorn settings for `make demo` and production (`gunicorn -c gis_app/gunicorn_conf.py gis_app.wsgi`).
+
+Workers are sized to the cores (WEB_CONCURRENCY overrides): requests here wait on PostgreSQL more than they
+compute, so two per core plus one keeps every core busy while others wait. A worker that hangs is replaced
+after `timeout`; workers are recycled after about a thousand requests so a slow leak cannot grow.
+"""
+
+import multiprocessing
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2 + 1)))
+threads = int(os.environ.get("WEB_THREADS", "1"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
+graceful_timeout = 20
+max_requests = 1000
+max_requests_jitter = 100
+# Uploads (crew photos) can be large: the request body is read by Django with its own limits.
+limit_request_line = 8190
+accesslog = os.environ.get("WEB_ACCESS_LOG", "var/gunicorn-access.log")
+errorlog = os.environ.get("WEB_ERROR_LOG", "-")
+loglevel = os.environ.get("WEB_LOG_LEVEL", "warning")
+# What the Server header says is set by gis_app.middleware.SafeHeaders, not gunicorn's name and version.
+
+
+def on_starting(server: object) -> None:
+    """gunicorn writes its own `Server: gunicorn` before the application's headers: make it say the same as the
+    application (SERVER_NAME_HEADER), so a response names no server software."""
+    import gunicorn.http.wsgi  # gunicorn's own module, present only under gunicorn
+
+    gunicorn.http.wsgi.SERVER = os.environ.get("SERVER_NAME_HEADER", "gis311")  # type: ignore[attr-defined]
