@@ -28,4 +28,4 @@ def on_starting(server: object) -> None:
     application (SERVER_NAME_HEADER), so a response names no server software."""
     import gunicorn.http.wsgi  # gunicorn's own module, present only under gunicorn
 
-    gunicorn.http.wsgi.SERVER = os.environ.get("SERVER_NAME_HEADER", "gis311")  # type: ignore[attr-defined]
+    gunicorn.http.wsgi.SERVER = os.environ.get("SERVER_NAME_HEADER", "gis311")
