@@ -8,7 +8,7 @@ PORT ?= 8000
 SYNTHETIC_DAYS ?= 84
 SYNTHETIC_PER_DAY ?= 800
 
-.PHONY: setup demo demo-data test bench lint fuzz-api
+.PHONY: setup demo demo-data test bench lint fuzz-api backup restore
 
 setup:
 	@bash scripts/setup.sh
@@ -40,6 +40,13 @@ test: setup
 fuzz-api: setup
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) -m pytest -m fuzz tests/fuzz -p no:cacheprovider -s $(ARGS)
+
+backup: setup
+	$(PY) manage.py backup $(if $(TO),--to $(TO))
+
+# make restore FROM=var/backups/<time> DB=gis311_restored MEDIA=var/media-restored
+restore: setup
+	$(PY) manage.py restore $(FROM) --database $(or $(DB),gis311_restored) --media-to $(or $(MEDIA),var/media-restored)
 
 bench: demo-data
 	$(PY) benchmarks/run_all.py $(ARGS)
