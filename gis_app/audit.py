@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from gis_app.models import RequestEvent, ServiceRequest
-from gis_app.webhooks import fan_out
+from gis_app.webhooks import fan_out, fan_out_many
 
 
 def record(
@@ -36,3 +36,26 @@ def record(
     )
     fan_out(event)
     return event
+
+
+def record_many(request: ServiceRequest, entries: list[dict[str, Any]], *, by: Any = None) -> list[RequestEvent]:
+    """Several audit events at once (filing a request writes three): one INSERT and one look for the
+    department's webhooks, in the entries' order. Each entry holds `record`'s keyword arguments and `verb`."""
+    actor = by if getattr(by, "pk", None) else None
+    events = RequestEvent.objects.bulk_create(
+        [
+            RequestEvent(
+                request=request,
+                verb=e["verb"],
+                actor=actor,
+                actor_label=e.get("actor_label") or (str(by) if by is not None else "system"),
+                old=e.get("old") or {},
+                new=e.get("new") or {},
+                note=e.get("note", ""),
+                public=e.get("public", True),
+            )
+            for e in entries
+        ]
+    )
+    fan_out_many(events)
+    return events

@@ -18,7 +18,7 @@ from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gis_app.audit import record
+from gis_app.audit import record, record_many
 from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
 from gis_app.dedup import auto_link
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
@@ -218,16 +218,23 @@ def create_request(
             break
         except IntegrityError:
             req.ticket = new_ticket()
-    received = record(
+    received, _, _ = record_many(
         req,
-        "received",
+        [
+            {
+                "verb": "received",
+                "actor_label": actor_label or data.channel,
+                "new": {"status": req.status, "channel": req.channel, "ward": req.ward_number},
+            },
+            {"verb": "routed", "actor_label": "system", "new": {"department": req.department.code}, "note": why},
+            {
+                "verb": "due_date_set",
+                "actor_label": "system",
+                "new": {"due_at": req.due_at.isoformat()},
+                "note": stype.sla_text,
+            },
+        ],
         by=by,
-        actor_label=actor_label or data.channel,
-        new={"status": req.status, "channel": req.channel, "ward": req.ward_number},
-    )
-    record(req, "routed", by=by, actor_label="system", new={"department": req.department.code}, note=why)
-    record(
-        req, "due_date_set", by=by, actor_label="system", new={"due_at": req.due_at.isoformat()}, note=stype.sla_text
     )
     if req.notify_via != NotifyVia.NONE:
         Subscription.objects.create(

@@ -302,15 +302,22 @@ CITY_EDGE_SLACK_METRES = float(os.environ.get("CITY_EDGE_SLACK_METRES", "30"))
 # The stack takes GDAL from Debian by decision; we only read files we were given, never user WKT SRS.
 SILENCED_SYSTEM_CHECKS = ["gis.W001"]
 
-# ---- cache (rate-limit counters) ----
-# Redis where CACHE_URL is set (e.g. redis://127.0.0.1:6379/1), so every web worker shares one count; else
-# this process's memory, which is right for one process (the demo's runserver, the tests).
+# ---- cache (rate-limit counters, map tiles) ----
+# Redis where CACHE_URL is set (e.g. redis://127.0.0.1:6379/1), so every web worker and machine shares one
+# count; else this process's memory, right for one process (the tests). With Redis away the cache fails open
+# (django-redis IGNORE_EXCEPTIONS: a miss, a write dropped): a rate limit is briefly per process and a tile
+# is rebuilt, but intake never fails on it.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": CACHE_URL,
+        "OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 0.5, "SOCKET_TIMEOUT": 0.5},
+    }
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # ---- background jobs, notifications, webhooks ----
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")

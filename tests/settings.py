@@ -15,7 +15,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("TEST_CONN_MAX_AGE", "
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Background jobs run inline unless a test starts a real worker (tests/test_background_jobs.py).
-CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_ALWAYS_EAGER = os.environ.get("TEST_EAGER", "1") == "1"  # the two-machine test runs real workers
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 RETRY_BASE_SECONDS = 0.2
 # Intake dedup is switched on per test (tests/test_dedup.py): elsewhere two literal reports on one block are
