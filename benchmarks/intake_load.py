@@ -66,7 +66,7 @@ def bodies(n: int, key: str, seed: int = 7) -> list[bytes]:
         else:
             type_id, address, point = rng.choice(rows)
             form = {"service_code": types[type_id].code, **answers.get(type_id, {})}
-            if rng.random() < 0.6 and address[:1].isdigit():
+            if (rng.random() < 0.6 and address[:1].isdigit()) or point is None:
                 form["address_string"] = address
             else:
                 form["lat"], form["long"] = f"{point.y:.6f}", f"{point.x:.6f}"

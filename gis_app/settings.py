@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # A database that is restarting answers 503 with Retry-After, never a 500 page (gis_app/health.py).
     "gis_app.health.DatabaseUnavailable",
+    # The council, report and planner pages read from a replica when one is configured (gis_app/db_router.py).
+    "gis_app.db_router.ReplicaForReading",
     "gis_app.middleware.InputLimits",
     "gis_app.middleware.SafeHeaders",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -163,6 +165,15 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 # PostgreSQL's JIT compiles any query its planner thinks expensive; for a web request's page of rows the compile
 # costs more than it saves (81 ms of a 238 ms Open311 page of 500, measured). Off unless PG_JIT=on.
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c jit={os.environ.get('PG_JIT', 'off')}"
+# A read replica for the reading pages (council, reports, planner): gis_app/db_router.py.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(
+        os.environ["DATABASE_REPLICA_URL"], conn_max_age=60, conn_health_checks=True
+    )
+    DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    DATABASES["replica"]["OPTIONS"] = dict(DATABASES["default"]["OPTIONS"])
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["gis_app.db_router.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -216,7 +216,9 @@ print(json.dumps(report))
 def test_with_the_broker_down_intake_succeeds_and_the_message_goes_out_once_when_it_is_back(rosas_app):
     port = free_port()
     script = BROKER_AWAY.replace("sys.argv[1]", repr(rosas_app)).replace("sys.argv[2]", repr(str(port)))
-    report = run_scenario(script, TEST_BROKER_URL=f"redis://127.0.0.1:{port}/0", CACHE_URL=f"redis://127.0.0.1:{port}/1")
+    report = run_scenario(
+        script, TEST_BROKER_URL=f"redis://127.0.0.1:{port}/0", CACHE_URL=f"redis://127.0.0.1:{port}/1"
+    )
     assert report["intake"][0] == 201 and report["intake"][1] < 5  # no long wait on a broker that is away
     assert report["waiting"] == [True, "OperationalError"]
     assert report["relay_while_down"] == {"published": 0, "waiting": 1}

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.http import QueryDict
 from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES
+from gis_app.db_router import reading_connection
 from gis_app.models import Department, ServiceRequest, ServiceType, day_start
 from layers.importing import BOUNDARY_MODELS, area_sizes
 from layers.lookup import version_in_force
@@ -211,7 +211,7 @@ def breakdown(f: ReportFilters, by: str) -> dict[str, Any]:
         SELECT {key} AS key, {label} AS label, a.* FROM a {join}
         ORDER BY a.is_total, {"a.g" if by in ("week", "ward") else "label"}
     """
-    with connection.cursor() as cur:
+    with reading_connection().cursor() as cur:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
         rows = [finish(dict(zip(cols, row, strict=True))) for row in cur.fetchall()]
@@ -309,7 +309,7 @@ def ward_map(f: ReportFilters, on: dt.date | None = None) -> dict[str, Any]:
         sizes = area_sizes(version)
         version.report = {**(version.report or {}), "areas_km2": sizes}
         version.save(update_fields=["report"])
-    with connection.cursor() as cur:
+    with reading_connection().cursor() as cur:
         cur.execute(sql, params)
         wards = []
         for number, name, raw, open_, overdue, age in cur.fetchall():
