@@ -27,7 +27,7 @@ from gis_app.placement import place_requests
 from gis_app.tickets import new_ticket
 from gis_app.transitions import DONE, TransitionError
 from layers.coords import CoordinateError, point_from_lonlat
-from layers.geocoding import GeocoderNotReady, geocode, reverse
+from layers.geocoding import GeocoderNotReady, geocode, reverse_many
 from layers.lookup import LayerNotLoaded
 
 
@@ -125,7 +125,8 @@ def locate(lon: Any = None, lat: Any = None, address: str = "", located_by: str 
             raise IntakeError("location", str(exc)) from None
         if not address:
             with contextlib.suppress(GeocoderNotReady):
-                address = reverse(point.x, point.y).get("address", "")
+                # The nearest address only: placement finds the ward and area in its own set-based step.
+                address = reverse_many([(point.x, point.y)], with_areas=False)[0].get("address", "")
         return Located(point, address, located_by)
     if not address:
         return Located(None, "", LocatedBy.NONE)
@@ -218,24 +219,7 @@ def create_request(
             break
         except IntegrityError:
             req.ticket = new_ticket()
-    received, _, _ = record_many(
-        req,
-        [
-            {
-                "verb": "received",
-                "actor_label": actor_label or data.channel,
-                "new": {"status": req.status, "channel": req.channel, "ward": req.ward_number},
-            },
-            {"verb": "routed", "actor_label": "system", "new": {"department": req.department.code}, "note": why},
-            {
-                "verb": "due_date_set",
-                "actor_label": "system",
-                "new": {"due_at": req.due_at.isoformat()},
-                "note": stype.sla_text,
-            },
-        ],
-        by=by,
-    )
+    received, _, _ = record_many(req, _filing_events(req, actor_label or data.channel, why), by=by)
     if req.notify_via != NotifyVia.NONE:
         Subscription.objects.create(
             request=req,
@@ -250,6 +234,25 @@ def create_request(
     if linking and req.location is not None and auto_link(req, by=by):
         req.refresh_from_db()
     return req
+
+
+def _filing_events(req: ServiceRequest, actor_label: str, why: str) -> list[dict[str, Any]]:
+    """The audit trail's first three lines: received, routed (and why), the due date (and the SLA's words)."""
+    assert req.due_at is not None
+    return [
+        {
+            "verb": "received",
+            "actor_label": actor_label,
+            "new": {"status": req.status, "channel": req.channel, "ward": req.ward_number},
+        },
+        {"verb": "routed", "actor_label": "system", "new": {"department": req.department.code}, "note": why},
+        {
+            "verb": "due_date_set",
+            "actor_label": "system",
+            "new": {"due_at": req.due_at.isoformat()},
+            "note": req.service_type.sla_text,
+        },
+    ]
 
 
 def new_request_like(original: ServiceRequest, *, note: str, by: Any = None, actor_label: str = "") -> ServiceRequest:

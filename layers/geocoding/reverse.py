@@ -5,6 +5,7 @@ centrelines for a city that has none.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -134,18 +135,28 @@ def grid_ranges() -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _NoArea:
+    number: None = None
+    edge_distance_m: None = None
+
+
+NO_AREA = _NoArea()
+
+
 def reverse(lon: float, lat: float) -> dict[str, Any]:
     return reverse_many([(lon, lat)])[0]
 
 
-def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
+def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) -> list[dict[str, Any]]:
     """What is at each (lon, lat), in the shape forward geocoding answers with: the nearest address point if
     one is within ADDRESS_POINT_REACH_M (kind "point"), else the number the grid gives the point on the
     nearest named street segment (else the nearer street of its nearest corner), on the side it is on (kind
     "interpolated"); the nearest corner ("near N CLARK ST & W DIVISION ST"); the ward with the distance to
     its nearest edge (a pin that close to a ward line is worth a second look), and the community area.
     Set-based: one KNN query (`<->` on the GiST index) each for the corners, the segments and the address
-    points, one for the wards, one for the areas."""
+    points, one for the wards, one for the areas. Without `with_areas` (intake: placement looks the ward up
+    itself), no ward or area is looked up and they answer None."""
     checked = [checked_lonlat(lon, lat) for lon, lat in places]
     lons, lats = [x for x, _ in checked], [y for _, y in checked]
     try:
@@ -174,11 +185,14 @@ def reverse_many(places: list[tuple[float, float]]) -> list[dict[str, Any]]:
                 lons, lats, AddressPoint, "number_text, direction, street", "layer_version_id = ANY(%s)", [versions]
             )
         ]
-    wards = areas_with_edges(LayerKind.WARDS, checked)
-    try:
-        areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, checked, with_edge_distance=False)
-    except LayerNotLoaded:
-        areas = []
+    wards: list[Any] = [NO_AREA] * len(checked)
+    areas: list[Any] = []
+    if with_areas:
+        wards = areas_with_edges(LayerKind.WARDS, checked)
+        try:
+            areas = areas_with_edges(LayerKind.COMMUNITY_AREAS, checked, with_edge_distance=False)
+        except LayerNotLoaded:
+            areas = []
     return [
         _reverse_one(idx, lon, lat, corner, street, found, ward, areas[i] if areas else None)
         for i, (lon, lat, corner, street, found, ward) in enumerate(
