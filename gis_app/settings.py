@@ -269,6 +269,10 @@ CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
 # Knowledge-base articles for information calls (optional: a city may start with an empty knowledge base).
 CITY_KNOWLEDGE = _city_file("CITY_KNOWLEDGE", "knowledge.toml")
 # Planner analyses (gis_app/planner). The default repeat-location radius: see README "Planner" for why 30 m.
+# Point-in-area lookups (wards, community areas) from an in-process index per layer version where a point is
+# inside exactly one area; PostGIS answers the rest (layers/point_index.py). Off: every lookup in SQL.
+LAYERS_IN_PROCESS_LOOKUP = env_bool("LAYERS_IN_PROCESS_LOOKUP", True)
+
 # ---- serving ----
 # A 503 (database restarting, not ready) tells clients to come back after this many seconds.
 RETRY_AFTER_SECONDS = int(os.environ.get("RETRY_AFTER_SECONDS", "5"))

@@ -21,6 +21,7 @@ from django.contrib.gis.geos import Point
 from django.db import connection
 from django.utils import timezone
 
+from layers import point_index
 from layers.coords import checked_lonlat, lonlat
 from layers.importing import BOUNDARY_MODELS
 from layers.models import LayerKind, LayerVersion
@@ -208,6 +209,41 @@ def areas_at(
     point, and a few metres at most from the true nearest, which is all a warning needs.
     """
     day = on or timezone.localdate()
+    if not with_edge_distance and settings.LAYERS_IN_PROCESS_LOOKUP:
+        return _areas_in_process(kind, places, day, slack_m)
+    return _areas_sql(kind, places, day, with_edge_distance, slack_m)
+
+
+def _areas_in_process(
+    kind: str, places: Sequence[tuple[float, float]], day: dt.date, slack_m: float | None
+) -> tuple[tuple[int, str], list[AreaHit]]:
+    """Points inside exactly one area answered from this process's index of the version in force
+    (layers.point_index); the rest (edges, outside, none loaded) by the SQL rule, so answers never differ."""
+    checked = [checked_lonlat(lon, lat) for lon, lat in places]
+    with connection.cursor() as cur:
+        cur.execute(_VERSION_IN_FORCE_SQL, {"kind": kind, "day": day})
+        row = cur.fetchone()
+    if row is None:
+        return _areas_sql(kind, checked, day, False, slack_m)  # says which layer to load
+    version = (int(row[0]), str(row[1]))
+    idx = point_index.index_for(kind, version[0], *_tables(kind))
+    numbers = point_index.single_covers(idx, checked)
+    hits: list[AreaHit | None] = [AreaHit(n, idx.names[n], None) if n is not None else None for n in numbers]
+    rest = [i for i, h in enumerate(hits) if h is None]
+    if rest:
+        _, answered = _areas_sql(kind, [checked[i] for i in rest], day, False, slack_m)
+        for i, hit in zip(rest, answered, strict=True):
+            hits[i] = hit
+    return version, [h for h in hits if h is not None]
+
+
+def _areas_sql(
+    kind: str,
+    places: Sequence[tuple[float, float]],
+    day: dt.date,
+    with_edge_distance: bool,
+    slack_m: float | None,
+) -> tuple[tuple[int, str], list[AreaHit]]:
     slack = float(settings.CITY_EDGE_SLACK_METRES if slack_m is None else slack_m)
     area_table, part_table, part_fk = _tables(kind)
     lons, lats = zip(*(checked_lonlat(lon, lat) for lon, lat in places), strict=True)
