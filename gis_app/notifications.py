@@ -24,7 +24,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from gis_app import outbox
-from gis_app.celery import backoff_seconds
+from gis_app.celery import RETRY_WHILE_DATABASE_AWAY, backoff_seconds
 from gis_app.choices import NotifyVia, public_status
 from gis_app.models import Notification, RequestEvent, ServiceRequest, Subscription
 
@@ -245,7 +245,7 @@ def department_alert(request: ServiceRequest, *, level: str, to: str, extra: dic
     )
 
 
-@shared_task(bind=True, max_retries=8, name="gis311.send_notification")
+@shared_task(bind=True, max_retries=8, name="gis311.send_notification", **RETRY_WHILE_DATABASE_AWAY)
 def send_notification(self: Any, notification_id: int) -> str:
     """The background job behind `queue`: send one message, retried with back-off on a DeliveryError."""
     try:

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gis_app import outbox
-from gis_app.celery import backoff_seconds
+from gis_app.celery import RETRY_WHILE_DATABASE_AWAY, backoff_seconds
 from gis_app.models import RequestEvent, WebhookDelivery, WebhookEndpoint
 
 SIGNATURE_HEADER = "X-Gis311-Signature"
@@ -121,7 +121,7 @@ def deliver(delivery_id: int) -> str:
     raise WebhookError(f"delivery {delivery_id} to {d.endpoint.url} failed: {d.last_error}")
 
 
-@shared_task(bind=True, max_retries=8, name="gis311.deliver_webhook")
+@shared_task(bind=True, max_retries=8, name="gis311.deliver_webhook", **RETRY_WHILE_DATABASE_AWAY)
 def deliver_webhook(self: Any, delivery_id: int) -> str:
     """The background job behind `fan_out`: one POST, retried with back-off until a 2xx or the attempt limit."""
     try:
