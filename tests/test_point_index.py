@@ -38,7 +38,7 @@ def test_points_inside_one_ward_take_no_lookup_query(two_square_wards, django_as
     point_index.clear()
     areas_at(LayerKind.WARDS, [(0.5, 0.5)], with_edge_distance=False)  # builds the index (one query)
     with django_assert_num_queries(1):  # the version in force only
-        version, hits = areas_at(LayerKind.WARDS, [(0.2, 0.2), (1.7, 0.9), (0.9, 0.1)], with_edge_distance=False)
+        _, hits = areas_at(LayerKind.WARDS, [(0.2, 0.2), (1.7, 0.9), (0.9, 0.1)], with_edge_distance=False)
     assert [h.number for h in hits] == [1, 2, 1]
 
 
