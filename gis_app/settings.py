@@ -6,6 +6,7 @@ environment differs. Every setting a deployment may change is read here, once, a
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
@@ -204,6 +205,10 @@ STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "var" / "stat
 # WhiteNoise serves STATIC_ROOT (`manage.py collectstatic`, which `make demo` runs); without it, straight from
 # the apps' static folders (development and tests).
 WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", not PRODUCTION)
+# WhiteNoise warns at start-up about a STATIC_ROOT that does not exist yet (a fresh clone before collectstatic):
+# an empty folder is the truth there.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_MAX_AGE = STATIC_MAX_AGE_SECONDS
 # collectstatic also writes gzip and Brotli copies, which WhiteNoise sends to browsers that accept them.
 STORAGES = {
