@@ -10,6 +10,7 @@ by settings); SMS through a pluggable backend (a file backend in development).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -189,6 +190,13 @@ def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment
     return 0
 
 
+def message_id(key: str) -> str:
+    """The same Message-ID every time one notification is sent: should a crash between the mail server taking
+    it and our row saying so send it again, mail servers and clients that honour Message-ID show it once."""
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1] or "localhost"
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+
+
 def deliver(notification_id: int) -> str:
     """Send one queued message. Returns 'sent', 'skipped' or 'failed'; raises DeliveryError to be retried.
 
@@ -202,7 +210,13 @@ def deliver(notification_id: int) -> str:
         note.attempts += 1
         try:
             if note.channel == NotifyVia.EMAIL:
-                message = EmailMessage(note.subject, note.body, settings.DEFAULT_FROM_EMAIL, [note.to])
+                message = EmailMessage(
+                    note.subject,
+                    note.body,
+                    settings.DEFAULT_FROM_EMAIL,
+                    [note.to],
+                    headers={"Message-ID": message_id(note.idempotency_key)},
+                )
                 photo = Path(settings.MEDIA_ROOT) / note.attachment if note.attachment else None
                 if photo is not None and photo.is_file():
                     message.attach(photo.name, photo.read_bytes(), "image/jpeg")

@@ -234,3 +234,15 @@ def test_the_map_feed_shows_open_requests_without_personal_data(client, two_squa
     assert "Rosa" not in str(body) and "rosa@example.org" not in str(body)
     assert client.get("/requests/open.geojson", {"bbox": "1,0,2,1"}).json()["features"] == []
     assert client.get("/requests/open.geojson", {"bbox": "x"}).status_code == 400
+
+
+def test_a_message_sent_again_carries_the_same_message_id(two_square_wards, pothole):
+    """The last line of defence against a second send after a crash: the receiving side can tell it is one."""
+    req = file_pothole()
+    note = Notification.objects.get(request=req)
+    deliver(note.pk)
+    Notification.objects.filter(pk=note.pk).update(state=Notification.State.PENDING)  # as if the mark was lost
+    deliver(note.pk)
+    first, second = mail.outbox[-2:]
+    assert first.extra_headers["Message-ID"] == second.extra_headers["Message-ID"]
+    assert first.extra_headers["Message-ID"].endswith("@city.example>")
