@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import io
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +26,7 @@ from field_api.reports.figures import (
     CSV_COLUMNS,
     DEFINITIONS,
     DIMENSIONS,
+    ReportFilters,
     ReportInputError,
     breakdown,
     parse_report_filters,
@@ -30,7 +34,7 @@ from field_api.reports.figures import (
     weekly_review,
 )
 from field_api.reports.models import CouncilSeat
-from field_api.reports.wards import requests_geojson, ward_report
+from field_api.reports.wards import repeat_places, requests_geojson, ward_report, ward_requests
 from gis_app.models import Department, ServiceType
 from layers.http import error_body
 from layers.lookup import LayerNotLoaded
@@ -50,10 +54,27 @@ def _refuse(request: HttpRequest, detail: str, status: int) -> HttpResponse:
     return render(request, "reports/problem.html", {"detail": detail}, status=status)
 
 
-def _guard(request: HttpRequest) -> HttpResponse | None:
-    if not request.user.has_perm(PERM):
-        return _refuse(request, "These pages are for council members, managers and planners.", 403)
-    return None
+def reading_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """What every view here shares: signed in (else the sign-in page), GET only, the reports permission (else a
+    403 that says who the pages are for); a filter it cannot use is a 400 and a map not loaded a 404, each in
+    the page's own shape (`_refuse`)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.has_perm(PERM):
+            return _refuse(request, "These pages are for council members, managers and planners.", 403)
+        try:
+            return view(request, *args, **kwargs)
+        except ReportInputError as exc:
+            return _refuse(request, str(exc), 400)
+        except LayerNotLoaded as exc:
+            return _refuse(request, str(exc), 404)
+
+    return login_required(require_GET(guarded))
+
+
+def _filters(request: HttpRequest) -> ReportFilters:
+    return parse_report_filters(request.GET, default_days=DEFAULT_DAYS)
 
 
 def _seat(request: HttpRequest) -> int | None:
@@ -71,11 +92,8 @@ def _choices() -> dict[str, Any]:
     }
 
 
-@login_required
-@require_GET
+@reading_page
 def council(request: HttpRequest) -> HttpResponse:
-    if refused := _guard(request):
-        return refused
     context = {
         **_choices(),
         "seat": _seat(request),
@@ -87,18 +105,10 @@ def council(request: HttpRequest) -> HttpResponse:
     return render(request, "reports/council.html", context)
 
 
-@login_required
-@require_GET
+@reading_page
 def ward_figures(request: HttpRequest) -> HttpResponse:
     """Per-ward counts for the council map (polled every few seconds: a new request shows without a reload)."""
-    if refused := _guard(request):
-        return refused
-    try:
-        body = ward_map(parse_report_filters(request.GET, default_days=DEFAULT_DAYS))
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
-    except LayerNotLoaded as exc:
-        return _refuse(request, str(exc), 404)
+    body = ward_map(_filters(request))
     body["seat"] = _seat(request)
     body["measures"] = MEASURES
     response = JsonResponse(body)
@@ -106,15 +116,9 @@ def ward_figures(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@login_required
-@require_GET
+@reading_page
 def ward_page(request: HttpRequest, ward: int) -> HttpResponse:
-    if refused := _guard(request):
-        return refused
-    try:
-        filters = parse_report_filters(request.GET, default_days=DEFAULT_DAYS)
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
+    filters = _filters(request)
     report = ward_report(filters, ward)
     context = {
         **report,
@@ -130,34 +134,22 @@ def ward_page(request: HttpRequest, ward: int) -> HttpResponse:
     return render(request, "reports/ward.html", context)
 
 
-@login_required
-@require_GET
+@reading_page
 def ward_map_file(request: HttpRequest, ward: int) -> HttpResponse:
     """The ward's requests on a standalone folium map (Leaflet inlined): opens with no internet."""
-    if refused := _guard(request):
-        return refused
-    try:
-        filters = parse_report_filters(request.GET, default_days=DEFAULT_DAYS)
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
-    report = ward_report(filters, ward)
-    body = exports.ward_folium(ward, requests_geojson(report["requests"]["rows"]), report["repeats"])
+    filters = replace(_filters(request), ward=ward)  # the listed requests and repeat places, not the whole page
+    points = requests_geojson(ward_requests(filters, ward)["rows"])
+    body = exports.ward_folium(ward, points, repeat_places(filters, ward))
     response = HttpResponse(body, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ward-{ward}-map.html"'
     return response
 
 
-@login_required
-@require_GET
+@reading_page
 def reports_page(request: HttpRequest) -> HttpResponse:
-    if refused := _guard(request):
-        return refused
     by = request.GET.get("by") or "department"
-    try:
-        filters = parse_report_filters(request.GET, default_days=DEFAULT_DAYS)
-        table = breakdown(filters, by)
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
+    filters = _filters(request)
+    table = breakdown(filters, by)
     rows = table["rows"]
     context = {
         **_choices(),
@@ -185,43 +177,26 @@ def csv_text(table: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-@login_required
-@require_GET
+@reading_page
 def reports_csv(request: HttpRequest) -> HttpResponse:
-    if refused := _guard(request):
-        return refused
     by = request.GET.get("by") or "department"
-    try:
-        table = breakdown(parse_report_filters(request.GET, default_days=DEFAULT_DAYS), by)
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
+    table = breakdown(_filters(request), by)
     response = HttpResponse(csv_text(table), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="311-report-by-{by}.csv"'
     return response
 
 
-@login_required
-@require_GET
+@reading_page
 def reports_map_file(request: HttpRequest) -> HttpResponse:
     """The ward figures of the report's filters on a standalone folium map (no internet needed)."""
-    if refused := _guard(request):
-        return refused
-    try:
-        figures = ward_map(parse_report_filters(request.GET, default_days=DEFAULT_DAYS))
-    except ReportInputError as exc:
-        return _refuse(request, str(exc), 400)
-    except LayerNotLoaded as exc:
-        return _refuse(request, str(exc), 404)
+    figures = ward_map(_filters(request))
     response = HttpResponse(exports.wards_folium(figures), content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="311-wards-map.html"'
     return response
 
 
-@login_required
-@require_GET
+@reading_page
 def weekly(request: HttpRequest) -> HttpResponse:
-    if refused := _guard(request):
-        return refused
     departments = list(Department.objects.order_by("name").values("code", "name"))
     code = request.GET.get("department") or (departments[0]["code"] if departments else "")
     if code and not any(d["code"] == code for d in departments):
