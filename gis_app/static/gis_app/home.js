@@ -9,7 +9,7 @@
     map.fitBounds(base.getBounds());
     document.body.dataset.mapReady = "1";
   }).catch(function (e) { box.textContent = "Ward map not loaded: " + e.message; });
-  gis311.streets(map, el.dataset.streets, 15);
+  gis311.cityLayers(map);
   // Open requests (public fields only) when zoomed in to a neighbourhood.
   var open = L.layerGroup().addTo(map);
   function refreshOpen() {

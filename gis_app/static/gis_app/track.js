@@ -5,8 +5,8 @@
   var at = [Number(el.dataset.lat), Number(el.dataset.lon)];
   var map = L.map(el, { zoomSnap: 0.5, scrollWheelZoom: false });
   map.attributionControl.setPrefix("Leaflet");
-  gis311.basemap(map, el.dataset.basemap, { labels: false }).catch(function () { /* outlines are optional */ });
-  gis311.streets(map, el.dataset.streets, 15);
+  gis311.basemap(map, el.dataset.basemap).catch(function () { /* outlines are optional */ });
+  gis311.cityLayers(map);
   L.circleMarker(at, { radius: 8, color: "#c0392b", weight: 3 }).addTo(map);
   map.setView(at, 17);
   document.body.dataset.mapReady = "1";

@@ -20,14 +20,7 @@
       // The city map draws the outlines and numbers; this layer adds a light fill and the shapes to fit or click.
       style: { stroke: !!opts.color, color: opts.color, weight: 1, fillColor: "#fff", fillOpacity: opts.fill ? 0.12 : 0 },
       interactive: !!opts.interactive,
-      onEachFeature: function (f, lyr) {
-        if (opts.labels === true && f.properties && f.properties.label_point) {
-          var p = f.properties.label_point;
-          L.tooltip({ permanent: true, direction: "center", className: "area-label" })
-            .setContent(String(f.properties.number)).setLatLng([p[1], p[0]]).addTo(map);
-        }
-        if (opts.onEachFeature) opts.onEachFeature(f, lyr);
-      },
+      onEachFeature: opts.onEachFeature,
     }).addTo(map);
     return fetch(url).then(function (r) {
       if (!r.ok) throw new Error("basemap " + r.status);
@@ -136,8 +129,6 @@
       return layer;
     });
   };
-  // Pages written before the tiles call gis311.streets(map, url, minZoom): it is the city map now.
-  gis311.streets = function (map) { return gis311.cityLayers(map); };
 
   function initWidget(el) {
     var input = document.getElementById(el.dataset.input);
@@ -153,7 +144,7 @@
     }
     draw();
     gis311.cityLayers(map).catch(function () { /* no tiles yet: the outlines below still show the city */ });
-    gis311.basemap(map, el.dataset.basemap, { labels: false, color: "#777" }).then(function (base) {
+    gis311.basemap(map, el.dataset.basemap, { color: "#777" }).then(function (base) {
       var b = shape.getLayers().length ? shape.getBounds() : base.getBounds();
       if (b.isValid()) map.fitBounds(b, { maxZoom: 16 });
     }).catch(function () {

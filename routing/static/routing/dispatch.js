@@ -11,8 +11,8 @@
     map.setView([0, 0], 2);
     window.dispatchMap = map;
     var routes = L.featureGroup().addTo(map);
-    if (el.dataset.streets) gis311.streets(map, el.dataset.streets, 15);  // our own street layer, named on hover
-    gis311.basemap(map, el.dataset.basemap, { labels: false }).then(function (base) {
+    gis311.cityLayers(map);  // the city map: streets named along them at street zoom
+    gis311.basemap(map, el.dataset.basemap).then(function (base) {
       map.fitBounds(base.getBounds());
       if (!el.dataset.plan) { document.body.dataset.mapReady = "1"; return; }
       return fetch(el.dataset.plan).then(function (r) { return r.json(); }).then(function (fc) {

@@ -6,7 +6,7 @@
   var el = document.getElementById("map");
   var map = L.map(el, { zoomSnap: 0.25 });
   map.attributionControl.setPrefix("Leaflet");
-  gis311.streets(map, el.dataset.streets, 15);
+  gis311.cityLayers(map);
   gis311.basemap(map, el.dataset.basemap).then(function (base) {
     if (base.getBounds().isValid()) map.fitBounds(base.getBounds());
   });
