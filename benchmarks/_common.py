@@ -43,6 +43,19 @@ def setup_django() -> None:
     django.setup()
 
 
+def setup_django_on(url: str) -> None:
+    """Django in this process on the database at `url` (a benchmark's throwaway copy)."""
+    os.environ["DATABASE_URL"] = url
+    setup_django()
+
+
+def add_copy_options(p: argparse.ArgumentParser, suffix: str) -> None:
+    """The options of a benchmark on a copy of the demo database filled to --rows."""
+    p.add_argument("--rows", type=int, default=1_000_000)
+    p.add_argument("--keep", action="store_true", help=f"keep the filled copy ({SOURCE_DB}_{suffix})")
+    p.add_argument("--reuse", action="store_true", help="measure on the copy a --keep run left")
+
+
 def parser(description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--json", action="store_true", help="print one JSON object as the last line")
@@ -169,12 +182,7 @@ def filled_demo_copy(suffix: str, rows: int, seed: int, reuse: bool = False) -> 
     url = copy_demo_database(suffix, reuse)
     if url is None:
         return None
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
-    sys.path.insert(0, str(ROOT))
-    import django  # Django and the models only once DATABASE_URL names the copy
-
-    django.setup()
+    setup_django_on(url)  # Django and the models only once DATABASE_URL names the copy
     from django.conf import settings
     from django.core.management import call_command
     from django.db import connections

@@ -27,9 +27,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
+from _common import ROOT, Result, copy_demo_database, drop_database_of, parser, setup_django_on
 from django.db.models import Q
-from intake_load import bodies, run_rate, serve
+from intake_load import bodies, run_rate, serve, server_env
 
 PG_CLUSTER = os.environ.get("PG_CLUSTER", "15 main").split()
 
@@ -60,25 +60,16 @@ def main() -> int:
     redis_port = free_port()
     redis_cmd = ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"]
     redis = subprocess.Popen(redis_cmd, stdout=subprocess.DEVNULL)
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "gis_app.settings",
-        "DJANGO_DEBUG": "0",
-        "OPEN311_POST_RATE": "100000000/hour",
-        "WHITENOISE_USE_FINDERS": "1",
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:{redis_port}/0",
-        "CACHE_URL": f"redis://127.0.0.1:{redis_port}/1",
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail),
-        "OUTBOX_RELAY_SECONDS": "2",
-        "OUTBOX_GRACE_SECONDS": "2",
-    }
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gis_app.settings"})
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    env = server_env(
+        url,
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+        CACHE_URL=f"redis://127.0.0.1:{redis_port}/1",
+        EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_FILE_PATH=str(mail),
+        OUTBOX_RELAY_SECONDS="2",
+        OUTBOX_GRACE_SECONDS="2",
+    )
+    setup_django_on(url)
     from django.db import connections
 
     from field_api.models import Open311Key

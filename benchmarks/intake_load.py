@@ -31,7 +31,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
+from _common import ROOT, Result, copy_demo_database, drop_database_of, parser, setup_django_on
 
 PORT = 8098
 HERE = Path(__file__).resolve().parent
@@ -161,6 +161,27 @@ def serve(env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("gunicorn did not start")
 
 
+def server_env(url: str, **extra: str) -> dict[str, str]:
+    """A benchmark's gunicorn environment: the throwaway copy, DEBUG off as in production, Open311's per-key
+    post limit lifted, static files from the apps (a copy has no collectstatic), the peer view mounted."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": "peer_settings",
+        "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
+        "DJANGO_DEBUG": "0",
+        "OPEN311_POST_RATE": "100000000/hour",
+        "WHITENOISE_USE_FINDERS": "1",
+        **extra,
+    }
+
+
+def stop(server: subprocess.Popen[bytes] | None) -> None:
+    if server is not None:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--rates", default="50,100,200,300")
@@ -171,20 +192,8 @@ def main() -> int:
     url = copy_demo_database("intakebench")
     if url is None:
         return 1
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "peer_settings",
-        "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}",
-        "DJANGO_DEBUG": "0",
-        "OPEN311_POST_RATE": "100000000/hour",
-        "WHITENOISE_USE_FINDERS": "1",
-    }
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gis_app.settings"})
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    env = server_env(url)
+    setup_django_on(url)
     from django.db import connections
 
     from field_api.models import Open311Key
@@ -240,9 +249,7 @@ def main() -> int:
         res.print(args.json)
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+        stop(server)
         connections.close_all()
         drop_database_of(url)
 

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from _common import ROOT, Result, drop_database_of, filled_demo_copy, parser
+from _common import ROOT, Result, add_copy_options, drop_database_of, filled_demo_copy, parser
 
 EXPORT_RUN = """
 import os, sys, time
@@ -60,9 +60,7 @@ def export_run(kind: str, start: str, end: str, env: dict[str, str]) -> tuple[in
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--keep", action="store_true", help="keep the filled copy (gis311_open311bench)")
-    p.add_argument("--reuse", action="store_true", help="measure on the copy a --keep run left")
+    add_copy_options(p, "open311bench")
     args = p.parse_args()
     made = filled_demo_copy("open311bench", args.rows, seed=2024, reuse=args.reuse)
     if made is None:

@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from _common import Result, drop_database_of, filled_demo_copy, parser
+from _common import Result, add_copy_options, drop_database_of, filled_demo_copy, parser
 
 
 def timed(fn: Callable[[int], object], runs: int = 20) -> list[float]:
@@ -50,9 +50,7 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 def main() -> int:
     p = parser(__doc__ or "")
-    p.add_argument("--rows", type=int, default=1_000_000)
-    p.add_argument("--keep", action="store_true", help="keep the filled copy (gis311_reportsbench)")
-    p.add_argument("--reuse", action="store_true", help="measure on the copy a --keep run left")
+    add_copy_options(p, "reportsbench")
     args = p.parse_args()
     made = filled_demo_copy("reportsbench", args.rows, seed=2025, reuse=args.reuse)
     if made is None:

@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import random
-import signal
 import sys
 import urllib.parse
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, Result, copy_demo_database, drop_database_of, parser
-from intake_load import run_rate, serve
+from _common import Result, copy_demo_database, drop_database_of, parser, setup_django_on
+from intake_load import run_rate, serve, server_env, stop
 
 HERE = Path(__file__).resolve().parent
 METRES_PER_DEG = 111_320.0
@@ -136,19 +134,8 @@ def main() -> int:
     url = copy_demo_database("stormbench")
     if url is None:
         return 1
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "DJANGO_SETTINGS_MODULE": "gis_app.settings",
-        "DJANGO_DEBUG": "0",
-        "OPEN311_POST_RATE": "100000000/hour",
-        "WHITENOISE_USE_FINDERS": "1",
-    }
-    os.environ.update({"DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "gis_app.settings"})
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+    env = server_env(url)
+    setup_django_on(url)
     from django.db import connections
     from django.utils import timezone
 
@@ -213,9 +200,7 @@ def main() -> int:
         res.print(args.json)
         return 0
     finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            server.wait(timeout=30)
+        stop(server)
         connections.close_all()
         drop_database_of(url)
 
