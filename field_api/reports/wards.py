@@ -33,8 +33,9 @@ FLAG_MIN_JUDGED = 5
 FLAG_LIST = 6
 
 
-def _rows_queryset(f: ReportFilters, ward: int) -> Any:
-    qs = ServiceRequest.objects.filter(ward_number=ward, service_type__sensitive=False)
+def _rows_queryset(f: ReportFilters, ward: int, *, sensitive: bool = False) -> Any:
+    """The ward's requests in the filters: of types the page may list, or (`sensitive`) of those it only counts."""
+    qs = ServiceRequest.objects.filter(ward_number=ward, service_type__sensitive=sensitive)
     if f.types:
         qs = qs.filter(service_type__code__in=f.types)
     if f.department:
@@ -67,7 +68,6 @@ def ward_requests(f: ReportFilters, ward: int, limit: int | None = None) -> dict
         .order_by("-requested_at", "-id")[:limit]
     )
     now = timezone.now()
-    hidden = ServiceRequest.objects.filter(ward_number=ward, service_type__sensitive=True)
     listed = []
     for r in rows:
         lon, lat = (r.location.x, r.location.y) if r.location else (None, None)
@@ -90,15 +90,7 @@ def ward_requests(f: ReportFilters, ward: int, limit: int | None = None) -> dict
                 "precision": precision,
             }
         )
-    return {"rows": listed, "limit": limit, "sensitive_not_listed": _count_sensitive(hidden, f)}
-
-
-def _count_sensitive(qs: Any, f: ReportFilters) -> int:
-    if f.start:
-        qs = qs.filter(requested_at__gte=day_start(f.start))
-    if f.end:
-        qs = qs.filter(requested_at__lt=day_start(f.end + dt.timedelta(days=1)))
-    return int(qs.count())
+    return {"rows": listed, "limit": limit, "sensitive_not_listed": _rows_queryset(f, ward, sensitive=True).count()}
 
 
 def repeat_places(f: ReportFilters, ward: int) -> list[dict[str, Any]]:
