@@ -192,7 +192,7 @@ def tile(request: HttpRequest, z: int, x: int, y: int) -> HttpResponse:
     """One vector tile of the city map (Mapbox Vector Tile). A tile URL carries the layer versions' key (?v=,
     from tiles.json), so a browser may keep it for a day; a new layer version changes the URL."""
     try:
-        body = city_tile(z, x, y)
+        body = city_tile(z, x, y, version_key=request.GET.get("v", ""))
     except TileError as exc:
         return HttpResponse(str(exc), status=404, content_type="text/plain")
     response = HttpResponse(body, content_type="application/vnd.mapbox-vector-tile")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,7 @@ MAJOR_CLASSES = ("motorway", "trunk", "primary", "secondary", "tertiary", "arter
 PX_PER_CHAR = 7.0
 LABEL_MARGIN_PX = 24.0
 CACHE_SECONDS = 24 * 3600
+VERSION_KEY = re.compile(r"[0-9a-f]{16}")
 
 
 class TileError(ValueError):
@@ -95,10 +97,16 @@ def check_tile(z: int, x: int, y: int) -> None:
         raise TileError(f"at zoom {z}, x and y run from 0 to {n - 1}")
 
 
-def city_tile(z: int, x: int, y: int, tileset: TileSet | None = None) -> bytes:
+def city_tile(z: int, x: int, y: int, tileset: TileSet | None = None, version_key: str = "") -> bytes:
     """The tile's bytes (possibly empty: a tile outside the city is a valid empty tile), from the cache when
-    this tile of these layer versions was built before."""
+    this tile of these layer versions was built before. A tile URL names its versions' key (`?v=`, from
+    TileJSON): a cached tile of that key is served with no database query at all, which is every tile after
+    the first view of the city; any other key is looked up as the versions in force."""
     check_tile(z, x, y)
+    if VERSION_KEY.fullmatch(version_key):
+        hit = cache.get(f"tiles:{version_key}:{z}/{x}/{y}")
+        if hit is not None:
+            return bytes(hit)
     tileset = tileset or current_tileset()
     key = f"tiles:{tileset.key}:{z}/{x}/{y}"
     hit = cache.get(key)

@@ -71,6 +71,8 @@ def test_a_tile_is_built_once_per_layer_version(little_map, load_wards, django_a
     with django_assert_max_num_queries(4):  # the versions in force only: the tile itself comes from the cache
         assert Client().get(f"/tiles/city/16/{x}/{y}.pbf").content == body
     assert build_tile(16, x, y, first) == body
+    with django_assert_max_num_queries(0):  # named by its versions' key, as TileJSON's URLs do: no query
+        assert Client().get(f"/tiles/city/16/{x}/{y}.pbf?v={first.key}").content == body
     square = [[0.0, 0.0], [3.0, 0.0], [3.0, 1.0], [0.0, 1.0], [0.0, 0.0]]
     load_wards(collection(feature("7", square)), name="one big ward")
     second = current_tileset()
