@@ -39,7 +39,7 @@ from gis_app.citydata.dedup_learning import (  # noqa: E402
     lookup_speed,
     per_type_thresholds,
 )
-from gis_app.models import ImportBatch, ServiceRequest  # noqa: E402
+from gis_app.models import ImportBatch, ServiceRequest, ServiceType  # noqa: E402
 
 MIN_PRECISION = 0.95
 
@@ -62,6 +62,15 @@ def located(batch: ImportBatch) -> Any:
     )
 
 
+def learned_or_default(threshold: float | None, pairs: int, result: Result) -> float:
+    """A learned threshold, or the types' default with a note saying nothing could be learned."""
+    if threshold is not None:
+        return threshold
+    default = float(ServiceType._meta.get_field("dedup_threshold").get_default())
+    result.notes.append(f"no threshold could be learned from {pairs} labelled pairs: the default {default} is scored")
+    return default
+
+
 def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
     history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
     if history is None:
@@ -73,8 +82,12 @@ def city(result: Result, details: dict[str, Any]) -> tuple[Figures, Figures]:
     train = [r for r in rows if timezone.localdate(r.requested_at) == days[0]]
     test = [r for r in rows if timezone.localdate(r.requested_at) == days[1]]
     learned = learn_parameters([r for r in train if r.parent_id])
-    threshold = choose_threshold(
-        look_up(train, radius_m=learned.radius_m, window_days=learned.window_days), min_precision=MIN_PRECISION
+    threshold = learned_or_default(
+        choose_threshold(
+            look_up(train, radius_m=learned.radius_m, window_days=learned.window_days), min_precision=MIN_PRECISION
+        ),
+        learned.pairs,
+        result,
     )
     looked = look_up(test, radius_m=learned.radius_m, window_days=learned.window_days)
     ours = figures(looked, threshold)
@@ -119,7 +132,7 @@ def synthetic(result: Result, details: dict[str, Any], days_limit: int | None) -
     test = [r for r in rows if timezone.localdate(r.requested_at) >= half]
     learned = learn_parameters([r for r in train if r.parent_id])
     train_looked = look_up(train, radius_m=learned.radius_m, window_days=learned.window_days)
-    threshold = choose_threshold(train_looked, min_precision=MIN_PRECISION)
+    threshold = learned_or_default(choose_threshold(train_looked, min_precision=MIN_PRECISION), learned.pairs, result)
     per_type = per_type_thresholds(train_looked, threshold, min_precision=MIN_PRECISION)
     looked = look_up(test, radius_m=learned.radius_m, window_days=learned.window_days)
     ours = figures(looked, lambda x: x.cands[0].score >= per_type.get(x.type_id, threshold))

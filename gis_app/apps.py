@@ -13,3 +13,9 @@ class GisAppConfig(AppConfig):
         from gis_app.roles import ensure_roles  # see above: needs the app registry
 
         post_migrate.connect(ensure_roles, sender=self)
+        from gis_app import models as m  # models load once the registry is ready
+        from layers.memo import watch  # imports the cache settings, read once Django is set up
+
+        # What intake reads on every report, remembered per process until one of these changes.
+        watch(m.ServiceType, m.ServiceAttribute, m.Department, m.DepartmentRule, m.Holiday, m.StormMode)
+        watch(m.WebhookEndpoint)

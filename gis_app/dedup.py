@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -56,6 +57,7 @@ class Candidate:
             "hours_apart": round(self.hours, 1),
             "score": round(self.score, 3),
             "reasons": self.reasons,
+            "recurrence": self.status in DONE,  # completed: offered as the same problem again, never as parent
         }
 
 
@@ -160,23 +162,69 @@ def for_request(req: ServiceRequest, *, limit: int = 5, as_of: bool = False) -> 
     )
 
 
+@dataclass
+class Decision:
+    """What dedup does with a new report: link it, offer a recurrence, or leave it to a person."""
+
+    link: tuple[Candidate, ServiceRequest] | None = None  # the open issue it repeats, linked on its own
+    recurrence: Candidate | None = None  # a completed issue it matches: offered, never linked
+    suggest_only: bool = False  # a match, but the type's threshold is not learned from enough pairs yet
+
+
+def decide(req: ServiceRequest, *, as_of: bool = False) -> Decision:
+    """Link `req` to the best open candidate whose score clears the type's threshold, once that threshold was
+    learned from settings.DEDUP_MIN_PAIRS labelled pairs (before, dedup only suggests). A completed issue is
+    never a parent: a report at the same place a day after the work is usually new work (a fresh dump), so it is
+    offered as a possible recurrence instead. `req` may be unsaved (intake asks before the first save)."""
+    if req.parent_id is not None or req.status not in LINKABLE:
+        return Decision()
+    stype = req.service_type
+    above = [c for c in for_request(req, limit=5, as_of=as_of) if c.score >= stype.dedup_threshold]
+    recurrence = next((c for c in above if c.status in DONE), None)
+    best = next((c for c in above if c.status not in DONE), None)
+    if best is None:
+        return Decision(recurrence=recurrence)
+    if stype.dedup_learned_pairs < settings.DEDUP_MIN_PAIRS:
+        return Decision(recurrence=recurrence, suggest_only=True)
+    # Candidates are roots (the lookup skips rows with a parent): the issue is the candidate's own row, named
+    # by what the lookup read, not read again.
+    issue = ServiceRequest(pk=best.request_id, ticket=best.ticket, parent=None)
+    issue._state.adding, issue._state.db = False, "default"
+    return Decision(link=(best, issue), recurrence=recurrence)
+
+
+def recurrence_entry(candidate: Candidate) -> dict[str, Any]:
+    """The audit entry that offers a completed issue as the one a new report may repeat (staff only)."""
+    return {
+        "verb": "possible_recurrence",
+        "actor_label": "dedup",
+        "new": {"of": candidate.ticket},
+        "note": f"possibly {candidate.ticket} again ({candidate.status}): {'; '.join(candidate.reasons)}",
+        "public": False,
+    }
+
+
+def link_note(best: Candidate) -> str:
+    return f"linked automatically (score {best.score:.2f}): {'; '.join(best.reasons)}"
+
+
 def auto_link(req: ServiceRequest, *, by: Any = None, as_of: bool = False) -> Candidate | None:
     """Link `req` to its best candidate when the score clears the type's threshold; returns that candidate."""
-    if req.parent_id is not None or req.status not in LINKABLE:
+    found = decide(req, as_of=as_of).link
+    if found is None:
         return None
-    found = for_request(req, limit=1, as_of=as_of)
-    if not found or found[0].score < req.service_type.dedup_threshold:
-        return None
-    best = found[0]
-    parent = ServiceRequest.objects.get(pk=best.request_id)
-    apply(
+    best, parent = found
+    linked = apply(
         req,
         "mark_duplicate",
         by=by,
         actor_label="dedup" if by is None else "",
-        note=f"linked automatically (score {best.score:.2f}): {'; '.join(best.reasons)}",
+        note=link_note(best),
         parent=parent,
     )
+    for f in req._meta.concrete_fields:  # the caller's instance as stored, without reading it again
+        setattr(req, f.attname, getattr(linked, f.attname))
+    req.parent = linked.parent
     return best
 
 

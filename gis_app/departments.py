@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from gis_app.models import Department, DepartmentRule, ServiceType
+from layers.memo import remembered
 
 
 class DepartmentRules:
@@ -26,6 +27,12 @@ class DepartmentRules:
         if service_types is not None:
             rules = rules.filter(service_type__in=[t.pk for t in service_types])
         return cls(rules)
+
+    @classmethod
+    def in_force(cls) -> DepartmentRules:
+        """Every type's rules, remembered in this process until a rule, type or department changes (layers.memo):
+        intake asks on every report."""
+        return remembered("gis:department-rules", lambda: cls(DepartmentRule.objects.select_related("department")))
 
     def choose(
         self, service_type: ServiceType, ward_number: int | None, community_area_number: int | None

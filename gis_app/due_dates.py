@@ -18,6 +18,7 @@ from django.conf import settings
 
 from gis_app.choices import SlaKind
 from gis_app.models import Holiday, StormMode
+from layers.memo import remembered
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class BusinessCalendar:
     @classmethod
     def from_settings(cls, holidays: frozenset[dt.date] | None = None) -> BusinessCalendar:
         if holidays is None:
-            holidays = frozenset(Holiday.objects.values_list("date", flat=True))
+            holidays = remembered("gis:holidays", lambda: frozenset(Holiday.objects.values_list("date", flat=True)))
         opens, closes = (dt.time.fromisoformat(t) for t in settings.CITY_BUSINESS_HOURS.split("-"))
         return cls(
             tz=ZoneInfo(settings.TIME_ZONE),
@@ -99,8 +100,12 @@ def due_at(
 
 
 def storm_table() -> list[tuple[int, dt.datetime, dt.datetime, float, list[int]]]:
-    return [
-        (t.pk, s.starts_at, s.ends_at, s.extension_hours, list(s.wards or []))
-        for s in StormMode.objects.prefetch_related("service_types")
-        for t in s.service_types.all()
-    ]
+    """Every declared storm per type it covers (remembered until a storm changes: layers.memo)."""
+    return remembered(
+        "gis:storms",
+        lambda: [
+            (t.pk, s.starts_at, s.ends_at, s.extension_hours, list(s.wards or []))
+            for s in StormMode.objects.prefetch_related("service_types")
+            for t in s.service_types.all()
+        ],
+    )

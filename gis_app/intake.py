@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from gis_app.audit import record, record_many
 from gis_app.choices import Channel, Datatype, LocatedBy, NotifyVia, Status
-from gis_app.dedup import auto_link
+from gis_app.dedup import Decision, decide, link_note, recurrence_entry
 from gis_app.models import DESCRIPTION_MAX, ServiceRequest, ServiceType, Subscription
-from gis_app.notifications import acknowledge
+from gis_app.notifications import acknowledge, on_event
 from gis_app.placement import place_requests
 from gis_app.tickets import new_ticket
-from gis_app.transitions import DONE, TransitionError
+from gis_app.transitions import DONE, TransitionError, file_as_duplicate
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.geocoding import GeocoderNotReady, geocode, reverse_many
 from layers.lookup import LayerNotLoaded
@@ -175,9 +175,8 @@ def create_request(
 ) -> ServiceRequest:
     """File a request. With `link_duplicates` (default: settings.DEDUP_AUTO_LINK) a report that clears its type's
     dedup threshold becomes a child of the issue it repeats, and its reporter hears when that one is fixed."""
-    try:
-        stype = ServiceType.objects.select_related("department").get(code=data.service_code, active=True)
-    except ServiceType.DoesNotExist:
+    stype = ServiceType.objects.active_by_code(data.service_code)
+    if stype is None:
         raise IntakeError(
             "service_code", f"unknown service type {data.service_code!r}; see GET /api/services/"
         ) from None
@@ -212,6 +211,16 @@ def create_request(
         raise IntakeError("location", f"is outside the city ({placed.ward.message}); expected a point inside a ward")
     why = placed.department_reason
     assert req.due_at is not None  # placement dates every request
+    entries = _filing_events(req, actor_label or data.channel, why)
+    linking = settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates
+    decision = decide(req) if linking and req.location is not None else Decision()
+    link = decision.link
+    if link is not None:  # stored a duplicate straight away (transitions.file_as_duplicate)
+        entries.append(
+            file_as_duplicate(req, link[1], note=link_note(link[0]), actor_label="dedup" if by is None else "")
+        )
+    elif decision.recurrence is not None:
+        entries.append(recurrence_entry(decision.recurrence))
     for _ in range(5):  # a collision in 8.5e11 numbers is rare; retry rather than fail
         try:
             with transaction.atomic():
@@ -219,20 +228,25 @@ def create_request(
             break
         except IntegrityError:
             req.ticket = new_ticket()
-    received, _, _ = record_many(req, _filing_events(req, actor_label or data.channel, why), by=by)
+    events = record_many(req, entries, by=by)
     if req.notify_via != NotifyVia.NONE:
-        Subscription.objects.create(
-            request=req,
-            name=req.reporter_name,
-            email=req.reporter_email,
-            phone=req.reporter_phone,
-            via=req.notify_via,
-            language=req.language,
-        )
-        acknowledge(req, received)
-    linking = settings.DEDUP_AUTO_LINK if link_duplicates is None else link_duplicates
-    if linking and req.location is not None and auto_link(req, by=by):
-        req.refresh_from_db()
+        subs = [
+            Subscription(
+                request=on,
+                name=req.reporter_name,
+                email=req.reporter_email,
+                phone=req.reporter_phone,
+                via=req.notify_via,
+                language=req.language,
+            )
+            for on in (
+                [req, req.parent] if req.parent is not None else [req]
+            )  # a duplicate's reporter: the issue's too
+        ]
+        Subscription.objects.bulk_create(subs)
+        acknowledge(req, events[0], subscriptions=subs[:1])
+    if link is not None:
+        on_event(req, "mark_duplicate", events[-1])
     return req
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from gis_app.choices import OPEN_STATUSES, Channel, Datatype, LocatedBy, NotifyVia, SlaKind, Status
 from gis_app.tickets import new_ticket
+from layers.memo import remembered
 from layers.models import LayerVersion
 
 if TYPE_CHECKING:
@@ -47,11 +48,21 @@ class ServiceTypeQuerySet(models.QuerySet["ServiceType"]):
         """Types whose requests the public, planners and open data may see (not the sensitive ones)."""
         return self.filter(sensitive=False)
 
+    def active_by_code(self, code: str) -> ServiceType | None:
+        """The active type with this code, its department and questions loaded: from this process's copy of the
+        active types (layers.memo), since intake asks on every report. Read-only: it is shared."""
+        return remembered("gis:service-types", _active_types).get(code)
+
     def unknown_codes(self, codes: Iterable[str]) -> list[str]:
         """The codes, in the order given, that name none of these types (one query)."""
         wanted = list(codes)
         known = set(self.filter(code__in=wanted).values_list("code", flat=True))
         return [c for c in wanted if c not in known]
+
+
+def _active_types() -> dict[str, ServiceType]:
+    rows = ServiceType.objects.filter(active=True).select_related("department").prefetch_related("attributes")
+    return {t.code: t for t in rows}
 
 
 class ServiceType(models.Model):
@@ -84,6 +95,11 @@ class ServiceType(models.Model):
     dedup_window_days = models.FloatField(default=30)
     dedup_threshold = models.FloatField(
         default=0.8, help_text="Auto-link at or above this score (0…1); above 1 never auto-links."
+    )
+    dedup_learned_pairs = models.PositiveIntegerField(
+        default=0,
+        help_text="Labelled duplicate pairs the threshold was learned from (manage.py learn_dedup). Below "
+        "settings.DEDUP_MIN_PAIRS dedup only suggests: it never links a report on its own.",
     )
     dedup_recent_closed_days = models.FloatField(
         default=3, help_text="Completed or closed issues stay candidates this many days."

@@ -19,7 +19,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import formats, timezone, translation
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
@@ -37,17 +37,26 @@ class DeliveryError(RuntimeError):
 
 
 class SmsBackend(Protocol):
-    def send(self, to: str, body: str) -> None: ...
+    def send(self, to: str, body: str, *, key: str) -> None:
+        """Send one text. `key` is the message's idempotency key, the same on every attempt: an adapter passes it
+        to its gateway's idempotency field (an Idempotency-Key header, a client reference the gateway refuses
+        twice), so a worker killed between the gateway taking a text and our row saying so cannot send it twice,
+        as the Message-ID does for e-mail."""
+        ...
 
 
 class FileSmsBackend:
-    """Development SMS: one text file per message in settings.SMS_FILE_PATH."""
+    """Development SMS: one text file per message in settings.SMS_FILE_PATH, named by its idempotency key (a
+    second attempt of one message replaces its file: the folder holds each message once, as a gateway that
+    honours the key delivers it once)."""
 
-    def send(self, to: str, body: str) -> None:
+    def send(self, to: str, body: str, *, key: str) -> None:
         folder = Path(settings.SMS_FILE_PATH)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp = timezone.now().strftime("%Y%m%dT%H%M%S%f")
-        (folder / f"{stamp}-{''.join(ch for ch in to if ch.isalnum())}.txt").write_text(f"To: {to}\n\n{body}\n")
+        name = f"{hashlib.sha256(key.encode()).hexdigest()[:24]}-{''.join(ch for ch in to if ch.isalnum())}.txt"
+        partial = folder / f".{name}.partial"
+        partial.write_text(f"To: {to}\n\n{body}\n")
+        partial.replace(folder / name)  # whole or not at all
 
 
 def sms_backend() -> SmsBackend:
@@ -87,35 +96,61 @@ def queue(
     """Record a message and send it after commit; None if this exact message exists already."""
     if not to:
         return None
-    note, created = Notification.objects.get_or_create(
+    note = Notification(
+        request=request,
         idempotency_key=key,
-        defaults={
-            "request": request,
-            "kind": kind,
-            "channel": channel,
-            "to": to,
-            "subject": subject[:200],
-            "body": body,
-            "attachment": attachment,
-        },
+        kind=kind,
+        channel=channel,
+        to=to,
+        subject=subject[:200],
+        body=body,
+        attachment=attachment,
     )
-    if not created:
+    if not _insert_once(note):
         return None
     outbox.enqueue(send_notification, note.pk)  # with the message row: sent once the broker has it
     return note
+
+
+def _insert_once(note: Notification) -> bool:
+    """INSERT … ON CONFLICT (idempotency_key) DO NOTHING: one statement where get_or_create takes four (a read,
+    a savepoint, the insert, its release), and two writers racing on one key still store it once."""
+    fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
+    values = [f.get_db_prep_save(f.pre_save(note, True), connection) for f in fields]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {Notification._meta.db_table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            values,
+        )
+        row = cur.fetchone()
+    if row is None:
+        return False
+    note.pk = row[0]
+    note._state.adding, note._state.db = False, connection.alias
+    return True
 
 
 Compose = Callable[[], tuple[str, str]]
 
 
 def _to_subscribers(
-    request: ServiceRequest, event: RequestEvent, kind: str, compose: Compose, attachment: str = ""
+    request: ServiceRequest,
+    event: RequestEvent,
+    kind: str,
+    compose: Compose,
+    attachment: str = "",
+    subscriptions: list[Subscription] | None = None,
 ) -> int:
     """One message per subscribed person (the same address subscribed twice hears once), written in that
-    person's language: `compose` is called under it and returns (subject, body)."""
+    person's language: `compose` is called under it and returns (subject, body). `subscriptions`: the request's,
+    when the caller has just made them (intake), else they are read."""
     sent = 0
     seen: set[tuple[str, str]] = set()
-    for sub in Subscription.objects.filter(request=request).order_by("pk"):
+    if subscriptions is None:
+        subscriptions = list(Subscription.objects.filter(request=request).order_by("pk"))
+    for sub in subscriptions:
         to = sub.email if sub.via == NotifyVia.EMAIL else sub.phone if sub.via == NotifyVia.SMS else ""
         if (sub.via, to.lower()) in seen:
             continue
@@ -143,7 +178,7 @@ def track_url(request: ServiceRequest) -> str:
     return f"{settings.SITE_URL}/track/{request.ticket}/"
 
 
-def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
+def acknowledge(request: ServiceRequest, event: RequestEvent, subscriptions: list[Subscription] | None = None) -> int:
     def compose() -> tuple[str, str]:
         body = _(
             "We received your report: %(type)s.\nTicket number: %(ticket)s\nExpected by: %(due)s\nFollow it at %(url)s"
@@ -156,7 +191,7 @@ def acknowledge(request: ServiceRequest, event: RequestEvent) -> int:
         subject = _("%(city)s 311: %(ticket)s received") % {"city": settings.CITY_NAME, "ticket": request.ticket}
         return subject, body
 
-    return _to_subscribers(request, event, "acknowledgement", compose)
+    return _to_subscribers(request, event, "acknowledgement", compose, subscriptions=subscriptions)
 
 
 def on_event(request: ServiceRequest, verb: str, event: RequestEvent, attachment: str = "") -> int:
@@ -222,7 +257,7 @@ def deliver(notification_id: int) -> str:
                     message.attach(photo.name, photo.read_bytes(), "image/jpeg")
                 message.send(fail_silently=False)
             elif note.channel == NotifyVia.SMS:
-                sms_backend().send(note.to, note.body)
+                sms_backend().send(note.to, note.body, key=note.idempotency_key)
             else:
                 raise DeliveryError(f"unknown channel {note.channel!r}")
         except Exception as exc:  # any backend failure is retried

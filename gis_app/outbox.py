@@ -50,7 +50,7 @@ class OutboxJob(models.Model):
 def enqueue(task: Any, *args: Any, **kwargs: Any) -> OutboxJob:
     """Record a job for `task` (a Celery task) in the current transaction; hand it to the broker after commit."""
     job = OutboxJob.objects.create(task=task.name, args=list(args), kwargs=kwargs)
-    transaction.on_commit(lambda: publish(job.pk), robust=True)
+    transaction.on_commit(lambda: publish(job.pk, job), robust=True)
     return job
 
 
@@ -62,9 +62,13 @@ def send_now(task: Any, *args: Any, **kwargs: Any) -> OutboxJob:
     return job
 
 
-def publish(job_id: int) -> bool:
-    """Hand one waiting job to the broker; False (and the error kept on the row) when the broker is away."""
-    job = OutboxJob.objects.filter(pk=job_id, published_at__isnull=True).first()
+def publish(job_id: int, job: OutboxJob | None = None) -> bool:
+    """Hand one waiting job to the broker; False (and the error kept on the row) when the broker is away.
+
+    `job`: the row just committed (enqueue's after-commit hook), not read again; the relay only takes jobs
+    older than OUTBOX_GRACE_SECONDS, so it cannot have published this one yet."""
+    if job is None:
+        job = OutboxJob.objects.filter(pk=job_id, published_at__isnull=True).first()
     if job is None:
         return True
     try:

@@ -54,7 +54,7 @@ def place_requests(requests: Sequence[Any], *, tickets: bool = True) -> list[Pla
     ticket on each request, in place; returns what was decided, in input order. Raises LayerNotLoaded when no
     ward map is in force on a filing date of a located request."""
     wards = _areas(requests)
-    rules = DepartmentRules.of({r.service_type.pk: r.service_type for r in requests}.values())
+    rules = DepartmentRules.in_force()
     calendar = BusinessCalendar.from_settings()
     storms = storm_table()
     fresh = _tickets(len(requests)) if tickets else []

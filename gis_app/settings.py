@@ -338,6 +338,13 @@ CACHES = {
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Configuration read on every request (types, rules, holidays, storms, webhook endpoints, layers in force) kept
+# per process until it changes (layers.memo): the generation is checked in the shared cache at most every
+# CHECK seconds; copies are dropped after MAX seconds anyway, or LOCAL seconds without a shared cache.
+CONFIG_MEMO = env_bool("CONFIG_MEMO", True)
+CONFIG_MEMO_CHECK_SECONDS = float(os.environ.get("CONFIG_MEMO_CHECK_SECONDS", "1"))
+CONFIG_MEMO_MAX_SECONDS = float(os.environ.get("CONFIG_MEMO_MAX_SECONDS", "300"))
+CONFIG_MEMO_LOCAL_SECONDS = float(os.environ.get("CONFIG_MEMO_LOCAL_SECONDS", "5"))
 
 # ---- background jobs, notifications, webhooks ----
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -390,6 +397,9 @@ SLA_WARNING_HOURS = float(os.environ.get("SLA_WARNING_HOURS", "4"))
 
 # Intake links a report to the issue it repeats when the score clears the type's dedup threshold (gis_app.dedup).
 DEDUP_AUTO_LINK = env_bool("DEDUP_AUTO_LINK", True)
+# A type links reports on its own only once its threshold was learned from this many labelled pairs (its own, or
+# the city's pooled when the type has too few); before that dedup offers candidates and a person decides.
+DEDUP_MIN_PAIRS = int(os.environ.get("DEDUP_MIN_PAIRS", "20"))
 
 # Dispatch (routing.planning). A day is planned per department over the jobs that fit it: most urgent first,
 # until the crews' hours (times the overbook factor: the solver decides the last few) are spent, each job

@@ -22,6 +22,7 @@ from django.utils import timezone
 from gis_app import outbox
 from gis_app.celery import RETRY_WHILE_DATABASE_AWAY, backoff_seconds
 from gis_app.models import RequestEvent, WebhookDelivery, WebhookEndpoint
+from layers.memo import remembered
 
 SIGNATURE_HEADER = "X-Gis311-Signature"
 
@@ -66,6 +67,18 @@ def payload(event: RequestEvent) -> str:
     )
 
 
+def active_endpoints() -> dict[int, list[WebhookEndpoint]]:
+    """Active endpoints by department, remembered until one changes (layers.memo): every event asks."""
+
+    def load() -> dict[int, list[WebhookEndpoint]]:
+        found: dict[int, list[WebhookEndpoint]] = {}
+        for endpoint in WebhookEndpoint.objects.filter(active=True).order_by("pk"):
+            found.setdefault(endpoint.department_id, []).append(endpoint)
+        return found
+
+    return remembered("gis:webhook-endpoints", load)
+
+
 def fan_out(event: RequestEvent) -> int:
     return fan_out_many([event])
 
@@ -74,7 +87,7 @@ def fan_out_many(events: list[RequestEvent]) -> int:
     """A delivery per event per active endpoint of the events' department (one query for the endpoints)."""
     if not events:
         return 0
-    endpoints = list(WebhookEndpoint.objects.filter(department_id=events[0].request.department_id, active=True))
+    endpoints = active_endpoints().get(events[0].request.department_id, [])
     n = 0
     for event in events if endpoints else []:
         body = payload(event)

@@ -24,6 +24,7 @@ from django.utils import timezone
 from layers import point_index
 from layers.coords import checked_lonlat, lonlat
 from layers.importing import BOUNDARY_MODELS
+from layers.memo import remembered
 from layers.models import LayerKind, LayerVersion
 
 
@@ -114,6 +115,27 @@ _VERSION_IN_FORCE_SQL = """
     ORDER BY effective_from DESC NULLS LAST, id DESC
     LIMIT 1
 """
+
+
+def _active_versions() -> list[tuple[int, str, str, dt.date | None, dt.date | None]]:
+    return remembered(
+        "layers:active",
+        lambda: list(
+            LayerVersion.objects.filter(active=True).values_list("pk", "kind", "name", "effective_from", "effective_to")
+        ),
+    )
+
+
+def _remembered_in_force(kind: str, day: dt.date) -> tuple[int, str] | None:
+    """(id, name) of the `kind` map in force on `day`, picked as `version_in_force` and _VERSION_IN_FORCE_SQL
+    pick it, from the remembered list of active versions (layers.memo): no query on a warm process."""
+    rows = [
+        r for r in _active_versions() if r[1] == kind and (r[3] is None or r[3] <= day) and (r[4] is None or r[4] > day)
+    ]
+    if not rows:
+        return None
+    best = max(rows, key=lambda r: (r[3] is not None, r[3] or dt.date.min, r[0]))
+    return best[0], best[2]
 
 
 def _area_lookup(kind: str, day: dt.date, version: tuple[int, str], hit: AreaHit) -> AreaLookup:
@@ -220,12 +242,9 @@ def _areas_in_process(
     """Points inside exactly one area answered from this process's index of the version in force
     (layers.point_index); the rest (edges, outside, none loaded) by the SQL rule, so answers never differ."""
     checked = [checked_lonlat(lon, lat) for lon, lat in places]
-    with connection.cursor() as cur:
-        cur.execute(_VERSION_IN_FORCE_SQL, {"kind": kind, "day": day})
-        row = cur.fetchone()
-    if row is None:
+    version = _remembered_in_force(kind, day)
+    if version is None:
         return _areas_sql(kind, checked, day, False, slack_m)  # says which layer to load
-    version = (int(row[0]), str(row[1]))
     idx = point_index.index_for(kind, version[0], *_tables(kind))
     numbers = point_index.single_covers(idx, checked)
     hits: list[AreaHit | None] = [AreaHit(n, idx.names[n], None) if n is not None else None for n in numbers]

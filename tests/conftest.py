@@ -23,10 +23,14 @@ EAST_SQUARE = [[1.0, 0.0], [2.0, 0.0], [2.0, 1.0], [1.0, 1.0], [1.0, 0.0]]
 
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits() -> None:
-    """Each test starts with no requests counted against the Open311 rate limits (the cache is per process)."""
+    """Each test starts with no requests counted against the Open311 rate limits (the cache is per process)
+    and no remembered configuration (layers.memo: a test's rows are rolled back without a signal)."""
     from django.core.cache import cache
 
+    from layers.memo import forget
+
     cache.clear()
+    forget()
 
 
 def feature(number: object, ring: list[list[float]], name: str | None = None, **props: object) -> dict:

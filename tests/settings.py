@@ -21,5 +21,8 @@ RETRY_BASE_SECONDS = 0.2
 # Intake dedup is switched on per test (tests/test_dedup.py): elsewhere two literal reports on one block are
 # meant to stay separate.
 DEDUP_AUTO_LINK = False
+# Tests' types have hand-set thresholds (no labelled history): those that switch linking on link; the rule that a
+# type links only once learned from enough pairs has its own tests (tests/test_dedup_learning.py).
+DEDUP_MIN_PAIRS = 0
 # A Redis database of its own, so a demo worker never picks up test jobs.
 CELERY_BROKER_URL = os.environ.get("TEST_BROKER_URL", "redis://127.0.0.1:6379/15")  # fault tests: their own

@@ -65,7 +65,7 @@ def test_completion_reaches_the_reporter_and_duplicates_reporters_with_a_survey(
 class FlakySms:
     calls = 0
 
-    def send(self, to: str, body: str) -> None:
+    def send(self, to: str, body: str, *, key: str) -> None:
         FlakySms.calls += 1
         if FlakySms.calls == 1:
             raise ConnectionError("SMS gateway down")
@@ -87,6 +87,18 @@ def test_a_failing_backend_is_retried_and_the_message_never_goes_twice(two_squar
     )
     note.refresh_from_db()
     assert (note.state, note.attempts) == (Notification.State.SENT, 2)
+
+
+def test_a_text_sent_again_after_a_crash_is_one_message_at_the_gateway(two_square_wards, pothole, sms_folder):
+    # The worker died after the gateway took the text and before the row said "sent": the job runs again and
+    # hands the gateway the same idempotency key, which a gateway (here the file backend) takes as one message.
+    req = file_pothole(reporter_phone="+13125550100", notify_via="sms")
+    note = Notification.objects.get(request=req)
+    assert deliver(note.pk) == "sent"
+    Notification.objects.filter(pk=note.pk).update(state=Notification.State.PENDING, sent_at=None)
+    assert deliver(note.pk) == "sent"
+    texts = [f.read_text() for f in sms_folder.glob("*.txt")]
+    assert len(texts) == 1 and req.ticket in texts[0] and texts[0].startswith("To: +13125550100")
 
 
 def test_the_sla_job_alerts_once_and_escalates_once_across_two_runs(two_square_wards, pothole):

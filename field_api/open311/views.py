@@ -409,8 +409,8 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
     code = _short(request, "service_code", 80)
     if not code:
         raise Open311Error(400, "service_code is required; see services.json")
-    stype = _public_types().filter(code=code).first()
-    if stype is None:
+    stype = ServiceType.objects.active_by_code(code)
+    if stype is None or stype.sensitive:  # the public list (_public_types) leaves sensitive types out
         raise Open311Error(400, f"service_code {code!r} is not a service here; see services.json")
     lat, lon = _short(request, "lat", 40), _short(request, "long", 40)
     address = _short(request, "address_string", 300)
@@ -460,8 +460,8 @@ def post_request(request: HttpRequest) -> tuple[Any, int]:
         where_from = f"attribute[{question}]" if question != exc.field else PARAMETER.get(exc.field, exc.field)
         raise Open311Error(400, f"{where_from}: {exc.message}") from None
     notice = stype.sla_text
-    if req.parent_id is not None:
-        parent = ServiceRequest.objects.only("ticket").get(pk=req.parent_id)
+    if req.parent is not None:
+        parent = req.parent
         notice = f"Already reported as {parent.ticket}: you will hear when it is fixed. {notice}".strip()
     return [
         {

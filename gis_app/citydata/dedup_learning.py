@@ -152,14 +152,15 @@ def figures(looked: Sequence[Looked], threshold: float | Callable[[Looked], bool
     )
 
 
-def choose_threshold(looked: Sequence[Looked], *, min_precision: float = 0.0) -> float:
-    """The score threshold with the best F1 on `looked` (among those reaching `min_precision`, if any do)."""
+def choose_threshold(looked: Sequence[Looked], *, min_precision: float = 0.0) -> float | None:
+    """The score threshold with the best F1 on `looked` (among those reaching `min_precision`, if any do); None
+    when no labelled pair is ever found (nothing to learn from: the caller keeps the type's default)."""
     scores = sorted({round(x.cands[0].score, 4) for x in looked if x.cands}, reverse=True)
-    best, best_key = 1.01, (-1.0, -1.0)
+    best, best_key = None, (-1.0, 0.0)
     for t in scores:
         f = figures(looked, t)
         key = (1.0 if f.precision >= min_precision else 0.0, f.f1)
-        if key > best_key:
+        if f.f1 > 0 and key > best_key:  # a threshold that finds no labelled parent has learned nothing
             best, best_key = t, key
     return best
 
@@ -174,7 +175,41 @@ def per_type_thresholds(
         by_type.setdefault(x.type_id, []).append(x)
     for type_id, rows in by_type.items():
         if sum(1 for x in rows if x.parent_id is not None) >= min_pairs:
-            out[type_id] = choose_threshold(rows, min_precision=min_precision)
+            t = choose_threshold(rows, min_precision=min_precision)
+            out[type_id] = global_threshold if t is None else t
+    return out
+
+
+@dataclass
+class TypeThreshold:
+    """What learning decided for one type: its threshold, the labelled pairs behind it, and on what basis."""
+
+    threshold: float
+    pairs: int  # 0: the type's default, not learned (dedup only suggests)
+    basis: str  # "own pairs", "city's pooled pairs", "default" (too few pairs)
+
+
+def learn_thresholds(
+    looked: Sequence[Looked], types: Iterable[ServiceType], *, min_pairs: int, min_precision: float
+) -> dict[int, TypeThreshold]:
+    """Per type: a threshold from its own labelled pairs where it has `min_pairs`; else from the city's pooled
+    pairs (the score is the same function of distance, time and address for every type) where those reach
+    `min_pairs`; else its default, marked as not learned."""
+    pooled_pairs = sum(1 for x in looked if x.parent_id is not None)
+    pooled = choose_threshold(looked, min_precision=min_precision) if pooled_pairs >= min_pairs else None
+    out: dict[int, TypeThreshold] = {}
+    for st in types:
+        mine = [x for x in looked if x.type_id == st.pk]
+        pairs = sum(1 for x in mine if x.parent_id is not None)
+        own = choose_threshold(mine, min_precision=min_precision) if pairs >= min_pairs else None
+        if own is not None:
+            out[st.pk] = TypeThreshold(own, pairs, "own pairs")
+        elif pooled is not None:
+            out[st.pk] = TypeThreshold(pooled, pooled_pairs, "city's pooled pairs")
+        else:
+            out[st.pk] = TypeThreshold(
+                st.dedup_threshold, 0, f"default (too few pairs: {pairs} own, {pooled_pairs} city)"
+            )
     return out
 
 
@@ -225,19 +260,20 @@ def learn_parameters(children: Iterable[ServiceRequest], *, min_pairs: int = 10)
 
 
 def apply_learned(
-    learned: Learned,
-    threshold: float,
-    per_type_threshold: dict[int, float] | None = None,
-    types: Iterable[ServiceType] | None = None,
+    learned: Learned, thresholds: dict[int, TypeThreshold], types: Iterable[ServiceType], *, min_pairs: int = 1
 ) -> int:
-    """Write learned parameters onto the located service types; returns how many changed."""
+    """Write learned parameters onto the service types; returns how many changed. With fewer than `min_pairs`
+    labelled pairs in all, a type keeps its radius and window too."""
     changed = 0
-    for st in types if types is not None else ServiceType.objects.filter(location_required=True):
+    for st in types:
         radius, window = learned.per_type.get(st.pk, (learned.radius_m, learned.window_days))
-        t = (per_type_threshold or {}).get(st.pk, threshold)
-        if (st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold) != (radius, window, t):
-            st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold = radius, window, t
-            st.save(update_fields=["dedup_radius_m", "dedup_window_days", "dedup_threshold"])
+        if learned.pairs < max(1, min_pairs):
+            radius, window = st.dedup_radius_m, st.dedup_window_days
+        t = thresholds.get(st.pk) or TypeThreshold(st.dedup_threshold, 0, "default")
+        now = (radius, window, t.threshold, t.pairs)
+        if (st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold, st.dedup_learned_pairs) != now:
+            st.dedup_radius_m, st.dedup_window_days, st.dedup_threshold, st.dedup_learned_pairs = now
+            st.save(update_fields=["dedup_radius_m", "dedup_window_days", "dedup_threshold", "dedup_learned_pairs"])
             changed += 1
     return changed
 

@@ -35,6 +35,7 @@ from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
 from gis_app.placement import place_requests
 from layers.coords import M_PER_DEG, local_metres, point_from_lonlat
+from layers.importing import refresh_statistics
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
 
@@ -264,6 +265,9 @@ def generate(
             "per_day": per_day,
         }
         batch.save(update_fields=["counts"])
+    # 13x the rows the planner last counted: with stale statistics it reads every request of the last 30 days
+    # through the requested_at btree for each dedup lookup (2.5 ms) instead of walking the GiST index (0.3 ms).
+    refresh_statistics(ServiceRequest, RequestEvent)
     report.batch_id = batch.pk
     report.seconds = time.perf_counter() - t0
     return report

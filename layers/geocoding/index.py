@@ -17,6 +17,7 @@ from django.db import connection
 from layers.geocoding.axes import _corner, _hundred, _local_axis
 from layers.geocoding.base import M_PER_DEG, TYPICAL_BLOCK_TOLERANCE, GeocoderNotReady, Index, _orientation
 from layers.grid import Axis, Grid, GridError, calibrate, fit_block_profile
+from layers.memo import remembered
 from layers.models import (
     AddressPoint,
     LayerKind,
@@ -45,22 +46,31 @@ def _address_points(versions: list[int]) -> list[tuple[str, int, str, float, flo
 
 def street_layer() -> LayerVersion:
     """The street layer geocoding reads: the citywide one (approximate, derived) if loaded, else the largest."""
-    versions = list(LayerVersion.objects.of_kind(LayerKind.STREETS).active())
-    if not versions:
+    version = remembered("layers:street-layer", _street_layer)
+    if version is None:
         raise GeocoderNotReady("no street layer is loaded: run `manage.py load_streets`")
+    return version
+
+
+def _street_layer() -> LayerVersion | None:
+    versions = list(LayerVersion.objects.of_kind(LayerKind.STREETS).active())
     versions.sort(key=lambda v: (bool((v.report or {}).get("approximate")), v.feature_count or 0), reverse=True)
-    return versions[0]
+    return versions[0] if versions else None
+
+
+def _address_versions() -> list[int]:
+    return list(
+        LayerVersion.objects.filter(kind__in=[LayerKind.ADDRESSES, LayerKind.RANGES])
+        .active()
+        .values_list("pk", flat=True)
+    )
 
 
 def index(grid_path: Path | None = None) -> Index:
     """The index of the active street layer, address layers and grid file (built once, then cached by version)."""
     version = street_layer()
     grid_path = Path(grid_path or settings.CITY_GRID)
-    address_versions = list(
-        LayerVersion.objects.filter(kind__in=[LayerKind.ADDRESSES, LayerKind.RANGES])
-        .active()
-        .values_list("pk", flat=True)
-    )
+    address_versions = remembered("layers:address-versions", _address_versions)
     key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
