@@ -49,6 +49,10 @@ TYPES = {
     "ROW": "ROW",
 }
 ORDINAL = re.compile(r"^(\d+)(ST|ND|RD|TH)?$")
+# What 311 exports put before a corner: "Intersection of GRANT AVE and LOMBARD ST", "Corner of A & B".
+CORNER_PREFIX = re.compile(r"^\s*(?:the\s+)?(?:intersection|corner)(?:\s+of\s+|\s*:\s*)", re.IGNORECASE)
+# "131-137 Main St", "131 - 137 Main St": a frontage's range is filed at its first number.
+NUMBER_RANGE = re.compile(r"^\s*(\d+)\s*-\s*\d+(?=\s+\D)")
 SEPARATORS = re.compile(r"\s+(?:&|AND|AT|/|@)\s+|\s*[&/@]\s*", re.IGNORECASE)
 
 
@@ -129,6 +133,9 @@ def parse(text: str, city: str = "") -> ParsedAddress:
         raise ValueError("empty address")
     if len(raw) > 300:
         raise ValueError(f"an address is at most 300 characters; got {len(raw)}")
+    raw = NUMBER_RANGE.sub(r"\1", CORNER_PREFIX.sub("", raw))
+    if not raw:
+        raise ValueError("an intersection needs its two streets")
     parts = [p for p in SEPARATORS.split(raw) if p.strip()]
     if len(parts) == 2 and not re.match(r"^\s*\d+\s", parts[0]):  # "63rd St & Halsted", not "1234 N …"
         return ParsedAddress(

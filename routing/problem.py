@@ -108,6 +108,7 @@ class DropReason(enum.StrEnum):
     PINNED_CREW_UNAVAILABLE = "pinned_crew_unavailable"
     OUTSIDE_EVERY_SHIFT = "outside_every_shift"
     TOO_FAR = "too_far"
+    NO_NETWORK = "no_network"  # no loaded street network covers the place (a city's networks cover part of it)
     OVER_CAPACITY = "over_capacity"
     DAY_FULL = "day_full"
     NO_CREWS = "no_crews"

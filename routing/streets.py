@@ -216,4 +216,15 @@ def street_graph_for(points: Sequence[tuple[float, float]]) -> StreetGraph:
     approximate = sorted((v for v in versions if (v.report or {}).get("approximate")), key=area, reverse=True)
     if approximate:
         return graph_from_version(approximate[0])
-    raise NetworkError("no loaded street network covers these points and no citywide network is loaded")
+    # Part of a city: no network holds every point and none is citywide. The one holding most of them answers;
+    # the points outside it come back unroutable from the travel matrix, and the planner holds those jobs back.
+    best = max(versions, key=lambda v: (inside_count(v, pts), -area(v)))
+    if inside_count(best, pts) == 0:
+        raise NetworkError("no loaded street network covers any of these points and no citywide network is loaded")
+    return graph_from_version(best)
+
+
+def inside_count(version: LayerVersion, pts: np.ndarray) -> int:
+    """How many (lon, lat) rows of `pts` lie in the network's extent (its bounding box)."""
+    x0, y0, x1, y1 = (version.report or {}).get("bbox", [0, 0, 0, 0])
+    return int(((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)).sum())

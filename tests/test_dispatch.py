@@ -345,3 +345,23 @@ def test_two_plans_are_compared_crew_by_crew_with_names(client, dispatcher, open
         if f["properties"]["kind"] == "stop"
     ]
     assert {f["properties"]["crew_name"] for f in stops} == {"Crew Alpha", "Crew Bravo"}
+
+
+def test_on_a_network_that_covers_part_of_the_city_the_rest_is_held_back_with_its_reason(open_work, streets_dept):
+    # The grid covers lon/lat 0.500–0.508; a pothole in the same ward far to the north-east has no street network.
+    from layers.coords import point_from_lonlat
+
+    beyond = file_request("pothole", point_from_lonlat(0.9, 0.9))
+    report = plan_day(timezone.localdate(), streets_dept, time_limit=1)
+    held = {h["ticket"]: h for h in report.plan.dropped}
+    assert held[beyond.ticket]["reason"] == "no_network"
+    assert "no loaded street network covers this place" in held[beyond.ticket]["detail"]
+    planned = set(Stop.objects.filter(route__plan=report.plan).values_list("request__ticket", flat=True))
+    assert {r.ticket for r in open_work["potholes"]} <= planned and beyond.ticket not in planned
+
+
+def test_plan_routes_exits_non_zero_when_a_department_cannot_be_planned(two_square_wards, pothole, yard, crews):
+    # No street network is loaded at all: the plan fails, and the command says so with its exit status.
+    file_request("pothole", on_grid(1, 1.5))
+    with pytest.raises(CommandError, match="no plan for streets"):
+        call_command("plan_routes", "--department", "streets", "--time-limit", "1")

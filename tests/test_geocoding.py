@@ -98,6 +98,20 @@ def test_the_parser_normalises_directions_types_and_ordinals():
     assert parse("3059 Saint Louis Ave").street.key == "ST LOUIS AVE"
 
 
+def test_the_parser_reads_what_311_exports_really_hold():
+    corner = parse("Intersection of GRANT AVE and LOMBARD ST")
+    assert (corner.street.key, corner.cross.key) == ("GRANT AVE", "LOMBARD ST")
+    assert parse("Corner of Clark & Division").street.name == "CLARK"
+    tail = parse("2820 GREENWICH ST, SAN FRANCISCO, CA, 94123", city="San Francisco")
+    assert (tail.number, tail.street.key, tail.postcode, tail.unused) == (2820, "GREENWICH ST", "94123", "")
+    no_commas = parse("2820 GREENWICH ST SAN FRANCISCO CA 94123", city="San Francisco")
+    assert (no_commas.street.key, no_commas.postcode, no_commas.unused) == ("GREENWICH ST", "94123", "")
+    assert parse("131-137 Main St").number == 131 and parse("131 - 137 Main St").number == 131
+    unit = parse(" 330 CLEMENTINA ST, Apt 921, SAN FRANCISCO, CA, 94118", city="San Francisco")
+    assert (unit.number, unit.street.key, unit.unused) == (330, "CLEMENTINA ST", "")
+    assert parse("1234 N Ashland Ave Unit 3").street.key == "ASHLAND AVE"
+
+
 def test_the_command_and_the_api_answer_in_one_json_shape(little_city, tmp_path, client):
     lines = tmp_path / "in.txt"
     lines.write_text("600 N State St\nState & Division\n12 Nowhere Lane\n")
@@ -500,3 +514,25 @@ def test_a_city_without_a_usable_grid_still_answers_corners_pins_and_says_why_no
     pin = geocoding.reverse(0.5001, 0.5025)
     assert (pin["kind"], pin["ward"]) == ("intersection", 1) and pin["address"] == "N STATE ST & E LONELY LN"
     assert geocoding.grid_ranges()["features"] == []
+
+
+# 79th St runs the width of the little city; 79th Pl is a short street 100 m south of it, crossing Hoyne only.
+SEVENTY_NINTH = [
+    ("S HOYNE AVE", "W 79TH ST", 0.494, 0.450, ""),
+    ("S HOYNE AVE", "W 79TH PL", 0.494, 0.4491, ""),
+    ("S STATE ST", "W 79TH ST", 0.500, 0.450, ""),
+    ("S ASHLAND AVE", "W 79TH ST", 0.488, 0.450, ""),
+    ("S WOOD ST", "W 79TH ST", 0.482, 0.450, ""),
+    ("S DAMEN AVE", "W 79TH ST", 0.476, 0.450, ""),
+    ("S WESTERN AVE", "W 79TH ST", 0.470, 0.450, ""),
+]
+
+
+def test_a_name_that_fits_two_streets_without_its_type_is_ambiguous_with_both(grid_city):
+    grid_city("seventy-ninth", SEVENTY_NINTH, GRID)
+    corner = geocoding.geocode("Hoyne and 79th")
+    assert corner.status == "ambiguous"
+    assert sorted(c["address"] for c in corner.candidates) == ["HOYNE AVE & 79TH PL", "HOYNE AVE & 79TH ST"]
+    named = geocoding.geocode("Hoyne & 79th Pl")
+    assert (named.status, named.address) == ("matched", "HOYNE AVE & 79TH PL")
+    assert geocoding.geocode("Hoyne Ave & 79th St").status == "matched"

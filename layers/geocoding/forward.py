@@ -174,8 +174,13 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     best = distinct[0]
     label = f"{parsed.number} {best[2]} {best[3]}"
     cands = [{"address": f"{parsed.number} {d} {k}", "lon": round(x, 6), "lat": round(y, 6)} for x, y, d, k in distinct]
+    # A bigger street wins over a short one of the same name only when the caller named the type: "1234 W 79th"
+    # fits 79th St and 79th Pl, and picking the longer would silently answer the wrong one.
+    untyped_readings = not parsed.street.type and len({p[3] for p in distinct}) > 1
     status = (
-        "ambiguous" if len(distinct) > 1 and not _dominant([len(idx.streets[p[3]]) for p in distinct]) else "matched"
+        "ambiguous"
+        if len(distinct) > 1 and (untyped_readings or not _dominant([len(idx.streets[p[3]]) for p in distinct]))
+        else "matched"
     )
     if status == "ambiguous" and parsed.postcode:
         in_zip = [p for p in distinct if _zip_near(idx, p[3], (p[0], p[1])) == parsed.postcode]
@@ -282,7 +287,9 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     spots.sort(key=lambda s: -weight[s[2]])
     best = spots[0]
     score = min(a_score, b_score)
-    if len(spots) > 1 and _dominant([weight[s[2]] for s in spots]):
+    # "Hoyne and 79th": corners with 79th St and with 79th Pl are two answers, whatever their lengths.
+    untyped_readings = (not parsed.street.type or not parsed.cross.type) and len({s[2] for s in spots}) > 1
+    if len(spots) > 1 and not untyped_readings and _dominant([weight[s[2]] for s in spots]):
         return Result(
             text,
             "matched",

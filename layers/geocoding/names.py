@@ -28,10 +28,8 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str],
         if street.type:
             typed = [k for k in keys if k.endswith(" " + street.type)]
             return (typed, 1.0) if typed else (keys, 0.9)
-        # A numbered street without its type is the grid's numbered street ("78th" is 78th St, not 78th Pl).
-        default = idx.grid.numbered_type
-        if default and street.name[:1].isdigit() and f"{street.name} {default}" in keys:
-            return [f"{street.name} {default}"], 0.9
+        # Without its type the name may fit several streets ("79th": 79th St and 79th Pl): every one is a
+        # reading, and the caller answers ambiguous when they lead to different places.
         return keys, 0.95
     if len(street.name) == 1 and f"AVENUE {street.name}" in idx.by_name:  # "Avenue J" parsed as type + "J"
         return sorted(set(idx.by_name[f"AVENUE {street.name}"])), 0.95

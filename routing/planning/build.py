@@ -20,7 +20,7 @@ from gis_app.transitions import DISPATCHABLE
 from routing.matrix import travel_matrix
 from routing.models import Crew
 from routing.network import NetworkError, StreetGraph
-from routing.problem import Break, CrewSpec, Job, Matrix, Problem, SolverSettings, TimeWindow
+from routing.problem import Break, CrewSpec, DropReason, Job, Matrix, Problem, SolverSettings, TimeWindow
 from routing.streets import street_graph_for
 
 
@@ -182,9 +182,21 @@ def build_problem(
         raise PlanningError(str(exc)) from exc
     tm = travel_matrix(graph, points)
     index = {pid: i for i, pid in enumerate(tm.point_ids)}
+    x0, y0, x1, y1 = graph.bbox if tm.unroutable else (0.0, 0.0, 0.0, 0.0)
+    where = {pid: (lon, lat) for pid, lon, lat in points}
     for bad in tm.unroutable:
         kind, ident = bad.point_id.split(":", 1)
-        if kind == "job":
+        lon, lat = where[bad.point_id]
+        if kind == "job" and not (x0 <= lon <= x1 and y0 <= lat <= y1):
+            held.append(
+                {
+                    "ticket": ident,
+                    "reason": DropReason.NO_NETWORK,
+                    "detail": f"no loaded street network covers this place (planned on {graph.name}); "
+                    "load one that does with `manage.py load_streets`",
+                }
+            )
+        elif kind == "job":
             held.append({"ticket": ident, "reason": "too_far", "detail": f"not reachable by street: {bad.reason}"})
         else:
             notes.append(f"crew {ident}'s depot is not on the street network ({bad.reason}); crew left out")

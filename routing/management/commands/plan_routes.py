@@ -52,6 +52,7 @@ class Command(BaseCommand):
         unknown = sorted(set(codes) - set(Department.objects.filter(code__in=codes).values_list("code", flat=True)))
         if unknown:
             raise CommandError(f"unknown department code(s): {', '.join(unknown)}")
+        failed: list[str] = []
         for code in codes:
             department = Department.objects.get(code=code)
             if workday:
@@ -83,6 +84,9 @@ class Command(BaseCommand):
             except PlanningError as exc:
                 bar.close()
                 self.stderr.write(f"{code}: {exc}")
+                failed.append(code)
                 continue
             bar.close()
             self.stdout.write("\n".join(report.lines()))
+        if failed:  # the others were planned; the exit status tells a scheduler that some were not
+            raise CommandError(f"no plan for {', '.join(failed)}: see the reasons above")
