@@ -120,6 +120,16 @@ def score_rows(
         "n": n,
         "matched": len(matched) / n if n else 0.0,
         "ambiguous": sum(r.status == "ambiguous" for r in results),
+        # Asked back, not answered wrong: ambiguous with the right place among the candidates ("Hoyne and 79th"
+        # is 79th St's corner or 79th Pl's, 100 m apart; the caller picks).
+        "offered": sum(
+            1
+            for (_, ref, _), r in zip(rows, results, strict=True)
+            if r.status == "ambiguous" and any(metres((c["lon"], c["lat"]), ref) <= 30 for c in r.candidates)
+        )
+        / n
+        if n
+        else 0.0,
         "wrong_150": sum(e > 150 for e in errors) / n if n else 0.0,
         "wrong_250": sum(e > 250 for e in errors) / n if n else 0.0,
         "median_m": statistics.median(errors) if errors else float("nan"),
@@ -286,6 +296,8 @@ def main() -> int:
     )
     result.add("median error (perturbed)", "m", p["median_m"], pp["median_m"], "exact names only", better="lower")
     result.add(f"intersections matched ({c['n']}, no directions or types)", "share", c["matched"], 0.98, "floor")
+    result.add("  … ambiguous, the true corner among the candidates", "share", c["offered"], None, "")
+    result.add("  … matched or the true corner offered", "share", c["matched"] + c["offered"], 0.98, "floor")
     result.add("intersection median error", "m", c["median_m"], None, "")
     if loop is not None:
         result.add(f"Loop ({loop['n']} addresses): matched", "share", loop["matched"], None, "")

@@ -13,8 +13,8 @@ workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() 
 threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 20
-max_requests = 1000
-max_requests_jitter = 100
+max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "1000"))
+max_requests_jitter = max_requests // 10
 # Uploads (crew photos) can be large: the request body is read by Django with its own limits.
 limit_request_line = 8190
 accesslog = os.environ.get("WEB_ACCESS_LOG", "var/gunicorn-access.log")
