@@ -11,7 +11,7 @@ Bodies are Open311 POSTs as a resident's app sends them, drawn from the demo cit
 ("1234 N ASHLAND AVE", geocoded), 40 % a pin; each with an e-mail (a notification through the outbox); 15 %
 repeat a request just sent (same type, same place: dedup links them). The peer is a minimal DRF create view
 (one small row) on the same server, same rates. Runs on a throwaway copy of the demo database (stop the
-demo server first); Open311's per-key limit is lifted for the run. Floor: 100 req/s at p95 ≤ 100 ms with no
+demo server first); Open311's per-key limit is off for the run. Floor: 100 req/s at p95 ≤ 100 ms with no
 errors; goal: 300 req/s at p95 ≤ 50 ms (2 cores, the client on the same machine).
 """
 

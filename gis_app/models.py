@@ -96,6 +96,11 @@ class ServiceType(models.Model):
     dedup_threshold = models.FloatField(
         default=0.8, help_text="Auto-link at or above this score (0…1); above 1 never auto-links."
     )
+    crew_work = models.BooleanField(
+        default=True,
+        help_text="Crews are sent to it. Off for contacts that are logged where they happened but are not the "
+        "city's field work (an aircraft-noise complaint): never in a dispatch plan.",
+    )
     dedup_learned_pairs = models.PositiveIntegerField(
         default=0,
         help_text="Labelled duplicate pairs the threshold was learned from (manage.py learn_dedup). Below "

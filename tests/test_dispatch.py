@@ -348,7 +348,7 @@ def test_two_plans_are_compared_crew_by_crew_with_names(client, dispatcher, open
 
 
 def test_on_a_network_that_covers_part_of_the_city_the_rest_is_held_back_with_its_reason(open_work, streets_dept):
-    # The grid covers lon/lat 0.500–0.508; a pothole in the same ward far to the north-east has no street network.
+    # The grid covers lon/lat 0.500 to 0.508; a pothole in the same ward far to the north-east has no street network.
     from layers.coords import point_from_lonlat
 
     beyond = file_request("pothole", point_from_lonlat(0.9, 0.9))

@@ -191,3 +191,101 @@ def test_replay_files_today_s_work_through_intake(two_square_wards, chicago_like
     assert report.duplicates_linked == 1
     assert replay_today(now=now).unchanged  # once a day
     assert ServiceRequest.objects.filter(import_batch__kind="history").count() == 6  # history untouched
+
+
+SF_LIKE = """CaseID,Opened,Closed,Status,Status.Notes,Responsible.Agency,Request.Type,Address,Supervisor.District,Lat,Long
+101,2015-03-02 08:00:00,2015-03-03 08:00:00,Closed,Case Resolved,DPW Ops Queue,Street Cleaning,"1 A ST, SAN FRANCISCO, CA, 94110",District 3B,0.5,0.5
+102,2015-03-02 09:00:00,2015-03-02 10:00:00,Closed,Case is a Duplicate - 101,DPW Ops Queue,Street Cleaning,"1 A ST, SAN FRANCISCO, CA, 94110",District 3B,0.5001,0.5
+103,2015-03-02 09:30:00,NA,Open,NA,Recology_Abandoned,Street Cleaning,"2 B ST, SAN FRANCISCO, CA, 94110",NA,0.5,1.5
+104,2015-03-02 10:00:00,2015-03-02 11:00:00,Closed,duplicate of case 7654321,DPW Ops Queue,Street Cleaning,"3 C ST, SAN FRANCISCO, CA, 94110",1,0.6,0.6
+105,2015-03-02 11:00:00,NA,Open,NA,MTA Parking,Parking Noise,"4 D ST, SAN FRANCISCO, CA, 94110",2,0.7,1.7
+"""
+
+SF_MAPPING = """
+[source]
+name = "literal SF-like export"
+file = "sf.csv"
+time_zone = "America/Los_Angeles"
+date_formats = ["%Y-%m-%d %H:%M:%S"]
+[columns]
+id = "CaseID"
+type_name = "Request.Type"
+department = "Responsible.Agency"
+created = "Opened"
+closed = "Closed"
+status = "Status"
+address = "Address"
+lon = "Long"
+lat = "Lat"
+ward = "Supervisor.District"
+[duplicates]
+column = "Status.Notes"
+pattern = "(?i)duplicate"
+parent_pattern = "(\\\\d{3,8})"
+[status_map]
+Closed = "closed"
+Open = "open"
+[values]
+null = ["NA"]
+[types]
+not_dispatchable = ["Parking Noise"]
+"""
+
+
+@pytest.fixture
+def sf_like(tmp_path: Path) -> Path:
+    (tmp_path / "sf.csv").write_text(SF_LIKE)
+    path = tmp_path / "sf.toml"
+    path.write_text(SF_MAPPING)
+    return path
+
+
+def test_a_mapping_reads_duplicates_and_parents_from_free_text(two_square_wards, sf_like):
+    report = load_311(sf_like)
+    rows = {r.external_id: r for r in ServiceRequest.objects.all()}
+    assert report.loaded == 5 and report.bad_rows == []
+    assert rows["102"].source_data["duplicate"] and rows["102"].parent == rows["101"]
+    assert rows["104"].source_data == {**rows["104"].source_data, "duplicate": True, "parent_id": "7654321"}
+    assert rows["104"].parent is None and report.parents_outside_file == 1
+    assert not rows["101"].source_data["duplicate"] and rows["101"].source_data["parent_id"] is None
+
+
+def test_each_row_keeps_its_own_department_and_district_as_written(two_square_wards, sf_like):
+    report = load_311(sf_like)
+    rows = {r.external_id: r for r in ServiceRequest.objects.select_related("department")}
+    # One type, two agencies: each row is its own agency's, not the first row's.
+    assert rows["101"].department.name == "DPW Ops Queue" and rows["103"].department.name == "Recology_Abandoned"
+    assert rows["101"].source_data["ward"] == "District 3B" and rows["104"].source_data["ward"] == 1
+    # "District 3B" names none of our wards (a disagreement each); NA is no district at all, not one.
+    assert rows["103"].source_data["ward"] is None
+    assert report.ward_disagreements == 2
+
+
+def test_a_type_that_is_not_crew_work_is_never_dispatched(two_square_wards, sf_like):
+    from routing.planning.build import dispatch_pool
+
+    load_311(sf_like)
+    noise = ServiceType.objects.get(name="Parking Noise")
+    assert not noise.crew_work and ServiceType.objects.get(name="Street Cleaning").crew_work
+    assert not dispatch_pool(noise.department).exists()
+
+
+def test_a_duplicate_pattern_that_is_not_a_regular_expression_is_named(two_square_wards, sf_like):
+    sf_like.write_text(SF_MAPPING.replace('pattern = "(?i)duplicate"', 'pattern = "(duplicate"'))
+    with pytest.raises(MappingError, match=r"\[duplicates\] pattern is not a regular expression"):
+        load_311(sf_like)
+
+
+def test_a_first_mapping_is_proposed_from_an_export_and_loads_it(two_square_wards, tmp_path, capsys):
+    from django.core.management import call_command
+
+    (tmp_path / "sf.csv").write_text(SF_LIKE.replace(",,Open", ",NA,Open"))
+    call_command("propose_mapping", str(tmp_path / "sf.csv"))
+    text = (tmp_path / "311_mapping.toml").read_text()
+    assert 'id = "CaseID"  # CHECK' in text and 'ward = "Supervisor.District"  # CHECK' in text
+    assert 'column = "Status.Notes"' in text and '"Closed" = "closed"' in text and 'null = ["NA"]' in text
+    assert 'date_formats = ["%Y-%m-%d %H:%M:%S"]' in text and "time_zone" in text and "NOT FOUND" in text
+    report = load_311(tmp_path / "311_mapping.toml")
+    assert report.loaded == 5 and ServiceRequest.objects.get(external_id="102").source_data["duplicate"]
+    with pytest.raises(Exception, match="exists: pass --force"):
+        call_command("propose_mapping", str(tmp_path / "sf.csv"))

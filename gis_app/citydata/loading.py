@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,25 @@ class Mapping:
     true_values: set[str]
     information_only: set[str]
     not_dispatchable: set[str]
+    # A row is a duplicate when its `duplicate` column holds a true value, or when `duplicate_text`'s column
+    # matches `duplicate_pattern` ("Case is a Duplicate - …"); the parent's id may be captured from that text.
+    null_values: frozenset[str] = frozenset()  # what the export writes for "no value" ("NA", "NULL")
+    duplicate_text: str = ""
+    duplicate_pattern: re.Pattern[str] | None = None
+    parent_pattern: re.Pattern[str] | None = None
+
+    def duplicate_of(self, row: dict[str, str]) -> tuple[bool, str | None]:
+        """(is a duplicate, the parent's id or None) as the mapping reads them from the row."""
+        flagged = self.get(row, "duplicate") in self.true_values
+        text = (row.get(self.duplicate_text) or "") if self.duplicate_text else ""
+        text = "" if text.strip() in self.null_values else text
+        if self.duplicate_pattern is not None and self.duplicate_pattern.search(text):
+            flagged = True
+        parent = self.get(row, "parent_id") or None
+        if parent is None and flagged and self.parent_pattern is not None:
+            found = self.parent_pattern.search(text)
+            parent = (found.group(1) if found.groups() else found.group(0)) if found else None
+        return flagged, parent
 
     @classmethod
     def read(cls, path: Path) -> Mapping:
@@ -67,6 +87,9 @@ class Mapping:
                 raise MappingError(f"{path}: [columns] needs '{key}'")
         if not (("lon" in cols and "lat" in cols) or ("x" in cols and "y" in cols)):
             raise MappingError(f"{path}: [columns] needs lon/lat or x/y")
+        dups = data.get("duplicates", {})
+        if dups.get("column") and dups["column"] not in cols.values():
+            cols = {**cols, "_duplicate_text": dups["column"]}  # checked against the file's header like the rest
         statuses = {k: v for k, v in data.get("status_map", {}).items()}
         bad = sorted(set(statuses.values()) - set(Status.values))
         if bad:
@@ -85,11 +108,48 @@ class Mapping:
             true_values=set(data.get("values", {}).get("true", ["True", "true", "1"])),
             information_only=set(data.get("types", {}).get("information_only", [])),
             not_dispatchable=set(data.get("types", {}).get("not_dispatchable", [])),
+            null_values=frozenset(str(v) for v in data.get("values", {}).get("null", [])),
+            duplicate_text=str(dups.get("column", "")),
+            duplicate_pattern=_pattern(path, dups, "pattern"),
+            parent_pattern=_pattern(path, dups, "parent_pattern"),
         )
 
     def get(self, row: dict[str, str], key: str) -> str:
         col = self.columns.get(key)
-        return (row.get(col) or "").strip() if col else ""
+        value = (row.get(col) or "").strip() if col else ""
+        return "" if value in self.null_values else value
+
+
+def _pattern(path: Path, section: dict[str, Any], key: str) -> re.Pattern[str] | None:
+    raw = section.get(key)
+    if not raw:
+        return None
+    try:
+        return re.compile(str(raw))
+    except re.error as exc:
+        raise MappingError(f"{path}: [duplicates] {key} is not a regular expression ({exc}): {raw!r}") from None
+
+
+def source_district(raw: str) -> int | str | None:
+    """The source's own district as written: a number when it is one ("27", "27.0"), else the text ("09410",
+    "District 3B" stay text: a leading zero is part of a ZIP code)."""
+    raw = raw.strip()
+    if not raw or raw.upper() in {"NA", "N/A", "NULL", "NONE"}:
+        return None
+    if raw.isdigit() and not (len(raw) > 1 and raw.startswith("0")):
+        return int(raw)
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    return int(number) if number.is_integer() else raw
+
+
+def _disagrees(source: int | str | None, ours: int | None) -> bool:
+    """A source district that names another district than ours; a missing one is not a disagreement."""
+    if source is None or ours is None:
+        return False
+    return str(source) != str(ours)
 
 
 @dataclass
@@ -237,8 +297,12 @@ def _store(m: Mapping, good: list[dict[str, Any]], checksum: str, report: LoadRe
     kinds = _Kinds(m, report)
     rows = [_request(m, p, kinds.type_for(p), batch) for p in good]
     place_requests(rows)
+    for r, p in zip(rows, good, strict=True):  # each row's own department, not its type's first row's
+        own = kinds.department_of(p)
+        if own is not None:
+            r.department = own
     report.ward_disagreements = sum(
-        1 for r in rows if r.location is not None and r.source_data["ward"] != r.ward_number
+        1 for r in rows if r.location is not None and _disagrees(r.source_data["ward"], r.ward_number)
     )
     ServiceRequest.objects.bulk_create(rows, batch_size=2000)
     _link_parents(rows, report)
@@ -277,32 +341,44 @@ class _Kinds:
         self.departments: dict[str, Department] = {d.name: d for d in Department.objects.all()}
         self.types: dict[str, ServiceType] = {t.code: t for t in ServiceType.objects.all()}
 
+    def department_of(self, p: dict[str, Any]) -> Department | None:
+        """The department the row names (created the first time), None when it names none."""
+        name = self.m.get(p["row"], "department")
+        if not name:
+            return None
+        if name not in self.departments:
+            self.departments[name] = Department.objects.create(code=slugify(name)[:60] or "unassigned", name=name)
+            self.report.departments_created += 1
+        return self.departments[name]
+
     def type_for(self, p: dict[str, Any]) -> ServiceType:
         m, row = self.m, p["row"]
-        dept_name = m.get(row, "department") or "Unassigned"
-        if dept_name not in self.departments:
-            self.departments[dept_name] = Department.objects.create(
-                code=slugify(dept_name)[:60] or "unassigned", name=dept_name
-            )
-            self.report.departments_created += 1
         code = type_code(p["name"], m.get(row, "type_code"))
         if code not in self.types:
+            department = self.department_of(p) or self._unassigned()
             self.types[code] = ServiceType.objects.create(
                 code=code,
                 name=p["name"],
-                department=self.departments[dept_name],
+                department=department,
                 location_required=p["name"] not in m.information_only,
+                crew_work=p["name"] not in m.not_dispatchable and p["name"] not in m.information_only,
                 group="Information" if p["name"] in m.information_only else "",
             )
             self.report.service_types_created += 1
         return self.types[code]
+
+    def _unassigned(self) -> Department:
+        if "Unassigned" not in self.departments:
+            self.departments["Unassigned"] = Department.objects.create(code="unassigned", name="Unassigned")
+            self.report.departments_created += 1
+        return self.departments["Unassigned"]
 
 
 def _request(m: Mapping, p: dict[str, Any], stype: ServiceType, batch: ImportBatch) -> ServiceRequest:
     """One row as an unsaved request with the source's own facts (status, dates, its ward in source_data)."""
     row = p["row"]
     status = m.status_map.get(m.get(row, "status"), Status.OPEN)
-    source_ward = m.get(row, "ward")
+    duplicate, parent_id = m.duplicate_of(row)
     return ServiceRequest(
         service_type=stype,
         status=status,
@@ -317,10 +393,10 @@ def _request(m: Mapping, p: dict[str, Any], stype: ServiceType, batch: ImportBat
         import_batch=batch,
         source_data={
             "line": p["line"],
-            "ward": int(float(source_ward)) if source_ward else None,
+            "ward": source_district(m.get(row, "ward")),
             "status": m.get(row, "status"),
-            "duplicate": m.get(row, "duplicate") in m.true_values,
-            "parent_id": m.get(row, "parent_id") or None,
+            "duplicate": duplicate,
+            "parent_id": parent_id,
             "dispatchable": p["name"] not in m.not_dispatchable,
         },
     )

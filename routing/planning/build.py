@@ -70,7 +70,7 @@ def _appointment(req: ServiceRequest, day: dt.date) -> tuple[dt.time, dt.time] |
 
 
 def dispatch_pool(department: Department, skill_group: str = "") -> Any:
-    """Open issues of the department a crew can go to: located, not duplicates, not on hold."""
+    """Open issues of the department a crew can go to: located, crew work, not duplicates, not on hold."""
     qs = (
         ServiceRequest.objects.filter(
             department=department,
@@ -78,6 +78,7 @@ def dispatch_pool(department: Department, skill_group: str = "") -> Any:
             parent__isnull=True,
             location__isnull=False,
             service_type__location_required=True,
+            service_type__crew_work=True,
         )
         .select_related("service_type")
         .annotate(reporters=Count("duplicates"))
@@ -182,24 +183,7 @@ def build_problem(
         raise PlanningError(str(exc)) from exc
     tm = travel_matrix(graph, points)
     index = {pid: i for i, pid in enumerate(tm.point_ids)}
-    x0, y0, x1, y1 = graph.bbox if tm.unroutable else (0.0, 0.0, 0.0, 0.0)
-    where = {pid: (lon, lat) for pid, lon, lat in points}
-    for bad in tm.unroutable:
-        kind, ident = bad.point_id.split(":", 1)
-        lon, lat = where[bad.point_id]
-        if kind == "job" and not (x0 <= lon <= x1 and y0 <= lat <= y1):
-            held.append(
-                {
-                    "ticket": ident,
-                    "reason": DropReason.NO_NETWORK,
-                    "detail": f"no loaded street network covers this place (planned on {graph.name}); "
-                    "load one that does with `manage.py load_streets`",
-                }
-            )
-        elif kind == "job":
-            held.append({"ticket": ident, "reason": "too_far", "detail": f"not reachable by street: {bad.reason}"})
-        else:
-            notes.append(f"crew {ident}'s depot is not on the street network ({bad.reason}); crew left out")
+    _hold_unroutable(tm.unroutable, graph, points, held, notes)
     specs, by_code = _crew_specs(crews, shifts, index, clock)
     locked_to = {t: crew for crew, chain in locks.items() for t in chain}
     jobs, requests, due = _jobs(
@@ -230,6 +214,31 @@ def build_problem(
         notes=notes,
         locks=chains,
     )
+
+
+def _hold_unroutable(
+    unroutable: Sequence[Any], graph: Any, points: list[tuple[str, float, float]], held: list, notes: list[str]
+) -> None:
+    """Jobs off the network are held back with why: outside every loaded network (a city whose networks cover
+    part of it), or too far from a street; a depot off it leaves its crew out, with a note."""
+    x0, y0, x1, y1 = graph.bbox if unroutable else (0.0, 0.0, 0.0, 0.0)
+    where = {pid: (lon, lat) for pid, lon, lat in points}
+    for bad in unroutable:
+        kind, ident = bad.point_id.split(":", 1)
+        lon, lat = where[bad.point_id]
+        if kind == "job" and not (x0 <= lon <= x1 and y0 <= lat <= y1):
+            held.append(
+                {
+                    "ticket": ident,
+                    "reason": DropReason.NO_NETWORK,
+                    "detail": f"no loaded street network covers this place (planned on {graph.name}); "
+                    "load one that does with `manage.py load_streets`",
+                }
+            )
+        elif kind == "job":
+            held.append({"ticket": ident, "reason": "too_far", "detail": f"not reachable by street: {bad.reason}"})
+        else:
+            notes.append(f"crew {ident}'s depot is not on the street network ({bad.reason}); crew left out")
 
 
 def _rank_pool(
