@@ -7,6 +7,13 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 SYNTHETIC_DAYS ?= 84
 SYNTHETIC_PER_DAY ?= 800
+# `make demo CITY=san_francisco`: another city's files (fixtures/<city>/) in a database of its own.
+CITY ?= chicago
+export CITY
+ifneq ($(CITY),chicago)
+GIS311_DB ?= gis311_$(CITY)
+export GIS311_DB
+endif
 
 .PHONY: setup demo demo-data test bench lint fuzz-api backup restore
 

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import secrets
 import time
+import tomllib
 from pathlib import Path
 
 import dj_database_url
@@ -193,8 +194,15 @@ LANGUAGE_CODE = "en"
 # The languages residents are answered in (public pages and messages); a reporter's choice at intake is kept.
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "gis_app" / "locale"]
+# The city: CITY names its folder under fixtures/; its city.toml says its name, its time zone and its words for
+# the district layers (each can be overridden by an environment variable). No city is built in.
+CITY = os.environ.get("CITY", "chicago")
+CITY_DIR = BASE_DIR / "fixtures" / CITY
+CITY_FILE = Path(os.environ.get("CITY_FILE") or CITY_DIR / "city.toml")
+_CITY = tomllib.loads(CITY_FILE.read_text(encoding="utf-8")) if CITY_FILE.is_file() else {}
+CITY_NAME = os.environ.get("CITY_NAME") or str(_CITY.get("name") or CITY.replace("_", " ").title())
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
-TIME_ZONE = os.environ.get("CITY_TIME_ZONE", "America/Chicago")
+TIME_ZONE = os.environ.get("CITY_TIME_ZONE") or str(_CITY.get("time_zone") or "UTC")
 USE_I18N = True
 USE_TZ = True
 
@@ -258,9 +266,6 @@ SPECTACULAR_SETTINGS = {
 # CITY names the folder under fixtures/ that holds a city's files; each CITY_* file can also be set on its
 # own. A file that is missing or does not parse is a system check error naming its setting (gis_app/checks.py):
 # there is no fall-back to another city's file.
-CITY = os.environ.get("CITY", "chicago")
-CITY_DIR = BASE_DIR / "fixtures" / CITY
-CITY_NAME = os.environ.get("CITY_NAME", "Chicago")
 
 
 def _city_file(setting: str, name: str) -> Path:
@@ -400,6 +405,8 @@ DEDUP_AUTO_LINK = env_bool("DEDUP_AUTO_LINK", True)
 # A type links reports on its own only once its threshold was learned from this many labelled pairs (its own, or
 # the city's pooled when the type has too few); before that dedup offers candidates and a person decides.
 DEDUP_MIN_PAIRS = int(os.environ.get("DEDUP_MIN_PAIRS", "20"))
+# `manage.py replay_today` files the history's last this many days again as today's open work.
+REPLAY_DAYS = float(os.environ.get("REPLAY_DAYS", "2"))
 
 # Dispatch (routing.planning). A day is planned per department over the jobs that fit it: most urgent first,
 # until the crews' hours (times the overbook factor: the solver decides the last few) are spent, each job

@@ -1,9 +1,9 @@
 """Replay a loaded history as today's open work, through the real intake path.
 
-The dispatchable requests of a history batch (not information-only, not aircraft noise: the mapping
-says which) are filed again as new open requests, shifted so the last one arrives now and the spacing
-between them is kept; intake computes ward, department, SLA and subscriptions as it would live. The
-City's duplicate labels are replayed as duplicate links. The original records stay as closed history.
+The dispatchable requests of a history batch's last settings.REPLAY_DAYS days (not information-only, not
+aircraft noise: the mapping says which) are filed again as new open requests, shifted so the last one
+arrives now and the spacing between them is kept; intake computes ward, department, SLA and subscriptions
+as it would live. The City's duplicate labels are replayed as duplicate links. The original records stay as closed history.
 One replay per history batch per day: running it again the same day is a no-op.
 """
 
@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -60,6 +61,10 @@ def replay_today(
     )
     if not originals:
         raise ValueError(f"history batch {history.pk} has no dispatchable requests to replay")
+    # The history's last REPLAY_DAYS days, not all of it: a sample spread over years would otherwise be filed
+    # as thousands of open requests, years overdue.
+    since = originals[-1].requested_at - dt.timedelta(days=settings.REPLAY_DAYS)
+    originals = [o for o in originals if o.requested_at >= since]
     shift = now - originals[-1].requested_at
     report = ReplayReport(batch_id=None, shift=shift)
     with transaction.atomic():

@@ -174,13 +174,14 @@ def build_problem(
     candidates, held = _rank_pool(
         department, skill_group, crews, pins, locks, clock.reference + dt.timedelta(seconds=day_end)
     )
-    chosen = _batch(candidates, crews, shifts, max_jobs or settings.ROUTING_MAX_JOBS_PER_PLAN, held)
-    points = [(f"depot:{c.code}", c.depot.location.x, c.depot.location.y) for c in crews]
-    points += [(f"job:{r.ticket}", r.location.x, r.location.y) for r in chosen if r.location is not None]
-    try:
-        graph = street_graph_for([(lon, lat) for _, lon, lat in points])
+    depots = [(f"depot:{c.code}", c.depot.location.x, c.depot.location.y) for c in crews]
+    try:  # the network for the whole pool, so the day is filled with work it can reach
+        graph = street_graph_for([(x, y) for _, x, y in depots] + [(r.location.x, r.location.y) for _, r in candidates])
     except NetworkError as exc:
         raise PlanningError(str(exc)) from exc
+    candidates = _on_network(candidates, graph, held)
+    chosen = _batch(candidates, crews, shifts, max_jobs or settings.ROUTING_MAX_JOBS_PER_PLAN, held)
+    points = depots + [(f"job:{r.ticket}", r.location.x, r.location.y) for r in chosen if r.location is not None]
     tm = travel_matrix(graph, points)
     index = {pid: i for i, pid in enumerate(tm.point_ids)}
     _hold_unroutable(tm.unroutable, graph, points, held, notes)
@@ -216,6 +217,30 @@ def build_problem(
     )
 
 
+def _on_network(candidates: list[tuple[tuple, Any]], graph: Any, held: list) -> list[tuple[tuple, Any]]:
+    """The candidates inside the network's extent; the others are held back (a city whose loaded networks cover
+    part of it), so the day's batch is made of work the crews can reach."""
+    if graph.approximate:  # a citywide network: every place is on it (snapping decides the rest)
+        return candidates
+    x0, y0, x1, y1 = graph.bbox
+    kept = []
+    for key, r in candidates:
+        if x0 <= r.location.x <= x1 and y0 <= r.location.y <= y1:
+            kept.append((key, r))
+        else:
+            held.append(_no_network(r.ticket, graph.name))
+    return kept
+
+
+def _no_network(ticket: str, network: str) -> dict[str, str]:
+    return {
+        "ticket": ticket,
+        "reason": DropReason.NO_NETWORK,
+        "detail": f"no loaded street network covers this place (planned on {network}); "
+        "load one that does with `manage.py load_streets`",
+    }
+
+
 def _hold_unroutable(
     unroutable: Sequence[Any], graph: Any, points: list[tuple[str, float, float]], held: list, notes: list[str]
 ) -> None:
@@ -227,14 +252,7 @@ def _hold_unroutable(
         kind, ident = bad.point_id.split(":", 1)
         lon, lat = where[bad.point_id]
         if kind == "job" and not (x0 <= lon <= x1 and y0 <= lat <= y1):
-            held.append(
-                {
-                    "ticket": ident,
-                    "reason": DropReason.NO_NETWORK,
-                    "detail": f"no loaded street network covers this place (planned on {graph.name}); "
-                    "load one that does with `manage.py load_streets`",
-                }
-            )
+            held.append(_no_network(ident, graph.name))
         elif kind == "job":
             held.append({"ticket": ident, "reason": "too_far", "detail": f"not reachable by street: {bad.reason}"})
         else:

@@ -23,6 +23,10 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **opts: Any) -> None:
         path = Path(opts["path"] or settings.CITY_KNOWLEDGE)
+        if not path.exists() and not opts["path"]:
+            # The knowledge base is optional: a city starts with none, and `make demo` goes on.
+            self.stdout.write(f"no knowledge base for this city ({path}): nothing loaded")
+            return
         if not path.exists():
             raise CommandError(f"{path} does not exist; set CITY_KNOWLEDGE or pass a file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
