@@ -3,8 +3,8 @@
 The dispatchable requests of a history batch's last settings.REPLAY_DAYS days (not information-only, not
 aircraft noise: the mapping says which) are filed again as new open requests, shifted so the last one
 arrives now and the spacing between them is kept; intake computes ward, department, SLA and subscriptions
-as it would live. The City's duplicate labels are replayed as duplicate links. The original records stay as closed history.
-One replay per history batch per day: running it again the same day is a no-op.
+as it would live. The City's duplicate labels are replayed as duplicate links. The original records stay as
+closed history. One replay per history batch per day: running it again the same day is a no-op.
 """
 
 from __future__ import annotations
