@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from gis_app.models import Department, Holiday, ServiceRequest
 from gis_app.transitions import DISPATCHABLE
-from layers.coords import lonlat
+from layers.coords import lonlat as lonlat_of
 from routing.matrix import travel_matrix
 from routing.models import Crew
 from routing.network import NetworkError, StreetGraph
@@ -178,7 +178,7 @@ def build_problem(
     depots = [(f"depot:{c.code}", c.depot.location.x, c.depot.location.y) for c in crews]
     try:  # the network for the whole pool, so the day is filled with work it can reach
         graph = street_graph_for(
-            [(x, y) for _, x, y in depots] + [lonlat(r.location) for _, r in candidates if r.location is not None]
+            [(x, y) for _, x, y in depots] + [lonlat_of(r.location) for _, r in candidates if r.location is not None]
         )
     except NetworkError as exc:
         raise PlanningError(str(exc)) from exc
