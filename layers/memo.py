@@ -29,10 +29,11 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 KEY = "gis311:config-generation"
+AWAY_SECONDS = 10.0  # how long a process reads PostgreSQL without asking a cache that was away
 
 _lock = threading.Lock()
 _values: dict[str, tuple[int, float, Any]] = {}  # name -> (generation, loaded at, value)
-_seen = {"generation": -1, "checked_at": float("-inf")}
+_seen: dict[str, Any] = {"generation": None, "checked_at": float("-inf")}
 
 
 def _shared() -> bool:
@@ -42,20 +43,20 @@ def _shared() -> bool:
 def generation() -> int | None:
     """The configuration generation (None when the shared cache cannot be read: keep nothing)."""
     now = time.monotonic()
-    if now - _seen["checked_at"] < settings.CONFIG_MEMO_CHECK_SECONDS:
-        return int(_seen["generation"])
+    wait = settings.CONFIG_MEMO_CHECK_SECONDS if _seen["generation"] is not None else AWAY_SECONDS
+    if now - _seen["checked_at"] < wait:
+        return _seen["generation"]
     try:
-        value = cache.get(KEY)
-        if value is None:
-            cache.add(KEY, 1, timeout=None)
-            value = cache.get(KEY)
+        # add() answers True (set now) or False (there already): None only from a cache that is away and
+        # swallows the error (django-redis IGNORE_EXCEPTIONS), so one round trip tells an away cache.
+        value = cache.get(KEY) if cache.add(KEY, 1, timeout=None) is not None else None
     except Exception as exc:  # a cache without IGNORE_EXCEPTIONS, or one that fails oddly
         log.warning("config memo: the shared cache cannot be read (%s); reading PostgreSQL", exc)
         value = None
-    if value is None:
-        return None
-    _seen.update(generation=int(value), checked_at=now)
-    return int(value)
+    # With the cache away (each try waits out its connect timeout) the next AWAY_SECONDS of reads go straight
+    # to PostgreSQL instead of waiting again.
+    _seen.update(generation=None if value is None else int(value), checked_at=now)
+    return _seen["generation"]
 
 
 def remembered(name: str, load: Callable[[], T]) -> T:
@@ -80,7 +81,7 @@ def forget() -> None:
     """Drop this process's copies (a test's start; a change made here)."""
     with _lock:
         _values.clear()
-        _seen.update(checked_at=float("-inf"))
+        _seen.update(generation=None, checked_at=float("-inf"))
 
 
 def _bump() -> None:

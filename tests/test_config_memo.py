@@ -93,3 +93,20 @@ def test_a_warm_process_asks_postgresql_for_no_configuration(two_square_wards, p
     with django_assert_num_queries(0):
         assert ServiceType.objects.active_by_code("pothole").attributes.all()[0].code == "where"
         assert ServiceType.objects.active_by_code("no-such-type") is None
+
+
+def test_with_the_shared_cache_away_it_is_asked_once_a_second_not_on_every_read(two_square_wards, pothole, monkeypatch):
+    asked = []
+
+    class Slow(Away):
+        def get(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(1)  # a real client waits out its connect timeout here
+            raise ConnectionError("cache is away")
+
+        add = incr = get
+
+    monkeypatch.setattr(memo, "cache", Slow())
+    memo.forget()
+    for _ in range(5):
+        assert ServiceType.objects.active_by_code("pothole") is not None
+    assert len(asked) == 1
