@@ -1,6 +1,6 @@
 """Forward geocoding measured against the City's own coordinates (the 311 records are the answer key only).
 
-    python benchmarks/geocode_eval.py [--json]
+    python benchmarks/geocode_eval.py [--json] [--city CITY]   (--city: see benchmarks/geocode_city.py)
 
 Reference: the street layer (derived from the 24k named intersections) and the address grid
 (fixtures/chicago/grid.toml). Test rows: the distinct house addresses of the located 311 history
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 import random
 import re
 import statistics
@@ -25,6 +26,11 @@ from typing import Any
 
 from _common import ROOT, Result, parser, setup_django
 
+# --city CITY: another loaded city, scored by benchmarks/geocode_city.py in its own database.
+CITY = sys.argv[sys.argv.index("--city") + 1] if "--city" in sys.argv[:-1] else ""
+if CITY:
+    os.environ["CITY"] = CITY
+    os.environ.setdefault("GIS311_DB", f"gis311_{CITY}")
 setup_django()
 
 from django.conf import settings  # noqa: E402
@@ -195,7 +201,14 @@ def leave_one_out() -> tuple[list[float], list[float]]:
 
 
 def main() -> int:
-    args = parser(__doc__ or "").parse_args()
+    ap = parser(__doc__ or "")
+    ap.add_argument("--city", default="", help="another loaded city (its database: GIS311_DB or gis311_<city>)")
+    args = ap.parse_args()
+    if args.city:
+        from geocode_city import evaluate
+
+        evaluate(args.city, exact_only).print(args.json)
+        return 0
     history = ImportBatch.objects.filter(kind="history").order_by("loaded_at").first()
     if history is None:
         print("no 311 history loaded: run `make demo-data`")

@@ -185,6 +185,7 @@ from gis_app.outbox import OutboxJob, relay
 app.conf.task_always_eager = False
 key, port = sys.argv[1], int(sys.argv[2])
 report = {}
+Client().get("/open311/v2/services.json")  # a warm process: the timing below is the broker's, not the imports'
 started = time.perf_counter()
 posted = Client().post("/open311/v2/requests.json", {"api_key": key, "service_code": "pothole", "lat": "0.5",
     "long": "0.5", "attribute[where]": "lane", "email": "rosa@example.org", "description": "Hole"})
