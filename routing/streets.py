@@ -194,17 +194,16 @@ def graph_from_version(version: LayerVersion) -> StreetGraph:
 
 def street_graph_for(points: Sequence[tuple[float, float]]) -> StreetGraph:
     """The network that should answer for these (lon, lat) points: the smallest exact network whose extent
-    holds them all, else the approximate citywide one."""
+    holds them all, else the approximate citywide one, else (part of a city) the one holding most of them."""
     versions = list(LayerVersion.objects.of_kind(LayerKind.STREETS).active())
     if not versions:
         raise NetworkError("no street network is loaded: run `manage.py load_streets`")
     pts = np.array(points, dtype=float).reshape(-1, 2)
 
+    inside = {v.pk: inside_count(v, pts) for v in versions}
+
     def covers(v: LayerVersion) -> bool:
-        x0, y0, x1, y1 = (v.report or {}).get("bbox", [0, 0, 0, 0])
-        return bool(len(pts)) and bool(
-            ((pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)).all()
-        )
+        return bool(len(pts)) and inside[v.pk] == len(pts)
 
     def area(v: LayerVersion) -> float:
         x0, y0, x1, y1 = (v.report or {}).get("bbox", [0, 0, 0, 0])
@@ -217,9 +216,9 @@ def street_graph_for(points: Sequence[tuple[float, float]]) -> StreetGraph:
     if approximate:
         return graph_from_version(approximate[0])
     # Part of a city: no network holds every point and none is citywide. The one holding most of them answers;
-    # the points outside it come back unroutable from the travel matrix, and the planner holds those jobs back.
-    best = max(versions, key=lambda v: (inside_count(v, pts), -area(v)))
-    if inside_count(best, pts) == 0:
+    # the planner holds back the jobs outside it (routing.planning.build._on_network).
+    best = max(versions, key=lambda v: (inside[v.pk], -area(v)))
+    if inside[best.pk] == 0:
         raise NetworkError("no loaded street network covers any of these points and no citywide network is loaded")
     return graph_from_version(best)
 

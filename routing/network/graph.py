@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -152,9 +153,10 @@ class StreetGraph:
         )
 
     # ---- shape -------------------------------------------------------------------------
-    @property
+    @cached_property
     def bbox(self) -> tuple[float, float, float, float]:
-        """Extent of the streets themselves (simplified edges carry interior vertices)."""
+        """Extent of the streets themselves (simplified edges carry interior vertices); computed once, as a
+        graph is not changed after it is built (the planner asks for every plan on a cached graph)."""
         pts = np.array([p for geom in self.edge_geometry for p in geom])
         return (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
 

@@ -225,14 +225,17 @@ def _on_network(candidates: list[tuple[tuple, Any]], graph: Any, held: list) -> 
     part of it), so the day's batch is made of work the crews can reach."""
     if graph.approximate:  # a citywide network: every place is on it (snapping decides the rest)
         return candidates
-    x0, y0, x1, y1 = graph.bbox
     kept = []
     for key, r in candidates:
-        if x0 <= r.location.x <= x1 and y0 <= r.location.y <= y1:
+        if _in_box(graph.bbox, r.location.x, r.location.y):
             kept.append((key, r))
         else:
             held.append(_no_network(r.ticket, graph.name))
     return kept
+
+
+def _in_box(box: tuple[float, float, float, float], lon: float, lat: float) -> bool:
+    return box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
 
 
 def _no_network(ticket: str, network: str) -> dict[str, str]:
@@ -249,12 +252,10 @@ def _hold_unroutable(
 ) -> None:
     """Jobs off the network are held back with why: outside every loaded network (a city whose networks cover
     part of it), or too far from a street; a depot off it leaves its crew out, with a note."""
-    x0, y0, x1, y1 = graph.bbox if unroutable else (0.0, 0.0, 0.0, 0.0)
     where = {pid: (lon, lat) for pid, lon, lat in points}
     for bad in unroutable:
         kind, ident = bad.point_id.split(":", 1)
-        lon, lat = where[bad.point_id]
-        if kind == "job" and not (x0 <= lon <= x1 and y0 <= lat <= y1):
+        if kind == "job" and not _in_box(graph.bbox, *where[bad.point_id]):
             held.append(_no_network(ident, graph.name))
         elif kind == "job":
             held.append({"ticket": ident, "reason": "too_far", "detail": f"not reachable by street: {bad.reason}"})
