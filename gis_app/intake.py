@@ -230,6 +230,8 @@ def create_request(
             req.ticket = new_ticket()
     events = record_many(req, entries, by=by)
     if req.notify_via != NotifyVia.NONE:
+        # The reporter follows their own request and, for a duplicate, the issue it repeats (as apply does).
+        followed = [req, req.parent] if req.parent is not None else [req]
         subs = [
             Subscription(
                 request=on,
@@ -239,9 +241,7 @@ def create_request(
                 via=req.notify_via,
                 language=req.language,
             )
-            for on in (
-                [req, req.parent] if req.parent is not None else [req]
-            )  # a duplicate's reporter: the issue's too
+            for on in followed
         ]
         Subscription.objects.bulk_create(subs)
         acknowledge(req, events[0], subscriptions=subs[:1])

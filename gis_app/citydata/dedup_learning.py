@@ -197,9 +197,12 @@ def learn_thresholds(
     `min_pairs`; else its default, marked as not learned."""
     pooled_pairs = sum(1 for x in looked if x.parent_id is not None)
     pooled = choose_threshold(looked, min_precision=min_precision) if pooled_pairs >= min_pairs else None
+    by_type: dict[int, list[Looked]] = {}
+    for x in looked:
+        by_type.setdefault(x.type_id, []).append(x)
     out: dict[int, TypeThreshold] = {}
     for st in types:
-        mine = [x for x in looked if x.type_id == st.pk]
+        mine = by_type.get(st.pk, [])
         pairs = sum(1 for x in mine if x.parent_id is not None)
         own = choose_threshold(mine, min_precision=min_precision) if pairs >= min_pairs else None
         if own is not None:
@@ -207,9 +210,7 @@ def learn_thresholds(
         elif pooled is not None:
             out[st.pk] = TypeThreshold(pooled, pooled_pairs, "city's pooled pairs")
         else:
-            out[st.pk] = TypeThreshold(
-                st.dedup_threshold, 0, f"default (too few pairs: {pairs} own, {pooled_pairs} city)"
-            )
+            out[st.pk] = TypeThreshold(st.dedup_threshold, 0, "default")
     return out
 
 

@@ -58,18 +58,17 @@ class Mapping:
     true_values: set[str]
     information_only: set[str]
     not_dispatchable: set[str]
-    # A row is a duplicate when its `duplicate` column holds a true value, or when `duplicate_text`'s column
-    # matches `duplicate_pattern` ("Case is a Duplicate - …"); the parent's id may be captured from that text.
     null_values: frozenset[str] = frozenset()  # what the export writes for "no value" ("NA", "NULL")
-    duplicate_text: str = ""
+    # A row is a duplicate when its `duplicate` column holds a true value, or when the [duplicates] column
+    # (columns["_duplicate_text"]) matches `duplicate_pattern` ("Case is a Duplicate - …"); the parent's id
+    # may be captured from that text.
     duplicate_pattern: re.Pattern[str] | None = None
     parent_pattern: re.Pattern[str] | None = None
 
     def duplicate_of(self, row: dict[str, str]) -> tuple[bool, str | None]:
         """(is a duplicate, the parent's id or None) as the mapping reads them from the row."""
         flagged = self.get(row, "duplicate") in self.true_values
-        text = (row.get(self.duplicate_text) or "") if self.duplicate_text else ""
-        text = "" if text.strip() in self.null_values else text
+        text = self.get(row, "_duplicate_text")
         if self.duplicate_pattern is not None and self.duplicate_pattern.search(text):
             flagged = True
         parent = self.get(row, "parent_id") or None
@@ -88,8 +87,8 @@ class Mapping:
         if not (("lon" in cols and "lat" in cols) or ("x" in cols and "y" in cols)):
             raise MappingError(f"{path}: [columns] needs lon/lat or x/y")
         dups = data.get("duplicates", {})
-        if dups.get("column") and dups["column"] not in cols.values():
-            cols = {**cols, "_duplicate_text": dups["column"]}  # checked against the file's header like the rest
+        if dups.get("column"):  # read like any column: checked against the header, nulls read as empty
+            cols = {**cols, "_duplicate_text": dups["column"]}
         statuses = {k: v for k, v in data.get("status_map", {}).items()}
         bad = sorted(set(statuses.values()) - set(Status.values))
         if bad:
@@ -109,7 +108,6 @@ class Mapping:
             information_only=set(data.get("types", {}).get("information_only", [])),
             not_dispatchable=set(data.get("types", {}).get("not_dispatchable", [])),
             null_values=frozenset(str(v) for v in data.get("values", {}).get("null", [])),
-            duplicate_text=str(dups.get("column", "")),
             duplicate_pattern=_pattern(path, dups, "pattern"),
             parent_pattern=_pattern(path, dups, "parent_pattern"),
         )

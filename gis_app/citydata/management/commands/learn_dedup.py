@@ -65,7 +65,7 @@ class Command(BaseCommand):
         by_basis: dict[str, list[str]] = {}
         for st in types:
             t = thresholds[st.pk]
-            by_basis.setdefault(t.basis if t.pairs else "default", []).append(f"{st.code} {t.threshold:.3f}")
+            by_basis.setdefault(t.basis, []).append(f"{st.code} {t.threshold:.3f}")
         for basis, codes in sorted(by_basis.items()):
             links = "only suggests" if basis == "default" else "links on its own"
             self.stdout.write(f"  {basis}: {len(codes)} types ({links}): {', '.join(codes[:12])}")
