@@ -26,6 +26,7 @@ demo-data: setup
 	$(PY) manage.py load_layers
 	$(PY) manage.py load_streets
 	$(PY) manage.py load_311
+	$(PY) manage.py learn_addresses
 	$(PY) manage.py load_assumptions
 	$(PY) manage.py load_knowledge
 	$(PY) manage.py load_crews

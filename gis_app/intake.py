@@ -208,7 +208,10 @@ def create_request(
     except LayerNotLoaded as exc:
         raise IntakeError("location", str(exc)) from None
     if placed.ward is not None and not placed.ward.inside:
-        raise IntakeError("location", f"is outside the city ({placed.ward.message}); expected a point inside a ward")
+        raise IntakeError(
+            "location",
+            f"is outside the city ({placed.ward.message}); expected a point inside a {settings.CITY_DISTRICT_WORD}",
+        )
     why = placed.department_reason
     assert req.due_at is not None  # placement dates every request
     entries = _filing_events(req, actor_label or data.channel, why)

@@ -281,7 +281,8 @@ def department_alert(request: ServiceRequest, *, level: str, to: str, extra: dic
     }[level]
     body = (
         f"{request.ticket} {request.service_type.name} at {request.address or 'no address'} "
-        f"(ward {request.ward_number}) was due {_local(request.due_at)} and is {request.status}."
+        f"({settings.CITY_DISTRICT_WORD} {request.ward_number}) was due {_local(request.due_at)} "
+        f"and is {request.status}."
     )
     queue(
         request,

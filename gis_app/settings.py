@@ -203,6 +203,17 @@ CITY_DIR = BASE_DIR / "fixtures" / CITY
 CITY_FILE = Path(os.environ.get("CITY_FILE") or CITY_DIR / "city.toml")
 _CITY = tomllib.loads(CITY_FILE.read_text(encoding="utf-8")) if CITY_FILE.is_file() else {}
 CITY_NAME = os.environ.get("CITY_NAME") or str(_CITY.get("name") or CITY.replace("_", " ").title())
+# The city's word for its district layer ("ward", "supervisor district", "council district"), singular and
+# plural, lower case: pages and messages say it instead of "ward". city.toml [words] district / districts.
+_WORDS = _CITY.get("words") or {}
+CITY_DISTRICT_WORD = os.environ.get("CITY_DISTRICT_WORD") or str(_WORDS.get("district") or "ward")
+CITY_DISTRICTS_WORD = os.environ.get("CITY_DISTRICTS_WORD") or str(_WORDS.get("districts") or f"{CITY_DISTRICT_WORD}s")
+# A city with no address file may learn address points from its own located 311 history (`learn_addresses`):
+# city.toml [geocoding] learn_address_points = true. Off by default: a city whose history is scored against
+# its address layers (Chicago's geocode_eval) must not have its answer key loaded as a reference.
+CITY_LEARN_ADDRESS_POINTS = os.environ.get("CITY_LEARN_ADDRESS_POINTS", "").lower() in ("1", "true", "yes") or bool(
+    (_CITY.get("geocoding") or {}).get("learn_address_points", False)
+)
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
 TIME_ZONE = os.environ.get("CITY_TIME_ZONE") or str(_CITY.get("time_zone") or "UTC")
 USE_I18N = True

@@ -14,7 +14,7 @@ import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,13 +207,37 @@ def import_addresses(
     readers = {"openaddresses": read_openaddresses, "osm": read_osm}
     if kind not in readers:
         raise AddressImportError(f"format must be one of {', '.join(readers)}; got {kind!r}")
-    checksum = file_checksum(path)
+    return import_address_rows(
+        readers[kind](path),
+        name=name,
+        checksum=file_checksum(path),
+        file_name=path.name,
+        source=source,
+        licence=licence,
+        dry_run=dry_run,
+        progress=progress,
+    )
+
+
+def import_address_rows(
+    rows: Iterable[Row | str],
+    *,
+    name: str,
+    checksum: str,
+    file_name: str,
+    source: str = "",
+    licence: str = "",
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> AddressImportReport:
+    """Rows (or a reason each bad row was skipped) from any reader, saved as one address-point layer version:
+    a file's points and points learned from elsewhere (a city's located 311 history) are kept alike."""
     existing = LayerVersion.objects.filter(kind=LayerKind.ADDRESSES, checksum=checksum).first()
     if existing is not None and not dry_run:
         return AddressImportReport(name, existing.pk, unchanged=True)
     report = AddressImportReport(name, None, dry_run=dry_run)
     points: list[AddressPoint] = []
-    for item in readers[kind](path):
+    for item in rows:
         if isinstance(item, str):
             report.skipped[item] = report.skipped.get(item, 0) + 1
             continue
@@ -238,13 +262,22 @@ def import_addresses(
             )
         )
     report.loaded = len(points)
-    _record(LayerKind.ADDRESSES, path, checksum, points, report, source=source, licence=licence, progress=progress)
+    _record(
+        LayerKind.ADDRESSES,
+        file_name,
+        checksum,
+        points,
+        report,
+        source=source,
+        licence=licence,
+        progress=progress,
+    )
     return report
 
 
 def _record(
     kind: str,
-    path: Path,
+    file_name: str,
     checksum: str,
     rows: list[Any],
     report: AddressImportReport,
@@ -261,7 +294,7 @@ def _record(
             name=report.name,
             source=source,
             licence=licence,
-            file_name=path.name,
+            file_name=file_name,
             checksum=checksum,
             feature_count=len(rows),
             counts={"loaded": len(rows), "skipped": report.skipped},
@@ -409,5 +442,5 @@ def import_ranges(
             )
         )
     report.loaded = len(rows)
-    _record(LayerKind.RANGES, path, checksum, rows, report, source=source, licence=licence, progress=progress)
+    _record(LayerKind.RANGES, path.name, checksum, rows, report, source=source, licence=licence, progress=progress)
     return report

@@ -58,7 +58,7 @@ class AreaLookup:
 
     @property
     def message(self) -> str:
-        label = "ward" if self.kind == LayerKind.WARDS else "community area"
+        label = settings.CITY_DISTRICT_WORD if self.kind == LayerKind.WARDS else "community area"
         if not self.inside:
             dist = f" ({self.edge_distance_m:,.0f} m from the nearest {label})" if self.edge_distance_m else ""
             return f"outside the city: the point is in no {label} of '{self.layer_name}'{dist}"

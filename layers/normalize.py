@@ -93,9 +93,17 @@ class ParsedAddress:
 
 def base_name(name: str, prefixes: Iterable[str] = ("N", "S", "E", "W")) -> str:
     """'N ASHLAND AVE' → 'ASHLAND AVE': both halves of a street split at a base line are one street (the
-    street network and the geocoder key streets the same way; a city may name other prefixes)."""
-    words = " ".join(name.upper().split()).split(" ")
-    return " ".join(words[1:]) if len(words) > 1 and words[0] in set(prefixes) else " ".join(words)
+    street network and the geocoder key streets the same way; a city may name other prefixes). The rest is
+    written as `normalise_street` writes a caller's street, so a layer's "Valencia Street" and an address
+    point's or a caller's "Valencia St" are one key: VALENCIA ST."""
+    words = re.sub(r"[^\w\s]", " ", name.upper()).split()
+    if len(words) > 1 and words[0] in set(prefixes):
+        words = words[1:]
+    if len(words) > 1 and words[0] == "SAINT":
+        words[0] = "ST"
+    if len(words) > 1 and words[-1] in TYPES:
+        words[-1] = TYPES[words[-1]]
+    return " ".join(_ordinal(w) if i == 0 else w for i, w in enumerate(words))
 
 
 def _ordinal(word: str) -> str:

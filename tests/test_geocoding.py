@@ -508,7 +508,7 @@ def test_without_a_street_layer_a_pin_still_gets_its_ward(two_square_wards):
 def test_a_city_without_a_usable_grid_still_answers_corners_pins_and_says_why_not_numbers(grid_city):
     grid_city("no grid", CORNERS, '[north_south]\n"NOWHERE ST" = 0\n')  # names no street of this layer
     house = geocoding.geocode("600 N State St")
-    assert (house.status, house.kind) == ("unmatched", "street") and "outside the numbers" in house.message
+    assert (house.status, house.kind) == ("unmatched", "street") and "answered at the street" in house.message
     corner = geocoding.geocode("State & Division")
     assert (corner.status, corner.kind) == ("matched", "intersection")
     pin = geocoding.reverse(0.5001, 0.5025)

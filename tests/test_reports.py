@@ -257,6 +257,22 @@ def test_a_council_member_sees_no_contact_data_and_no_sensitive_request(little_h
     assert "(your ward)" in page and "(your ward)" not in west
 
 
+def test_the_pages_say_the_citys_own_word_for_its_districts(little_history, cora, settings):
+    """San Francisco's districts are the Board of Supervisors': its pages never call them wards."""
+    settings.CITY_DISTRICT_WORD, settings.CITY_DISTRICTS_WORD = "supervisor district", "supervisor districts"
+    client = Client()
+    client.force_login(cora)
+    council = client.get("/council/").content.decode()
+    assert "Supervisor district map" in council and "Shade supervisor districts by" in council
+    assert 'data-district="supervisor district"' in council  # the pages' scripts read the word from here
+    own = client.get("/council/wards/2/").content.decode()
+    assert "Supervisor district 2" in own and "(your supervisor district)" in own
+    for page in (council, own, client.get("/reports/weekly/").content.decode()):
+        assert not re.search(r">\s*Wards?\b", page)  # no "Ward" left in visible text
+    printed = client.get("/council/wards/2/map.html").content.decode()
+    assert "Supervisor district 2: 311 requests" in printed
+
+
 def test_the_reports_pages_change_nothing(little_history, cora):
     client = Client()
     client.force_login(cora)

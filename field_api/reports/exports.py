@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import folium
+from django.conf import settings
 
 from gis_app.planner.exports import offline_map
 from layers.basemap import outlines_geojson
@@ -28,12 +29,13 @@ def _bounds(layer: Any) -> list[list[float]]:
 
 def ward_folium(ward: int, points: dict[str, Any], repeats: list[dict[str, Any]]) -> str:
     """The ward outline, its listed requests coloured by state, its repeat locations."""
-    fmap = offline_map(f"Ward {ward}: 311 requests")
+    word = settings.CITY_DISTRICT_WORD.capitalize()
+    fmap = offline_map(f"{word} {ward}: 311 requests")
     outline = {**_outlines()}
     outline["features"] = [f for f in outline["features"] if f["properties"]["number"] == ward]
     if outline["features"]:
         layer = folium.GeoJson(
-            outline, name=f"Ward {ward}", style_function=lambda f: {"color": "#4b3575", "weight": 3, "fillOpacity": 0}
+            outline, name=f"{word} {ward}", style_function=lambda f: {"color": "#4b3575", "weight": 3, "fillOpacity": 0}
         ).add_to(fmap)
         fmap.fit_bounds(_bounds(layer))
     group = folium.FeatureGroup(name="Requests").add_to(fmap)
@@ -88,7 +90,7 @@ def wards_folium(figures: dict[str, Any]) -> str:
         style_function=style,
         tooltip=folium.GeoJsonTooltip(
             fields=["number", "open", "overdue", "open_per_km2", "median_age"],
-            aliases=["Ward", "Open", "Overdue", "Open per km²", "Median age (days)"],
+            aliases=[settings.CITY_DISTRICT_WORD.capitalize(), "Open", "Overdue", "Open per km²", "Median age (days)"],
         ),
     ).add_to(fmap)
     if outlines["features"]:

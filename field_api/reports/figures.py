@@ -175,7 +175,7 @@ def _where(f: ReportFilters) -> tuple[str, dict[str, Any]]:
 # (their names alone can say too much): their group is 0.
 _GROUPS = {
     "department": ("r.department_id", "LEFT JOIN gis_app_department d ON d.id = a.g", "d.code", "d.name"),
-    "ward": ("r.ward_number", "", "a.g", "'ward ' || a.g::text"),
+    "ward": ("r.ward_number", "", "a.g", "%(district)s || ' ' || a.g::text"),  # the city's word: "ward 3"
     "type": (
         "CASE WHEN r.service_type_id IN (SELECT id FROM gis_app_servicetype WHERE sensitive) THEN 0 "
         "ELSE r.service_type_id END",
@@ -200,6 +200,7 @@ def breakdown(f: ReportFilters, by: str) -> dict[str, Any]:
     group, join, key, label = _GROUPS[by]
     where, params = _where(f)
     params["tz"] = settings.TIME_ZONE
+    params["district"] = settings.CITY_DISTRICT_WORD
     sql = f"""
         WITH a AS (
             SELECT {group} AS g, GROUPING({group}) AS is_total, {METRICS_SQL}

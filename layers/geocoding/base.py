@@ -106,6 +106,11 @@ class Index:
     typical_block: float | None = None  # metres of a hundred-block on the citywide grid (median)
     centre: dict[str, tuple[float, float]] = field(default_factory=dict)  # street key → median lon, lat
     derived: dict[str, float] = field(default_factory=dict)  # grid lines read off the street layer (key → number)
+    metres_per_number: float | None = None  # the city's, read off its address points (None: too few to say)
+
+    @property
+    def has_grid(self) -> bool:
+        return bool(len(self.grid.north_south.numbers) or len(self.grid.east_west.numbers))
 
     def middle(self, key: str) -> tuple[float, float]:
         """A street's median point (its label spot, and where it lies across the grid), computed once."""

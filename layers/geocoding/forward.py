@@ -12,6 +12,7 @@ import numpy as np
 from django.conf import settings
 
 from layers.coords import point_from_lonlat
+from layers.geocoding.along import along_street
 from layers.geocoding.axes import _along, _place_on_street, _position, _setback, _street_axis
 from layers.geocoding.base import (
     BETWEEN_POINTS_M,
@@ -150,6 +151,8 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
         _address_point(idx, parsed, keys, match, text)
         or _between_points(idx, parsed, keys, match, text)
         or _ranged(idx, parsed, keys, match, text)
+        # Without a grid, a street's own points place the numbers between and a little past them.
+        or (None if idx.has_grid else along_street(idx, parsed, keys, match, text))
     )
     if found is not None:
         return _other_halves(idx, parsed, keys, found)
@@ -164,7 +167,12 @@ def _address(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             c[1],
             0.3 * match,
             address=keys[0],
-            message=f"{parsed.number} is outside the numbers of {keys[0]} on the grid",
+            message=(
+                f"{parsed.number} is outside the numbers of {keys[0]} on the grid"
+                if idx.has_grid
+                else f"no address point, range or neighbouring points place {parsed.number} on {keys[0]}: "
+                "answered at the street"
+            ),
         )
     distinct: list[tuple[float, float, str, str]] = []
     for p in places:

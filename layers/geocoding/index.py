@@ -14,6 +14,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection
 
+from layers.geocoding.along import metres_per_number
 from layers.geocoding.axes import _corner, _hundred, _local_axis
 from layers.geocoding.base import M_PER_DEG, TYPICAL_BLOCK_TOLERANCE, GeocoderNotReady, Index, _orientation
 from layers.grid import Axis, Grid, GridError, calibrate, fit_block_profile
@@ -110,6 +111,7 @@ def index(grid_path: Path | None = None) -> Index:
         ranges=dict(ranges),
         along=dict(along),
     )
+    built.metres_per_number = metres_per_number(built.along)
     built.typical_block = _typical_block_m(built)
     built.derived = _derive_grid_streets(built)
     built.grid.profile = fit_block_profile(_profile_samples(built), built.grid.block)

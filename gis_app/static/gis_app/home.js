@@ -8,7 +8,7 @@
   gis311.basemap(map, el.dataset.basemap, { fill: true }).then(function (base) {
     map.fitBounds(base.getBounds());
     document.body.dataset.mapReady = "1";
-  }).catch(function (e) { box.textContent = "Ward map not loaded: " + e.message; });
+  }).catch(function (e) { box.textContent = gis311.word("District") + " map not loaded: " + e.message; });
   gis311.cityLayers(map);
   // Open requests (public fields only) when zoomed in to a neighbourhood.
   var open = L.layerGroup().addTo(map);
@@ -36,7 +36,7 @@
     fetch(url).then(function (r) { return r.json(); }).then(function (d) {
       if (!d.ward) { box.textContent = d.detail; return; }
       var w = d.ward, html = "<b>" + gis311.esc(w.message) + "</b>";
-      if (w.inside && w.near_edge) html += "<div class='warn'>Near a ward edge (" + w.edge_distance_m + " m).</div>";
+      if (w.inside && w.near_edge) html += "<div class='warn'>Near a " + gis311.word("district") + " edge (" + w.edge_distance_m + " m).</div>";
       if (d.community_area && d.community_area.inside) {
         html += "<div>Community area " + gis311.esc(d.community_area.number) + ": " + gis311.esc(d.community_area.name) + "</div>";
       }

@@ -118,7 +118,7 @@
         here.className = d.near_ward_edge ? "msg err" : "msg";
         here.textContent = (d.address ? d.address + " · " : "") + "ward " + d.ward +
           (d.community_area ? " · " + d.community_area.name : "") +
-          (d.near_ward_edge ? " — " + Math.round(d.ward_edge_m) + " m from a ward line: check the pin" : "");
+          (d.near_ward_edge ? " — " + Math.round(d.ward_edge_m) + " m from a " + gis311.word("district") + " line: check the pin" : "");
       });
   }
   map.on("click", function (e) { place(e.latlng); });
@@ -127,7 +127,7 @@
     var q = document.getElementById("address").value, out = document.getElementById("found");
     fetch(el.dataset.geocode + "?q=" + encodeURIComponent(q)).then(function (r) { return r.json(); }).then(function (d) {
       if (d.status === "matched" && d.lat !== null) {
-        out.textContent = d.address + " (" + d.kind + ", ward " + d.ward + ")";
+        out.textContent = d.address + " (" + d.kind + ", " + gis311.word("district") + " " + d.ward + ")";
         place(L.latLng(d.lat, d.lon)); map.setView([d.lat, d.lon], Math.max(map.getZoom(), 16));
         document.getElementById("description").focus();  // on to what the caller says, no mouse needed
       } else if (d.status === "ambiguous") {
@@ -302,7 +302,7 @@
         var d = x[1];
         if (x[0] !== 200) return problem(d.detail);
         stopEdit();
-        result.innerHTML = "<p class='msg' id='edited'>Saved " + gis311.esc(d.ticket) + ": ward " + gis311.esc(d.ward_number) +
+        result.innerHTML = "<p class='msg' id='edited'>Saved " + gis311.esc(d.ticket) + ": " + gis311.word("district") + " " + gis311.esc(d.ward_number) +
           ", " + gis311.esc(d.department_name) + ", due " + gis311.esc(when(d.due_at)) + ".</p>";
       });
   });

@@ -14,6 +14,15 @@
     });
   };
 
+  // The city's word for its districts ("ward", "supervisor district"), as the page's nav carries it.
+  // gis311.word("district") → "ward"; gis311.word("District") → "Ward"; "districts" for the plural.
+  gis311.word = function (key) {
+    var nav = document.querySelector("[data-district]");
+    var one = (nav && nav.dataset.district) || "ward", many = (nav && nav.dataset.districts) || one + "s";
+    var w = key.toLowerCase() === "districts" ? many : one;
+    return key.charAt(0) === "D" ? w.charAt(0).toUpperCase() + w.slice(1) : w;
+  };
+
   gis311.basemap = function (map, url, opts) {
     opts = opts || {};
     var layer = L.geoJSON(null, {

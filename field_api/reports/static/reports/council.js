@@ -45,8 +45,8 @@
   }
   function tip(n) {
     var w = figures[n];
-    if (!w) return "Ward " + n;
-    return "<strong>Ward " + esc(n) + (n === seat ? " (yours)" : "") + "</strong><br>" + esc(w.open) + " open, " +
+    if (!w) return gis311.word("District") + " " + n;
+    return "<strong>" + gis311.word("District") + " " + esc(n) + (n === seat ? " (yours)" : "") + "</strong><br>" + esc(w.open) + " open, " +
       esc(w.overdue) + " overdue<br>" + esc(w.filed) + " filed in the period<br>median age " +
       esc(fmt(w.median_age)) + " days<br>" + esc(fmt(w.open_per_km2)) + " open per km²";
   }
@@ -91,7 +91,7 @@
     var html = "";
     for (var i = 0; i <= c.length; i++) {
       var lo = i === 0 ? null : c[i - 1], hi = i < c.length ? c[i] : null;
-      if (lo === null && hi === null) { html += '<span class="swatch" style="background:' + SHADES[0] + '"></span>every ward alike<br>'; break; }
+      if (lo === null && hi === null) { html += '<span class="swatch" style="background:' + SHADES[0] + '"></span>every ' + gis311.word("district") + ' alike<br>'; break; }
       html += '<span class="swatch" style="background:' + SHADES[i] + '"></span>' +
         (lo === null ? "under " + esc(fmt(hi, measure)) : hi === null ? esc(fmt(lo, measure)) + " and over" :
           esc(fmt(lo, measure)) + " to " + esc(fmt(hi, measure))) + "<br>";

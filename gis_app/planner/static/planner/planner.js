@@ -76,7 +76,7 @@
     var hot = sig.filter(function (c) { return c.properties.bin > 0; }).length;
     document.getElementById("summary-text").textContent = "Run " + run.id + ": " + res.requests + " " + f.count + " from " +
       f.start + " to " + f.end + (f.types.length ? " (" + f.types.join(", ") + ")" : " (all types)") +
-      (f.ward ? " in ward " + f.ward : "") + ". " + res.repeats.length + " repeat locations; " + hot + " hot and " +
+      (f.ward ? " in " + gis311.word("district") + " " + f.ward : "") + ". " + res.repeats.length + " repeat locations; " + hot + " hot and " +
       (sig.length - hot) + " cold cells at FDR " + f.alpha + "; neighbourhood " + res.scale.k + " ring(s), chosen by " +
       res.scale.chosen_by + "; cells of " + res.scale.cell_km2 + " km²; compared with " +
       (res.scale.baseline === "usual" ? "the usual demand of each place" : "an even spread over the city") + ".";
@@ -94,7 +94,7 @@
         "</td><td>" + timeline(r, f.start, f.end) + "</td></tr>";
     }).join("") || '<tr><td colspan="7">None at these settings.</td></tr>';
     var areaRows = [];
-    [["ward", "Ward"], ["community_area", "Community area"]].forEach(function (kind) {
+    [["ward", gis311.word("District")], ["community_area", "Community area"]].forEach(function (kind) {
       var a = res.areas[kind[0]];
       if (!a) return;
       a.areas.filter(function (x) { return x.bin !== 0; }).forEach(function (x) {
@@ -104,7 +104,7 @@
       });
     });
     document.querySelector("#areas tbody").innerHTML = areaRows.join("") ||
-      '<tr><td colspan="7">' + (f.ward ? "One ward alone has no neighbours to compare with." : "No area stands out.") + "</td></tr>";
+      '<tr><td colspan="7">' + (f.ward ? "One " + gis311.word("district") + " alone has no neighbours to compare with." : "No area stands out.") + "</td></tr>";
     var labels = {};
     res.cells.features.forEach(function (c) { if (c.properties.label) labels[c.properties.label] = (labels[c.properties.label] || 0) + 1; });
     document.getElementById("emerging").innerHTML = ["new", "intensifying", "persistent", "diminishing"].map(function (l) {
