@@ -208,6 +208,12 @@ CITY_NAME = os.environ.get("CITY_NAME") or str(_CITY.get("name") or CITY.replace
 _WORDS = _CITY.get("words") or {}
 CITY_DISTRICT_WORD = os.environ.get("CITY_DISTRICT_WORD") or str(_WORDS.get("district") or "ward")
 CITY_DISTRICTS_WORD = os.environ.get("CITY_DISTRICTS_WORD") or str(_WORDS.get("districts") or f"{CITY_DISTRICT_WORD}s")
+# Where the city's maps open, [west, south, east, north] (city.toml [map] view); by default the main body of
+# its district layer (layers.basemap.view_bbox). CITY_MAP_VIEW="w,s,e,n" overrides it.
+_VIEW = os.environ.get("CITY_MAP_VIEW") or (_CITY.get("map") or {}).get("view")
+CITY_MAP_VIEW = [float(v) for v in (_VIEW.split(",") if isinstance(_VIEW, str) else _VIEW)] if _VIEW else None
+if CITY_MAP_VIEW is not None and len(CITY_MAP_VIEW) != 4:
+    raise ImproperlyConfigured(f"the city's map view must be [west, south, east, north]; got {CITY_MAP_VIEW}")
 # A city with no address file may learn address points from its own located 311 history (`learn_addresses`):
 # city.toml [geocoding] learn_address_points = true. Off by default: a city whose history is scored against
 # its address layers (Chicago's geocode_eval) must not have its answer key loaded as a reference.

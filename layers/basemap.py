@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from layers.importing import BOUNDARY_MODELS
@@ -14,6 +16,37 @@ from layers.models import StreetEdge
 # Simplification tolerance in degrees (about 5 m at mid latitudes): outlines stay faithful at street
 # zoom while the payload shrinks several-fold.
 DEFAULT_TOLERANCE_DEG = 0.00005
+
+
+# The city's main body, where its maps open: every part of the layer's areas that holds MAJOR_SHARE of their
+# whole area, and any smaller part within NEAR_METRES of one (an island in the bay stays in; an islet 40 km
+# offshore that belongs to a district, like San Francisco's Farallones, does not pull the view out to sea).
+MAJOR_SHARE = 0.01
+NEAR_METRES = 5000.0
+
+
+def view_bbox(table: str, version_id: int) -> list[float] | None:
+    """[west, south, east, north] of the city's main body in one boundary layer version (None if empty); a
+    city's own `[map] view` box (settings.CITY_MAP_VIEW) wins: a district drawn out to sea (San Francisco's
+    District 4 reaches the Farallones through 248 km² of ocean) is one large part no area rule can tell from land."""
+    if settings.CITY_MAP_VIEW:
+        return list(settings.CITY_MAP_VIEW)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH parts AS (
+                SELECT d.geom AS g, ST_Area(d.geom::geography) AS a
+                FROM {table} t, LATERAL ST_Dump(t.geom) d WHERE t.layer_version_id = %s
+            ), major AS (SELECT g FROM parts WHERE a >= %s * (SELECT SUM(a) FROM parts))
+            SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+                SELECT ST_Extent(p.g)::geometry AS e FROM parts p
+                WHERE EXISTS (SELECT 1 FROM major m WHERE ST_DWithin(p.g::geography, m.g::geography, %s))
+            ) q
+            """,
+            [version_id, MAJOR_SHARE, NEAR_METRES],
+        )
+        row = cur.fetchone()
+    return None if row is None or row[0] is None else [round(float(v), 6) for v in row]
 
 
 def outlines_geojson(
@@ -34,6 +67,7 @@ def outlines_geojson(
                 'type', 'FeatureCollection',
                 'layer', json_build_object('id', %s::int, 'name', %s::text, 'kind', %s::text,
                                            'attribution', %s::text),
+                'view_bbox', %s::json,
                 'features', COALESCE(json_agg(json_build_object(
                     'type', 'Feature',
                     'properties', json_build_object(
@@ -50,6 +84,7 @@ def outlines_geojson(
                 version.name,
                 kind,
                 version.licence or version.source,
+                json.dumps(view_bbox(area_model._meta.db_table, version.pk)),
                 tolerance,
                 digits,
                 version.pk,

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from layers.models import LayerKind
-from tests.conftest import WEST_SQUARE, collection, feature
+from tests.conftest import EAST_SQUARE, WEST_SQUARE, collection, feature
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +70,21 @@ def test_the_basemap_is_geojson_from_our_own_layer(client, two_square_wards):
     assert [f["properties"]["number"] for f in fc["features"]] == [1, 2]
     assert fc["features"][0]["geometry"]["type"] == "MultiPolygon"
     assert client.get("/layers/basemap/rivers.geojson").status_code == 404
+
+
+def test_maps_open_on_the_city_not_on_a_speck_far_offshore(client, load_wards, settings):
+    """Ward 1 is the west square and an islet 0.01° across, 2° (220 km) east: the view leaves the islet out;
+    ward 2 (the east square) is near enough to stay in. A city's own [map] view box wins over the rule."""
+    settings.CITY_MAP_VIEW = None
+    islet = [[4.0, 0.5], [4.01, 0.5], [4.01, 0.51], [4.0, 0.51], [4.0, 0.5]]
+    ward_one = feature("1", WEST_SQUARE)
+    ward_one["geometry"] = {"type": "MultiPolygon", "coordinates": [[WEST_SQUARE], [islet]]}
+    load_wards(collection(ward_one, feature("2", EAST_SQUARE)))
+    fc = json.loads(client.get("/layers/basemap/wards.geojson").content)
+    assert fc["view_bbox"] == [0.0, 0.0, 2.0, 1.0]
+    assert max(x for f in fc["features"] for poly in f["geometry"]["coordinates"] for x, _ in poly[0]) > 4
+    settings.CITY_MAP_VIEW = [0.2, 0.2, 0.8, 0.8]
+    assert json.loads(client.get("/layers/basemap/wards.geojson").content)["view_bbox"] == [0.2, 0.2, 0.8, 0.8]
 
 
 def test_the_openapi_schema_documents_the_lookup(client):

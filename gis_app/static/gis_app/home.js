@@ -6,7 +6,7 @@
   map.setView([0, 0], 2);
   window.cityMap = map;  // for page tests and the console
   gis311.basemap(map, el.dataset.basemap, { fill: true }).then(function (base) {
-    map.fitBounds(base.getBounds());
+    map.fitBounds(base.cityBounds);
     document.body.dataset.mapReady = "1";
   }).catch(function (e) { box.textContent = gis311.word("District") + " map not loaded: " + e.message; });
   gis311.cityLayers(map);

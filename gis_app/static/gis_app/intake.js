@@ -4,7 +4,7 @@
   var list = document.getElementById("candidates"), result = document.getElementById("result");
   var map = L.map(el, { zoomSnap: 0.25 }); map.attributionControl.setPrefix("Leaflet"); map.setView([0, 0], 2);
   window.intakeMap = map;
-  gis311.basemap(map, el.dataset.basemap, { fill: true }).then(function (b) { map.fitBounds(b.getBounds()); document.body.dataset.mapReady = "1"; });
+  gis311.basemap(map, el.dataset.basemap, { fill: true }).then(function (b) { map.fitBounds(b.cityBounds); document.body.dataset.mapReady = "1"; });
   gis311.cityLayers(map);
   var pin = null, shown = L.layerGroup().addTo(map);
   var types = JSON.parse(document.getElementById("types-data").textContent);

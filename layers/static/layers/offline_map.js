@@ -36,6 +36,10 @@
       return r.json();
     }).then(function (fc) {
       layer.addData(fc);
+      // Where a page opens: the city's main body (view_bbox leaves out far specks such as offshore islets
+      // that belong to a district but would shrink the whole city to a corner of the map).
+      var v = fc.view_bbox;
+      layer.cityBounds = v ? L.latLngBounds([v[1], v[0]], [v[3], v[2]]) : layer.getBounds();
       if (fc.layer && map.attributionControl) map.attributionControl.addAttribution(fc.layer.name);
       return layer;
     });
@@ -154,7 +158,7 @@
     draw();
     gis311.cityLayers(map).catch(function () { /* no tiles yet: the outlines below still show the city */ });
     gis311.basemap(map, el.dataset.basemap, { color: "#777" }).then(function (base) {
-      var b = shape.getLayers().length ? shape.getBounds() : base.getBounds();
+      var b = shape.getLayers().length ? shape.getBounds() : base.cityBounds;
       if (b.isValid()) map.fitBounds(b, { maxZoom: 16 });
     }).catch(function () {
       if (shape.getLayers().length) map.fitBounds(shape.getBounds(), { maxZoom: 16 });

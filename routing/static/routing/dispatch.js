@@ -13,7 +13,7 @@
     var routes = L.featureGroup().addTo(map);
     gis311.cityLayers(map);  // the city map: streets named along them at street zoom
     gis311.basemap(map, el.dataset.basemap).then(function (base) {
-      map.fitBounds(base.getBounds());
+      map.fitBounds(base.cityBounds);
       if (!el.dataset.plan) { document.body.dataset.mapReady = "1"; return; }
       return fetch(el.dataset.plan).then(function (r) { return r.json(); }).then(function (fc) {
         var stops = 0, legend = [];

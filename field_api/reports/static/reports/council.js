@@ -26,7 +26,7 @@
       lyr.on("click", function () { location.href = wardUrl(n); });
     },
   }).then(function (layer) {
-    map.fitBounds(layer.getBounds());
+    map.fitBounds(layer.cityBounds);
     return layer;
   });
 

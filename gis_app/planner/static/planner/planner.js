@@ -8,7 +8,7 @@
   map.attributionControl.setPrefix("Leaflet");
   gis311.cityLayers(map);
   gis311.basemap(map, el.dataset.basemap).then(function (base) {
-    if (base.getBounds().isValid()) map.fitBounds(base.getBounds());
+    if (base.cityBounds.isValid()) map.fitBounds(base.cityBounds);
   });
   var COLOURS = { 99: "#b2182b", 95: "#ef8a62", 90: "#fddbc7", "-90": "#d1e5f0", "-95": "#67a9cf", "-99": "#2166ac" };
   var cellsLayer = L.geoJSON(null, {
