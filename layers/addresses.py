@@ -7,7 +7,6 @@ is found by the same key a caller's address produces.
 
 from __future__ import annotations
 
-import bz2
 import csv
 import hashlib
 import itertools
@@ -17,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.contrib.gis.gdal import DataSource, GDALException
 from django.contrib.gis.geos import LineString, Point
@@ -28,6 +27,7 @@ from layers.importing import activate, file_checksum, refresh_statistics, retire
 from layers.manifests import read_toml
 from layers.models import AddressPoint, LayerKind, LayerVersion, RangedSegment
 from layers.normalize import normalise_street
+from layers.osmfiles import open_xml, osm_xml
 
 
 class AddressImportError(ValueError):
@@ -65,18 +65,42 @@ class Row:
     interpolated: bool = False  # stands for a house an addr:interpolation way implies
 
 
+def _text_lines(fh: IO[bytes], name: str) -> Iterator[str]:
+    """A file's lines as UTF-8 text, one at a time, so a byte that is not UTF-8 is reported on its own line
+    (a decoder reading ahead in blocks cannot say which)."""
+    for number, raw in enumerate(fh, start=1):
+        try:
+            yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise AddressImportError(
+                f"{name} line {number}: not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line)"
+            ) from None
+
+
 def read_openaddresses(path: Path) -> Iterator[Row | str]:
     """LON, LAT, NUMBER, STREET, UNIT, CITY, POSTCODE (case-insensitive headers); yields a reason for a bad row."""
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = {h.upper(): h for h in (reader.fieldnames or [])}
+    with path.open("rb") as fh:
+        reader = csv.DictReader(_text_lines(fh, path.name))
+        try:
+            header = {h.upper(): h for h in (reader.fieldnames or [])}
+        except csv.Error as exc:
+            raise AddressImportError(f"{path.name} line 1: not a CSV header ({exc})") from None
         missing = {"LON", "LAT", "NUMBER", "STREET"} - set(header)
         if missing:
             raise AddressImportError(
                 f"{path.name}: missing column(s) {', '.join(sorted(missing))}; expected "
                 "LON, LAT, NUMBER, STREET[, UNIT, CITY, POSTCODE]"
             )
-        for row in reader:
+        rows = iter(reader)
+        while True:
+            try:
+                row = next(rows)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise AddressImportError(
+                    f"{path.name} line {reader.line_num + 1}: not readable as CSV ({exc})"
+                ) from None
             try:
                 lon, lat = float(row[header["LON"]]), float(row[header["LAT"]])
             except (TypeError, ValueError):
@@ -96,56 +120,63 @@ INTERPOLATION_STEP = {"odd": 2, "even": 2, "all": 1}
 
 
 def read_osm(path: Path) -> Iterator[Row | str]:
-    """Nodes and ways with addr:housenumber and addr:street (a way at the mean of its nodes), and the numbers
-    an `addr:interpolation` way stands for between its numbered nodes (OSM's way of saying "and every house
-    in between": each gets a point along the way, at its share of the numbers between the two ends)."""
-    opener = bz2.open if path.suffix == ".bz2" else open
+    """Nodes, ways and relations (a building drawn as a multipolygon) with addr:housenumber and addr:street,
+    a way or relation at the mean of its nodes; and the numbers an `addr:interpolation` way stands for
+    between its numbered nodes (OSM's way of saying "and every house in between": each gets a point along
+    the way, at its share of the numbers between the two ends)."""
     nodes: dict[str, tuple[float, float]] = {}
     numbered: dict[str, tuple[int, str, str]] = {}  # node id → (number, street, postcode) of address nodes
-    with opener(path, "rb") as fh:
+    way_nodes: dict[str, list[str]] = {}  # every way's node refs, for relations drawn from ways
+    with open_xml(path) as fh:
         for _, el in ET.iterparse(fh, events=("end",)):
             if el.tag == "node":
                 nodes[el.get("id", "")] = (float(el.get("lon", "nan")), float(el.get("lat", "nan")))
-            if el.tag in ("node", "way"):
-                tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
-                if el.tag == "node" and "addr:housenumber" in tags:
-                    m = re.match(r"^\s*(\d+)\s*$", str(tags["addr:housenumber"]))
-                    if m:
-                        numbered[el.get("id", "")] = (
-                            int(m.group(1)),
-                            str(tags.get("addr:street", "")),
-                            str(tags.get("addr:postcode", "")),
-                        )
-                if el.tag == "way" and "addr:interpolation" in tags:
-                    refs = [n.get("ref", "") for n in el.findall("nd")]
-                    yield from _interpolated(
-                        refs, nodes, numbered, str(tags["addr:interpolation"]), str(tags.get("addr:street", ""))
+            if el.tag not in ("node", "way", "relation"):
+                continue
+            tags = {t.get("k"): t.get("v") for t in el.findall("tag")}
+            refs = [n.get("ref", "") for n in el.findall("nd")]
+            if el.tag == "way":
+                way_nodes[el.get("id", "")] = refs
+            if el.tag == "node" and "addr:housenumber" in tags:
+                m = re.match(r"^\s*(\d+)\s*$", str(tags["addr:housenumber"]))
+                if m:
+                    numbered[el.get("id", "")] = (
+                        int(m.group(1)),
+                        str(tags.get("addr:street", "")),
+                        str(tags.get("addr:postcode", "")),
                     )
-                    el.clear()
-                    continue
-                if "addr:housenumber" in tags:
-                    if "addr:street" not in tags:
-                        yield "no addr:street"
-                    else:
-                        if el.tag == "node":
-                            lon, lat = nodes[el.get("id", "")]
-                        else:
-                            pts = [nodes[n.get("ref", "")] for n in el.findall("nd") if n.get("ref", "") in nodes]
-                            if not pts:
-                                yield "way without nodes"
-                                el.clear()
-                                continue
-                            lon, lat = sum(p[0] for p in pts) / len(pts), sum(p[1] for p in pts) / len(pts)
-                        yield Row(
-                            str(tags["addr:housenumber"]),
-                            str(tags["addr:street"]),
-                            lon,
-                            lat,
-                            str(tags.get("addr:unit", "")),
-                            str(tags.get("addr:postcode", "")),
-                        )
-                if el.tag == "way":
-                    el.clear()
+            if el.tag == "way" and "addr:interpolation" in tags:
+                yield from _interpolated(
+                    refs, nodes, numbered, str(tags["addr:interpolation"]), str(tags.get("addr:street", ""))
+                )
+            elif "addr:housenumber" in tags:
+                if el.tag == "relation":
+                    refs = [
+                        r
+                        for m in el.findall("member")
+                        if m.get("type") == "way"
+                        for r in way_nodes.get(m.get("ref", ""), [])
+                    ]
+                yield _address_row(el.tag, tags, [nodes[el.get("id", "")]] if el.tag == "node" else
+                                   [nodes[r] for r in refs if r in nodes])  # fmt: skip
+            if el.tag != "node":
+                el.clear()
+
+
+def _address_row(tag: str, tags: dict[Any, Any], pts: list[tuple[float, float]]) -> Row | str:
+    """One addressed node, way or relation as a Row at the mean of its points (or why it cannot be one)."""
+    if "addr:street" not in tags:
+        return "no addr:street"
+    if not pts:
+        return f"{tag} without nodes"
+    return Row(
+        str(tags["addr:housenumber"]),
+        str(tags["addr:street"]),
+        sum(p[0] for p in pts) / len(pts),
+        sum(p[1] for p in pts) / len(pts),
+        str(tags.get("addr:unit", "")),
+        str(tags.get("addr:postcode", "")),
+    )
 
 
 def _interpolated(
@@ -207,16 +238,26 @@ def import_addresses(
     readers = {"openaddresses": read_openaddresses, "osm": read_osm}
     if kind not in readers:
         raise AddressImportError(f"format must be one of {', '.join(readers)}; got {kind!r}")
-    return import_address_rows(
-        readers[kind](path),
-        name=name,
-        checksum=file_checksum(path),
-        file_name=path.name,
-        source=source,
-        licence=licence,
-        dry_run=dry_run,
-        progress=progress,
-    )
+    try:
+        with osm_xml(path) as readable:  # a PBF file as XML; any other file as it is
+            return import_address_rows(
+                readers[kind](readable),
+                name=name,
+                checksum=file_checksum(path),
+                file_name=path.name,
+                source=source,
+                licence=licence,
+                dry_run=dry_run,
+                progress=progress,
+            )
+    except ET.ParseError as exc:  # its message names the line and column
+        raise AddressImportError(f"{path.name}: not a readable OSM XML file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise AddressImportError(f"{path.name}: not readable: {exc}") from None
+    except AddressImportError:
+        raise
+    except ValueError as exc:  # a PBF file libosmium cannot read
+        raise AddressImportError(str(exc)) from None
 
 
 def import_address_rows(

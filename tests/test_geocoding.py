@@ -214,6 +214,57 @@ def test_osm_address_tags_on_nodes_and_buildings_load(little_city, tmp_path):
     assert way.kind == "point" and way.lat == pytest.approx(0.5032)
 
 
+def test_a_building_drawn_as_a_relation_gives_its_address_at_its_middle(little_city, tmp_path):
+    from layers.addresses import import_addresses
+
+    path = tmp_path / "relation.osm"
+    path.write_text(
+        """<?xml version="1.0" encoding="UTF-8"?><osm version="0.6">
+ <node id="1" lat="0.5030" lon="0.5002"/><node id="2" lat="0.5030" lon="0.5006"/>
+ <node id="3" lat="0.5034" lon="0.5006"/><node id="4" lat="0.5034" lon="0.5002"/>
+ <way id="7"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="4"/></way>
+ <relation id="8"><member type="way" ref="7" role="outer"/><tag k="type" v="multipolygon"/>
+  <tag k="building" v="yes"/><tag k="addr:housenumber" v="720"/><tag k="addr:street" v="N State St"/></relation>
+</osm>"""
+    )
+    assert import_addresses(path, kind="osm", name="relations").loaded == 1
+    geocoding.clear_cache()
+    found = geocoding.geocode("720 N State St")
+    assert found.kind == "point" and (found.lon, found.lat) == (pytest.approx(0.5004), pytest.approx(0.5032))
+
+
+def test_osm_address_points_load_from_pbf_as_from_xml(little_city, tmp_path):
+    import osmium
+
+    from layers.addresses import import_addresses
+
+    xml = tmp_path / "addr.osm"
+    xml.write_text(OSM_ADDR)
+    pbf = tmp_path / "addr.osm.pbf"
+    with osmium.SimpleWriter(str(pbf)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    report = import_addresses(pbf, kind="osm", name="osm points from pbf")
+    assert report.loaded == 2 and report.skipped == {"no addr:street": 1}
+    geocoding.clear_cache()
+    assert geocoding.geocode("700 N State St").kind == "point"
+
+
+def test_address_files_that_cannot_be_read_name_the_file_and_the_line(db, tmp_path):
+    from layers.addresses import AddressImportError, import_addresses
+    from layers.models import LayerVersion
+
+    broken = tmp_path / "broken.osm"
+    broken.write_text('<?xml version="1.0"?>\n<osm>\n<node id="1" lat="0" lon="0">\n</osm>')
+    with pytest.raises(AddressImportError, match=r"broken\.osm: not a readable OSM XML file: .*line 4"):
+        import_addresses(broken, kind="osm", name="broken")
+    csv = tmp_path / "points.csv"
+    csv.write_bytes(b"LON,LAT,NUMBER,STREET\n0.5,0.5,1,Main St\n0.5,0.5,2,Ma\xffin St\n")
+    with pytest.raises(AddressImportError, match=r"points\.csv line 3: not UTF-8 text"):
+        import_addresses(csv, kind="openaddresses", name="points")
+    assert not LayerVersion.objects.exists()
+
+
 RANGES = {
     "type": "FeatureCollection",
     "features": [

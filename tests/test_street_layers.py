@@ -81,6 +81,39 @@ def test_a_file_that_is_not_osm_is_refused_with_nothing_written(tmp_path):
     assert not LayerVersion.objects.exists()
 
 
+def as_pbf(xml: Path) -> Path:
+    """The same OSM data written as PBF by pyosmium (what Geofabrik hands out)."""
+    import osmium
+
+    out = xml.with_suffix(".osm.pbf")
+    with osmium.SimpleWriter(str(out)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    return out
+
+
+def test_a_pbf_file_loads_the_same_network_as_its_xml(tiny_osm):
+    from routing.network import load_osm
+
+    xml_graph, _ = load_osm(tiny_osm.path)
+    pbf_graph, counts = load_osm(as_pbf(tiny_osm.path))
+    assert (pbf_graph.node_count, pbf_graph.edge_count) == (xml_graph.node_count, xml_graph.edge_count)
+    assert pbf_graph.edge_count > 0
+    assert sorted(pbf_graph.edge_name) == sorted(xml_graph.edge_name) and counts["drivable_ways"] == 4
+
+
+def test_unreadable_files_are_refused_naming_the_file_and_the_line(tmp_path):
+    bad = tmp_path / "broken.osm"
+    bad.write_text('<?xml version="1.0"?>\n<osm>\n <node id="1" lat="0" lon="0"/>\n <way id="2"><nd ref="1"</way>\n</osm>')
+    with pytest.raises(NetworkError, match=r"broken\.osm: not a readable OSM XML file: .*line 4"):
+        import_street_network(StreetNetworkSpec(kind="osm", name="broken", path=bad), NetworkConfig())
+    fake = tmp_path / "fake.osm.pbf"
+    fake.write_bytes(b"this is not a protocol buffer" * 10)
+    with pytest.raises(NetworkError, match=r"fake\.osm\.pbf: not a readable OSM PBF file"):
+        import_street_network(StreetNetworkSpec(kind="osm", name="fake", path=fake), NetworkConfig())
+    assert not LayerVersion.objects.exists()
+
+
 def test_the_street_overlay_carries_the_networks_attribution(client, tiny_osm):
     import json
 

@@ -1,29 +1,33 @@
-"""Reading a local OSM file (XML) into a drivable StreetGraph through osmnx."""
+"""Reading a local OSM file (XML, or PBF through pyosmium) into a drivable StreetGraph through osmnx."""
 
 from __future__ import annotations
 
-import bz2
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from layers.osmfiles import open_xml, osm_xml
 from routing.network.graph import NetworkConfig, NetworkError, StreetGraph
 
 
-def _open_osm(path: Path) -> Any:
-    return bz2.open(path, "rb") if path.suffix == ".bz2" else path.open("rb")
-
-
 def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[str, int]]:
-    """Write a temporary OSM XML holding only drivable ways and their nodes (two streaming passes)."""
+    """Write a temporary OSM XML holding only drivable ways and their nodes (two streaming passes); a PBF
+    file is read through pyosmium (layers.osmfiles)."""
     if not path.exists():
         raise NetworkError(f"{path}: no such OSM file")
+    try:
+        with osm_xml(path) as xml:
+            return _filter_xml(xml, path.name, config)
+    except ValueError as exc:  # a PBF file libosmium cannot read
+        raise NetworkError(str(exc)) from None
+
+
+def _filter_xml(path: Path, shown: str, config: NetworkConfig) -> tuple[Path, dict[str, int]]:
     ways: list[tuple[str, list[str], dict[str, str]]] = []
     wanted: set[str] = set()
     try:
-        with _open_osm(path) as fh:
+        with open_xml(path) as fh:
             for _, el in ET.iterparse(fh, events=("end",)):
                 if el.tag == "way":
                     tags = {t.get("k", ""): t.get("v", "") for t in el.findall("tag")}
@@ -42,7 +46,7 @@ def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[s
                 elif el.tag == "relation":
                     el.clear()
         nodes: dict[str, tuple[str, str]] = {}
-        with _open_osm(path) as fh:
+        with open_xml(path) as fh:
             for _, el in ET.iterparse(fh, events=("end",)):
                 if el.tag == "node":
                     nid = el.get("id", "")
@@ -51,10 +55,12 @@ def filter_drivable_osm(path: Path, config: NetworkConfig) -> tuple[Path, dict[s
                     el.clear()
                 elif el.tag in ("way", "relation"):
                     el.clear()
-    except (ET.ParseError, OSError, EOFError) as exc:
-        raise NetworkError(f"{path.name}: not a readable OSM XML file: {exc}") from None
+    except ET.ParseError as exc:  # its message names the line and column
+        raise NetworkError(f"{shown}: not a readable OSM XML file: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise NetworkError(f"{shown}: not a readable OSM XML file: {exc}") from None
     if not ways:
-        raise NetworkError(f"{path.name}: no drivable ways (highway in {sorted(config.drivable)})")
+        raise NetworkError(f"{shown}: no drivable ways (highway in {sorted(config.drivable)})")
     missing = wanted - nodes.keys()
     with tempfile.NamedTemporaryFile("w", suffix=".osm", delete=False, encoding="utf-8") as out:
         out.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6">\n')
@@ -81,7 +87,7 @@ def load_osm(
     name: str | None = None,
     attribution: str = "© OpenStreetMap contributors, ODbL",
 ) -> tuple[StreetGraph, dict[str, int]]:
-    """A drivable, strongly connected street graph from a local OSM XML (.osm or .osm.bz2) file."""
+    """A drivable, strongly connected street graph from a local OSM file (.osm, .osm.bz2 or .osm.pbf)."""
     import osmnx as ox  # imported here: osmnx (geopandas, shapely) costs seconds at start-up, only loads need it
 
     config = config or NetworkConfig()
