@@ -114,6 +114,32 @@ def test_unreadable_files_are_refused_naming_the_file_and_the_line(tmp_path):
     assert not LayerVersion.objects.exists()
 
 
+CROSSING = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="0.500" lon="0.499"/><node id="2" lat="0.500" lon="0.500"/><node id="3" lat="0.500" lon="0.501"/>
+ <node id="4" lat="0.499" lon="0.500"/><node id="5" lat="0.501" lon="0.500"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/>
+  <tag k="name" v="Valencia Street"/></way>
+ <way id="11"><nd ref="4"/><nd ref="2"/><nd ref="5"/><tag k="highway" v="residential"/>
+  <tag k="name" v="18th Street"/></way>
+</osm>
+"""
+
+
+def test_reverse_names_the_corner_of_an_osm_network(tmp_path, two_square_wards):
+    """An OSM network has no corner table: the corners are where its named streets meet."""
+    from layers import geocoding
+
+    path = tmp_path / "crossing.osm"
+    path.write_text(CROSSING)
+    import_street_network(StreetNetworkSpec(kind="osm", name="crossing", path=path), NetworkConfig())
+    geocoding.clear_cache()
+    here = geocoding.reverse(0.50005, 0.50010)
+    assert here["intersection"] == "near 18TH ST & VALENCIA ST" and here["intersection_m"] < 15
+    assert (here["kind"], here["address"], here["ward"]) == ("intersection", "18TH ST & VALENCIA ST", 1)
+    geocoding.clear_cache()
+
+
 def test_the_street_overlay_carries_the_networks_attribution(client, tiny_osm):
     import json
 

@@ -107,6 +107,7 @@ class Index:
     centre: dict[str, tuple[float, float]] = field(default_factory=dict)  # street key → median lon, lat
     derived: dict[str, float] = field(default_factory=dict)  # grid lines read off the street layer (key → number)
     metres_per_number: float | None = None  # the city's, read off its address points (None: too few to say)
+    network_corners: Any = None  # (KD-tree in local metres, [(key, key, lon, lat)]) where named streets meet
 
     @property
     def has_grid(self) -> bool:

@@ -5,12 +5,15 @@ centrelines for a city that has none.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.db import connection
+from scipy.spatial import cKDTree
 
 from layers.coords import checked_lonlat
 from layers.geocoding.axes import _place_on_street, _signed_at, _street_axis
@@ -174,6 +177,8 @@ def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) 
             "layer_version_id = %s",
             [idx.version],
         )
+        if corners and all(c[0] is None for c in corners):  # a network without a corner table (OSM)
+            corners = _nearest_network_corner(idx, lons, lats)
         # The street the point lies along: the nearest named segment of the street layer.
         along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
     versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
@@ -198,6 +203,41 @@ def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) 
         for i, (lon, lat, corner, street, found, ward) in enumerate(
             zip(lons, lats, corners, along, nearest, wards, strict=True)
         )
+    ]
+
+
+def _network_corners(idx: Index) -> tuple[Any, list[tuple[str, str, float, float]], float]:
+    """The places where two differently named streets of the layer meet (a network's nodes, for a layer
+    with no corner table such as an OSM network), with a KD-tree over them in local metres; built once per
+    index."""
+    if idx.network_corners is None:
+        keys_at: dict[int, set[str]] = defaultdict(set)
+        for key, nodes in idx.nodes_of.items():
+            for node in nodes:
+                keys_at[node].add(key)
+        found: list[tuple[str, str, float, float]] = [
+            (min(keys), max(keys), *idx.node_xy[node])
+            for node, keys in keys_at.items()
+            if len(keys) >= 2 and node in idx.node_xy
+        ]
+        lat0 = math.radians(float(np.median([c[3] for c in found]))) if found else 0.0
+        scale = (M_PER_DEG * math.cos(lat0), M_PER_DEG)
+        tree = cKDTree([(c[2] * scale[0], c[3] * scale[1]) for c in found]) if found else None
+        idx.network_corners = (tree, found, lat0)
+    tree, corners, lat = idx.network_corners
+    return tree, corners, lat
+
+
+def _nearest_network_corner(idx: Index, lons: list[float], lats: list[float]) -> list[tuple[Any, ...]]:
+    """For each point, the nearest corner of the layer's named streets: (street, street, lon, lat, metres)."""
+    tree, found, lat0 = _network_corners(idx)
+    if tree is None:
+        return [(None,) * 5] * len(lons)
+    sx = M_PER_DEG * math.cos(lat0)
+    _, at = tree.query(np.column_stack((np.array(lons) * sx, np.array(lats) * M_PER_DEG)))
+    return [
+        (*found[i][:2], found[i][2], found[i][3], _metres((lon, lat), (found[i][2], found[i][3])))
+        for lon, lat, i in zip(lons, lats, at.tolist(), strict=True)
     ]
 
 
