@@ -104,7 +104,7 @@ def test_a_pbf_file_loads_the_same_network_as_its_xml(tiny_osm):
 
 def test_unreadable_files_are_refused_naming_the_file_and_the_line(tmp_path):
     bad = tmp_path / "broken.osm"
-    bad.write_text('<?xml version="1.0"?>\n<osm>\n <node id="1" lat="0" lon="0"/>\n <way id="2"><nd ref="1"</way>\n</osm>')
+    bad.write_text('<?xml version="1.0"?>\n<osm>\n <node id="1" lat="0" lon="0"/>\n <way id="2"><nd ref="1"</way>\n')
     with pytest.raises(NetworkError, match=r"broken\.osm: not a readable OSM XML file: .*line 4"):
         import_street_network(StreetNetworkSpec(kind="osm", name="broken", path=bad), NetworkConfig())
     fake = tmp_path / "fake.osm.pbf"

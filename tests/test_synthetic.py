@@ -118,6 +118,38 @@ def test_generated_mix_follows_the_sample_within_tolerance(city):
     assert all(r["ward_number"] == 2 for r in plain if r["service_type__name"] == "Light Out")
 
 
+@pytest.fixture
+def half_covered_city(two_square_wards, tmp_path: Path) -> Path:
+    """The same history, but the street network covers the west square (ward 1) only, as one OSM extract of
+    a neighbourhood covers part of a city."""
+    (tmp_path / "history.csv").write_text(history_csv())
+    (tmp_path / "m.toml").write_text(MAPPING)
+    load_311(tmp_path / "m.toml")
+    corners = tmp_path / "corners.csv"
+    rows = ["street_1,street_2,longitude,latitude"]
+    rows += [f"AVE {i},ST {j},{i * 0.1:.1f},{j * 0.1:.1f}" for i in range(11) for j in range(11)]
+    corners.write_text("\n".join(rows) + "\n")
+    import_street_network(
+        StreetNetworkSpec(kind="derived", name="west grid", path=corners), NetworkConfig(max_gap_metres=20_000)
+    )
+    path = tmp_path / "assumptions.toml"
+    path.write_text(ASSUMPTIONS)
+    return path
+
+
+def test_requests_spread_over_the_whole_city_where_the_network_covers_part(half_covered_city):
+    """Ward 2 has no streets loaded: its requests are drawn at its own history's places, not moved into ward 1."""
+    report = generate(days=10, per_day=60, seed=5, assumptions=half_covered_city)
+    gen = ServiceRequest.objects.filter(import_batch_id=report.batch_id, source_data__has_key="synthetic")
+    drawn = gen.filter(service_type__name="Light Out").values_list("location", "source_data")
+    lights = [p for p, data in drawn if set(data) == {"synthetic"}]  # not the planted duplicates or near-misses
+    history = [p for p in ServiceRequest.objects.filter(import_batch__kind="history", ward_number=2).values_list(
+        "location", flat=True)]  # fmt: skip
+    assert lights and all(p.x > 1.0 for p in lights)  # in ward 2, east of the west square's streets
+    for p in lights:  # each within the jitter (25 m, about 0.00023°) of a place the history knows
+        assert min(math.hypot(p.x - h.x, p.y - h.y) for h in history) < 0.0003
+
+
 def test_the_ground_truth_is_consistent(city):
     report = generate(days=20, per_day=80, seed=3, assumptions=city)
     rows = {r.pk: r for r in ServiceRequest.objects.filter(import_batch_id=report.batch_id)}

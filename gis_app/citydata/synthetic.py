@@ -122,11 +122,22 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
     )
 
 
+# A ward is covered by the street network when this share of its history's points lie within COVERED_M of a
+# segment's middle: its requests are drawn on its streets. Elsewhere (a network that covers part of the city,
+# as San Francisco's Mission extract) they are drawn at the history's own places in the ward, moved a little,
+# so the synthetic city spans the real one instead of piling into the one neighbourhood the network covers.
+COVERED_SHARE = 0.9
+COVERED_M = 200.0
+JITTER_M = 25.0
+
+
 @dataclass
 class StreetSampler:
-    """Street segments by ward: a point is a random spot along a random segment of the ward."""
+    """Street segments by ward: a point is a random spot along a random segment of the ward; in a ward the
+    network does not cover, a random place of the ward's history, moved up to JITTER_M."""
 
     segments: dict[int, np.ndarray]  # ward -> array of (x1, y1, x2, y2)
+    places: dict[int, np.ndarray] = field(default_factory=dict)  # uncovered ward -> its history's (x, y)
 
     @classmethod
     def from_active_network(cls, on: dt.date) -> StreetSampler:
@@ -147,9 +158,14 @@ class StreetSampler:
         for i, w in enumerate(wards):
             if w is not None:
                 by_ward.setdefault(int(w), []).append(i)
-        return cls({w: seg[idx] for w, idx in by_ward.items()})
+        return cls({w: seg[idx] for w, idx in by_ward.items()}, _uncovered_places(seg))
 
     def sample(self, rng: np.random.Generator, ward: int) -> tuple[float, float]:
+        places = self.places.get(ward)
+        if places is not None:
+            x, y = places[rng.integers(len(places))]
+            dx, dy = _offset(rng, float(rng.uniform(0, JITTER_M)), float(y))
+            return float(x) + dx, float(y) + dy
         seg = self.segments.get(ward)
         if seg is None or not len(seg):
             ward = rng.choice(list(self.segments))
@@ -157,6 +173,31 @@ class StreetSampler:
         a, b, c, d = seg[rng.integers(len(seg))]
         f = rng.random()
         return a + f * (c - a), b + f * (d - b)
+
+
+def _uncovered_places(seg: np.ndarray) -> dict[int, np.ndarray]:
+    """The history's located points of each ward the network does not cover (see COVERED_SHARE)."""
+    from scipy.spatial import cKDTree  # here: only a partly covered city pays for the import
+
+    rows = np.array(
+        ServiceRequest.objects.filter(
+            import_batch__kind="history", location__isnull=False, ward_number__isnull=False
+        ).values_list("ward_number", "location"),
+        dtype=object,
+    )
+    if not len(rows) or not len(seg):
+        return {}
+    xy = np.array([(p.x, p.y) for p in rows[:, 1]], dtype=float)
+    scale = np.array([M_PER_DEG * math.cos(math.radians(float(np.median(xy[:, 1])))), M_PER_DEG])
+    mids = np.column_stack(((seg[:, 0] + seg[:, 2]) / 2, (seg[:, 1] + seg[:, 3]) / 2)) * scale
+    near = cKDTree(mids).query(xy * scale, distance_upper_bound=COVERED_M)[0] <= COVERED_M
+    wards = rows[:, 0].astype(int)
+    out: dict[int, np.ndarray] = {}
+    for w in np.unique(wards):
+        mine = wards == w
+        if near[mine].mean() < COVERED_SHARE:
+            out[int(w)] = xy[mine]
+    return out
 
 
 @dataclass

@@ -118,7 +118,9 @@ def folium_map(result: dict[str, Any], outlines: dict[str, Any] | None, title: s
     fmap = offline_map(title)
     if outlines and outlines.get("features"):
         folium.GeoJson(
-            outlines, name=settings.CITY_DISTRICTS_WORD.capitalize(), style_function=lambda f: {"color": "#777", "weight": 1, "fillOpacity": 0}
+            outlines,
+            name=settings.CITY_DISTRICTS_WORD.capitalize(),
+            style_function=lambda f: {"color": "#777", "weight": 1, "fillOpacity": 0},
         ).add_to(fmap)
     cells = cells_geojson(result, every=False)
     if cells["features"]:
