@@ -71,7 +71,7 @@ def outlines_geojson(
                 'features', COALESCE(json_agg(json_build_object(
                     'type', 'Feature',
                     'properties', json_build_object(
-                        'number', number, 'name', name,
+                        'number', number, 'code', COALESCE(NULLIF(code, ''), number::text), 'name', name,
                         'label_point', ST_AsGeoJSON(ST_PointOnSurface(geom), 6)::json->'coordinates'),
                     'geometry', ST_AsGeoJSON(ST_Multi(ST_SimplifyPreserveTopology(geom, %s)), %s)::json
                 ) ORDER BY number), '[]'::json)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.contrib.gis.gdal import DataSource, GDALException
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Polygon
@@ -156,8 +158,8 @@ def _as_multipolygon(geom: GEOSGeometry, where: str) -> MultiPolygon:
     raise LayerImportError(f"{where}: expected a Polygon or MultiPolygon, got {geom.geom_type}")
 
 
-def _read_features(spec: BoundaryImportSpec, progress: Progress | None) -> tuple[int, dict[int, list]]:
-    """Read the file into {number: [(name, MultiPolygon), ...]}; raise on anything unusable."""
+def _read_features(spec: BoundaryImportSpec, progress: Progress | None) -> tuple[int, dict[str, list[Any]]]:
+    """Read the file into {identifier as written: [(name, MultiPolygon), ...]}; raise on anything unusable."""
     try:
         source = DataSource(str(spec.path))
     except GDALException as exc:
@@ -180,32 +182,48 @@ def _read_features(spec: BoundaryImportSpec, progress: Progress | None) -> tuple
                 f"properties found: {', '.join(fields) or '(none)'}"
             )
     srs = layer.srs
-    grouped: dict[int, list[tuple[str, MultiPolygon]]] = defaultdict(list)
+    grouped: dict[str, list[tuple[str, MultiPolygon]]] = defaultdict(list)
     for i, feature in enumerate(layer):
         where = f"{spec.path.name} feature {i + 1}"
         raw_number = feature.get(spec.number_field)
-        try:
-            number = int(str(raw_number).strip())
-            if number < 0:
-                raise ValueError
-        except (TypeError, ValueError):
+        number = " ".join(str(raw_number if raw_number is not None else "").split())
+        if not number or len(number) > 60:
             raise LayerImportError(
-                f"{where}: '{spec.number_field}' must be a whole number ≥ 0; got {raw_number!r}"
-            ) from None
+                f"{where}: '{spec.number_field}' must name the area (a number or a code such as 'District 3B', "
+                f"at most 60 characters); got {raw_number!r}"
+            )
         try:
             ogr = feature.geom
         except GDALException:
             ogr = None
         if ogr is None:
-            raise LayerImportError(f"{where} (number {number}): has no geometry")
+            raise LayerImportError(f"{where} ({number}): has no geometry")
         geom = _as_multipolygon(ogr_to_wgs84(ogr, srs), where)
         if geom.empty:
-            raise LayerImportError(f"{where} (number {number}): the geometry is empty")
+            raise LayerImportError(f"{where} ({number}): the geometry is empty")
         name = str(feature.get(spec.name_field)).strip() if spec.name_field else ""
         grouped[number].append((name, geom))
         if progress:
             progress(i + 1, total)
     return total, grouped
+
+
+def _natural(code: str) -> list[Any]:
+    """'District 10' after 'District 9'; '3A' before '3B'."""
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in re.split(r"(\d+)", code) if p]
+
+
+def area_numbers(codes: Iterable[str]) -> dict[str, int]:
+    """The number each identifier is kept under, the identifier itself being kept as written: plain whole
+    numbers are themselves ('09410' is 9410); identifiers that each hold one number, all different, are
+    that number ('Ward 8' is 8); anything else is its place in natural order ('District 3A' 1, '3B' 2)."""
+    unique = sorted(set(codes), key=_natural)
+    if all(c.isdigit() for c in unique) and len({int(c) for c in unique}) == len(unique):
+        return {c: int(c) for c in unique}
+    held = {c: re.findall(r"\d+", c) for c in unique}
+    if all(len(h) == 1 for h in held.values()) and len({int(h[0]) for h in held.values()}) == len(unique):
+        return {c: int(h[0]) for c, h in held.items()}
+    return {c: i for i, c in enumerate(unique, start=1)}
 
 
 def import_boundaries(
@@ -249,14 +267,16 @@ def import_boundaries(
                 effective_to=spec.effective_to,
             )
             rows = []
-            for number, items in sorted(grouped.items()):
+            numbers = area_numbers(grouped)
+            for code, items in sorted(grouped.items(), key=lambda kv: numbers[kv[0]]):
+                number = numbers[code]
                 polys = [poly for _, g in items for poly in g]
                 geom = MultiPolygon(*polys, srid=4326)
-                default_name = f"{area_model._meta.verbose_name} {number}".capitalize()
+                default_name = f"{area_model._meta.verbose_name} {code}".capitalize()
                 name = next((n for n, _ in items if n), default_name)
                 if len(items) > 1:
                     report.merged.append({"number": number, "features": len(items)})
-                rows.append(area_model(layer_version=version, number=number, name=name, geom=geom))
+                rows.append(area_model(layer_version=version, number=number, code=code, name=name, geom=geom))
             area_model.objects.bulk_create(rows)  # type: ignore[arg-type]  # rows are all of area_model
             report.repaired = _repair_geometries(area_model, version.pk, {m["number"] for m in report.merged})
             report.parts_written = _subdivide(area_model, part_model, part_fk, version.pk)

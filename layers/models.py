@@ -117,7 +117,15 @@ class Boundary(models.Model):
     """Shared shape of a numbered polygon belonging to one layer version."""
 
     layer_version = models.ForeignKey(LayerVersion, on_delete=models.CASCADE, related_name="+")
-    number = models.PositiveIntegerField(help_text="The official number (ward 1…50, area 1…77).")
+    number = models.PositiveIntegerField(
+        help_text="The official number (ward 1…50, area 1…77); for identifiers that are not plain numbers, the "
+        "one number each holds ('Ward 8' is 8) or its place in natural order ('District 3A' before '3B')."
+    )
+    code = models.CharField(
+        max_length=60,
+        blank=True,
+        help_text="The identifier exactly as the source writes it ('09410', 'Ward 8', 'District 3B'); pages show it.",
+    )
     name = models.CharField(max_length=200, blank=True)
     geom = models.MultiPolygonField(srid=4326, spatial_index=True)
 
@@ -125,8 +133,12 @@ class Boundary(models.Model):
         abstract = True
         ordering = ["layer_version", "number"]
 
+    @property
+    def label(self) -> str:
+        return self.code or str(self.number)
+
     def __str__(self) -> str:
-        return self.name or f"{self._meta.verbose_name} {self.number}"
+        return self.name or f"{self._meta.verbose_name} {self.label}"
 
 
 class Ward(Boundary):

@@ -53,6 +53,9 @@ class TileError(ValueError):
     """The z/x/y asked for is not a tile of this map (the message says which range is allowed)."""
 
 
+TILE_FORMAT = 2  # bumped when a tile's fields change (2: areas carry their code), so no cached tile is stale
+
+
 @dataclass(frozen=True)
 class TileSet:
     """The layer versions a tile is drawn from: its cache key changes when any of them does."""
@@ -62,7 +65,7 @@ class TileSet:
 
     @property
     def key(self) -> str:
-        raw = repr((self.areas, [n for n, _ in self.networks]))
+        raw = repr((TILE_FORMAT, self.areas, [n for n, _ in self.networks]))
         return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:16]
 
     def attributions(self) -> list[str]:
@@ -146,14 +149,14 @@ def build_tile(z: int, x: int, y: int, tileset: TileSet) -> bytes:
               AND (%(z)s >= %(minor_zoom)s OR e.street_class ~ %(major)s)
         ),
         areas AS (
-            SELECT kind, number, name,
+            SELECT kind, number, code, name,
                    ST_AsMVTGeom(ST_Boundary(ST_Transform(geom, 3857)), bounds.g3857, %(extent)s, %(buffer)s, true)
                    AS geom
             FROM area_rows, bounds
         ),
         area_labels AS (
-            SELECT kind, number, name, ST_AsMVTGeom(p, bounds.g3857, %(extent)s, 0, true) AS geom
-            FROM (SELECT kind, number, name, ST_Transform(ST_PointOnSurface(geom), 3857) AS p FROM area_rows) q,
+            SELECT kind, number, code, name, ST_AsMVTGeom(p, bounds.g3857, %(extent)s, 0, true) AS geom
+            FROM (SELECT kind, number, code, name, ST_Transform(ST_PointOnSurface(geom), 3857) AS p FROM area_rows) q,
                  bounds
             WHERE ST_Intersects(p, bounds.g3857)
         ),
@@ -179,15 +182,17 @@ def build_tile(z: int, x: int, y: int, tileset: TileSet) -> bytes:
 
 
 def _area_rows_sql(tileset: TileSet) -> str:
-    """The boundary rows in force that touch the tile, every kind in one relation (kind, number, name, geom)."""
+    """The boundary rows in force that touch the tile, every kind in one relation (kind, number, code, name,
+    geom)."""
     return (
         " UNION ALL ".join(
-            f"SELECT %(kind{i})s::text AS kind, a.number, a.name, a.geom "
+            f"SELECT %(kind{i})s::text AS kind, a.number, COALESCE(NULLIF(a.code, ''), a.number::text) AS code, "
+            "a.name, a.geom "
             f"FROM {BOUNDARY_MODELS[kind][0]._meta.db_table} a "
             f"WHERE a.layer_version_id = %(version{i})s AND a.geom && (SELECT g4326 FROM bounds)"
             for i, (kind, _, _) in enumerate(tileset.areas)
         )
-        or "SELECT NULL::text, NULL::int, NULL::text, NULL::geometry WHERE false"
+        or "SELECT NULL::text, NULL::int, NULL::text, NULL::text, NULL::geometry WHERE false"
     )
 
 
@@ -273,8 +278,8 @@ def tilejson(base_url: str, tileset: TileSet | None = None) -> dict[str, Any]:
         "attribution": "; ".join(tileset.attributions()),
         "label_zoom": LABEL_ZOOM,
         "vector_layers": [
-            {"id": "areas", "fields": {"kind": "String", "number": "Number", "name": "String"}},
-            {"id": "area_labels", "fields": {"kind": "String", "number": "Number", "name": "String"}},
+            {"id": "areas", "fields": {"kind": "String", "number": "Number", "code": "String", "name": "String"}},
+            {"id": "area_labels", "fields": {"kind": "String", "number": "Number", "code": "String", "name": "String"}},
             {"id": "streets", "fields": {"name": "String", "class": "String"}},
             {"id": "street_labels", "fields": {"name": "String", "angle": "Number"}},
         ],

@@ -73,7 +73,7 @@ def test_a_dry_run_reads_everything_and_leaves_nothing(load_wards):
     [
         ("{not json", "could not read it as a vector file"),
         (collection(), "no features"),
-        (collection(feature("one", WEST_SQUARE)), "must be a whole number"),
+        (collection(feature("  ", WEST_SQUARE)), "must name the area"),
         (
             {
                 "type": "FeatureCollection",
@@ -95,7 +95,7 @@ def test_a_dry_run_reads_everything_and_leaves_nothing(load_wards):
             "has no geometry",
         ),
     ],
-    ids=["broken-json", "empty", "non-numeric-number", "point-geometry", "null-geometry"],
+    ids=["broken-json", "empty", "blank-identifier", "point-geometry", "null-geometry"],
 )
 def test_a_broken_or_empty_file_is_rejected_naming_the_problem(load_wards, content, expected):
     with pytest.raises(LayerImportError, match=expected):
@@ -223,3 +223,24 @@ def test_the_import_command_prints_the_report_and_fails_cleanly(write_geojson, c
     assert "wrote 1 wards" in capsys.readouterr().out
     with pytest.raises(CommandError, match="no such file"):
         call_command("import_boundaries", str(path) + ".missing", "--kind", "wards", "--number-field", "ward")
+
+
+@pytest.mark.parametrize(
+    ("codes", "numbers"),
+    [
+        (["District 3B", "District 3A", "District 10"], {"District 3A": 1, "District 3B": 2, "District 10": 3}),
+        (["Ward 8", "Ward 12"], {"Ward 8": 8, "Ward 12": 12}),
+        (["09410", "94110"], {"09410": 9410, "94110": 94110}),
+    ],
+    ids=["codes-in-natural-order", "one-number-each", "zip-codes"],
+)
+def test_district_identifiers_are_kept_as_written_and_sorted_naturally(load_wards, client, codes, numbers):
+    from layers.models import Ward
+
+    squares = [WEST_SQUARE, EAST_SQUARE, [[0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [0.0, 2.0], [0.0, 1.0]]]
+    load_wards(collection(*(feature(code, ring) for code, ring in zip(codes, squares, strict=False))))
+    kept = {w.code: w.number for w in Ward.objects.all()}
+    assert kept == numbers
+    assert [w.label for w in Ward.objects.order_by("number")] == sorted(numbers, key=numbers.__getitem__)
+    outlines = client.get("/layers/basemap/wards.geojson").json()
+    assert sorted(f["properties"]["code"] for f in outlines["features"]) == sorted(codes)

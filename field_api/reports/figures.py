@@ -299,7 +299,7 @@ def ward_map(f: ReportFilters, on: dt.date | None = None) -> dict[str, Any]:
             WHERE {where} AND r.ward_number IS NOT NULL AND {_UNIQUE} AND {_OPEN}
             GROUP BY r.ward_number
         )
-        SELECT w.number, w.name,
+        SELECT w.number, COALESCE(NULLIF(w.code, ''), w.number::text), w.name,
                COALESCE(a.raw, 0), COALESCE(a.open, 0), COALESCE(a.overdue, 0), g.median_age
         FROM {table} w LEFT JOIN agg a ON a.ward_number = w.number LEFT JOIN ages g ON g.ward_number = w.number
         WHERE w.layer_version_id = %(version)s
@@ -313,11 +313,12 @@ def ward_map(f: ReportFilters, on: dt.date | None = None) -> dict[str, Any]:
     with reading_connection().cursor() as cur:
         cur.execute(sql, params)
         wards = []
-        for number, name, raw, open_, overdue, age in cur.fetchall():
+        for number, code, name, raw, open_, overdue, age in cur.fetchall():
             km2 = sizes.get(str(number))
             wards.append(
                 {
                     "ward": number,
+                    "code": code,  # as the city writes it ("09410", "District 3B"): what pages show
                     "name": name,
                     "km2": round(km2, 2) if km2 else None,
                     "filed": raw,

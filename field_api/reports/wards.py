@@ -21,6 +21,8 @@ from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, day_start
 from gis_app.planner import stats
 from gis_app.privacy import public_place
+from layers.lookup import LayerNotLoaded, version_in_force
+from layers.models import LayerKind, Ward
 from routing.models import Stop
 
 TREND_WEEKS = 12
@@ -126,6 +128,16 @@ def repeat_places(f: ReportFilters, ward: int) -> list[dict[str, Any]]:
     return found[:REPEAT_LIMIT]
 
 
+def district_label(number: int) -> str:
+    """The district as the city writes it ("District 3B", "09410") on the map in force; its number if none."""
+    try:
+        version = version_in_force(LayerKind.WARDS)
+    except LayerNotLoaded:
+        return str(number)
+    code = Ward.objects.filter(layer_version=version, number=number).values_list("code", flat=True).first()
+    return code or str(number)
+
+
 def ward_report(f: ReportFilters, ward: int) -> dict[str, Any]:
     """Everything the ward page shows, with a fixed number of queries."""
     wf = replace(f, ward=ward)
@@ -149,6 +161,7 @@ def ward_report(f: ReportFilters, ward: int) -> dict[str, Any]:
     ]
     return {
         "ward": ward,
+        "ward_label": district_label(ward),
         "filters": f,
         "by_type": by_type,
         "total": by_type["total"],

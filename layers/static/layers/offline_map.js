@@ -95,8 +95,8 @@
             if (!pt || !self._map) return;
             var ll = tilePointToLatLng(self._map, coords, size, layer.extent, pt);
             if (name === "street_labels") group.addLayer(label(ll, p.name, "street-name", p.angle));
-            else if (p.kind === "wards") group.addLayer(label(ll, String(p.number), "ward-number"));
-            else if (coords.z >= 12) group.addLayer(label(ll, (p.name ? p.name + " " : "") + "(" + p.number + ")", "area-name"));
+            else if (p.kind === "wards") group.addLayer(label(ll, String(p.code || p.number), "ward-number"));
+            else if (coords.z >= 12) group.addLayer(label(ll, (p.name ? p.name + " " : "") + "(" + (p.code || p.number) + ")", "area-name"));
           });
         });
         var key = self._tileCoordsToKey(coords);

@@ -45,8 +45,8 @@
   }
   function tip(n) {
     var w = figures[n];
-    if (!w) return gis311.word("District") + " " + n;
-    return "<strong>" + gis311.word("District") + " " + esc(n) + (n === seat ? " (yours)" : "") + "</strong><br>" + esc(w.open) + " open, " +
+    if (!w) return gis311.word("District") + " " + esc(n);
+    return "<strong>" + gis311.word("District") + " " + esc(w.code || n) + (n === seat ? " (yours)" : "") + "</strong><br>" + esc(w.open) + " open, " +
       esc(w.overdue) + " overdue<br>" + esc(w.filed) + " filed in the period<br>median age " +
       esc(fmt(w.median_age)) + " days<br>" + esc(fmt(w.open_per_km2)) + " open per km²";
   }
@@ -101,7 +101,7 @@
   function table(wards) {
     var rows = wards.map(function (w) {
       return '<tr data-ward="' + esc(w.ward) + '"' + (w.ward === seat ? ' class="mine"' : "") + '><td><a href="' +
-        esc(wardUrl(w.ward)) + '">' + esc(w.ward) + "</a></td><td class=\"open\">" + esc(w.open) + "</td><td>" +
+        esc(wardUrl(w.ward)) + '">' + esc(w.code || w.ward) + "</a></td><td class=\"open\">" + esc(w.open) + "</td><td>" +
         esc(w.overdue) + "</td><td>" + esc(w.filed) + "</td></tr>";
     });
     document.querySelector("#ward-table tbody").innerHTML = rows.join("");
