@@ -17,4 +17,4 @@ class CouncilSeat(models.Model):
         permissions = [("view_reports", "Can see ward maps, standard reports and weekly reviews")]
 
     def __str__(self) -> str:
-        return f"{self.user} (ward {self.ward_number})"
+        return f"{self.user} ({settings.CITY_DISTRICT_WORD} {self.ward_number})"

@@ -47,5 +47,6 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name="council member"))
         CouncilSeat.objects.update_or_create(user=user, defaults={"ward_number": ward})
         self.stdout.write(
-            f"council member login: http://127.0.0.1:8000/council/  user council  password {password}  (ward {ward})"
+            f"council member login: http://127.0.0.1:8000/council/  user council  password {password}  "
+            f"({settings.CITY_DISTRICT_WORD} {ward})"
         )
