@@ -170,6 +170,10 @@ def _checked(stype: ServiceType, data: IntakeData) -> bool:
 
 
 @transaction.atomic
+def _outside_city(lookup_message: str) -> str:
+    return f"is outside the city ({lookup_message}); expected a point inside a {settings.CITY_DISTRICT_WORD}"
+
+
 def create_request(
     data: IntakeData, *, by: Any = None, actor_label: str = "", link_duplicates: bool | None = None
 ) -> ServiceRequest:
@@ -208,10 +212,7 @@ def create_request(
     except LayerNotLoaded as exc:
         raise IntakeError("location", str(exc)) from None
     if placed.ward is not None and not placed.ward.inside:
-        raise IntakeError(
-            "location",
-            f"is outside the city ({placed.ward.message}); expected a point inside a {settings.CITY_DISTRICT_WORD}",
-        )
+        raise IntakeError("location", _outside_city(placed.ward.message))
     why = placed.department_reason
     assert req.due_at is not None  # placement dates every request
     entries = _filing_events(req, actor_label or data.channel, why)

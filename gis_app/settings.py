@@ -196,30 +196,24 @@ LANGUAGE_CODE = "en"
 # The languages residents are answered in (public pages and messages); a reporter's choice at intake is kept.
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "gis_app" / "locale"]
-# The city: CITY names its folder under fixtures/; its city.toml says its name, its time zone and its words for
-# the district layers (each can be overridden by an environment variable). No city is built in.
+# The city: CITY names its folder under fixtures/, whose city.toml the CITY_* below read (env overrides each).
 CITY = os.environ.get("CITY", "chicago")
 CITY_DIR = BASE_DIR / "fixtures" / CITY
 CITY_FILE = Path(os.environ.get("CITY_FILE") or CITY_DIR / "city.toml")
 _CITY = tomllib.loads(CITY_FILE.read_text(encoding="utf-8")) if CITY_FILE.is_file() else {}
 CITY_NAME = os.environ.get("CITY_NAME") or str(_CITY.get("name") or CITY.replace("_", " ").title())
-# The city's word for its district layer ("ward", "supervisor district", "council district"), singular and
-# plural, lower case: pages and messages say it instead of "ward". city.toml [words] district / districts.
+# Its word for its districts, lower case (city.toml [words] district / districts): pages say it, not "ward".
 _WORDS = _CITY.get("words") or {}
 CITY_DISTRICT_WORD = os.environ.get("CITY_DISTRICT_WORD") or str(_WORDS.get("district") or "ward")
 CITY_DISTRICTS_WORD = os.environ.get("CITY_DISTRICTS_WORD") or str(_WORDS.get("districts") or f"{CITY_DISTRICT_WORD}s")
-# Where the city's maps open, [west, south, east, north] (city.toml [map] view); by default the main body of
-# its district layer (layers.basemap.view_bbox). CITY_MAP_VIEW="w,s,e,n" overrides it.
+# Where its maps open, [w, s, e, n] (city.toml [map] view; default: layers.basemap.view_bbox); env "w,s,e,n".
 _VIEW = os.environ.get("CITY_MAP_VIEW") or (_CITY.get("map") or {}).get("view")
 CITY_MAP_VIEW = [float(v) for v in (_VIEW.split(",") if isinstance(_VIEW, str) else _VIEW)] if _VIEW else None
 if CITY_MAP_VIEW is not None and len(CITY_MAP_VIEW) != 4:
     raise ImproperlyConfigured(f"the city's map view must be [west, south, east, north]; got {CITY_MAP_VIEW}")
-# A city with no address file may learn address points from its own located 311 history (`learn_addresses`):
-# city.toml [geocoding] learn_address_points = true. Off by default: a city whose history is scored against
-# its address layers (Chicago's geocode_eval) must not have its answer key loaded as a reference.
-CITY_LEARN_ADDRESS_POINTS = os.environ.get("CITY_LEARN_ADDRESS_POINTS", "").lower() in ("1", "true", "yes") or bool(
-    (_CITY.get("geocoding") or {}).get("learn_address_points", False)
-)
+# [geocoding] learn_address_points: points from its own history (off: a history scored must not be a reference).
+_LEARN = os.environ.get("CITY_LEARN_ADDRESS_POINTS") or (_CITY.get("geocoding") or {}).get("learn_address_points")
+CITY_LEARN_ADDRESS_POINTS = str(_LEARN).lower() in ("1", "true", "yes")
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
 TIME_ZONE = os.environ.get("CITY_TIME_ZONE") or str(_CITY.get("time_zone") or "UTC")
 USE_I18N = True
@@ -282,16 +276,14 @@ SPECTACULAR_SETTINGS = {
 }
 
 # ---- City configuration (data, not code: another city changes these and its fixtures) ----
-# CITY names the folder under fixtures/ that holds a city's files; each CITY_* file can also be set on its
-# own. A file that is missing or does not parse is a system check error naming its setting (gis_app/checks.py):
-# there is no fall-back to another city's file.
+# Each CITY_* file (default: in CITY's folder) can be set on its own; a missing or broken one is a system check
+# error naming its setting (gis_app/checks.py), with no fall-back to another city's file.
 
 
 def _city_file(setting: str, name: str) -> Path:
     return Path(os.environ.get(setting) or CITY_DIR / name)
 
 
-# Fixture manifest the demo and the system checks use to load boundary layers.
 CITY_LAYER_MANIFEST = _city_file("CITY_LAYER_MANIFEST", "layers.toml")
 CITY_311_MAPPING = _city_file("CITY_311_MAPPING", "311_mapping.toml")
 CITY_ASSUMPTIONS = _city_file("CITY_ASSUMPTIONS", "assumptions.toml")
