@@ -7,6 +7,7 @@ after `timeout`; workers are recycled after about a thousand requests so a slow 
 
 import multiprocessing
 import os
+from typing import Any
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2 + 1)))
@@ -14,6 +15,9 @@ threads = int(os.environ.get("WEB_THREADS", "1"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "60"))
 graceful_timeout = 20
 max_requests = int(os.environ.get("WEB_MAX_REQUESTS", "1000"))
+# The application is imported, and its caches built (gis_app.warmup), once in the master: workers fork ready,
+# so a start or a routine recycle costs no request seconds of CPU. WEB_PRELOAD=0 loads it in each worker.
+preload_app = os.environ.get("WEB_PRELOAD", "1") != "0"
 max_requests_jitter = max_requests // 10
 # Uploads (crew photos) can be large: the request body is read by Django with its own limits.
 limit_request_line = 8190
@@ -21,6 +25,15 @@ accesslog = os.environ.get("WEB_ACCESS_LOG", "var/gunicorn-access.log")
 errorlog = os.environ.get("WEB_ERROR_LOG", "-")
 loglevel = os.environ.get("WEB_LOG_LEVEL", "warning")
 # What the Server header says is set by gis_app.middleware.SafeHeaders, not gunicorn's name and version.
+
+
+def when_ready(server: Any) -> None:
+    """In the master, after the application is loaded and before any worker is forked: build its caches."""
+    if preload_app:
+        from gis_app.warmup import warm  # the application is loaded by now (preload_app)
+
+        built = warm()
+        server.log.info("caches built before forking: %s", ", ".join(built) or "none")
 
 
 def on_starting(server: object) -> None:
