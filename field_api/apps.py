@@ -6,3 +6,7 @@ class FieldApiConfig(AppConfig):
 
     def ready(self) -> None:
         from field_api import schema  # noqa: F401  (registers the OpenAPI description of device tokens)
+        from field_api.models import Open311Key
+        from layers.memo import watch
+
+        watch(Open311Key)  # the keys are kept per process (field_api.open311.keys): issuing or revoking drops them

@@ -13,6 +13,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from field_api.models import Open311Key, hash_token
 from field_api.open311.render import Open311Error
+from layers.memo import remembered
 
 KEY_SEEN_EVERY = dt.timedelta(minutes=1)
 
@@ -54,12 +55,18 @@ def _raw_key(request: HttpRequest) -> str:
     return request.POST.get("api_key", "").strip() or request.headers.get("X-Api-Key", "").strip()
 
 
+def _keys_by_hash() -> dict[str, Open311Key]:
+    """Every issued key by its hash: a few dozen apps, read on every post, so kept per process (layers.memo).
+    Issuing or revoking a key saves it, which every process sees within CONFIG_MEMO_CHECK_SECONDS."""
+    return {k.key_hash: k for k in Open311Key.objects.all()}
+
+
 def _known_key(request: HttpRequest) -> Open311Key | None:
     """The stored key the request names (None for none or a guess), looked up once per request: the throttle
     and the authentication both ask."""
     if not hasattr(request, "_open311_key"):
         raw = _raw_key(request)
-        found = Open311Key.objects.filter(key_hash=hash_token(raw)).first() if raw else None
+        found = remembered("open311:keys", _keys_by_hash).get(hash_token(raw)) if raw else None
         request._open311_key = found  # type: ignore[attr-defined]
     return request._open311_key  # type: ignore[attr-defined]
 
@@ -78,5 +85,6 @@ def _client(request: HttpRequest) -> Open311Key:
         )
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > KEY_SEEN_EVERY:
-        Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)
+        Open311Key.objects.filter(pk=key.pk).update(last_used_at=now)  # no signal: the kept keys stay kept
+        key.last_used_at = now  # this process's copy: the next write is KEY_SEEN_EVERY away
     return key

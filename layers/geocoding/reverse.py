@@ -30,6 +30,7 @@ from layers.geocoding.index import index
 from layers.geocoding.names import _zip_near
 from layers.grid import GridError
 from layers.lookup import LayerNotLoaded, areas_with_edges
+from layers.memo import remembered
 from layers.models import (
     AddressPoint,
     LayerKind,
@@ -181,7 +182,7 @@ def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) 
             corners = _nearest_network_corner(idx, lons, lats)
         # The street the point lies along: the nearest named segment of the street layer.
         along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
-    versions = list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
+    versions = remembered("layers:address-point-versions", _address_point_versions)
     nearest: list[Any] = [None] * len(checked)
     if versions:
         nearest = [
@@ -239,6 +240,10 @@ def _nearest_network_corner(idx: Index, lons: list[float], lats: list[float]) ->
         (*found[i][:2], found[i][2], found[i][3], _metres((lon, lat), (found[i][2], found[i][3])))
         for lon, lat, i in zip(lons, lats, at.tolist(), strict=True)
     ]
+
+
+def _address_point_versions() -> list[int]:
+    return list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
 
 
 def _nearest_each(
