@@ -1,6 +1,6 @@
 """Intake under an open-loop load: requests sent at a fixed arrival rate against gunicorn over loopback.
 
-    python benchmarks/intake_load.py [--json] [--rates 50,100,200,300] [--seconds 60] [--workers 5]
+    python benchmarks/intake_load.py [--json] [--rates 50,100,200,300] [--seconds 60] [--workers 3]
 
 Open loop: request i is due at start + i / rate whatever happened to the ones before, and its latency is
 measured from that due time, so a slow server cannot slow the client down and hide its own latency (a
@@ -188,7 +188,7 @@ def main() -> int:
     p = parser(__doc__ or "")
     p.add_argument("--rates", default="50,100,200,300")
     p.add_argument("--seconds", type=float, default=60.0)
-    p.add_argument("--workers", type=int, default=5, help="gunicorn workers (2 x cores + 1 on 2 cores)")
+    p.add_argument("--workers", type=int, default=3, help="gunicorn workers (cores + 1, as gunicorn_conf sizes them)")
     p.add_argument("--senders", type=int, default=64, help="client threads taking due requests")
     args = p.parse_args()
     url = copy_demo_database("intakebench")

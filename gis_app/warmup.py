@@ -26,13 +26,14 @@ def warm(*, close: bool = True) -> list[str]:
     from gis_app.models import ServiceType
     from layers.coords import point_from_lonlat
     from layers.geocoding import GeocoderNotReady, index
+    from layers.geocoding.index import prepare_axes
     from layers.lookup import LayerNotLoaded, numbers_at
     from layers.models import LayerKind, Ward
 
     built: list[str] = []
     try:
         try:
-            index()
+            prepare_axes(index())
             built.append("geocoder index")
         except GeocoderNotReady:
             pass

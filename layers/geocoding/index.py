@@ -254,5 +254,13 @@ def _typical_block_m(idx: Index) -> float | None:
     return float(np.median(lengths)) if lengths else None
 
 
+def prepare_axes(idx: Index) -> int:
+    """Compute every street's own number axis now instead of on its first geocode (about 0.6 s for Chicago's
+    2,000 streets): gunicorn's master does it once before forking, so no resident's request pays for it."""
+    for key, pts in idx.streets.items():
+        _local_axis(idx, key, _orientation(pts) == "NS")
+    return len(idx.local)
+
+
 def clear_cache() -> None:
     _INDEX.clear()
