@@ -8,6 +8,7 @@ the street network is each city's first OSM extract only; boundaries and the 311
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,7 @@ def loaded(city, settings):  # type: ignore[no-untyped-def]
 
     city_file = tomllib.loads((folder / "city.toml").read_text())
     settings.CITY_NAME, settings.TIME_ZONE = city_file["name"], city_file["time_zone"]
+    settings.CITY_LEARN_ADDRESS_POINTS = bool(city_file.get("geocoding", {}).get("learn_address_points"))
     timezone.deactivate()
     load_manifest(folder / "layers.toml")
     config, specs = read_streets_manifest(folder / "streets.toml")
@@ -61,6 +63,8 @@ def test_the_city_runs_from_its_own_files(city, loaded, client, django_user_mode
     """Each step names itself when it fails; one load of the city serves them all (a load takes seconds)."""
     loads_whole(city, loaded)
     corners_geocode_to_themselves()
+    if settings.CITY_LEARN_ADDRESS_POINTS:  # a city without a grid (Chicago's grid: tests/test_geocoding.py)
+        house_numbers_come_from_its_own_history()
     a_repeat_is_one_issue_planned_and_completed()
     open311_and_reports_come_out(client, django_user_model)
 
@@ -106,6 +110,36 @@ def corners_geocode_to_themselves() -> None:
         places = [(result.lon, result.lat)] + [(c["lon"], c["lat"]) for c in result.candidates]
         found += any(p[0] is not None and abs(p[0] - x) < 3e-4 and abs(p[1] - y) < 3e-4 for p in places)
     assert found >= 36, f"{found} of 40 corners found"
+
+
+def house_numbers_come_from_its_own_history() -> None:
+    """Without a grid (San Francisco), from points learned from the city's own history: a learned address
+    answers at its point, a number between two of a street's points lands between them."""
+    from gis_app.citydata.address_learning import learn_address_points
+    from layers.geocoding.along import consistent
+    from layers.models import AddressPoint
+
+    report = learn_address_points()
+    assert report.loaded > 1000
+    geocoding.clear_cache()
+    idx = geocoding.index()
+    street, row = next((k, r) for k, r in idx.along.items() if k in idx.streets and len(r) >= 6)
+    point = AddressPoint.objects.filter(layer_version_id=report.version_id, street=street).first()
+    assert point is not None
+    same = geocoding.geocode(f"{point.number} {street}")
+    assert same.kind == "point" and (same.lon, same.lat) == (point.geom.x, point.geom.y)
+    rate = idx.metres_per_number
+    assert rate is not None
+    (n0, _, x0, y0), (_, _, x1, y1) = next(
+        (a, b)
+        for a, b in itertools.pairwise(row)
+        if b[0] - a[0] >= 4 and a[0] % 2 == b[0] % 2 and consistent(rate, a, b)
+    )
+    between = geocoding.geocode(f"{n0 + 2} {street}")
+    assert between.status == "matched" and between.kind == "interpolated"
+    assert between.lon is not None and between.lat is not None
+    assert min(x0, x1) - 1e-6 <= between.lon <= max(x0, x1) + 1e-6
+    assert min(y0, y1) - 1e-6 <= between.lat <= max(y0, y1) + 1e-6
 
 
 def a_repeat_is_one_issue_planned_and_completed() -> None:
