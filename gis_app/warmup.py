@@ -14,6 +14,14 @@ import logging
 
 from django.db import connections
 
+from gis_app.departments import DepartmentRules
+from gis_app.models import ServiceType
+from layers.coords import point_from_lonlat
+from layers.geocoding import GeocoderNotReady, index
+from layers.geocoding.index import prepare_axes
+from layers.lookup import LayerNotLoaded, numbers_at
+from layers.models import LayerKind, Ward
+
 log = logging.getLogger(__name__)
 
 
@@ -21,15 +29,6 @@ def warm(*, close: bool = True) -> list[str]:
     """Build the per-process caches a request uses; return what was built. Nothing that is not loaded is an
     error: a fresh database serves its health pages before any layer is loaded. Database connections are closed
     afterwards, so no forked worker shares the master's."""
-    # Imported here: gunicorn's config module loads before Django is set up.
-    from gis_app.departments import DepartmentRules
-    from gis_app.models import ServiceType
-    from layers.coords import point_from_lonlat
-    from layers.geocoding import GeocoderNotReady, index
-    from layers.geocoding.index import prepare_axes
-    from layers.lookup import LayerNotLoaded, numbers_at
-    from layers.models import LayerKind, Ward
-
     built: list[str] = []
     try:
         try:
