@@ -25,7 +25,7 @@ from layers import point_index
 from layers.coords import checked_lonlat, lonlat
 from layers.importing import BOUNDARY_MODELS
 from layers.memo import remembered
-from layers.models import LayerKind, LayerVersion
+from layers.models import LayerKind, LayerVersion, Ward
 
 
 class LayerNotLoaded(LookupError):
@@ -316,3 +316,10 @@ def _hit(rows: list[tuple[Any, ...]], slack: float, with_edge_distance: bool) ->
     if near_number is not None and near_dist is not None and float(near_dist) <= slack:
         return AreaHit(near_number, near_name or "", 0.0 if with_edge_distance else None, outside_by_m=float(near_dist))
     return AreaHit(None, "", float(near_dist) if with_edge_distance and near_dist is not None else None)
+
+
+def district_codes(version_id: int) -> dict[int, str]:
+    """number → the district's identifier as its source writes it ("District 3B"), for one version of the
+    district map, where it is not the plain number: one query, for the pages that name districts."""
+    rows = Ward.objects.filter(layer_version_id=version_id).exclude(code="").values_list("number", "code")
+    return {n: c for n, c in rows if c != str(n)}

@@ -38,6 +38,20 @@ def test_extensions_add_ward_channel_duplicate_and_the_public_history(client: Cl
     assert bad.status_code == 400 and "extensions must be true or false" in body(bad)[0]["description"]  # type: ignore[index]
 
 
+def test_the_ward_is_written_as_the_city_writes_its_district(client: Client, filed) -> None:
+    """A map whose districts are codes ("District 3B"): the extension shows the code, not the number."""
+    from layers.models import Ward
+
+    request = ServiceRequest.objects.get(ticket=filed[0])
+    Ward.objects.filter(layer_version_id=request.ward_layer_id, number=request.ward_number).update(code="District 1A")
+    (one,) = body(client.get(f"/open311/v2/requests/{filed[0]}.json?extensions=true"))  # type: ignore[misc]
+    assert one["extended_attributes"]["ward"] == "District 1A"
+    listed = body(client.get("/open311/v2/requests.json?extensions=true"))
+    assert {r["extended_attributes"]["ward"] for r in listed if r["service_request_id"] == filed[0]} == {  # type: ignore[index, union-attr]
+        "District 1A"
+    }
+
+
 def test_pages_walk_a_day_once_each_in_a_stable_order(client: Client, filed) -> None:
     seen: list[str] = []
     for page in range(1, 10):

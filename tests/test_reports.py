@@ -271,6 +271,12 @@ def test_the_pages_say_the_citys_own_word_for_its_districts(little_history, cora
         assert not re.search(r">\s*Wards?\b", page)  # no "Ward" left in visible text
     printed = client.get("/council/wards/2/map.html").content.decode()
     assert "Supervisor district 2: 311 requests" in printed
+    from layers.models import Ward
+
+    Ward.objects.filter(number=2).update(code="District 2B")  # a map whose districts are codes
+    assert "Supervisor district District 2B" in client.get("/council/wards/2/").content.decode()
+    table = client.get("/reports/?by=ward").content.decode()
+    assert "supervisor district District 2B" in table
 
 
 def test_the_reports_pages_change_nothing(little_history, cora):

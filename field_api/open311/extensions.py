@@ -140,7 +140,7 @@ def extend(rows: list[Any], base: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for req, item in zip(rows, base, strict=True):
         item = dict(item)
         item["extended_attributes"] = {
-            "ward": str(req.ward_number) if req.ward_number is not None else None,
+            "ward": getattr(req, "ward_code", None) or (str(req.ward_number) if req.ward_number is not None else None),
             "community_area": str(req.community_area_number) if req.community_area_number is not None else None,
             "channel": req.channel,
             "duplicate": req.parent_id is not None,

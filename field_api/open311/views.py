@@ -28,6 +28,7 @@ from gis_app.models import RequestEvent, ServiceAttribute, ServiceRequest, Servi
 from gis_app.privacy import mask_personal, public_place
 from gis_app.public_views import PUBLIC_VERBS
 from gis_app.tickets import TicketError, normalize_ticket
+from layers.models import Ward
 
 # status_notes: the latest public step that says something about the status (not routing or the due date).
 STATUS_NOTES = {verb: label for verb, label in PUBLIC_VERBS.items() if verb not in ("routed", "due_date_set")}
@@ -186,11 +187,14 @@ def _public_requests() -> QuerySet[ServiceRequest]:
         .order_by("-at", "-id")
         .values("verb")[:1]
     )
+    # The district as the city writes it ("District 3B"), from the map the request was placed on.
+    ward = Ward.objects.filter(layer_version_id=OuterRef("ward_layer_id"), number=OuterRef("ward_number"))
+    code = ward.values("code")[:1]
     return located(
         ServiceRequest.objects.filter(service_type__sensitive=False)
         .select_related("service_type", "department", "parent")
         .only(*SHOWN)
-        .annotate(last_public_verb=Subquery(latest))
+        .annotate(last_public_verb=Subquery(latest), ward_code=Subquery(code))
     )
 
 
@@ -333,9 +337,9 @@ def service_requests(request: HttpRequest) -> tuple[Any, int]:
 
 
 ROW = ("pk", "ticket", "status", "description", "requested_at", "updated_at", "due_at", "address", "media_url",
-       "ward_number", "community_area_number", "channel", "parent_id", "parent__ticket", "service_type__name",
-       "service_type__code", "service_type__sla_text", "service_type__location_private", "department__name",
-       "last_public_verb", "o311_address_id", "o311_zipcode", "_lon", "_lat")  # fmt: skip
+       "ward_number", "ward_code", "community_area_number", "channel", "parent_id", "parent__ticket",
+       "service_type__name", "service_type__code", "service_type__sla_text", "service_type__location_private",
+       "department__name", "last_public_verb", "o311_address_id", "o311_zipcode", "_lon", "_lat")  # fmt: skip
 
 
 def _dressed(ids: list[int]) -> list[Any]:

@@ -21,8 +21,8 @@ from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, day_start
 from gis_app.planner import stats
 from gis_app.privacy import public_place
-from layers.lookup import LayerNotLoaded, version_in_force
-from layers.models import LayerKind, Ward
+from layers.lookup import LayerNotLoaded, district_codes, version_in_force
+from layers.models import LayerKind
 from routing.models import Stop
 
 TREND_WEEKS = 12
@@ -134,8 +134,7 @@ def district_label(number: int) -> str:
         version = version_in_force(LayerKind.WARDS)
     except LayerNotLoaded:
         return str(number)
-    code = Ward.objects.filter(layer_version=version, number=number).values_list("code", flat=True).first()
-    return code or str(number)
+    return district_codes(version.pk).get(number) or str(number)
 
 
 def ward_report(f: ReportFilters, ward: int) -> dict[str, Any]:
