@@ -277,6 +277,7 @@ def test_the_pages_say_the_citys_own_word_for_its_districts(little_history, cora
     assert "Supervisor district District 2B" in client.get("/council/wards/2/").content.decode()
     table = client.get("/reports/?by=ward").content.decode()
     assert "supervisor district District 2B" in table
+    assert "Supervisor district District 2B: 311 requests" in client.get("/council/wards/2/map.html").content.decode()
 
 
 def test_the_reports_pages_change_nothing(little_history, cora):

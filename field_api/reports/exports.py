@@ -27,15 +27,18 @@ def _bounds(layer: Any) -> list[list[float]]:
     return [[float(v or 0) for v in corner] for corner in layer.get_bounds()]
 
 
-def ward_folium(ward: int, points: dict[str, Any], repeats: list[dict[str, Any]]) -> str:
-    """The ward outline, its listed requests coloured by state, its repeat locations."""
+def ward_folium(ward: int, points: dict[str, Any], repeats: list[dict[str, Any]], label: str = "") -> str:
+    """The ward outline, its listed requests coloured by state, its repeat locations; titled with the
+    district as the city writes it (`label`, else its number)."""
     word = settings.CITY_DISTRICT_WORD.capitalize()
-    fmap = offline_map(f"{word} {ward}: 311 requests")
+    fmap = offline_map(f"{word} {label or ward}: 311 requests")
     outline = {**_outlines()}
     outline["features"] = [f for f in outline["features"] if f["properties"]["number"] == ward]
     if outline["features"]:
         layer = folium.GeoJson(
-            outline, name=f"{word} {ward}", style_function=lambda f: {"color": "#4b3575", "weight": 3, "fillOpacity": 0}
+            outline,
+            name=f"{word} {label or ward}",
+            style_function=lambda f: {"color": "#4b3575", "weight": 3, "fillOpacity": 0},
         ).add_to(fmap)
         fmap.fit_bounds(_bounds(layer))
     group = folium.FeatureGroup(name="Requests").add_to(fmap)

@@ -34,7 +34,7 @@ from field_api.reports.figures import (
     weekly_review,
 )
 from field_api.reports.models import CouncilSeat
-from field_api.reports.wards import repeat_places, requests_geojson, ward_report, ward_requests
+from field_api.reports.wards import district_label, repeat_places, requests_geojson, ward_report, ward_requests
 from gis_app.models import Department, ServiceType
 from layers.http import error_body
 from layers.lookup import LayerNotLoaded
@@ -139,7 +139,7 @@ def ward_map_file(request: HttpRequest, ward: int) -> HttpResponse:
     """The ward's requests on a standalone folium map (Leaflet inlined): opens with no internet."""
     filters = replace(_filters(request), ward=ward)  # the listed requests and repeat places, not the whole page
     points = requests_geojson(ward_requests(filters, ward)["rows"])
-    body = exports.ward_folium(ward, points, repeat_places(filters, ward))
+    body = exports.ward_folium(ward, points, repeat_places(filters, ward), district_label(ward))
     response = HttpResponse(body, content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="ward-{ward}-map.html"'
     return response
