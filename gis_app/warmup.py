@@ -1,8 +1,9 @@
 """Build, once in gunicorn's master, what every web process would otherwise build on its first requests.
 
 Why: with `preload_app`, workers are forked from a master that has imported Django and, through `warm()`,
-built the geocoder's index of the street layer, the in-process point indexes of the district maps in force and
-the config memo. A worker starts ready (copy-on-write), so neither the first requests after a start nor the
+its URLconf and views (about 2 s, else paid by each worker's first request), and has built the geocoder's
+index of the street layer, the in-process point indexes of the district maps in force and the config memo.
+A worker starts ready (copy-on-write), so neither the first requests after a start nor the
 routine recycling of workers (`max_requests`) pays seconds of CPU to rebuild them while residents wait. A cache
 that goes stale later (a new layer version, a changed service type) is rebuilt as before: the memo's generation
 counter and the version keys still decide.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from django.db import connections
+from django.urls import reverse
 
 from gis_app.departments import DepartmentRules
 from gis_app.models import ServiceType
@@ -31,6 +33,10 @@ def warm(*, close: bool = True) -> list[str]:
     afterwards, so no forked worker shares the master's."""
     built: list[str] = []
     try:
+        # Django imports the URLconf, and with it every view module (DRF, the OpenAPI schema, folium, the
+        # solver), on a process's first request: about 2 s that the first resident after each fork would wait.
+        reverse("home")
+        built.append("URLconf and views")
         try:
             prepare_axes(index())
             built.append("geocoder index")

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from layers.coords import M_PER_DEG
 from layers.importing import BOUNDARY_MODELS
 from layers.lookup import version_in_force
 from layers.models import StreetEdge
@@ -35,15 +36,17 @@ def view_bbox(table: str, version_id: int) -> list[float] | None:
         cur.execute(
             f"""
             WITH parts AS (
-                SELECT d.geom AS g, ST_Area(d.geom::geography) AS a
+                SELECT ST_Area(d.geom) AS a, ST_Envelope(d.geom) AS e
                 FROM {table} t, LATERAL ST_Dump(t.geom) d WHERE t.layer_version_id = %s
-            ), major AS (SELECT g FROM parts WHERE a >= %s * (SELECT SUM(a) FROM parts))
-            SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
-                SELECT ST_Extent(p.g)::geometry AS e FROM parts p
-                WHERE EXISTS (SELECT 1 FROM major m WHERE ST_DWithin(p.g::geography, m.g::geography, %s))
+            ), major AS (SELECT e FROM parts WHERE a >= %s * (SELECT SUM(a) FROM parts))
+            SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x) FROM (
+                SELECT ST_Extent(p.e)::geometry AS x FROM parts p
+                WHERE EXISTS (SELECT 1 FROM major m WHERE ST_DWithin(p.e, m.e, %s))
             ) q
             """,
-            [version_id, MAJOR_SHARE, NEAR_METRES],
+            # Shares of area and gaps between boxes, in degrees: a city spans too little latitude for the
+            # difference to matter, and detailed outlines (Chicago's wards) cost seconds on the spheroid.
+            [version_id, MAJOR_SHARE, NEAR_METRES / M_PER_DEG],
         )
         row = cur.fetchone()
     return None if row is None or row[0] is None else [round(float(v), 6) for v in row]

@@ -16,6 +16,7 @@ def test_a_fresh_database_warms_what_it_has_closes_its_connection_and_is_not_an_
     point_index.clear()
     built = warm()
     assert "wards point index" in built and "config memo" in built and "geocoder index" not in built
+    assert built[0] == "URLconf and views"
     assert connection.connection is None  # closed: no forked worker shares the master's connection
 
 
@@ -24,5 +25,5 @@ def test_the_geocoder_index_and_the_district_index_are_built_before_any_request(
     grid_city("little city", CORNERS, GRID)
     point_index.clear()
     built = warm(close=False)  # the test's transaction stays open
-    assert built[:2] == ["geocoder index", "wards point index"]
+    assert built[:3] == ["URLconf and views", "geocoder index", "wards point index"]
     assert GEOCODER_INDEXES and point_index._CACHE  # kept in this process, ready to be forked
