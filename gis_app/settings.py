@@ -212,8 +212,8 @@ CITY_MAP_VIEW = [float(v) for v in (_VIEW.split(",") if isinstance(_VIEW, str) e
 if CITY_MAP_VIEW is not None and len(CITY_MAP_VIEW) != 4:
     raise ImproperlyConfigured(f"the city's map view must be [west, south, east, north]; got {CITY_MAP_VIEW}")
 # [geocoding] learn_address_points: points from its own history (off: a history scored must not be a reference).
-_LEARN = os.environ.get("CITY_LEARN_ADDRESS_POINTS") or (_CITY.get("geocoding") or {}).get("learn_address_points")
-CITY_LEARN_ADDRESS_POINTS = str(_LEARN).lower() in ("1", "true", "yes")
+_LEARN = bool((_CITY.get("geocoding") or {}).get("learn_address_points", False))
+CITY_LEARN_ADDRESS_POINTS = env_bool("CITY_LEARN_ADDRESS_POINTS", _LEARN)
 # The city's own time zone: due dates, "today" and effective dates of layers are read in it.
 TIME_ZONE = os.environ.get("CITY_TIME_ZONE") or str(_CITY.get("time_zone") or "UTC")
 USE_I18N = True

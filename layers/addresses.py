@@ -238,18 +238,23 @@ def import_addresses(
     readers = {"openaddresses": read_openaddresses, "osm": read_osm}
     if kind not in readers:
         raise AddressImportError(f"format must be one of {', '.join(readers)}; got {kind!r}")
-    try:
+
+    def rows() -> Iterator[Row | str]:
+        # Read only when the rows are asked for: an unchanged file is a no-op before a PBF is converted.
         with osm_xml(path) as readable:  # a PBF file as XML; any other file as it is
-            return import_address_rows(
-                readers[kind](readable),
-                name=name,
-                checksum=file_checksum(path),
-                file_name=path.name,
-                source=source,
-                licence=licence,
-                dry_run=dry_run,
-                progress=progress,
-            )
+            yield from readers[kind](readable)
+
+    try:
+        return import_address_rows(
+            rows(),
+            name=name,
+            checksum=file_checksum(path),
+            file_name=path.name,
+            source=source,
+            licence=licence,
+            dry_run=dry_run,
+            progress=progress,
+        )
     except ET.ParseError as exc:  # its message names the line and column
         raise AddressImportError(f"{path.name}: not a readable OSM XML file: {exc}") from None
     except (OSError, EOFError) as exc:
