@@ -124,7 +124,9 @@ def normalise_street(text: str, direction: str = "", street_type: str = "") -> P
         words.append(raw_type)
     if len(words) > 1 and words[0] == "SAINT":  # "Saint Louis Ave" is ST LOUIS AVE, as street files write it
         words[0] = "ST"
-    if words and not d and words[0] in DIRECTIONS and len(words) > 1:
+    # A leading direction word is the direction unless only a street type would be left: "South St" and
+    # "North Ave" are named South and North.
+    if words and not d and words[0] in DIRECTIONS and len(words) > 1 and not (len(words) == 2 and words[1] in TYPES):
         d = DIRECTIONS[words.pop(0)]
     if words and not t and words[-1] in TYPES and len(words) > 1:
         t = TYPES[words.pop()]

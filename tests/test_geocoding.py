@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from layers import geocoding
+from layers.coords import local_metres
 from layers.normalize import parse
 from tests.conftest import LITTLE_GRID as GRID
 
@@ -96,6 +97,10 @@ def test_the_parser_normalises_directions_types_and_ordinals():
     assert parse("63rd st and halsted").cross.name == "HALSTED"
     assert parse("850 n lake shore, Chicago, IL 60611").street.key == "LAKE SHORE"  # not LAKE with type SHORE
     assert parse("3059 Saint Louis Ave").street.key == "ST LOUIS AVE"
+    # A direction word with only a type after it is the street's name, not its direction.
+    south = parse("Intersection of SOUTH ST and TERRY A FRANCOIS BLVD").street
+    assert (south.direction, south.key) == ("", "SOUTH ST")
+    assert parse("100 North Ave").street.key == "NORTH AVE"
 
 
 def test_the_parser_reads_what_311_exports_really_hold():
@@ -587,3 +592,31 @@ def test_a_name_that_fits_two_streets_without_its_type_is_ambiguous_with_both(gr
     named = geocoding.geocode("Hoyne & 79th Pl")
     assert (named.status, named.address) == ("matched", "HOYNE AVE & 79TH PL")
     assert geocoding.geocode("Hoyne Ave & 79th St").status == "matched"
+
+
+# South Van Ness Ave is a street of its own beside Van Ness Ave; 14th St crosses South Van Ness only. Utah St
+# and Carolina St each meet 14th St twice: Utah with a 75 m jog, Carolina at both ends of a 400 m crescent.
+SPELLED_AND_JOGS = [
+    ("13TH ST", "VAN NESS AVE", 0.500, 0.520, ""),
+    ("15TH ST", "VAN NESS AVE", 0.500, 0.518, ""),
+    ("14TH ST", "SOUTH VAN NESS AVE", 0.496, 0.510, ""),
+    ("16TH ST", "SOUTH VAN NESS AVE", 0.496, 0.508, ""),
+    ("14TH ST", "UTAH ST", 0.490, 0.510, ""),
+    ("14TH ST", "UTAH ST", 0.4907, 0.5103, ""),
+    ("14TH ST", "CAROLINA ST", 0.484, 0.510, ""),
+    ("14TH ST", "CAROLINA ST", 0.4804, 0.5084, ""),
+]
+
+
+def test_a_spelled_direction_that_is_part_of_a_name_and_a_jogging_crossing(grid_city):
+    grid_city("spelled", SPELLED_AND_JOGS, '[north_south]\n"NOWHERE ST" = 0\n')
+    named = geocoding.geocode("Intersection of 14TH ST and SOUTH VAN NESS AVE")
+    assert (named.status, named.address) == ("matched", "14TH ST & SOUTH VAN NESS AVE")
+    assert local_metres(named.lon, named.lat, 0.496, 0.510) < 1
+    plain = geocoding.geocode("15th St & S Van Ness Ave")  # the south half of Van Ness Ave: still a reading
+    assert (plain.status, plain.address) == ("matched", "15TH ST & VAN NESS AVE")
+    jog = geocoding.geocode("14th St & Utah St")  # one crossing, answered at its middle
+    assert (jog.status, jog.kind) == ("matched", "intersection")
+    assert local_metres(jog.lon, jog.lat, 0.49035, 0.51015) < 1
+    crescent = geocoding.geocode("14th St & Carolina St")  # two places: say so
+    assert crescent.status == "ambiguous" and len(crescent.candidates) == 2

@@ -54,7 +54,7 @@ def test_an_osm_network_is_recorded_once_and_reloads_the_same(tiny_osm):
     assert again.unchanged and again.version_id == report.version_id
     graph = graph_from_version(version)
     assert graph.edge_count == version.feature_count
-    tm = travel_matrix(graph, [("west", 0.0, 0.0005), ("east", 0.002, 0.0005)], use_cache=False)
+    tm = travel_matrix(graph, [("west", 0.0, 0.001), ("east", 0.002, 0.001)], use_cache=False)
     assert tm.unroutable == [] and 0 < tm.seconds[0, 1] < tm.seconds[1, 0]  # the one-way helps eastbound
 
 
@@ -148,3 +148,27 @@ def test_the_street_overlay_carries_the_networks_attribution(client, tiny_osm):
     assert body["features"] and body["networks"][0]["attribution"].startswith("© OpenStreetMap contributors")
     assert client.get("/layers/streets.geojson", {"bbox": "0,0,1,1"}).status_code == 400  # too large
     assert client.get("/layers/streets.geojson", {"bbox": "a,b"}).status_code == 400
+
+
+ELBOW = """<?xml version="1.0" encoding="UTF-8"?>
+<osm version="0.6">
+ <node id="1" lat="0.500" lon="0.499"/><node id="2" lat="0.500" lon="0.500"/><node id="3" lat="0.501" lon="0.500"/>
+ <way id="10"><nd ref="1"/><nd ref="2"/><tag k="highway" v="residential"/><tag k="name" v="18th Street"/></way>
+ <way id="11"><nd ref="2"/><nd ref="3"/><tag k="highway" v="residential"/><tag k="name" v="Utah Street"/></way>
+</osm>
+"""
+
+
+def test_a_street_that_turns_into_another_keeps_its_corner(tmp_path, two_square_wards):
+    """Where 18th St becomes Utah St only two ways meet, yet it is a corner callers name: the graph keeps it."""
+    from layers import geocoding
+
+    path = tmp_path / "elbow.osm"
+    path.write_text(ELBOW)
+    import_street_network(StreetNetworkSpec(kind="osm", name="elbow", path=path), NetworkConfig())
+    assert sorted(StreetEdge.objects.values_list("name", flat=True).distinct()) == ["18th Street", "Utah Street"]
+    geocoding.clear_cache()
+    corner = geocoding.geocode("18th St & Utah St")
+    assert (corner.status, corner.kind) == ("matched", "intersection")
+    assert (round(corner.lon, 6), round(corner.lat, 6)) == (0.5, 0.5)
+    geocoding.clear_cache()

@@ -17,6 +17,10 @@ COVER_SLACK_M = 150.0  # a number may sit a little past the street's last mapped
 
 
 SAME_CORNER_M = 60.0  # corners closer than this are one corner (a wide street listed twice)
+# The same two streets meeting twice this close is one crossing with a jog or a divided street (22nd St at
+# Potrero Ave, 75 m): answered at its middle. Farther apart (a crescent meeting a street at both ends, 400 m)
+# they are two places and the answer is ambiguous. Chosen on San Francisco's tuning half of corners.
+JOG_M = 150.0
 
 
 FUZZY_CUTOFF = 85.0

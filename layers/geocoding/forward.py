@@ -16,6 +16,7 @@ from layers.geocoding.along import along_street
 from layers.geocoding.axes import _along, _place_on_street, _position, _setback, _street_axis
 from layers.geocoding.base import (
     BETWEEN_POINTS_M,
+    JOG_M,
     SAME_CORNER_M,
     UNUSED_TEXT_FACTOR,
     Index,
@@ -290,7 +291,9 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
                 break
         else:
             groups.append([c])
-    spots = [(float(np.mean([c[0] for c in g])), float(np.mean([c[1] for c in g])), g[0][2]) for g in groups]
+    spots = _merge_jogs(
+        [(float(np.mean([c[0] for c in g])), float(np.mean([c[1] for c in g])), g[0][2]) for g in groups]
+    )
     weight = {s[2]: math.prod(len(idx.streets[k]) for k in s[2].split(" & ")) for s in spots}
     spots.sort(key=lambda s: -weight[s[2]])
     best = spots[0]
@@ -320,6 +323,19 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             candidates=[{"address": s[2], "lon": round(s[0], 6), "lat": round(s[1], 6)} for s in spots],
         )
     return Result(text, "matched", "intersection", best[0], best[1], score, address=best[2])
+
+
+def _merge_jogs(spots: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+    """Corners of the same two streets within JOG_M of each other are one crossing, answered at their middle."""
+    merged: list[list[tuple[float, float, str]]] = []
+    for s in spots:
+        for m in merged:
+            if m[0][2] == s[2] and any(_metres((s[0], s[1]), (o[0], o[1])) <= JOG_M for o in m):
+                m.append(s)
+                break
+        else:
+            merged.append([s])
+    return [(float(np.mean([s[0] for s in m])), float(np.mean([s[1] for s in m])), m[0][2]) for m in merged]
 
 
 def _dominant(sizes: list[int]) -> bool:

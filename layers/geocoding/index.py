@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -150,8 +151,12 @@ def _street_nodes(version_id: int) -> tuple[dict[str, set[int]], dict[int, tuple
             "WHERE layer_version_id = %s AND name <> ''",
             [version_id, version_id],
         )
-        for name, node in cur.fetchall():
-            nodes_of[base_name(str(name))].add(int(node))
+        for names, node in cur.fetchall():
+            # An edge merged from ways of several names carries them all ("Alemany Blvd/Bayshore Blvd"; OSM
+            # writes "a;b"): the node belongs to each street.
+            for name in re.split(r"[/;]", str(names)):
+                if name.strip():
+                    nodes_of[base_name(name)].add(int(node))
     return nodes_of, node_xy, zip_of
 
 

@@ -13,10 +13,15 @@ SPELLED = {"N": "NORTH", "S": "SOUTH", "E": "EAST", "W": "WEST"}
 def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
     """Layer street keys for a parsed street, with a match score (1 exact … lower for fuzzy)."""
     keys, score = _street_keys_as_parsed(idx, street)
-    if not keys and street.direction:
-        # "East End Ave", "West Circle Ave": the direction word was part of the name.
+    if street.direction:
+        # "East End Ave", "South Van Ness Ave": the direction word may be part of the name. Where the layer
+        # has the whole name as it stands, it is a reading too (with the other half of a plain street, when
+        # that is also an exact name: the house number or the cross street then says which).
         whole = ParsedStreet("", f"{SPELLED[street.direction]} {street.name}", street.type)
-        keys, score = _street_keys_as_parsed(idx, whole)
+        whole_keys, whole_score = _street_keys_as_parsed(idx, whole)
+        if whole_keys and (not keys or whole_score >= 0.95):
+            exact = keys if score >= 0.95 else []
+            return sorted(set(whole_keys) | set(exact)), whole_score
     return keys, score
 
 

@@ -93,9 +93,12 @@ def load_osm(
     config = config or NetworkConfig()
     filtered, counts = filter_drivable_osm(path, config)
     try:
-        graph = ox.graph_from_xml(filtered, simplify=True, retain_all=True)
+        graph = ox.graph_from_xml(filtered, simplify=False, retain_all=True)
     finally:
         filtered.unlink(missing_ok=True)
+    # A node where the street's name changes is kept even where only two ways meet: it is a named corner
+    # ("18th St" turning into "Utah St" under a freeway) that the geocoder and the crews need.
+    graph = ox.simplify_graph(graph, edge_attrs_differ=["name"])
     counts["osmnx_nodes"], counts["osmnx_edges"] = len(graph), graph.number_of_edges()
     graph = ox.truncate.largest_component(graph, strongly=True)
     speeds = dict(config.highway_speeds) or None
