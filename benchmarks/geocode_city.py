@@ -25,7 +25,13 @@ from _common import Result
 from django.db import connection, transaction
 
 import layers.geocoding as geo
-from gis_app.citydata.address_learning import AddressKey, address_key, learn_address_points, split_half
+from gis_app.citydata.address_learning import (
+    AddressKey,
+    address_hash,
+    address_key,
+    learn_address_points,
+    split_half,
+)
 from gis_app.models import ImportBatch, ServiceRequest
 from layers.coords import local_metres
 from layers.memo import forget
@@ -86,7 +92,7 @@ def _score(rows: list[tuple[str, tuple[float, float]]], results: list[geo.Result
 
 
 def _fold(key: Any) -> int:
-    return (zlib.crc32(f"{key[0]} {key[1]} {key[2]}".encode()) >> 1) % FOLDS
+    return (address_hash(key) >> 1) % FOLDS  # the bit above the one split_half uses
 
 
 def _by_folds(houses: list[tuple[str, tuple[float, float]]], exact_only: Any) -> tuple[list[Any], list[Any]]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 from django.contrib.gis.gdal import CoordTransform, OGRGeometry, SpatialReference
 from django.contrib.gis.geos import GEOSGeometry, Point
 
@@ -24,6 +26,13 @@ def local_metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     about 0.2 % (the degree length is the equatorial one). Use `haversine_m` where a length is reported."""
     dx = (lon2 - lon1) * M_PER_DEG * math.cos(math.radians((lat1 + lat2) / 2))
     return math.hypot(dx, (lat2 - lat1) * M_PER_DEG)
+
+
+def local_plane(lonlat: Any, lat0: float) -> np.ndarray:
+    """(n, 2) lon/lat degrees → (n, 2) metres east and north on a plane true at latitude `lat0` (degrees), by
+    the same equirectangular rule as `local_metres`: for KD-trees and nearest-point searches within a city."""
+    a = np.asarray(lonlat, dtype=float).reshape(-1, 2)
+    return np.column_stack((a[:, 0] * M_PER_DEG * math.cos(math.radians(lat0)), a[:, 1] * M_PER_DEG))
 
 
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -318,8 +318,14 @@ def _hit(rows: list[tuple[Any, ...]], slack: float, with_edge_distance: bool) ->
     return AreaHit(None, "", float(near_dist) if with_edge_distance and near_dist is not None else None)
 
 
-def district_codes(version_id: int) -> dict[int, str]:
+def district_codes(version_id: int | None = None) -> dict[int, str]:
     """number → the district's identifier as its source writes it ("District 3B"), for one version of the
-    district map, where it is not the plain number: one query, for the pages that name districts."""
+    district map (default: the map in force; none loaded, none), where it is not the plain number: one query,
+    for the pages that name districts."""
+    if version_id is None:
+        try:
+            version_id = version_in_force(LayerKind.WARDS).pk
+        except LayerNotLoaded:
+            return {}
     rows = Ward.objects.filter(layer_version_id=version_id).exclude(code="").values_list("number", "code")
     return {n: c for n, c in rows if c != str(n)}

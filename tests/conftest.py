@@ -106,6 +106,7 @@ even_side = { NS = "W", EW = "N" }
 "STATE ST" = 0
 "ASHLAND AVE" = -1600
 """
+NO_GRID = '[north_south]\n"NOWHERE ST" = 0\n'  # names no street of the layer: the city has no grid
 
 
 @pytest.fixture

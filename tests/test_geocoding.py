@@ -17,6 +17,7 @@ from layers import geocoding
 from layers.coords import local_metres
 from layers.normalize import parse
 from tests.conftest import LITTLE_GRID as GRID
+from tests.conftest import NO_GRID
 
 pytestmark = pytest.mark.django_db
 
@@ -562,7 +563,7 @@ def test_without_a_street_layer_a_pin_still_gets_its_ward(two_square_wards):
 
 
 def test_a_city_without_a_usable_grid_still_answers_corners_pins_and_says_why_not_numbers(grid_city):
-    grid_city("no grid", CORNERS, '[north_south]\n"NOWHERE ST" = 0\n')  # names no street of this layer
+    grid_city("no grid", CORNERS, NO_GRID)
     house = geocoding.geocode("600 N State St")
     assert (house.status, house.kind) == ("unmatched", "street") and "answered at the street" in house.message
     corner = geocoding.geocode("State & Division")
@@ -609,7 +610,7 @@ SPELLED_AND_JOGS = [
 
 
 def test_a_spelled_direction_that_is_part_of_a_name_and_a_jogging_crossing(grid_city):
-    grid_city("spelled", SPELLED_AND_JOGS, '[north_south]\n"NOWHERE ST" = 0\n')
+    grid_city("spelled", SPELLED_AND_JOGS, NO_GRID)
     named = geocoding.geocode("Intersection of 14TH ST and SOUTH VAN NESS AVE")
     assert (named.status, named.address) == ("matched", "14TH ST & SOUTH VAN NESS AVE")
     assert local_metres(named.lon, named.lat, 0.496, 0.510) < 1

@@ -19,10 +19,10 @@ from layers import geocoding
 from layers.coords import local_metres, point_from_lonlat
 from layers.models import AddressPoint, LayerKind, LayerVersion
 from layers.normalize import base_name, parse
+from tests.conftest import NO_GRID
 
 pytestmark = pytest.mark.django_db
 
-NO_GRID = '[north_south]\n"NOWHERE ST" = 0\n'  # names no street of the layer: the city has no grid
 CORNERS = [
     *[("Valencia Street", f"{n}th Street", 0.500, 0.496 + 0.002 * (n - 16), "") for n in range(16, 21)],
     *[("Mission Street", f"{n}th Street", 0.503, 0.496 + 0.002 * (n - 16), "") for n in range(16, 21)],

@@ -76,23 +76,27 @@ min_rows_for_type_rate = 10
 """
 
 
-@pytest.fixture
-def city(two_square_wards, tmp_path: Path) -> Path:
+def history_streets_and_assumptions(tmp_path: Path, avenues: int, network: str) -> Path:
+    """The 60-row history loaded, a grid of streets AVE 0..avenues-1 by ST 0..10 (0.1° apart from 0, 0), and
+    the assumptions file's path."""
     (tmp_path / "history.csv").write_text(history_csv())
     (tmp_path / "m.toml").write_text(MAPPING)
     assert load_311(tmp_path / "m.toml").loaded == 60
-    corners = tmp_path / "corners.csv"  # a grid of streets over both squares
+    corners = tmp_path / "corners.csv"
     rows = ["street_1,street_2,longitude,latitude"]
-    for i in range(21):
-        for j in range(11):
-            rows.append(f"AVE {i},ST {j},{i * 0.1:.1f},{j * 0.1:.1f}")
+    rows += [f"AVE {i},ST {j},{i * 0.1:.1f},{j * 0.1:.1f}" for i in range(avenues) for j in range(11)]
     corners.write_text("\n".join(rows) + "\n")
     import_street_network(
-        StreetNetworkSpec(kind="derived", name="grid", path=corners), NetworkConfig(max_gap_metres=20_000)
+        StreetNetworkSpec(kind="derived", name=network, path=corners), NetworkConfig(max_gap_metres=20_000)
     )
     path = tmp_path / "assumptions.toml"
     path.write_text(ASSUMPTIONS)
     return path
+
+
+@pytest.fixture
+def city(two_square_wards, tmp_path: Path) -> Path:
+    return history_streets_and_assumptions(tmp_path, 21, "grid")  # streets over both squares
 
 
 def tv_distance(a: Counter, b: Counter) -> float:
@@ -122,19 +126,7 @@ def test_generated_mix_follows_the_sample_within_tolerance(city):
 def half_covered_city(two_square_wards, tmp_path: Path) -> Path:
     """The same history, but the street network covers the west square (ward 1) only, as one OSM extract of
     a neighbourhood covers part of a city."""
-    (tmp_path / "history.csv").write_text(history_csv())
-    (tmp_path / "m.toml").write_text(MAPPING)
-    load_311(tmp_path / "m.toml")
-    corners = tmp_path / "corners.csv"
-    rows = ["street_1,street_2,longitude,latitude"]
-    rows += [f"AVE {i},ST {j},{i * 0.1:.1f},{j * 0.1:.1f}" for i in range(11) for j in range(11)]
-    corners.write_text("\n".join(rows) + "\n")
-    import_street_network(
-        StreetNetworkSpec(kind="derived", name="west grid", path=corners), NetworkConfig(max_gap_metres=20_000)
-    )
-    path = tmp_path / "assumptions.toml"
-    path.write_text(ASSUMPTIONS)
-    return path
+    return history_streets_and_assumptions(tmp_path, 11, "west grid")
 
 
 def test_requests_spread_over_the_whole_city_where_the_network_covers_part(half_covered_city):

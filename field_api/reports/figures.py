@@ -27,7 +27,7 @@ from gis_app.choices import OPEN_STATUSES
 from gis_app.db_router import reading_connection
 from gis_app.models import Department, ServiceRequest, ServiceType, day_start
 from layers.importing import BOUNDARY_MODELS, area_sizes
-from layers.lookup import LayerNotLoaded, district_codes, version_in_force
+from layers.lookup import district_codes, version_in_force
 from layers.models import LayerKind
 
 DEFINITIONS = __doc__.split("Definitions (the pages print them, `DEFINITIONS`):\n", 1)[1].strip()
@@ -216,7 +216,7 @@ def breakdown(f: ReportFilters, by: str) -> dict[str, Any]:
         cur.execute(sql, params)
         cols = [c.name for c in cur.description]
         rows = [finish(dict(zip(cols, row, strict=True))) for row in cur.fetchall()]
-    codes = _ward_codes() if by == "ward" else {}
+    codes = district_codes() if by == "ward" else {}
     for row in rows:
         g = row.pop("g")
         if g in codes:  # the district as the city writes it ("supervisor district 3B")
@@ -224,15 +224,6 @@ def breakdown(f: ReportFilters, by: str) -> dict[str, Any]:
     total = next((r for r in rows if r["is_total"]), None) or finish({"key": None, "label": "All", **EMPTY_ROW})
     total["label"] = "All"
     return {"by": by, "rows": [r for r in rows if not r["is_total"]], "total": total}
-
-
-def _ward_codes() -> dict[int, str]:
-    """number → code of the district map in force, where the codes are not the plain numbers."""
-    try:
-        version = version_in_force(LayerKind.WARDS).pk
-    except LayerNotLoaded:
-        return {}
-    return district_codes(version)
 
 
 EMPTY_ROW: dict[str, Any] = {

@@ -21,8 +21,7 @@ from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, day_start
 from gis_app.planner import stats
 from gis_app.privacy import public_place
-from layers.lookup import LayerNotLoaded, district_codes, version_in_force
-from layers.models import LayerKind
+from layers.lookup import district_codes
 from routing.models import Stop
 
 TREND_WEEKS = 12
@@ -130,11 +129,7 @@ def repeat_places(f: ReportFilters, ward: int) -> list[dict[str, Any]]:
 
 def district_label(number: int) -> str:
     """The district as the city writes it ("District 3B", "09410") on the map in force; its number if none."""
-    try:
-        version = version_in_force(LayerKind.WARDS)
-    except LayerNotLoaded:
-        return str(number)
-    return district_codes(version.pk).get(number) or str(number)
+    return district_codes().get(number) or str(number)
 
 
 def ward_report(f: ReportFilters, ward: int) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import statistics
 import zlib
 from collections import defaultdict
@@ -27,7 +26,7 @@ from scipy.spatial import cKDTree
 
 from gis_app.models import ImportBatch, ServiceRequest
 from layers.addresses import AddressImportReport, Row, import_address_rows
-from layers.coords import M_PER_DEG
+from layers.coords import local_plane
 from layers.geocoding import GeocoderNotReady, index
 from layers.geocoding.along import consistent, metres_per_number
 from layers.normalize import parse
@@ -51,9 +50,14 @@ def address_key(text: str) -> AddressKey | None:
     return parsed.number, parsed.street.direction, parsed.street.key
 
 
+def address_hash(key: AddressKey) -> int:
+    """The CRC-32 of an address key: the same on every run and machine, for splits and folds by address."""
+    return zlib.crc32(f"{key[0]} {key[1]} {key[2]}".encode())
+
+
 def split_half(key: AddressKey) -> int:
     """0 or 1: which half of a split by address this address is in (the same on every run and machine)."""
-    return zlib.crc32(f"{key[0]} {key[1]} {key[2]}".encode()) % 2
+    return address_hash(key) % 2
 
 
 def history_points() -> dict[AddressKey, tuple[float, float]]:
@@ -80,19 +84,15 @@ def _near_its_street(
         return points, 0
     if not points or not idx.node_xy:
         return points, 0
-    lat0 = math.radians(statistics.median(y for _, y in points.values()))
-
-    def metres(xy: np.ndarray) -> np.ndarray:
-        return np.column_stack((xy[:, 0] * M_PER_DEG * math.cos(lat0), xy[:, 1] * M_PER_DEG))
-
-    everything = cKDTree(metres(np.array(list(idx.node_xy.values()))))
+    lat0 = statistics.median(y for _, y in points.values())
+    everything = cKDTree(local_plane(list(idx.node_xy.values()), lat0))
     keys = list(points)
-    spots = metres(np.array([points[k] for k in keys]))
+    spots = local_plane([points[k] for k in keys], lat0)
     covered = [bool(hits) for hits in everything.query_ball_point(spots, REACH_M)]
     kept: dict[AddressKey, tuple[float, float]] = {}
     for key, spot, inside in zip(keys, spots, covered, strict=True):
         corners = idx.streets.get(key[2])
-        if inside and corners is not None and float(np.min(np.hypot(*(metres(corners) - spot).T))) > REACH_M:
+        if inside and corners is not None and float(np.min(np.hypot(*(local_plane(corners, lat0) - spot).T))) > REACH_M:
             continue
         kept[key] = points[key]
     return kept, len(points) - len(kept)

@@ -34,7 +34,7 @@ from django.utils import timezone
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
 from gis_app.placement import place_requests
-from layers.coords import M_PER_DEG, local_metres, point_from_lonlat
+from layers.coords import M_PER_DEG, local_metres, local_plane, point_from_lonlat
 from layers.importing import refresh_statistics
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
@@ -188,9 +188,9 @@ def _uncovered_places(seg: np.ndarray) -> dict[int, np.ndarray]:
     if not len(rows) or not len(seg):
         return {}
     xy = np.array([(p.x, p.y) for p in rows[:, 1]], dtype=float)
-    scale = np.array([M_PER_DEG * math.cos(math.radians(float(np.median(xy[:, 1])))), M_PER_DEG])
-    mids = np.column_stack(((seg[:, 0] + seg[:, 2]) / 2, (seg[:, 1] + seg[:, 3]) / 2)) * scale
-    near = cKDTree(mids).query(xy * scale, distance_upper_bound=COVERED_M)[0] <= COVERED_M
+    lat0 = float(np.median(xy[:, 1]))
+    mids = local_plane(np.column_stack(((seg[:, 0] + seg[:, 2]) / 2, (seg[:, 1] + seg[:, 3]) / 2)), lat0)
+    near = cKDTree(mids).query(local_plane(xy, lat0), distance_upper_bound=COVERED_M)[0] <= COVERED_M
     wards = rows[:, 0].astype(int)
     out: dict[int, np.ndarray] = {}
     for w in np.unique(wards):

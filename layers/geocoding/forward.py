@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 
 import numpy as np
 from django.conf import settings
@@ -283,16 +284,11 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
             "none",
             message=f"no corner of {parsed.street.key!r} and {parsed.cross.key!r} in the street layer",
         )
-    groups: list[list[tuple[float, float, str]]] = []
-    for c in corners:
-        for g in groups:
-            if _metres((c[0], c[1]), (g[0][0], g[0][1])) <= SAME_CORNER_M:
-                g.append(c)
-                break
-        else:
-            groups.append([c])
-    spots = _merge_jogs(
-        [(float(np.mean([c[0] for c in g])), float(np.mean([c[1] for c in g])), g[0][2]) for g in groups]
+    # Corners closer than SAME_CORNER_M are one corner (a wide street listed twice); then the same two streets
+    # meeting twice within JOG_M are one crossing (a jog, a divided street).
+    same_corner = _middles(corners, lambda c, g: _metres((c[0], c[1]), (g[0][0], g[0][1])) <= SAME_CORNER_M)
+    spots = _middles(
+        same_corner, lambda s, g: g[0][2] == s[2] and any(_metres((s[0], s[1]), (o[0], o[1])) <= JOG_M for o in g)
     )
     weight = {s[2]: math.prod(len(idx.streets[k]) for k in s[2].split(" & ")) for s in spots}
     spots.sort(key=lambda s: -weight[s[2]])
@@ -325,17 +321,21 @@ def _intersection(idx: Index, parsed: ParsedAddress, text: str) -> Result:
     return Result(text, "matched", "intersection", best[0], best[1], score, address=best[2])
 
 
-def _merge_jogs(spots: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
-    """Corners of the same two streets within JOG_M of each other are one crossing, answered at their middle."""
-    merged: list[list[tuple[float, float, str]]] = []
+Spot = tuple[float, float, str]  # lon, lat, "A & B"
+
+
+def _middles(spots: list[Spot], joins: Callable[[Spot, list[Spot]], bool]) -> list[Spot]:
+    """The spots grouped in order (each joins the first group `joins` admits it to, else starts one), each
+    group answered at its middle under its first spot's label."""
+    groups: list[list[Spot]] = []
     for s in spots:
-        for m in merged:
-            if m[0][2] == s[2] and any(_metres((s[0], s[1]), (o[0], o[1])) <= JOG_M for o in m):
-                m.append(s)
+        for g in groups:
+            if joins(s, g):
+                g.append(s)
                 break
         else:
-            merged.append([s])
-    return [(float(np.mean([s[0] for s in m])), float(np.mean([s[1] for s in m])), m[0][2]) for m in merged]
+            groups.append([s])
+    return [(float(np.mean([s[0] for s in g])), float(np.mean([s[1] for s in g])), g[0][2]) for g in groups]
 
 
 def _dominant(sizes: list[int]) -> bool:

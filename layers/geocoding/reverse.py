@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import connection
 from scipy.spatial import cKDTree
 
-from layers.coords import checked_lonlat
+from layers.coords import checked_lonlat, local_plane
 from layers.geocoding.axes import _place_on_street, _signed_at, _street_axis
 from layers.geocoding.base import (
     ADDRESS_POINT_REACH_M,
@@ -221,9 +221,8 @@ def _network_corners(idx: Index) -> tuple[Any, list[tuple[str, str, float, float
             for node, keys in keys_at.items()
             if len(keys) >= 2 and node in idx.node_xy
         ]
-        lat0 = math.radians(float(np.median([c[3] for c in found]))) if found else 0.0
-        scale = (M_PER_DEG * math.cos(lat0), M_PER_DEG)
-        tree = cKDTree([(c[2] * scale[0], c[3] * scale[1]) for c in found]) if found else None
+        lat0 = float(np.median([c[3] for c in found])) if found else 0.0
+        tree = cKDTree(local_plane([c[2:] for c in found], lat0)) if found else None
         idx.network_corners = (tree, found, lat0)
     tree, corners, lat = idx.network_corners
     return tree, corners, lat
@@ -234,8 +233,7 @@ def _nearest_network_corner(idx: Index, lons: list[float], lats: list[float]) ->
     tree, found, lat0 = _network_corners(idx)
     if tree is None:
         return [(None,) * 5] * len(lons)
-    sx = M_PER_DEG * math.cos(lat0)
-    _, at = tree.query(np.column_stack((np.array(lons) * sx, np.array(lats) * M_PER_DEG)))
+    _, at = tree.query(local_plane(np.column_stack((lons, lats)), lat0))
     return [
         (*found[i][:2], found[i][2], found[i][3], _metres((lon, lat), (found[i][2], found[i][3])))
         for lon, lat, i in zip(lons, lats, at.tolist(), strict=True)

@@ -55,9 +55,7 @@ def _filter_xml(path: Path, shown: str, config: NetworkConfig) -> tuple[Path, di
                     el.clear()
                 elif el.tag in ("way", "relation"):
                     el.clear()
-    except ET.ParseError as exc:  # its message names the line and column
-        raise NetworkError(f"{shown}: not a readable OSM XML file: {exc}") from None
-    except (OSError, EOFError) as exc:
+    except (ET.ParseError, OSError, EOFError) as exc:  # a ParseError's message names the line and column
         raise NetworkError(f"{shown}: not a readable OSM XML file: {exc}") from None
     if not ways:
         raise NetworkError(f"{shown}: no drivable ways (highway in {sorted(config.drivable)})")
