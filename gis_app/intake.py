@@ -169,11 +169,11 @@ def _checked(stype: ServiceType, data: IntakeData) -> bool:
     return anonymous
 
 
-@transaction.atomic
 def _outside_city(lookup_message: str) -> str:
     return f"is outside the city ({lookup_message}); expected a point inside a {settings.CITY_DISTRICT_WORD}"
 
 
+@transaction.atomic
 def create_request(
     data: IntakeData, *, by: Any = None, actor_label: str = "", link_duplicates: bool | None = None
 ) -> ServiceRequest:

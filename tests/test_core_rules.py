@@ -47,6 +47,29 @@ def test_a_point_beyond_the_slack_is_refused_and_nothing_is_stored(two_square_wa
 
 
 @pytest.mark.django_db
+def test_a_filing_that_fails_after_the_row_is_saved_leaves_nothing_behind(two_square_wards, pothole, monkeypatch):
+    """Intake is one transaction: a failure in the audit trail (or anything after the save) takes the request,
+    its subscription and its outbox job with it, never a request with no history."""
+    from gis_app import intake  # patched here only: the audit write is what fails
+
+    def broken_audit(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the audit table is away")
+
+    monkeypatch.setattr(intake, "record_many", broken_audit)
+    with pytest.raises(RuntimeError, match="audit table"):
+        create_request(
+            IntakeData(
+                service_code="pothole",
+                location=point_from_lonlat(0.5, 0.5),
+                attributes={"where": "curb"},
+                reporter_email="ana@example.org",
+                notify_via="email",
+            )
+        )
+    assert not ServiceRequest.objects.exists()
+
+
+@pytest.mark.django_db
 def test_placement_gives_ward_layer_area_department_due_date_and_ticket(two_square_wards, pothole):
     req = create_request(
         IntakeData(service_code="pothole", location=point_from_lonlat(1.5, 0.5), attributes={"where": "curb"})
