@@ -38,6 +38,14 @@ def when_ready(server: Any) -> None:
         server.log.info("caches built before forking: %s", ", ".join(built) or "none")
 
 
+def worker_exit(server: Any, worker: Any) -> None:
+    """A worker leaving (recycled, or the server stopping) first hands the jobs its requests committed to the
+    broker, so they go out now rather than from the relay after its grace period."""
+    from gis_app.outbox import drain  # the application is loaded in every worker by now
+
+    drain(timeout=graceful_timeout / 2)
+
+
 def on_starting(server: object) -> None:
     """gunicorn writes its own `Server: gunicorn` before the application's headers: make it say the same as the
     application (SERVER_NAME_HEADER), so a response names no server software."""

@@ -388,8 +388,8 @@ CELERY_BEAT_SCHEDULE = {
     "check-slas": {"task": "gis311.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
     "relay-outbox": {"task": "gis311.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))},
 }
-# The outbox (gis_app/outbox.py): jobs the web process could not hand to the broker are published by the relay
-# once they are this old (a younger one may still be on its way from its own after-commit hand-off).
+# Outbox (gis_app/outbox.py): a web process's thread publishes in batches; the relay takes jobs waiting this long.
+OUTBOX_PUBLISH_IN_BACKGROUND = env_bool("OUTBOX_PUBLISH_IN_BACKGROUND", True)
 OUTBOX_GRACE_SECONDS = float(os.environ.get("OUTBOX_GRACE_SECONDS", "5"))
 # A web request never waits on a broker that is away: one quick try, then the outbox keeps the job.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))

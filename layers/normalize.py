@@ -6,6 +6,8 @@ Intersections ("Clark & Division", "63rd St and Halsted", "A / B", "A at B") are
 
 from __future__ import annotations
 
+import functools
+
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -185,10 +187,12 @@ def _strip_place(text: str) -> str:
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
+@functools.lru_cache(maxsize=8192)
 def address_key(text: str) -> str:
     """One spelling of an address for comparing two of them ("1234 North Ashland Avenue, Chicago" and
     "1234 N ASHLAND AVE" give the same key): the place tail dropped, punctuation folded, each direction, street
-    type and ordinal in its one spelling. Cheap (no parser): dedup compares dozens of addresses per report."""
+    type and ordinal in its one spelling. Cheap (no parser), and remembered: dedup compares dozens of addresses
+    per report, mostly the same busy ones again."""
     words = _PUNCTUATION.sub(" ", _strip_place(text).upper()).split()
     return " ".join(DIRECTIONS.get(w) or TYPES.get(w) or _ordinal(w) for w in words)
 

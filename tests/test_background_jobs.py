@@ -205,6 +205,54 @@ def test_a_real_worker_sends_the_acknowledgement_through_redis(two_square_wards,
         app.conf.task_always_eager = True
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_web_process_publishes_from_its_own_thread_and_every_message_goes_once(two_square_wards, pothole, settings):
+    """As in production: tasks are not eager, so the request hands its committed job to the process's publisher
+    thread and returns; the thread publishes and marks the jobs; a real worker sends each message once."""
+    from celery.contrib.testing.worker import start_worker
+
+    from gis_app import outbox
+    from gis_app.celery import app
+    from gis_app.outbox import OutboxJob
+
+    settings.CELERY_TASK_ALWAYS_EAGER, settings.OUTBOX_PUBLISH_IN_BACKGROUND = False, True
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            filed = [file_pothole(reporter_email=f"resident{i}@example.org") for i in range(6)]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and Notification.objects.exclude(state="sent").exists():
+                time.sleep(0.1)
+    finally:
+        app.conf.task_always_eager = True
+        assert outbox.drain()  # the thread's connection closed: the test database can go
+    assert Notification.objects.filter(state="sent").count() == len(filed)
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(f"resident{i}@example.org" for i in range(6))
+    jobs = OutboxJob.objects.all()
+    assert len(jobs) == 6 and all(j.published_at is not None and j.attempts == 1 for j in jobs)
+
+
+def test_a_batch_stops_at_the_first_refusal_and_the_rest_wait_with_the_error(monkeypatch, two_square_wards, pothole):
+    """Batch publishing: the broker takes the first job and refuses the second; the first is marked published,
+    the second and third keep the error and wait for the relay (never marked published unsent)."""
+    from gis_app import outbox
+
+    sent: list[list[int]] = []
+
+    class Broker:
+        def apply_async(self, args: list[int], kwargs: dict[str, object], retry: bool) -> None:
+            if sent:
+                raise ConnectionError("the broker went away")
+            sent.append(args)
+
+    monkeypatch.setattr(outbox, "app", type("App", (), {"tasks": {"t": Broker()}})())
+    jobs = [outbox.OutboxJob.objects.create(task="t", args=[n]) for n in (1, 2, 3)]
+    assert outbox.publish_batch(jobs) == 1 and sent == [[1]]
+    first, *rest = outbox.OutboxJob.objects.order_by("pk")
+    assert first.published_at is not None and first.attempts == 1
+    assert all(j.published_at is None and j.attempts == 1 and "went away" in j.last_error for j in rest)
+
+
 def test_stage_notices_go_out_only_for_the_stages_a_type_asks_for(
     two_square_wards, pothole, django_capture_on_commit_callbacks
 ):

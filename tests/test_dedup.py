@@ -99,6 +99,31 @@ def test_a_completed_parent_older_than_the_window_is_not_offered(streetlight_typ
     assert [c.ticket for c in again] == [recent.ticket] and "completed recently" in again[0].reasons
 
 
+def test_the_live_lookup_reads_open_and_recently_closed_roots_on_indexes_of_their_own(streetlight_type):
+    """Open roots and recently closed roots are read on partial indexes whose status lists match the query's
+    (else the planner silently walks every root near a busy point); a long-closed one is not offered, and the
+    live answer is the one the evaluation replay (`as_of`) gives for the same moment."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    still_open = report("light", at(0), link=False)
+    fixed_today = report("light", at(20), link=False)
+    apply(fixed_today, "complete", note="relamped")
+    fixed_long_ago = report("light", at(10), link=False)
+    apply(fixed_long_ago, "complete", note="relamped")
+    ServiceRequest.objects.filter(pk=fixed_long_ago.pk).update(closed_at=timezone.now() - dt.timedelta(days=20))
+    with CaptureQueriesContext(connection) as lookup:
+        found = dedup.candidates(streetlight_type, at(0))
+    assert [c.ticket for c in found] == [still_open.ticket, fixed_today.ticket]
+    replayed = dedup.candidates(streetlight_type, at(0), as_of=True)
+    assert [c.ticket for c in replayed] == [c.ticket for c in found]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")
+        cur.execute("EXPLAIN " + lookup.captured_queries[-1]["sql"])
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    assert "servicerequest_open_roots_geog" in plan and "servicerequest_done_roots" in plan
+
+
 def test_unmerge_restores_the_child_as_its_own_open_request(streetlight_type):
     first = report("light", at(0))
     second = report("light", at(10))
