@@ -7,7 +7,6 @@ Intersections ("Clark & Division", "63rd St and Halsted", "A / B", "A at B") are
 from __future__ import annotations
 
 import functools
-
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass

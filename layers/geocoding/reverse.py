@@ -158,8 +158,8 @@ def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) 
     nearest named street segment (else the nearer street of its nearest corner), on the side it is on (kind
     "interpolated"); the nearest corner ("near N CLARK ST & W DIVISION ST"); the ward with the distance to
     its nearest edge (a pin that close to a ward line is worth a second look), and the community area.
-    Set-based: one KNN query (`<->` on the GiST index) each for the corners, the segments and the address
-    points, one for the wards, one for the areas. Without `with_areas` (intake: placement looks the ward up
+    Set-based: one statement of KNN lookups (`<->` on the GiST indexes) for the corners, the segments and the
+    address points, one for the wards, one for the areas. Without `with_areas` (intake: placement looks the ward up
     itself), no ward or area is looked up and they answer None."""
     checked = [checked_lonlat(lon, lat) for lon, lat in places]
     lons, lats = [x for x, _ in checked], [y for _, y in checked]
@@ -169,28 +169,24 @@ def reverse_many(places: list[tuple[float, float]], *, with_areas: bool = True) 
         idx = None  # no street layer: the ward, the area and any address point still answer
     corners: list[tuple[Any, ...]] = [(None,) * 5] * len(checked)
     along: list[tuple[Any, ...]] = [(None, None)] * len(checked)
+    versions = remembered("layers:address-point-versions", _address_point_versions)
+    parts: list[tuple[Any, list[str], str, list[Any]]] = []
     if idx is not None:
-        corners = _nearest_each(
-            lons,
-            lats,
-            StreetCorner,
-            "street_1, street_2, ST_X(geom), ST_Y(geom)",
-            "layer_version_id = %s",
-            [idx.version],
+        parts.append(
+            (StreetCorner, ["street_1", "street_2", "ST_X(geom)", "ST_Y(geom)"], "layer_version_id = %s", [idx.version])
         )
+        # The street the point lies along: the nearest named segment of the street layer.
+        parts.append((StreetEdge, ["name"], "layer_version_id = %s AND name <> ''", [idx.version]))
+    if versions:
+        parts.append((AddressPoint, ["number_text", "direction", "street"], "layer_version_id = ANY(%s)", [versions]))
+    rows = _nearest_each(lons, lats, parts)
+    if idx is not None:
+        corners, along = rows[0], rows[1]
         if corners and all(c[0] is None for c in corners):  # a network without a corner table (OSM)
             corners = _nearest_network_corner(idx, lons, lats)
-        # The street the point lies along: the nearest named segment of the street layer.
-        along = _nearest_each(lons, lats, StreetEdge, "name", "layer_version_id = %s AND name <> ''", [idx.version])
-    versions = remembered("layers:address-point-versions", _address_point_versions)
     nearest: list[Any] = [None] * len(checked)
     if versions:
-        nearest = [
-            row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None
-            for row in _nearest_each(
-                lons, lats, AddressPoint, "number_text, direction, street", "layer_version_id = ANY(%s)", [versions]
-            )
-        ]
+        nearest = [row if row[3] is not None and row[3] <= ADDRESS_POINT_REACH_M else None for row in rows[-1]]
     wards: list[Any] = [NO_AREA] * len(checked)
     areas: list[Any] = []
     if with_areas:
@@ -245,20 +241,34 @@ def _address_point_versions() -> list[int]:
 
 
 def _nearest_each(
-    lons: list[float], lats: list[float], model: Any, columns: str, where: str, params: list[Any]
-) -> list[tuple[Any, ...]]:
-    """For each point, in order, `columns` of the nearest row of `model` (KNN `<->` on its GiST index) and its
-    distance in metres last; all None where the table has no row."""
+    lons: list[float], lats: list[float], parts: list[tuple[Any, list[str], str, list[Any]]]
+) -> list[list[tuple[Any, ...]]]:
+    """For each part (model, columns, where, params) and each point in order: `columns` of the part's nearest
+    row (KNN `<->` on its GiST index) and its distance in metres last; all None where the table has no row.
+    One statement for every part: a pin at intake costs one round trip, not one per layer."""
+    if not parts:
+        return []
     point = "ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
+    joins, params = [], [lons, lats]
+    for n, (model, columns, where, extra) in enumerate(parts):
+        joins.append(
+            f"LEFT JOIN LATERAL (SELECT {', '.join(columns)}, ST_Distance(geom::geography, {point}::geography) "
+            f"FROM {model._meta.db_table} WHERE {where} ORDER BY geom <-> {point} LIMIT 1) n{n} ON true"
+        )
+        params.extend(extra)
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT n.* FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i) "
-            f"LEFT JOIN LATERAL (SELECT {columns}, ST_Distance(geom::geography, {point}::geography) "
-            f"FROM {model._meta.db_table} WHERE {where} ORDER BY geom <-> {point} LIMIT 1) n ON true "
-            f"ORDER BY u.i",
-            [lons, lats, *params],
+            f"SELECT * FROM unnest(%s::float8[], %s::float8[]) WITH ORDINALITY AS u(lon, lat, i) {' '.join(joins)} "
+            "ORDER BY u.i",
+            params,
         )
-        return [tuple(row) for row in cur.fetchall()]
+        rows = cur.fetchall()
+    out: list[list[tuple[Any, ...]]] = []
+    start = 3  # after u.lon, u.lat, u.i
+    for _, columns, _, _ in parts:
+        out.append([tuple(row[start : start + len(columns) + 1]) for row in rows])
+        start += len(columns) + 1
+    return out
 
 
 def _reverse_one(
