@@ -8,7 +8,6 @@ is found by the same key a caller's address produces.
 from __future__ import annotations
 
 import csv
-import hashlib
 import itertools
 import math
 import re
@@ -18,14 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from django.contrib.gis.gdal import DataSource, GDALException
-from django.contrib.gis.geos import LineString, Point
+from django.contrib.gis.geos import Point
 from django.db import transaction
 
-from layers.coords import ogr_to_wgs84
 from layers.importing import activate, file_checksum, refresh_statistics, retire
 from layers.manifests import read_toml
-from layers.models import AddressPoint, LayerKind, LayerVersion, RangedSegment
+from layers.models import AddressPoint, LayerKind, LayerVersion
 from layers.normalize import normalise_street
 from layers.osmfiles import open_xml, osm_xml
 
@@ -385,108 +382,3 @@ def load_address_manifest(path: Path, *, dry_run: bool = False) -> list[AddressI
             )
         )
     return reports
-
-
-# ---- ranged centrelines ---------------------------------------------------------------------------------
-
-# Field names of the formats cities publish: TIGER/Line ADDRFEAT and the City of Chicago street centrelines.
-RANGE_FIELDS = {
-    "tiger": {
-        "left_from": "LFROMHN",
-        "left_to": "LTOHN",
-        "right_from": "RFROMHN",
-        "right_to": "RTOHN",
-        "name": "FULLNAME",
-        "left_postcode": "ZIPL",
-        "right_postcode": "ZIPR",
-    },
-    "chicago": {
-        "left_from": "L_F_ADD",
-        "left_to": "L_T_ADD",
-        "right_from": "R_F_ADD",
-        "right_to": "R_T_ADD",
-        "pre_dir": "PRE_DIR",
-        "name": "STREET_NAM",
-        "type": "STREET_TYP",
-        "suf_dir": "SUF_DIR",
-        "left_postcode": "L_ZIP",
-        "right_postcode": "R_ZIP",
-    },
-}
-
-
-def _int(value: object) -> int | None:
-    m = re.match(r"^\s*(\d+)", str(value or ""))
-    return int(m.group(1)) if m else None
-
-
-def import_ranges(
-    path: Path,
-    *,
-    fields: str,
-    name: str,
-    source: str = "",
-    licence: str = "",
-    dry_run: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> AddressImportReport:
-    """Ranged centrelines from any file GDAL reads (Shapefile, GeoJSON, GeoPackage), reprojected to WGS84."""
-
-    if fields not in RANGE_FIELDS:
-        raise AddressImportError(f"fields must be one of {', '.join(RANGE_FIELDS)}; got {fields!r}")
-    if not path.exists():
-        raise AddressImportError(f"{path}: no such file")
-    f = RANGE_FIELDS[fields]
-    checksum = hashlib.sha256(f"{file_checksum(path)}:{fields}".encode()).hexdigest()  # same file, other layout
-    existing = LayerVersion.objects.filter(kind=LayerKind.RANGES, checksum=checksum).first()
-    if existing is not None and not dry_run:
-        return AddressImportReport(name, existing.pk, unchanged=True)
-    try:
-        layer = DataSource(str(path))[0]
-    except (GDALException, IndexError) as exc:
-        raise AddressImportError(f"{path.name}: not a readable vector file ({exc})") from None
-    missing = [v for k, v in f.items() if k in ("left_from", "name") and v not in layer.fields]
-    if missing:
-        raise AddressImportError(f"{path.name}: missing field(s) {', '.join(missing)} for the {fields} layout")
-    report = AddressImportReport(name, None, dry_run=dry_run, what="ranged centreline segments")
-    rows: list[RangedSegment] = []
-    for feature in layer:
-
-        def get(key: str, feature: object = feature) -> str:
-            column = f.get(key)
-            if not column or column not in layer.fields:
-                return ""
-            value = feature.get(column)  # type: ignore[attr-defined]
-            return "" if value is None else str(value)  # 0 is a house number (the first on a base line)
-
-        raw_name = " ".join(p for p in (get("pre_dir"), get("name"), get("type"), get("suf_dir")) if p)
-        if not raw_name.strip():
-            report.skipped["no street name"] = report.skipped.get("no street name", 0) + 1
-            continue
-        try:
-            geom = ogr_to_wgs84(feature.geom, layer.srs)
-        except (GDALException, ValueError):
-            report.skipped["bad geometry"] = report.skipped.get("bad geometry", 0) + 1
-            continue
-        if geom.geom_type == "MultiLineString" and geom.num_geom == 1:
-            geom = geom[0]
-        if geom.geom_type != "LineString":
-            report.skipped["not a line"] = report.skipped.get("not a line", 0) + 1
-            continue
-        street = normalise_street(raw_name)
-        rows.append(
-            RangedSegment(
-                direction=street.direction,
-                street=street.key[:200],
-                left_from=_int(get("left_from")),
-                left_to=_int(get("left_to")),
-                right_from=_int(get("right_from")),
-                right_to=_int(get("right_to")),
-                left_postcode=get("left_postcode")[:10],
-                right_postcode=get("right_postcode")[:10],
-                geom=LineString(geom.coords, srid=4326),  # type: ignore[attr-defined]
-            )
-        )
-    report.loaded = len(rows)
-    _record(LayerKind.RANGES, path.name, checksum, rows, report, source=source, licence=licence, progress=progress)
-    return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -304,8 +305,11 @@ RANGES = {
 }
 
 
+CHICAGO_CENTRELINES = Path(__file__).resolve().parent.parent / "fixtures" / "chicago" / "centreline_fields.toml"
+
+
 def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little_city, tmp_path):
-    from layers.addresses import import_ranges
+    from layers.ranges import import_ranges
 
     path = tmp_path / "tiger.geojson"
     path.write_text(json.dumps(RANGES))
@@ -317,13 +321,16 @@ def test_ranged_centrelines_interpolate_on_the_side_of_the_numbers_parity(little
     left = geocoding.geocode("251 Oak St")  # odd, second block: left of travel: north of the line
     assert left.lon == pytest.approx(0.6015, abs=2e-5) and left.lat > 0.600
     with pytest.raises(Exception, match="missing field"):
-        import_ranges(path, fields="chicago", name="wrong layout")
+        import_ranges(path, fields=CHICAGO_CENTRELINES, name="wrong layout")
+    with pytest.raises(Exception, match="left_from and name"):
+        import_ranges(path, fields={"from": "LFROMHN"}, name="no such key")
 
 
 def test_the_city_of_chicago_centreline_layout_loads_with_its_split_name_fields(little_city, tmp_path):
-    """The City's own file names a street in four fields (PRE_DIR, STREET_NAM, STREET_TYP, SUF_DIR); its
-    ranges place numbers as the TIGER layout's do, and the direction keeps N Oak apart from S Oak."""
-    from layers.addresses import import_ranges
+    """The City's own file names a street in four fields (PRE_DIR, STREET_NAM, STREET_TYP, SUF_DIR), named in the
+    city's column file (data, not code); its ranges place numbers as the TIGER layout's do, and the direction
+    keeps N Oak apart from S Oak."""
+    from layers.ranges import import_ranges
 
     features = []
     for f in RANGES["features"]:  # type: ignore[index]
@@ -348,7 +355,7 @@ def test_the_city_of_chicago_centreline_layout_loads_with_its_split_name_fields(
         )
     path = tmp_path / "centerlines.geojson"
     path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
-    report = import_ranges(path, fields="chicago", name="city centrelines")
+    report = import_ranges(path, fields=CHICAGO_CENTRELINES, name="city centrelines")
     assert report.loaded == 2 and not report.skipped
     geocoding.clear_cache()
     found = geocoding.geocode("251 North Oak Street")
@@ -469,7 +476,7 @@ def test_an_address_point_on_one_half_of_a_street_leaves_a_missing_direction_amb
 
 
 def test_the_grid_gives_ranged_centrelines_that_read_back_as_a_ranges_layer(little_city, tmp_path):
-    from layers.addresses import import_ranges
+    from layers.ranges import import_ranges
 
     collection = geocoding.grid_ranges()
     blocks = set()

@@ -1,4 +1,5 @@
-"""Load an address layer: points (OpenAddresses CSV, OSM addr:*) or ranged centrelines (TIGER, Chicago)."""
+"""Load an address layer: points (OpenAddresses CSV, OSM addr:*) or ranged centrelines (TIGER, or a city's own
+layout named in a TOML file of its columns)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from layers.addresses import RANGE_FIELDS, AddressImportError, import_addresses, import_ranges
+from layers.addresses import AddressImportError, import_addresses
 from layers.management.commands._progress import bar_factory
+from layers.ranges import RANGE_FIELDS, import_ranges
 
 
 class Command(BaseCommand):
@@ -19,8 +21,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             required=True,
-            choices=["openaddresses", "osm", *RANGE_FIELDS],
-            help="openaddresses / osm (points); tiger / chicago (ranged centrelines)",
+            choices=["openaddresses", "osm", *RANGE_FIELDS, "ranges"],
+            help="openaddresses / osm (points); tiger, or ranges with --fields (ranged centrelines)",
+        )
+        parser.add_argument(
+            "--fields",
+            type=Path,
+            help="with --format ranges: a TOML file naming the columns (fixtures/chicago/centreline_fields.toml)",
         )
         parser.add_argument("--name", required=True)
         parser.add_argument("--source", default="")
@@ -36,8 +43,11 @@ class Command(BaseCommand):
             "progress": bar_factory()(opts["name"]),
         }
         try:
-            if opts["format"] in RANGE_FIELDS:
-                report = import_ranges(opts["file"], fields=opts["format"], **common)
+            if opts["format"] == "ranges" and opts["fields"] is None:
+                raise CommandError("--format ranges needs --fields FILE.toml naming the file's columns")
+            if opts["format"] in (*RANGE_FIELDS, "ranges"):
+                layout = opts["fields"] if opts["format"] == "ranges" else opts["format"]
+                report = import_ranges(opts["file"], fields=layout, **common)
             else:
                 report = import_addresses(opts["file"], kind=opts["format"], **common)
         except AddressImportError as exc:
