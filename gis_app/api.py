@@ -34,7 +34,7 @@ from gis_app.transitions import (
 )
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.http import error
-from layers.lookup import LayerNotLoaded
+from layers.lookup import LayerNotLoaded, district_code
 
 
 class HasPerm(permissions.BasePermission):
@@ -111,6 +111,10 @@ class RequestSerializer(serializers.ModelSerializer):
         help_text="The issue this request repeats (its root), if any.",
     )
     counts = serializers.SerializerMethodField(help_text="Raw requests, distinct reporters, anonymous reports.")
+    district = serializers.SerializerMethodField(
+        help_text="The district's identifier as the city writes it ('3', '09410', 'District 3B'); ward_number is "
+        "the number it is kept under."
+    )
 
     class Meta:
         model = ServiceRequest
@@ -124,6 +128,7 @@ class RequestSerializer(serializers.ModelSerializer):
             "located_by",
             "location_note",
             "ward_number",
+            "district",
             "community_area_number",
             "department",
             "department_name",
@@ -160,6 +165,9 @@ class RequestSerializer(serializers.ModelSerializer):
                 if e.get("verb") != "contact_viewed"
             ]
         return data
+
+    def get_district(self, obj: ServiceRequest) -> str | None:
+        return district_code(obj.ward_layer_id, obj.ward_number)
 
     def get_counts(self, obj: ServiceRequest) -> dict[str, int]:
         root = obj.parent or obj

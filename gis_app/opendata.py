@@ -27,6 +27,7 @@ from django.utils import timezone
 from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, ServiceType
 from gis_app.privacy import mask_personal, public_place
+from layers.lookup import district_codes
 
 FORMATS = ("csv", "geojson")
 
@@ -43,7 +44,8 @@ DICTIONARY: list[dict[str, str]] = [
     {"field": "closed_datetime", "type": "datetime", "description": "When it was closed; empty while open."},
     {"field": "expected_datetime", "type": "datetime", "description": "When the city's service level says it "
      "should be done."},
-    {"field": "ward", "type": "text", "description": "The ward it lies in, on the ward map in force when filed."},
+    {"field": "ward", "type": "text", "description": "The district (ward) it lies in, on the map in force when "
+     "filed, as the city writes its identifier ('3', '09410', 'District 3B')."},
     {"field": "community_area", "type": "text", "description": "The community area it lies in."},
     {"field": "channel", "type": "text", "description": "How it came in: phone, web, app, open311, email, ..."},
     {"field": "duplicate", "type": "boolean", "description": "true when it was merged into an earlier report."},
@@ -127,7 +129,8 @@ def selected(f: ExportFilters) -> QuerySet[ServiceRequest]:
 ISO = 'YYYY-MM-DD"T"HH24:MI:SSTZH:TZM'
 COLUMNS = ("ticket", "status", "service_type__code", "service_type__name", "department__name", "_requested",
            "_updated", "_closed", "_due", "ward_number", "community_area_number", "channel", "parent__ticket",
-           "address", "_lat", "_lon", "description", "media_url", "service_type__location_private")  # fmt: skip
+           "address", "_lat", "_lon", "description", "media_url", "service_type__location_private",
+           "ward_layer_id")  # fmt: skip
 
 
 def _text(field: str) -> Func:
@@ -159,7 +162,10 @@ def published(f: ExportFilters) -> Iterator[tuple[Any, ...]]:
     """Each published row as a tuple in FIELDS order: contact data never read, descriptions masked, private
     types' places to the block."""
     open_statuses = set(OPEN_STATUSES)
+    codes: dict[int, dict[int, str]] = {}  # per district map: number → the code as the city writes it
     for r in raw_rows(f):
+        if r[19] is not None and r[19] not in codes:
+            codes[r[19]] = district_codes(r[19])
         lon, lat, address, precision = public_place(bool(r[18]), r[15], r[14], r[13] or "")
         yield (
             r[0],
@@ -171,7 +177,7 @@ def published(f: ExportFilters) -> Iterator[tuple[Any, ...]]:
             r[6],
             r[7],
             r[8],
-            str(r[9]) if r[9] is not None else None,
+            codes.get(r[19], {}).get(r[9]) or str(r[9]) if r[9] is not None else None,
             str(r[10]) if r[10] is not None else None,
             r[11],
             r[12] is not None,

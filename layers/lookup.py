@@ -327,5 +327,17 @@ def district_codes(version_id: int | None = None) -> dict[int, str]:
             version_id = version_in_force(LayerKind.WARDS).pk
         except LayerNotLoaded:
             return {}
+    return remembered(f"layers:district-codes:{version_id}", lambda: _district_codes_of(version_id))
+
+
+def _district_codes_of(version_id: int) -> dict[int, str]:
     rows = Ward.objects.filter(layer_version_id=version_id).exclude(code="").values_list("number", "code")
     return {n: c for n, c in rows if c != str(n)}
+
+
+def district_code(version_id: int | None, number: int | None) -> str | None:
+    """The identifier of district `number` of map `version_id` as its source writes it ("09410", "District 3B"),
+    else the number as text; None with no district."""
+    if number is None:
+        return None
+    return (district_codes(version_id) if version_id is not None else {}).get(number) or str(number)

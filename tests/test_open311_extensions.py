@@ -38,8 +38,10 @@ def test_extensions_add_ward_channel_duplicate_and_the_public_history(client: Cl
     assert bad.status_code == 400 and "extensions must be true or false" in body(bad)[0]["description"]  # type: ignore[index]
 
 
-def test_the_ward_is_written_as_the_city_writes_its_district(client: Client, filed) -> None:
-    """A map whose districts are codes ("District 3B"): the extension shows the code, not the number."""
+def test_the_ward_is_written_as_the_city_writes_its_district(client: Client, filed, dispatcher) -> None:
+    """A map whose districts are codes ("District 3B"): Open311's extension, the staff API and the open-data
+    export show the code, not the number it is kept under."""
+    from gis_app.opendata import ExportFilters, rows
     from layers.models import Ward
 
     request = ServiceRequest.objects.get(ticket=filed[0])
@@ -50,6 +52,12 @@ def test_the_ward_is_written_as_the_city_writes_its_district(client: Client, fil
     assert {r["extended_attributes"]["ward"] for r in listed if r["service_request_id"] == filed[0]} == {  # type: ignore[index, union-attr]
         "District 1A"
     }
+    client.force_login(dispatcher)
+    staff = client.get(f"/api/requests/{filed[0]}/").json()
+    assert staff["district"] == "District 1A" and staff["ward_number"] == request.ward_number
+    day = timezone.localdate(request.requested_at)
+    published = {r["service_request_id"]: r["ward"] for r in rows(ExportFilters(day, day))}
+    assert published[filed[0]] == "District 1A"
 
 
 def test_pages_walk_a_day_once_each_in_a_stable_order(client: Client, filed) -> None:
