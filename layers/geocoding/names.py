@@ -18,14 +18,16 @@ def _street_keys(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
         # has the whole name as it stands, it is a reading too (with the other half of a plain street, when
         # that is also an exact name: the house number or the cross street then says which).
         whole = ParsedStreet("", f"{SPELLED[street.direction]} {street.name}", street.type)
-        whole_keys, whole_score = _street_keys_as_parsed(idx, whole)
+        # Typo-tolerant only when the plain reading found nothing: a fuzzy score (≤ 0.85) never wins over one,
+        # and the search over the vocabulary was most of a geocode's time in a city of directional names.
+        whole_keys, whole_score = _street_keys_as_parsed(idx, whole, fuzzy=not keys)
         if whole_keys and (not keys or whole_score >= 0.95):
             exact = keys if score >= 0.95 else []
             return sorted(set(whole_keys) | set(exact)), whole_score
     return keys, score
 
 
-def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str], float]:
+def _street_keys_as_parsed(idx: Index, street: ParsedStreet, *, fuzzy: bool = True) -> tuple[list[str], float]:
     if street.type and street.key in idx.streets:
         return [street.key], 1.0
     if street.name in idx.by_name:
@@ -38,6 +40,8 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet) -> tuple[list[str],
         return keys, 0.95
     if len(street.name) == 1 and f"AVENUE {street.name}" in idx.by_name:  # "Avenue J" parsed as type + "J"
         return sorted(set(idx.by_name[f"AVENUE {street.name}"])), 0.95
+    if not fuzzy:
+        return [], 0.0
     # A typo: the closest names in the layer's vocabulary, with the type when one was given and without it
     # (the City writes "N Broadway St"; Broadway has no type). Near-ties all stay: "cliton" is as close to
     # Clinton as to Clifton, and the house number then says which street has it (else: ambiguous).
