@@ -70,6 +70,24 @@ def test_a_filing_that_fails_after_the_row_is_saved_leaves_nothing_behind(two_sq
 
 
 @pytest.mark.django_db
+def test_a_ticket_number_already_taken_files_the_request_once_under_a_fresh_number(
+    two_square_wards, pothole, monkeypatch
+):
+    from gis_app import placement  # patched here only: the draw that collides
+
+    first = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
+    )
+    draws = iter([first.ticket, new_ticket()])
+    monkeypatch.setattr(placement, "new_ticket", lambda: next(draws))
+    second = create_request(
+        IntakeData(service_code="pothole", location=point_from_lonlat(0.6, 0.5), attributes={"where": "curb"})
+    )
+    assert second.ticket != first.ticket and ServiceRequest.objects.count() == 2
+    assert second.events.filter(verb="received").count() == 1  # the failed try left no audit line behind
+
+
+@pytest.mark.django_db
 def test_placement_gives_ward_layer_area_department_due_date_and_ticket(two_square_wards, pothole):
     req = create_request(
         IntakeData(service_code="pothole", location=point_from_lonlat(1.5, 0.5), attributes={"where": "curb"})
