@@ -98,7 +98,8 @@ def base_name(name: str, prefixes: Iterable[str] = ("N", "S", "E", "W")) -> str:
     written as `normalise_street` writes a caller's street, so a layer's "Valencia Street" and an address
     point's or a caller's "Valencia St" are one key: VALENCIA ST."""
     words = re.sub(r"[^\w\s]", " ", name.upper()).split()
-    if len(words) > 1 and words[0] in set(prefixes):
+    # "North Ave", "South St": a direction followed only by a street type is the street's name.
+    if len(words) > 1 and words[0] in set(prefixes) and not (len(words) == 2 and words[1] in TYPES):
         words = words[1:]
     if len(words) > 1 and words[0] == "SAINT":
         words[0] = "ST"

@@ -76,21 +76,23 @@ def index(grid_path: Path | None = None) -> Index:
     key = (version.pk, f"{grid_path}|{sorted(address_versions)}")
     if key in _INDEX:
         return _INDEX[key]
-    nodes_of, node_xy, zip_of = _street_nodes(version.pk)
-    streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
-    streets = {k: v for k, v in streets.items() if len(v)}
+    # A grid city's layer may spell its prefixes ("North State Street", OSM's way): there they are the halves of
+    # a street split at a base line, as "N STATE ST" is. Without a usable grid a spelled direction is part of a
+    # name (San Francisco's South Van Ness Avenue, North Point Street).
+    prefixes = GRID_PREFIXES if grid_path.is_file() else PREFIXES
+    (nodes_of, node_xy, zip_of), streets, grid = _streets_and_grid(version.pk, grid_path, prefixes)
+    if grid is None and prefixes != PREFIXES:
+        (nodes_of, node_xy, zip_of), streets, grid = _streets_and_grid(version.pk, grid_path, PREFIXES)
+    if grid is None:
+        # No usable grid (a city without one, or a file whose streets this layer does not name): points,
+        # ranged centrelines and corners still answer; house numbers fall back to street level.
+        empty = Axis(np.array([]), np.array([]))
+        grid = Grid(north_south=empty, east_west=empty)
     by_name: dict[str, list[str]] = defaultdict(list)
     for k in streets:
         words = k.split(" ")
         by_name[" ".join(words[:-1]) if len(words) > 1 else k].append(k)
         by_name[k].append(k)
-    try:
-        grid = calibrate(grid_path, streets)
-    except GridError:
-        # No usable grid (a city without one, or a file whose streets this layer does not name): points,
-        # ranged centrelines and corners still answer; house numbers fall back to street level.
-        empty = Axis(np.array([]), np.array([]))
-        grid = Grid(north_south=empty, east_west=empty)
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
     along: dict[str, list[tuple[int, str, float, float]]] = defaultdict(list)
     for street, number, direction, x, y, postcode in _address_points(address_versions):
@@ -120,7 +122,33 @@ def index(grid_path: Path | None = None) -> Index:
     return built
 
 
-def _street_nodes(version_id: int) -> tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]]:
+PREFIXES = ("N", "S", "E", "W")
+# Each street's node ids, each node's lon/lat, each corner's ZIP code.
+StreetNodes = tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]]
+GRID_PREFIXES = (*PREFIXES, "NORTH", "SOUTH", "EAST", "WEST")
+
+
+def _streets_and_grid(
+    version_id: int, grid_path: Path, prefixes: tuple[str, ...]
+) -> tuple[
+    tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]], dict[str, np.ndarray], Grid | None
+]:
+    """The layer's street nodes keyed with these prefixes dropped (`_street_nodes`), each street's points, and the
+    grid calibrated on them (None when there is no file, or, with spelled prefixes dropped, when the file names no
+    street of the layer)."""
+    nodes = _street_nodes(version_id, prefixes)
+    nodes_of, node_xy, _ = nodes
+    streets = {k: np.array([node_xy[n] for n in ids if n in node_xy]) for k, ids in nodes_of.items()}
+    streets = {k: v for k, v in streets.items() if len(v)}
+    try:
+        grid = calibrate(grid_path, streets)
+    except GridError:
+        return nodes, streets, None
+    usable = len(grid.north_south.numbers) or len(grid.east_west.numbers)
+    return nodes, streets, grid if usable or prefixes == PREFIXES else None
+
+
+def _street_nodes(version_id: int, prefixes: tuple[str, ...] = PREFIXES) -> StreetNodes:
     """Each street's points (by its base name) from the layer's named corners, or from an OSM layer's named
     edges; the points' coordinates; each corner's ZIP code."""
     nodes_of: dict[str, set[int]] = defaultdict(set)
@@ -138,7 +166,7 @@ def _street_nodes(version_id: int) -> tuple[dict[str, set[int]], dict[int, tuple
                 zip_of[int(i)] = z
                 for name in (a, b):
                     if name.strip():
-                        nodes_of[base_name(name)].add(int(i))
+                        nodes_of[base_name(name, prefixes)].add(int(i))
             return nodes_of, node_xy, zip_of
         cur.execute(
             f"SELECT node_id, ST_X(geom), ST_Y(geom) FROM {StreetNode._meta.db_table} WHERE layer_version_id = %s",
@@ -156,7 +184,7 @@ def _street_nodes(version_id: int) -> tuple[dict[str, set[int]], dict[int, tuple
             # writes "a;b"): the node belongs to each street.
             for name in re.split(r"[/;]", str(names)):
                 if name.strip():
-                    nodes_of[base_name(name)].add(int(node))
+                    nodes_of[base_name(name, prefixes)].add(int(node))
     return nodes_of, node_xy, zip_of
 
 

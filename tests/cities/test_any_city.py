@@ -11,6 +11,7 @@ import datetime as dt
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -63,8 +64,10 @@ def test_the_city_runs_from_its_own_files(city, loaded, client, django_user_mode
     """Each step names itself when it fails; one load of the city serves them all (a load takes seconds)."""
     loads_whole(city, loaded)
     corners_geocode_to_themselves()
-    if settings.CITY_LEARN_ADDRESS_POINTS:  # a city without a grid (Chicago's grid: tests/test_geocoding.py)
+    if settings.CITY_LEARN_ADDRESS_POINTS:  # a city without a grid
         house_numbers_come_from_its_own_history()
+    else:
+        house_numbers_come_from_its_grid()
     a_repeat_is_one_issue_planned_and_completed()
     open311_and_reports_come_out(client, django_user_model)
 
@@ -140,6 +143,42 @@ def house_numbers_come_from_its_own_history() -> None:
     assert between.lon is not None and between.lat is not None
     assert min(x0, x1) - 1e-6 <= between.lon <= max(x0, x1) + 1e-6
     assert min(y0, y1) - 1e-6 <= between.lat <= max(y0, y1) + 1e-6
+
+
+def house_numbers_come_from_its_grid() -> None:
+    """With a grid file (Chicago), the city's own 311 house addresses on the loaded streets land near the City's
+    own points for them (the history is the answer key here, never a reference: a grid city learns nothing)."""
+    from layers.coords import haversine_m
+    from layers.geocoding.names import _street_keys
+    from layers.normalize import parse
+
+    idx = geocoding.index()
+    assert idx.has_grid
+    on_layer = []
+    for address, point in (
+        ServiceRequest.objects.filter(location__isnull=False, address__regex=r"^[0-9]+ ")
+        .order_by("external_id")
+        .values_list("address", "location")
+    ):
+        street = parse(address).street
+        keys, match = _street_keys(idx, street) if street is not None else ([], 0.0)
+        if match < 0.95 or address in dict(on_layer):
+            continue
+        # Only where the loaded network has the street (CI loads the Loop's extract, not the whole city).
+        nodes = np.concatenate([idx.streets[k] for k in keys])
+        if np.hypot((nodes[:, 0] - point.x) * 0.74, nodes[:, 1] - point.y).min() * 111_320 <= 60:
+            on_layer.append((address, point))
+    assert len(on_layer) >= 3, f"only {len(on_layer)} house addresses on the loaded streets"
+    near = 0
+    for address, point in on_layer[:40]:
+        found = geocoding.geocode(address)
+        near += bool(
+            found.status == "matched"
+            and found.lon is not None
+            and found.lat is not None
+            and haversine_m(found.lon, found.lat, point.x, point.y) <= 150
+        )
+    assert near >= 0.8 * len(on_layer[:40]), f"{near} of {len(on_layer[:40])} within 150 m of the City's points"
 
 
 def a_repeat_is_one_issue_planned_and_completed() -> None:
