@@ -327,10 +327,6 @@ def district_codes(version_id: int | None = None) -> dict[int, str]:
             version_id = version_in_force(LayerKind.WARDS).pk
         except LayerNotLoaded:
             return {}
-    return remembered(f"layers:district-codes:{version_id}", lambda: _district_codes_of(version_id))
-
-
-def _district_codes_of(version_id: int) -> dict[int, str]:
     rows = Ward.objects.filter(layer_version_id=version_id).exclude(code="").values_list("number", "code")
     return {n: c for n, c in rows if c != str(n)}
 

@@ -48,7 +48,7 @@ def test_a_request_detail_costs_the_same_with_one_duplicate_or_five(client, disp
     client.force_login(dispatcher)
     issue = a_pothole()
     mark_duplicate_of(a_pothole(0.5001, 0.5), issue)
-    queries(client, f"/api/requests/{issue.ticket}/")  # a warm process: what it remembers (district codes) is loaded
+    queries(client, f"/api/requests/{issue.ticket}/")  # a warm process: what it remembers is loaded
     few = queries(client, f"/api/requests/{issue.ticket}/")
     for i in range(4):
         mark_duplicate_of(a_pothole(0.5, 0.5001 + i / 10_000), issue)
