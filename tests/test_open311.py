@@ -352,7 +352,8 @@ def test_the_issue_command_prints_a_key_once_and_revokes_by_prefix(db):
     raw = out.getvalue().strip().split(": ", 1)[1]
     key = Open311Key.objects.get()
     assert key.prefix == raw[:8] and raw not in key.key_hash
-    call_command("issue_open311_key", "--revoke", key.prefix, stdout=io.StringIO())
+    # "--revoke=PREFIX": a prefix may begin with "-" (URL-safe base64), which argparse reads as an option.
+    call_command("issue_open311_key", f"--revoke={key.prefix}", stdout=io.StringIO())
     assert Open311Key.objects.get().revoked_at is not None
 
 
