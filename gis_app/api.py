@@ -34,7 +34,7 @@ from gis_app.transitions import (
 )
 from layers.coords import CoordinateError, point_from_lonlat
 from layers.http import error
-from layers.lookup import LayerNotLoaded, district_code
+from layers.lookup import LayerNotLoaded, district_code, district_codes
 
 
 class HasPerm(permissions.BasePermission):
@@ -167,7 +167,7 @@ class RequestSerializer(serializers.ModelSerializer):
         return data
 
     def get_district(self, obj: ServiceRequest) -> str | None:
-        return district_code(obj.ward_layer_id, obj.ward_number)
+        return district_code(obj.ward_number, district_codes(obj.ward_layer_id) if obj.ward_layer_id else {})
 
     def get_counts(self, obj: ServiceRequest) -> dict[str, int]:
         root = obj.parent or obj

@@ -72,39 +72,30 @@ def score(metres: float, hours: float, same_address: bool | None, same_asset: bo
     return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
 
 
-# Replaying a closed history (evaluation, `as_of`): every root of the type near the point in the window.
-_SQL = """
-SELECT r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id', r.requested_at,
-       ST_Distance(r.location::geography, p.g) AS metres
-  FROM gis_app_servicerequest r, (SELECT ST_GeogFromText(%(point)s) AS g) p
- WHERE r.service_type_id = %(type)s
-   AND r.parent_id IS NULL
-   AND r.id <> %(exclude)s
-   AND r.location IS NOT NULL
-   AND ST_DWithin(r.location::geography, p.g, %(radius)s)
-   AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s
-   AND {still_open}
- ORDER BY metres, r.requested_at DESC, r.id
- LIMIT %(limit)s
-"""
-_AS_OF = "(r.closed_at IS NULL OR r.closed_at >= %(recent)s)"
-
-
 def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"  # the code's own status names, never input
 
 
+# What both lookups read, and the roots they consider: same type, unlinked, near, filed within the window.
+_COLUMNS = """r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id' AS asset, r.requested_at,
+       ST_Distance(r.location::geography, ST_GeogFromText(%(point)s)) AS metres"""
+_NEAR = """r.service_type_id = %(type)s AND r.parent_id IS NULL AND r.id <> %(exclude)s
+   AND r.location IS NOT NULL AND ST_DWithin(r.location::geography, ST_GeogFromText(%(point)s), %(radius)s)
+   AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s"""
+# Replaying a closed history (evaluation, `as_of`): every root of the type near the point in the window that was
+# not yet closed, or closed only recently, at that moment.
+_AS_OF_SQL = f"""
+SELECT {_COLUMNS} FROM gis_app_servicerequest r
+ WHERE {_NEAR} AND (r.closed_at IS NULL OR r.closed_at >= %(recent)s)
+ ORDER BY metres, r.requested_at DESC, r.id
+ LIMIT %(limit)s
+"""
 # A live lookup (intake, the clerk's page): open roots, and roots closed within the type's recent days, each
 # branch on a partial index of its own (migration 0020: the same status lists, so the planner can use them).
 # Why: a history piles up at busy points (a city's information calls are all filed at City Hall: 2,800 closed
 # there in Chicago's demo), and one scan over every root near the point cost up to 10-14 ms of database time per
 # report. The open branch reads its rows nearest first (KNN) and stops after POOL_ROWS: where thousands of
 # unlinked open reports sit on one point, the pool is that many rows of the pile, all at the same distance.
-_COLUMNS = """r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id' AS asset, r.requested_at,
-       ST_Distance(r.location::geography, ST_GeogFromText(%(point)s)) AS metres"""
-_NEAR = """r.service_type_id = %(type)s AND r.parent_id IS NULL AND r.id <> %(exclude)s
-   AND r.location IS NOT NULL AND ST_DWithin(r.location::geography, ST_GeogFromText(%(point)s), %(radius)s)
-   AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s"""
 _LIVE_SQL = f"""
 SELECT * FROM (
  (SELECT {_COLUMNS} FROM gis_app_servicerequest r WHERE {_NEAR} AND r.status IN {_in(OPEN_STATUSES)}
@@ -136,7 +127,7 @@ def candidates(
     radius = float(radius_m if radius_m is not None else service_type.dedup_radius_m)
     window = float(window_days if window_days is not None else service_type.dedup_window_days)
     recent = at - dt.timedelta(days=float(service_type.dedup_recent_closed_days))
-    sql = _SQL.format(still_open=_AS_OF) if as_of else _LIVE_SQL
+    sql = _AS_OF_SQL if as_of else _LIVE_SQL
     params: dict[str, Any] = {
         "point": f"SRID=4326;POINT({point.x} {point.y})",
         "type": service_type.pk,

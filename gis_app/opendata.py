@@ -27,7 +27,7 @@ from django.utils import timezone
 from gis_app.choices import OPEN_STATUSES
 from gis_app.models import ServiceRequest, ServiceType
 from gis_app.privacy import mask_personal, public_place
-from layers.lookup import district_codes
+from layers.lookup import district_code, district_codes
 
 FORMATS = ("csv", "geojson")
 
@@ -177,7 +177,7 @@ def published(f: ExportFilters) -> Iterator[tuple[Any, ...]]:
             r[6],
             r[7],
             r[8],
-            codes.get(r[19], {}).get(r[9]) or str(r[9]) if r[9] is not None else None,
+            district_code(r[9], codes.get(r[19], {})),
             str(r[10]) if r[10] is not None else None,
             r[11],
             r[12] is not None,

@@ -77,12 +77,6 @@ def hand_off(job: OutboxJob) -> None:
         publish_batch([job])
 
 
-def publish(job_id: int) -> bool:
-    """Hand one waiting job to the broker; False (and the error kept on the row) when the broker is away."""
-    job = OutboxJob.objects.filter(pk=job_id, published_at__isnull=True).first()
-    return True if job is None else publish_batch([job]) == 1
-
-
 def publish_batch(jobs: list[OutboxJob]) -> int:
     """Hand jobs to the broker in order, then mark those it took in one UPDATE; returns how many it took.
 

@@ -331,9 +331,7 @@ def district_codes(version_id: int | None = None) -> dict[int, str]:
     return {n: c for n, c in rows if c != str(n)}
 
 
-def district_code(version_id: int | None, number: int | None) -> str | None:
-    """The identifier of district `number` of map `version_id` as its source writes it ("09410", "District 3B"),
-    else the number as text; None with no district."""
-    if number is None:
-        return None
-    return (district_codes(version_id) if version_id is not None else {}).get(number) or str(number)
+def district_code(number: int | None, codes: dict[int, str]) -> str | None:
+    """District `number` as its map writes it ("09410", "District 3B"), from that map's `district_codes`, else
+    the number as text; None with no district."""
+    return None if number is None else codes.get(number) or str(number)

@@ -27,20 +27,27 @@ JUST_SOUTH = point_from_lonlat(0.5, -0.0001)  # 11 m outside ward 1's south edge
 FAR_SOUTH = point_from_lonlat(0.5, -0.001)  # 111 m outside
 
 
+def a_pothole(location, **reporter):  # type: ignore[no-untyped-def]
+    """File the fixtures' pothole type (its one required answer given) at `location`."""
+    return create_request(
+        IntakeData(service_code="pothole", location=location, attributes={"where": "curb"}, **reporter)
+    )
+
+
 @pytest.mark.django_db
 def test_a_point_just_outside_the_city_line_is_in_the_nearest_ward_everywhere(two_square_wards, pothole):
     single = ward_at(JUST_SOUTH)
     assert single.inside and single.number == 1 and 10 < single.outside_by_m < 12
     assert "outside its line" in single.message
     assert wards_at([JUST_SOUTH, FAR_SOUTH]) == [1, None]
-    filed = create_request(IntakeData(service_code="pothole", location=JUST_SOUTH, attributes={"where": "curb"}))
+    filed = a_pothole(JUST_SOUTH)
     assert filed.ward_number == 1 and filed.ward_layer_id == single.layer_version_id
 
 
 @pytest.mark.django_db
 def test_a_point_beyond_the_slack_is_refused_and_nothing_is_stored(two_square_wards, pothole, settings):
     with pytest.raises(IntakeError, match="outside the city"):
-        create_request(IntakeData(service_code="pothole", location=FAR_SOUTH, attributes={"where": "curb"}))
+        a_pothole(FAR_SOUTH)
     settings.CITY_EDGE_SLACK_METRES = 0
     assert not ward_at(JUST_SOUTH).inside
     assert not ServiceRequest.objects.exists()
@@ -57,15 +64,7 @@ def test_a_filing_that_fails_after_the_row_is_saved_leaves_nothing_behind(two_sq
 
     monkeypatch.setattr(intake, "record_many", broken_audit)
     with pytest.raises(RuntimeError, match="audit table"):
-        create_request(
-            IntakeData(
-                service_code="pothole",
-                location=point_from_lonlat(0.5, 0.5),
-                attributes={"where": "curb"},
-                reporter_email="ana@example.org",
-                notify_via="email",
-            )
-        )
+        a_pothole(point_from_lonlat(0.5, 0.5), reporter_email="ana@example.org", notify_via="email")
     assert not ServiceRequest.objects.exists()
 
 
@@ -75,23 +74,17 @@ def test_a_ticket_number_already_taken_files_the_request_once_under_a_fresh_numb
 ):
     from gis_app import placement  # patched here only: the draw that collides
 
-    first = create_request(
-        IntakeData(service_code="pothole", location=point_from_lonlat(0.5, 0.5), attributes={"where": "curb"})
-    )
+    first = a_pothole(point_from_lonlat(0.5, 0.5))
     draws = iter([first.ticket, new_ticket()])
     monkeypatch.setattr(placement, "new_ticket", lambda: next(draws))
-    second = create_request(
-        IntakeData(service_code="pothole", location=point_from_lonlat(0.6, 0.5), attributes={"where": "curb"})
-    )
+    second = a_pothole(point_from_lonlat(0.6, 0.5))
     assert second.ticket != first.ticket and ServiceRequest.objects.count() == 2
     assert second.events.filter(verb="received").count() == 1  # the failed try left no audit line behind
 
 
 @pytest.mark.django_db
 def test_placement_gives_ward_layer_area_department_due_date_and_ticket(two_square_wards, pothole):
-    req = create_request(
-        IntakeData(service_code="pothole", location=point_from_lonlat(1.5, 0.5), attributes={"where": "curb"})
-    )
+    req = a_pothole(point_from_lonlat(1.5, 0.5))
     assert req.ward_number == 2 and req.ward_layer_id is not None
     assert req.department == pothole.department and req.due_at > req.requested_at
     assert len(req.ticket) == 11
