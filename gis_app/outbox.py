@@ -6,9 +6,13 @@ fails on a down Redis turns a saved request into a 500. Here the job is a row be
 commit, or neither), the web process hands it to the broker after commit (from a thread of its own, in batches:
 `hand_off`) and never fails on it, and the relay
 (`relay`, on Celery beat every OUTBOX_RELAY_SECONDS, or `manage.py relay_outbox`) publishes whatever is still
-waiting once the broker is back. A job may be published twice (the relay and a slow after-commit hand-off can
-race): every job taken through here is idempotent on its own row (a notification, a webhook delivery, a run,
-an export is done once whatever the deliveries), so each message goes out exactly once.
+waiting once the broker is back. A job is finished when a worker's task returns (`done_at`, stamped by the
+task_postrun handler below from the message's `outbox_job` header); a job the broker took but no worker finished
+within OUTBOX_REDELIVER_SECONDS is published again, because a broker that restarts without keeping its queue
+drops every message in it (benchmarks/faults.py lost hundreds of notifications that way). A job may therefore be
+published twice (also when the relay and a slow after-commit hand-off race): every job taken through here is
+idempotent on its own row (a notification, a webhook delivery, a run, an export is done once whatever the
+deliveries), so each message goes out exactly once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import queue
 import threading
 from typing import Any
 
-from celery import shared_task
+from celery import shared_task, signals
+from celery.exceptions import Retry
 from django.conf import settings
 from django.db import close_old_connections, connection, models, transaction
 from django.utils import timezone
@@ -38,17 +43,24 @@ class OutboxJob(models.Model):
     kwargs = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
     published_at = models.DateTimeField(null=True, blank=True)
+    redeliver_at = models.DateTimeField(
+        null=True, blank=True, help_text="Published again if no worker has finished it by then."
+    )
+    done_at = models.DateTimeField(null=True, blank=True, help_text="When a worker's task finished it.")
     attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(default=0, help_text="How many times the broker took it.")
     last_error = models.TextField(blank=True)
 
     class Meta:
         app_label = "gis_app"
         indexes = [
-            models.Index(fields=["created_at"], name="outbox_waiting", condition=models.Q(published_at__isnull=True))
+            models.Index(fields=["created_at"], name="outbox_waiting", condition=models.Q(published_at__isnull=True)),
+            models.Index(fields=["redeliver_at"], name="outbox_unfinished", condition=models.Q(done_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
-        return f"{self.task}{tuple(self.args)} ({'published' if self.published_at else 'waiting'})"
+        state = "done" if self.done_at else "published" if self.published_at else "waiting"
+        return f"{self.task}{tuple(self.args)} ({state})"
 
 
 def enqueue(task: Any, *args: Any, **kwargs: Any) -> OutboxJob:
@@ -86,7 +98,7 @@ def publish_batch(jobs: list[OutboxJob]) -> int:
     taken: list[int] = []
     for i, job in enumerate(jobs):
         try:
-            app.tasks[job.task].apply_async(args=job.args, kwargs=job.kwargs, retry=False)
+            app.tasks[job.task].apply_async(args=job.args, kwargs=job.kwargs, retry=False, headers={HEADER: job.pk})
         except Exception as exc:  # the broker is away: this job and the rest wait for the relay
             OutboxJob.objects.filter(pk__in=[j.pk for j in jobs[i:]]).update(
                 attempts=models.F("attempts") + 1, last_error=f"{type(exc).__name__}: {exc}"[:1000]
@@ -95,8 +107,42 @@ def publish_batch(jobs: list[OutboxJob]) -> int:
             break
         taken.append(job.pk)
     if taken:
-        OutboxJob.objects.filter(pk__in=taken).update(published_at=timezone.now(), attempts=models.F("attempts") + 1)
+        now, redeliver = timezone.now(), dt.timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS)
+        OutboxJob.objects.filter(pk__in=taken).update(
+            published_at=now,
+            # A job a worker finished already (eagerly, or faster than this UPDATE) is not due again.
+            redeliver_at=models.Case(
+                models.When(done_at__isnull=True, then=models.Value(now + redeliver)), default=None
+            ),
+            attempts=models.F("attempts") + 1,
+            deliveries=models.F("deliveries") + 1,
+        )
     return len(taken)
+
+
+HEADER = "outbox_job"
+
+
+@signals.task_postrun.connect
+def _finished(task: Any = None, state: str | None = None, retval: Any = None, **_: Any) -> None:
+    """A worker's task ran: a job that ended (succeeded, or failed for good) is done; one that will retry is
+    given until its retry is due plus OUTBOX_REDELIVER_SECONDS. A job whose mark cannot be written (the database
+    is away) is published again later, which its idempotence makes harmless."""
+    request = getattr(task, "request", None)
+    job_id = (request.headers or {}).get(HEADER) or request.get(HEADER) if request is not None else None
+    if not isinstance(job_id, int):
+        return
+    now = timezone.now()
+    try:
+        jobs = OutboxJob.objects.filter(pk=job_id, done_at__isnull=True)
+        if state == "RETRY" and isinstance(retval, Retry):
+            when = retval.when
+            due = when if isinstance(when, dt.datetime) else now + dt.timedelta(seconds=float(when or 0))
+            jobs.update(redeliver_at=due + dt.timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS))
+        elif state in {"SUCCESS", "FAILURE"}:
+            jobs.update(done_at=now, redeliver_at=None)
+    except Exception:  # the database is away: the job is published again after its redeliver time
+        log.warning("outbox: job %s ran (%s) but could not be marked", job_id, state, exc_info=True)
 
 
 class _Publisher:
@@ -165,19 +211,34 @@ drain = _publisher.drain
 
 
 def relay(older_than_seconds: float | None = None, limit: int = 500) -> dict[str, int]:
-    """Publish jobs still waiting (oldest first); rows are claimed with SKIP LOCKED, so two relays never
-    publish one job at once. Returns {"published": n, "waiting": m}."""
+    """Publish jobs still waiting (oldest first), then jobs published but unfinished past their redeliver time
+    (the broker lost them), each at most OUTBOX_MAX_DELIVERIES times. Rows are claimed with SKIP LOCKED, so two
+    relays never publish one job at once. Returns {"published", "redelivered", "waiting", "given_up"}."""
     age = settings.OUTBOX_GRACE_SECONDS if older_than_seconds is None else older_than_seconds
-    cutoff = timezone.now() - dt.timedelta(seconds=age)
+    now = timezone.now()
+    unfinished = OutboxJob.objects.filter(done_at__isnull=True, redeliver_at__lte=now)
     with transaction.atomic():
-        jobs = list(
+        waiting_jobs = list(
             OutboxJob.objects.select_for_update(skip_locked=True)
-            .filter(published_at__isnull=True, created_at__lte=cutoff)
+            .filter(published_at__isnull=True, created_at__lte=now - dt.timedelta(seconds=age))
             .order_by("created_at", "id")[:limit]
         )
-        published = publish_batch(jobs) if jobs else 0
-    waiting = OutboxJob.objects.filter(published_at__isnull=True).count()
-    return {"published": published, "waiting": waiting}
+        published = publish_batch(waiting_jobs) if waiting_jobs else 0
+    with transaction.atomic():
+        lost = list(
+            unfinished.select_for_update(skip_locked=True)
+            .filter(deliveries__lt=settings.OUTBOX_MAX_DELIVERIES)
+            .order_by("redeliver_at", "id")[:limit]
+        )
+        redelivered = publish_batch(lost) if lost else 0
+    if lost:
+        log.warning("outbox: %d job(s) published again: taken by the broker, never finished", redelivered)
+    return {
+        "published": published,
+        "redelivered": redelivered,
+        "waiting": OutboxJob.objects.filter(published_at__isnull=True).count(),
+        "given_up": unfinished.filter(deliveries__gte=settings.OUTBOX_MAX_DELIVERIES).count(),
+    }
 
 
 @shared_task(name="gis311.relay_outbox", ignore_result=True)

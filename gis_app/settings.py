@@ -9,8 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import secrets
-import time
 import tomllib
 from pathlib import Path
 
@@ -18,6 +16,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from gis_app.secret_file import install_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -40,30 +40,6 @@ if PROFILE not in {"development", "production"}:
 PRODUCTION = PROFILE == "production"
 # Off unless asked for: a debug page shows settings and request metadata to whoever triggers an error.
 DEBUG = env_bool("DJANGO_DEBUG", False)
-
-
-def install_secret(path: Path) -> str:
-    """This install's own secret key: made once (random, 50 bytes), kept in var/ with owner-only access.
-
-    Why: a key written in the code signs sessions and survey links for anyone who reads the code. Several
-    processes may start at once on a fresh install: the first creates the file, the others read it."""
-    for _ in range(100):
-        if path.exists():
-            key = path.read_text(encoding="utf-8").strip()
-            if key:
-                return key
-            time.sleep(0.02)  # another process is writing it
-            continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(key + "\n")
-        return key
-    raise ImproperlyConfigured(f"{path} stays empty: delete it, or set DJANGO_SECRET_KEY")
 
 
 if os.environ.get("DJANGO_SECRET_KEY"):
@@ -388,9 +364,13 @@ CELERY_BEAT_SCHEDULE = {
     "check-slas": {"task": "gis311.check_slas", "schedule": float(os.environ.get("SLA_CHECK_SECONDS", "300"))},
     "relay-outbox": {"task": "gis311.relay_outbox", "schedule": float(os.environ.get("OUTBOX_RELAY_SECONDS", "10"))},
 }
-# Outbox (gis_app/outbox.py): a web process's thread publishes in batches; the relay takes jobs waiting this long.
+# Outbox (gis_app/outbox.py): a web process's thread publishes in batches; the relay takes jobs waiting GRACE
+# seconds, and publishes again a job the broker took but no worker finished within REDELIVER seconds (a broker
+# that lost its queue), up to MAX_DELIVERIES times. REDELIVER is longer than the visibility timeout (below).
 OUTBOX_PUBLISH_IN_BACKGROUND = env_bool("OUTBOX_PUBLISH_IN_BACKGROUND", True)
 OUTBOX_GRACE_SECONDS = float(os.environ.get("OUTBOX_GRACE_SECONDS", "5"))
+OUTBOX_REDELIVER_SECONDS = float(os.environ.get("OUTBOX_REDELIVER_SECONDS", "1200"))
+OUTBOX_MAX_DELIVERIES = int(os.environ.get("OUTBOX_MAX_DELIVERIES", "5"))
 # A web request never waits on a broker that is away: one quick try, then the outbox keeps the job.
 CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "1"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {

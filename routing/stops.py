@@ -17,13 +17,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gis_app.choices import Status
 from gis_app.models import ServiceRequest
 from gis_app.transitions import MOVES, apply, complete_with_duplicates
 from routing.models import EventKind, Outcome, StopStatus
 
+When = TypeVar("When", dt.datetime, int)
 # The request move each stop status asks for.
 VERB_FOR_STOP: dict[str, str] = {
     StopStatus.COMPLETED: "complete",
@@ -38,8 +39,9 @@ VERB_FOR_STOP: dict[str, str] = {
 NARROWER: dict[str, frozenset[str]] = {"assign": frozenset({Status.OPEN})}
 
 
-def fold(events: Sequence[tuple[str, dt.datetime, int]]) -> tuple[str, dict[int, str], dt.datetime | None]:
-    """(kind, device_time, seq) events → (status, outcome per seq, time of the status).
+def fold(events: Sequence[tuple[str, When, int]]) -> tuple[str, dict[int, str], When | None]:
+    """(kind, device_time, seq) events → (status, outcome per seq, time of the status). The time is a datetime or
+    any exact, ordered stand-in for one (field_api reads whole microseconds since the epoch).
 
     The one definition of a stop's status; the sync torture test checks it against its own reference.
     """

@@ -5,7 +5,7 @@ import os
 from gis_app.settings import *  # noqa: F403
 from gis_app.settings import DATABASES
 
-# A key for the tests alone (the project never uses a key from the code: gis_app.settings.install_secret).
+# A key for the tests alone (the project never uses a key from the code: gis_app.secret_file.install_secret).
 SECRET_KEY = "tests-only-secret-key-never-used-outside-the-test-suite-0123456789"
 
 # Live-server threads must not keep connections open past a request, or the test database

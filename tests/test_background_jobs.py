@@ -240,7 +240,7 @@ def test_a_batch_stops_at_the_first_refusal_and_the_rest_wait_with_the_error(mon
     sent: list[list[int]] = []
 
     class Broker:
-        def apply_async(self, args: list[int], kwargs: dict[str, object], retry: bool) -> None:
+        def apply_async(self, args: list[int], kwargs: dict[str, object], retry: bool, headers: dict) -> None:
             if sent:
                 raise ConnectionError("the broker went away")
             sent.append(args)
