@@ -130,7 +130,7 @@ def locate(lon: Any = None, lat: Any = None, address: str = "", located_by: str 
     if not address:
         return Located(None, "", LocatedBy.NONE)
     try:
-        found = geocode(address)
+        found = geocode(address, with_wards=False)  # placement finds the ward, and refuses a place outside
     except GeocoderNotReady:  # no street layer here: intake says a location is needed if the type needs one
         return Located(None, address, LocatedBy.FREE_TEXT)
     if found.status == "ambiguous":

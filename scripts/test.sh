@@ -24,6 +24,7 @@ step "makemigrations --check"
 "$PY" manage.py makemigrations --check --dry-run
 step "pytest"
 # On every core (PYTEST_WORKERS, default auto), a test file per worker at a time: files that share a live
-# server, a Celery worker or a Redis database stay in one process.
-"$PY" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile "$@"
+# server, a Celery worker or a Redis database stay in one process. Files in collection order, where the files
+# marked heavy come first (tests/conftest.py), not xdist's most-tests-first order.
+"$PY" -m pytest -n "${PYTEST_WORKERS:-auto}" --dist loadfile --no-loadscope-reorder "$@"
 echo "test command finished in $(( $(date +%s) - start )) s (after set-up)"

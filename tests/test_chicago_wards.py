@@ -16,7 +16,7 @@ from django.conf import settings
 from layers.evaluation import evaluate_ward_lookup, read_labelled_points
 from layers.importing import import_boundaries, read_manifest
 
-pytestmark = [pytest.mark.django_db, pytest.mark.chicago]
+pytestmark = [pytest.mark.django_db, pytest.mark.chicago, pytest.mark.heavy]
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures" / "chicago"
 FILED_ON = dt.date(2021, 1, 1)

@@ -68,7 +68,7 @@ def test_work_no_crew_can_do_is_held_back_with_the_skill_it_needs(open_work, str
 
 
 def test_a_plan_puts_each_job_with_a_crew_that_has_its_skill(open_work, streets_dept):
-    report = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6))
+    report = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6))
     plan = report.plan
     assert plan.status == PlanStatus.DRAFT and plan.stats["jobs_planned"] == 10 and plan.dropped == []
     by_crew = {r.crew.code: [s.request.ticket for s in r.stops.all()] for r in plan.routes.all()}
@@ -83,7 +83,7 @@ def test_a_plan_puts_each_job_with_a_crew_that_has_its_skill(open_work, streets_
 
 
 def test_publishing_assigns_the_requests_with_audit_events(open_work, streets_dept, dispatcher):
-    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), by=dispatcher).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6), by=dispatcher).plan
     publish_plan(plan, by=dispatcher)
     plan.refresh_from_db()
     assert plan.status == PlanStatus.PUBLISHED and plan.published_by == dispatcher
@@ -94,8 +94,8 @@ def test_publishing_assigns_the_requests_with_audit_events(open_work, streets_de
 
 
 def test_a_second_publish_of_the_same_day_from_a_stale_draft_is_refused(open_work, streets_dept, dispatcher):
-    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
-    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6)).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6)).plan
     publish_plan(first, by=dispatcher)
     with pytest.raises(PlanConflict, match=f"plan #{first.pk} .* was published by dispatcher"):
         publish_plan(second, by=dispatcher)
@@ -105,11 +105,11 @@ def test_a_second_publish_of_the_same_day_from_a_stale_draft_is_refused(open_wor
 
 
 def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, streets_dept, dispatcher, crews):
-    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), publish=True).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6), publish=True).plan
     crews["bravo"].skills = ["electrical", "paving"]
     crews["bravo"].save()
     moved = open_work["potholes"][0].ticket
-    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
     assert second.based_on == first
     publish_plan(second, by=dispatcher)
     first.refresh_from_db()
@@ -122,20 +122,20 @@ def test_a_newer_plan_supersedes_and_each_crew_sees_what_changed(open_work, stre
 
 def test_a_job_pinned_to_a_crew_without_its_skill_is_left_open_saying_so(open_work, streets_dept):
     moved = open_work["potholes"][0].ticket
-    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6), pins={moved: "crew-bravo"}).plan
     (why,) = [d for d in plan.dropped if d["ticket"] == moved]
     assert why["reason"] == "no_crew_with_skill" and "crew-bravo" in why["detail"]
 
 
 def test_re_planning_during_the_day_keeps_done_and_started_stops(open_work, streets_dept):
-    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6), publish=True).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6), publish=True).plan
     alpha = plan.routes.get(crew__code="crew-alpha")
     done, started = list(alpha.stops.all())[:2]
     Stop.objects.filter(pk=done.pk).update(status=StopStatus.COMPLETED, status_at=at(tomorrow(), 8))
     apply(done.request, "complete", note="filled", photos=1, actor_label="crew")
     Stop.objects.filter(pk=started.pk).update(status=StopStatus.STARTED, status_at=at(tomorrow(), 9))
     late = file_request("pothole", on_grid(4, 0.5))
-    report = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 9, 10))
+    report = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 9, 10))
     assert report.replanned
     new_alpha = report.plan.routes.get(crew__code="crew-alpha")
     stops = list(new_alpha.stops.all())
@@ -262,7 +262,7 @@ def test_a_job_due_during_the_day_is_planned_to_finish_by_its_due_time(open_work
     ServiceRequest.objects.filter(pk=urgent.pk).update(due_at=at(tomorrow(), 8, 30))
     late = open_work["potholes"][4]
     ServiceRequest.objects.filter(pk=late.pk).update(due_at=at(tomorrow(), 6, 0))  # overdue before the day starts
-    plan = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
+    plan = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6)).plan
     stop = Stop.objects.get(route__plan=plan, request=urgent)
     assert stop.eta + dt.timedelta(minutes=stop.service_minutes) <= at(tomorrow(), 8, 30)
     assert stop.window_end is not None
@@ -290,7 +290,7 @@ def test_a_run_queued_on_a_worker_is_followed_by_the_page_until_it_ends(client, 
     assert client.get(f"/dispatch/runs/{run.pk}.json").json()["state"] == "queued"
     page = client.get(resp["Location"]).content.decode()
     assert f'data-run="/dispatch/runs/{run.pk}.json"' in page
-    plan_routes(str(tomorrow()), streets_dept.code, time_limit=1, run_id=run.pk)  # the worker, even before the page
+    plan_routes(str(tomorrow()), streets_dept.code, time_limit=0.25, run_id=run.pk)  # the worker, even before the page
     status = client.get(f"/dispatch/runs/{run.pk}.json").json()
     assert status["state"] == "done" and status["plan"] == RoutePlan.objects.get().pk
     assert f"plan={status['plan']}" in status["page"]
@@ -330,9 +330,9 @@ def test_a_lock_that_cannot_hold_is_named_with_its_reason(client, dispatcher, op
 
 def test_two_plans_are_compared_crew_by_crew_with_names(client, dispatcher, open_work, streets_dept):
     client.force_login(dispatcher)
-    first = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
+    first = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6)).plan
     new = file_request("pothole", on_grid(3, 0.5))
-    second = plan_day(tomorrow(), streets_dept, time_limit=1, now=at(tomorrow(), 6)).plan
+    second = plan_day(tomorrow(), streets_dept, time_limit=0.25, now=at(tomorrow(), 6)).plan
     page = client.get(
         f"/dispatch/?date={tomorrow()}&department={streets_dept.code}&plan={second.pk}&compare={first.pk}"
     ).content.decode()
@@ -352,7 +352,7 @@ def test_on_a_network_that_covers_part_of_the_city_the_rest_is_held_back_with_it
     from layers.coords import point_from_lonlat
 
     beyond = file_request("pothole", point_from_lonlat(0.9, 0.9))
-    report = plan_day(timezone.localdate(), streets_dept, time_limit=1)
+    report = plan_day(timezone.localdate(), streets_dept, time_limit=0.25)
     held = {h["ticket"]: h for h in report.plan.dropped}
     assert held[beyond.ticket]["reason"] == "no_network"
     assert "no loaded street network covers this place" in held[beyond.ticket]["detail"]

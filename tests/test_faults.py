@@ -32,6 +32,7 @@ from gis_app.models import Notification, ServiceRequest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.heavy,
     pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is missing (make test installs it)"),
 ]
 

@@ -380,7 +380,7 @@ def test_a_re_plan_shows_what_changed_and_late_work_on_a_moved_stop_is_flagged(
     crews["bravo"].save()
     six_am = dt.datetime.combine(today(), dt.time(6), tzinfo=timezone.get_current_timezone())  # before the shifts
     pins = {moved_stop.request.ticket: "crew-bravo"}
-    draft = plan_day(today(), streets_dept, time_limit=1, now=six_am, pins=pins).plan
+    draft = plan_day(today(), streets_dept, time_limit=0.25, now=six_am, pins=pins).plan
     publish_plan(draft, by=dispatcher)
     second = alpha_tablet.get("/api/crew/route/").json()
     assert second["route"] != first["route"]

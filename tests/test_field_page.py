@@ -28,6 +28,7 @@ from tests.test_pages import CHROMIUM, browser  # noqa: F401  (the browser fixtu
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
+    pytest.mark.heavy,
     pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is missing (make test installs it)"),
 ]
 TABLET = {"width": 1024, "height": 768}

@@ -24,7 +24,7 @@ from routing.models import Stop
 from routing.planning import plan_day
 from tests.conftest import file_request, on_grid
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.heavy]
 
 EVENTS = 10_000
 DEVICES_PER_CREW = 2

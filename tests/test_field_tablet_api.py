@@ -128,7 +128,7 @@ def test_a_completed_issue_counts_every_caller(plan, alpha_tablet):
 
 
 def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alpha_tablet, sms_folder):
-    tomorrow = plan_day(today() + dt.timedelta(days=1), streets_dept, time_limit=1, publish=True).plan
+    tomorrow = plan_day(today() + dt.timedelta(days=1), streets_dept, time_limit=0.25, publish=True).plan
     stop = alpha_stops(tomorrow)[0]
     resp = post_event(alpha_tablet, stop, event("en_route"))
     assert resp.status_code == 409 and resp.json()["field"] == "device_time"
@@ -138,7 +138,7 @@ def test_an_event_for_another_days_stop_is_refused(open_work, streets_dept, alph
 
 
 def test_the_route_for_next_shows_the_next_working_day_when_today_has_none(open_work, streets_dept, alpha_tablet):
-    monday = plan_day(today() + dt.timedelta(days=2), streets_dept, time_limit=1, publish=True).plan
+    monday = plan_day(today() + dt.timedelta(days=2), streets_dept, time_limit=0.25, publish=True).plan
     assert alpha_tablet.get("/api/crew/route/").status_code == 404
     nxt = alpha_tablet.get("/api/crew/route/?date=next")
     assert nxt.status_code == 200 and nxt.json()["date"] == monday.service_date.isoformat()

@@ -69,12 +69,12 @@ def test_the_dispatcher_page_and_its_route_map_cost_the_same_for_a_small_or_larg
     client, dispatcher, open_work, streets_dept
 ):
     client.force_login(dispatcher)
-    small = plan_day(tomorrow(), streets_dept, time_limit=1).plan
+    small = plan_day(tomorrow(), streets_dept, time_limit=0.25).plan
     page = f"/dispatch/?date={tomorrow()}&department={streets_dept.code}&plan={small.pk}"
     few_page, few_map = queries(client, page), queries(client, f"/dispatch/plans/{small.pk}.geojson")
     for i, j in [(0.5, 0.5), (1.5, 2.5), (2.5, 1.5), (3.5, 3.5), (0.5, 3.5), (4, 0.5)]:
         file_request("pothole", on_grid(i, j))
-    larger = plan_day(tomorrow(), streets_dept, time_limit=1).plan
+    larger = plan_day(tomorrow(), streets_dept, time_limit=0.25).plan
     assert larger.stats["jobs_planned"] > small.stats["jobs_planned"]
     page = f"/dispatch/?date={tomorrow()}&department={streets_dept.code}&plan={larger.pk}"
     assert queries(client, page) == few_page <= 25

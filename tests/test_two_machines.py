@@ -28,7 +28,7 @@ from tests.conftest import GRID_LAT0, GRID_LON0, GRID_STEP
 from tests.test_faults import free_port, own_redis  # noqa: F401  (the test's own Redis)
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.heavy]
 
 
 class Web:

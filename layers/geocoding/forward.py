@@ -345,12 +345,15 @@ def _dominant(sizes: list[int]) -> bool:
     return len(ordered) > 1 and ordered[0] >= 5 * ordered[1]
 
 
-def geocode(text: str) -> Result:
-    return geocode_many([text])[0]
+def geocode(text: str, *, with_wards: bool = True) -> Result:
+    return geocode_many([text], with_wards=with_wards)[0]
 
 
-def geocode_many(texts: list[str]) -> list[Result]:
-    """Geocode many lines; the wards come from one set-based lookup, not one query per line."""
+def geocode_many(texts: list[str], *, with_wards: bool = True) -> list[Result]:
+    """Geocode many lines; the wards come from one set-based lookup, not one query per line. Without
+    `with_wards` a result carries no ward and a place outside the city is not marked so: for a caller that
+    places the point on the ward map itself (intake's placement refuses a point outside the city), which would
+    otherwise look every point up twice."""
     idx = index()
     out: list[Result] = []
     for text in texts:
@@ -381,7 +384,7 @@ def geocode_many(texts: list[str]) -> list[Result]:
                 unused = " ".join(re.sub(re.escape(parsed.other_place), " ", unused, flags=re.IGNORECASE).split())
             out.append(_with_unused_text(_address(idx, parsed, text), unused))
     located = [r for r in out if r.lon is not None and r.lat is not None]
-    if located:
+    if located and with_wards:
         wards = assign_wards(located)
         for r, w in zip(located, wards, strict=True):
             r.ward = w

@@ -25,7 +25,11 @@ from layers.models import LayerKind, LayerVersion
 from routing.network.manifest import read_streets_manifest
 from routing.streets import import_street_network
 
-pytestmark = [pytest.mark.django_db, pytest.mark.parametrize("city", ["chicago", "san_francisco"])]
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.heavy,
+    pytest.mark.parametrize("city", ["chicago", "san_francisco"]),
+]
 
 FIXTURES = Path(settings.BASE_DIR) / "fixtures"
 

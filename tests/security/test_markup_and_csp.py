@@ -58,7 +58,7 @@ def test_hostile_markup_is_shown_as_text_and_no_page_breaks_the_policy(mallorys_
 def mallorys_pothole_on_the_route(open_work, streets_dept):  # type: ignore[no-untyped-def]
     """Mallory's hostile report among the day's potholes, and tomorrow's draft plan that routes a crew to it."""
     report = file_request("pothole", on_grid(1, 1.5), description=f"Hole {HOSTILE}", address=f"1 Main St {HOSTILE}")
-    plan = plan_day(timezone.localdate() + dt.timedelta(days=1), streets_dept, time_limit=1).plan
+    plan = plan_day(timezone.localdate() + dt.timedelta(days=1), streets_dept, time_limit=0.25).plan
     return report, plan
 
 
@@ -108,7 +108,7 @@ def test_staff_pages_show_hostile_reports_without_running_them(
 @pytest.fixture
 def mallorys_pothole_on_todays_tablet(open_work, streets_dept, crews):  # type: ignore[no-untyped-def]
     report = file_request("pothole", on_grid(1, 1.5), description=f"Hole {HOSTILE}", address=f"1 Main St {HOSTILE}")
-    plan_day(timezone.localdate(), streets_dept, time_limit=1, publish=True)
+    plan_day(timezone.localdate(), streets_dept, time_limit=0.25, publish=True)
     _, raw = DeviceSignIn.issue(crews["alpha"], "Alpha tablet")
     return report, raw
 

@@ -46,7 +46,7 @@ def a_day_with_personal_data(open_work, streets_dept, settings, tmp_path):  # ty
             service_code="neighbour", location=on_grid(1, 1.5), description=SECRET, reporter_phone="+13125550100"
         )
     )
-    plan_day(timezone.localdate(), streets_dept, time_limit=1, publish=True)
+    plan_day(timezone.localdate(), streets_dept, time_limit=0.25, publish=True)
     return rosa, neighbour
 
 
