@@ -628,3 +628,27 @@ def test_a_spelled_direction_that_is_part_of_a_name_and_a_jogging_crossing(grid_
     assert local_metres(jog.lon, jog.lat, 0.49035, 0.51015) < 1
     crescent = geocoding.geocode("14th St & Carolina St")  # two places: say so
     assert crescent.status == "ambiguous" and len(crescent.candidates) == 2
+
+
+def test_address_points_written_with_a_short_direction_are_on_the_street_of_the_whole_name(grid_city, tmp_path):
+    """A city without a grid: its address file writes "S Van Ness Ave", its street layer "South Van Ness Avenue".
+    The points are that street's (they were keyed as the south half of Van Ness Ave, where the geocoder never
+    looked: San Francisco's history answered its South Van Ness numbers at the street only)."""
+    from layers.addresses import import_addresses
+
+    grid_city("spelled", SPELLED_AND_JOGS, NO_GRID)
+    path = tmp_path / "points.csv"
+    path.write_text(
+        "LON,LAT,NUMBER,STREET,UNIT,CITY,POSTCODE\n"
+        "0.4960,0.5100,1400,S Van Ness Ave,,,\n"
+        "0.4960,0.5080,1600,S Van Ness Ave,,,\n"
+        "0.5000,0.5200,1300,Van Ness Ave,,,\n"
+    )
+    assert import_addresses(path, kind="openaddresses", name="points").loaded == 3
+    geocoding.clear_cache()
+    exact = geocoding.geocode("1400 South Van Ness Ave")
+    assert (exact.status, exact.kind, exact.address) == ("matched", "point", "1400 SOUTH VAN NESS AVE")
+    short = geocoding.geocode("1600 S Van Ness Ave")  # as the file writes it: the same street
+    assert (short.status, short.kind, short.address) == ("matched", "point", "1600 SOUTH VAN NESS AVE")
+    north = geocoding.geocode("1300 Van Ness Ave")  # the plain street keeps its own point
+    assert (north.kind, north.address) == ("point", "1300 VAN NESS AVE")

@@ -18,6 +18,7 @@ from django.db import connection
 from layers.geocoding.along import metres_per_number
 from layers.geocoding.axes import _corner, _hundred, _local_axis
 from layers.geocoding.base import M_PER_DEG, TYPICAL_BLOCK_TOLERANCE, GeocoderNotReady, Index, _orientation
+from layers.geocoding.names import SPELLED
 from layers.grid import Axis, Grid, GridError, calibrate, fit_block_profile
 from layers.memo import remembered
 from layers.models import (
@@ -96,6 +97,12 @@ def index(grid_path: Path | None = None) -> Index:
     points: dict[tuple[str, int], list[tuple[str, float, float, str]]] = defaultdict(list)
     along: dict[str, list[tuple[int, str, float, float]]] = defaultdict(list)
     for street, number, direction, x, y, postcode in _address_points(address_versions):
+        # An address file reads "S Van Ness Ave" as the south half of Van Ness Ave; where the layer has the
+        # whole name (a city without a grid: "South Van Ness Avenue"), the direction is part of the name, and
+        # the points are keyed as the geocoder reads that street.
+        whole = f"{SPELLED[direction]} {street}" if direction in SPELLED else ""
+        if whole in streets:
+            street, direction = whole, ""
         points[(street, number)].append((direction, x, y, postcode))
         along[street].append((number, direction, x, y))
     for row in along.values():
