@@ -125,9 +125,12 @@ HEADER = "outbox_job"
 
 @signals.task_postrun.connect
 def _finished(task: Any = None, state: str | None = None, retval: Any = None, **_: Any) -> None:
-    """A worker's task ran: a job that ended (succeeded, or failed for good) is done; one that will retry is
-    given until its retry is due plus OUTBOX_REDELIVER_SECONDS. A job whose mark cannot be written (the database
-    is away) is published again later, which its idempotence makes harmless."""
+    """A worker's task ran: a job that succeeded is done; one that will retry is given until its retry is due
+    plus OUTBOX_REDELIVER_SECONDS. One that failed (its retries spent while the database was away, say) keeps
+    its redeliver time and is published again, at most OUTBOX_MAX_DELIVERIES times in all, then counted as
+    given up: a job's own row records a failure it means (a notification marked failed returns normally). A job
+    whose mark cannot be written (the database is away) is published again later; its idempotence makes that
+    harmless."""
     request = getattr(task, "request", None)
     job_id = (request.headers or {}).get(HEADER) or request.get(HEADER) if request is not None else None
     if not isinstance(job_id, int):
@@ -139,7 +142,7 @@ def _finished(task: Any = None, state: str | None = None, retval: Any = None, **
             when = retval.when
             due = when if isinstance(when, dt.datetime) else now + dt.timedelta(seconds=float(when or 0))
             jobs.update(redeliver_at=due + dt.timedelta(seconds=settings.OUTBOX_REDELIVER_SECONDS))
-        elif state in {"SUCCESS", "FAILURE"}:
+        elif state == "SUCCESS":
             jobs.update(done_at=now, redeliver_at=None)
     except Exception:  # the database is away: the job is published again after its redeliver time
         log.warning("outbox: job %s ran (%s) but could not be marked", job_id, state, exc_info=True)

@@ -65,8 +65,8 @@ def test_a_finished_job_is_done_and_never_published_again(
 
 
 def test_a_job_that_will_retry_is_given_until_its_retry_is_due(two_square_wards, pothole, settings):
-    """As a worker's task_postrun signal reports it: a retry in 30 s moves the redeliver time past it; success
-    marks the job done."""
+    """As a worker's task_postrun signal reports it: a retry in 30 s moves the redeliver time past it; a failure
+    leaves the job due again; success marks it done."""
     from celery.app.task import Context
     from celery.exceptions import Retry
 
@@ -78,6 +78,10 @@ def test_a_job_that_will_retry_is_given_until_its_retry_is_due(two_square_wards,
     job.refresh_from_db()
     assert before + dt.timedelta(seconds=630) <= job.redeliver_at <= timezone.now() + dt.timedelta(seconds=630)
     assert job.done_at is None
+    due = job.redeliver_at
+    outbox._finished(task=task, state="FAILURE", retval=RuntimeError("the database went away"))
+    job.refresh_from_db()
+    assert job.done_at is None and job.redeliver_at == due  # failed: published again when due, not done
     outbox._finished(task=task, state="SUCCESS", retval="sent")
     job.refresh_from_db()
     assert job.done_at is not None and job.redeliver_at is None
