@@ -6,7 +6,7 @@ fails on a down Redis turns a saved request into a 500. Here the job is a row be
 commit, or neither), the web process hands it to the broker after commit (from a thread of its own, in batches:
 `hand_off`) and never fails on it, and the relay
 (`relay`, on Celery beat every OUTBOX_RELAY_SECONDS, or `manage.py relay_outbox`) publishes whatever is still
-waiting once the broker is back. A job is finished when a worker's task returns (`done_at`, stamped by the
+waiting once the broker is back. A job is finished when a worker's task succeeds (`done_at`, stamped by the
 task_postrun handler below from the message's `outbox_job` header); a job the broker took but no worker finished
 within OUTBOX_REDELIVER_SECONDS is published again, because a broker that restarts without keeping its queue
 drops every message in it (benchmarks/faults.py lost hundreds of notifications that way). A job may therefore be

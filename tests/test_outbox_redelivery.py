@@ -18,24 +18,17 @@ from django.core import mail
 from django.utils import timezone
 
 from gis_app import outbox
-from gis_app.intake import IntakeData, create_request
 from gis_app.models import Notification
 from gis_app.outbox import OutboxJob, relay
 from layers.coords import point_from_lonlat
+from tests.conftest import file_request
 
 pytestmark = pytest.mark.django_db
 
 
 def rosas_pothole():  # type: ignore[no-untyped-def]
-    data = IntakeData(
-        service_code="pothole",
-        location=point_from_lonlat(0.5, 0.5),
-        attributes={"where": "curb"},
-        reporter_name="Rosa Resident",
-        reporter_email="rosa@example.org",
-        notify_via="email",
-    )
-    return create_request(data, actor_label="test")
+    rosa = {"reporter_name": "Rosa Resident", "reporter_email": "rosa@example.org", "notify_via": "email"}
+    return file_request("pothole", point_from_lonlat(0.5, 0.5), **rosa)
 
 
 def drop_from_broker(job_id: int) -> int:

@@ -30,7 +30,7 @@ from layers.models import (
     StreetEdge,
     StreetNode,
 )
-from layers.normalize import base_name
+from layers.normalize import DIRECTIONS, base_name
 
 _INDEX: dict[tuple[int, str], Index] = {}
 
@@ -129,17 +129,17 @@ def index(grid_path: Path | None = None) -> Index:
     return built
 
 
-PREFIXES = ("N", "S", "E", "W")
+# The direction prefixes a street key drops: the short ones (N, S, E, W), or every direction word the parser
+# knows, spelled ones included (a grid city's OSM layer: "North State Street").
+PREFIXES = tuple(dict.fromkeys(DIRECTIONS.values()))
+GRID_PREFIXES = tuple(DIRECTIONS)
 # Each street's node ids, each node's lon/lat, each corner's ZIP code.
 StreetNodes = tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]]
-GRID_PREFIXES = (*PREFIXES, "NORTH", "SOUTH", "EAST", "WEST")
 
 
 def _streets_and_grid(
     version_id: int, grid_path: Path, prefixes: tuple[str, ...]
-) -> tuple[
-    tuple[dict[str, set[int]], dict[int, tuple[float, float]], dict[int, str]], dict[str, np.ndarray], Grid | None
-]:
+) -> tuple[StreetNodes, dict[str, np.ndarray], Grid | None]:
     """The layer's street nodes keyed with these prefixes dropped (`_street_nodes`), each street's points, and the
     grid calibrated on them (None when there is no file, or, with spelled prefixes dropped, when the file names no
     street of the layer)."""
