@@ -77,18 +77,21 @@ def main() -> int:
             clients.append((raw, list(route.stops.order_by("sequence").values_list("id", flat=True))))
         connection.close()
         server = subprocess.Popen(
+            # The production configuration (preloaded, warmed and frozen master; recycled workers), as `make demo`.
             [
                 str(Path(sys.executable).parent / "gunicorn"),
+                "-c",
+                str(ROOT / "gis_app" / "gunicorn_conf.py"),
                 "gis_app.wsgi",
-                "-w",
-                str(args.workers),
-                "-b",
-                f"127.0.0.1:{PORT}",
-                "--log-level",
-                "warning",
             ],
             cwd=ROOT,
-            env=env,
+            env={
+                **env,
+                "HOST": "127.0.0.1",
+                "PORT": str(PORT),
+                "WEB_CONCURRENCY": str(args.workers),
+                "WEB_ACCESS_LOG": "/dev/null",
+            },
         )
         deadline = time.time() + 30
         while time.time() < deadline:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import connection
 
@@ -27,3 +31,46 @@ def test_the_geocoder_index_and_the_district_index_are_built_before_any_request(
     built = warm(close=False)  # the test's transaction stays open
     assert built[:3] == ["URLconf and views", "geocoder index", "wards point index"]
     assert GEOCODER_INDEXES and point_index._CACHE  # kept in this process, ready to be forked
+
+
+# A worker's life as gunicorn's arbiter runs it: the hook is called from the `finally` around it.
+WORKER_LIFE = """
+import os, sys, types
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gis_app.settings")
+import django
+django.setup()
+sys.path.insert(0, "gis_app")
+import gunicorn_conf
+worker = types.SimpleNamespace(pid={pid})
+try:
+    sys.exit({status})
+finally:
+    gunicorn_conf.worker_exit(None, worker)
+    print("still here")
+"""
+
+
+def _live(pid: str, status: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", WORKER_LIFE.format(pid=pid, status=status)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("status", [0, 3])
+def test_a_leaving_worker_exits_at_once_with_the_status_gunicorn_gave_it(status):
+    """A recycled worker skips the interpreter's teardown (gunicorn forks its replacement only when it is gone);
+    a boot error's status (3, which stops the master) survives the shortcut."""
+    done = _live("os.getpid()", status)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert "still here" not in done.stdout
+
+
+def test_the_master_tidying_after_a_vanished_worker_is_not_ended_by_the_hook():
+    done = _live("-1", 0)  # gunicorn's kill_worker calls the hook in the master for a worker already gone
+    assert "still here" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0
