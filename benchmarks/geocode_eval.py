@@ -172,17 +172,19 @@ def exact_only(func: Any) -> Any:
         geo_forward._street_keys = original
 
 
-def leave_one_out() -> tuple[list[float], list[float], list[float]]:
+def leave_one_out() -> tuple[list[float], list[float], list[float], list[float]]:
     """Each address point of the layer (the Loop's OSM points) left out in turn and geocoded from the rest:
     between its neighbours on the same side and block, and by the grid model; metres from where it is. The
     reference checks itself: no 311 row is involved. The third list is the whole geocoder's answer for every
-    left-out point (inf where it placed none: street level, unmatched)."""
+    left-out point (inf where it placed none: street level, unmatched). The fourth is how far the nearest
+    other point on the same street and side lies (inf where there is none): what the neighbours alone allow."""
     from layers.normalize import parse
 
     idx = geo.index()
     between: list[float] = []
     grid: list[float] = []
     whole: list[float] = []
+    nearest: list[float] = []
     for key, row in idx.along.items():
         if key not in idx.streets:  # a point on a street the street layer does not name
             continue
@@ -200,12 +202,14 @@ def leave_one_out() -> tuple[list[float], list[float], list[float]]:
             finally:
                 idx.along[key] = saved
                 idx.points[(key, n)] = exact
+            side = [(u, v) for j, (m, e, u, v) in enumerate(row) if j != i and e == d and m % 2 == n % 2]
+            nearest.append(min((metres((u, v), (x, y)) for u, v in side), default=math.inf))
             placed = answer.status == "matched" and answer.kind in ("point", "interpolated")
             whole.append(metres((answer.lon, answer.lat), (x, y)) if placed else math.inf)  # type: ignore[arg-type]
             if found is not None and found.lon is not None and found.lat is not None and places:
                 between.append(metres((found.lon, found.lat), (x, y)))
                 grid.append(min(metres((p[0], p[1]), (x, y)) for p in places))
-    return between, grid, whole
+    return between, grid, whole, nearest
 
 
 def main() -> int:
@@ -323,7 +327,7 @@ def main() -> int:
     if loop is not None:
         result.add(f"Loop ({loop['n']} addresses): matched", "share", loop["matched"], None, "")
         result.add("Loop: median error", "m", loop["median_m"], None, "")
-    loo_between, loo_grid, loo_whole = leave_one_out()
+    loo_between, loo_grid, loo_whole, loo_nearest = leave_one_out()
     if loo_whole:
         result.add(
             f"address points left out: placed within 25 m ({len(loo_whole)}, the whole geocoder)",
@@ -331,6 +335,13 @@ def main() -> int:
             sum(1 for m in loo_whole if m <= 25) / len(loo_whole),
             0.95,
             "floor",
+        )
+        result.add(
+            "  … the nearest other point on its street and side within 25 m (what neighbours alone allow)",
+            "share",
+            sum(1 for m in loo_nearest if m <= 25) / len(loo_nearest),
+            None,
+            "",
         )
     if loo_between:
         result.add(

@@ -80,6 +80,42 @@ def test_a_number_a_little_past_the_last_point_is_placed_on_and_one_far_past_is_
     assert (far.status, far.kind) == ("unmatched", "street") and "answered at the street" in far.message
 
 
+def _also_known(batch, pothole, *rows):  # type: ignore[no-untyped-def]
+    for text, x, y in rows:
+        ServiceRequest.objects.create(
+            ticket=new_ticket(),
+            service_type=pothole,
+            department=pothole.department,
+            address=text,
+            location=point_from_lonlat(x, y),
+            requested_at=timezone.now(),
+            import_batch=batch,
+            status=Status.CLOSED,
+        )
+
+
+def test_a_street_with_one_known_point_is_numbered_the_way_its_parallel_neighbour_runs(gridless_city, pothole):
+    """Mission Street knows only 200; Valencia beside it runs north at 2.22 m a number, so 280 Mission is
+    178 m north of 200 (not south, not at the street's middle)."""
+    _also_known(gridless_city, pothole, ("200 MISSION ST", 0.5031, valencia_lat(200)))
+    learn_address_points()
+    geocoding.clear_cache()
+    found = geocoding.geocode("280 Mission St")
+    assert (found.status, found.kind, found.address) == ("matched", "interpolated", "280 MISSION ST")
+    assert local_metres(found.lon, found.lat, 0.5031, valencia_lat(280)) < 10
+    below = geocoding.geocode("140 Mission St")  # the other way: south of the known point
+    assert local_metres(below.lon, below.lat, 0.5031, valencia_lat(140)) < 10
+
+
+def test_a_lone_point_on_a_street_no_known_run_is_parallel_to_stays_at_the_street(gridless_city, pothole):
+    """16th Street crosses Valencia: Valencia's runs say nothing about which way 16th Street's numbers go."""
+    _also_known(gridless_city, pothole, ("100 16TH ST", 0.5005, 0.49605))
+    learn_address_points()
+    geocoding.clear_cache()
+    found = geocoding.geocode("180 16th St")
+    assert (found.status, found.kind) == ("unmatched", "street")
+
+
 def test_the_layer_and_the_caller_name_a_street_by_one_key():
     """The index keys a layer's streets by base_name; a caller's street is parsed to the same key."""
     parsed = parse("1000 Valencia St")

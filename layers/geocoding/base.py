@@ -112,6 +112,7 @@ class Index:
     derived: dict[str, float] = field(default_factory=dict)  # grid lines read off the street layer (key → number)
     metres_per_number: float | None = None  # the city's, read off its address points (None: too few to say)
     network_corners: Any = None  # (KD-tree in local metres, [(key, key, lon, lat)]) where named streets meet
+    runs: Any = None  # neighbouring address points' headings (layers.geocoding.heading.Runs), built on first use
 
     @property
     def has_grid(self) -> bool:
