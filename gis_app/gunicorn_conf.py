@@ -60,11 +60,11 @@ def worker_exit(server: Any, worker: Any) -> None:
     so every recycle held that share of the requests. Nothing is left to finalise: the jobs are handed over, the
     database connections closed and the log handlers flushed; the exit status gunicorn set (a boot error
     stops the master) is kept. The master also calls this hook for a worker it found gone: it only drains."""
-    import logging  # the application is loaded in every worker by now, these with it
+    import logging  # this file is read by gunicorn before Django is set up: these wait for the hook
 
-    from django.db import connections
+    from django.db import connections  # (the application is loaded in every worker by now)
 
-    from gis_app.outbox import drain
+    from gis_app.outbox import drain  # (and in the master)
 
     drain(timeout=graceful_timeout / 2)
     if os.getpid() != getattr(worker, "pid", None):

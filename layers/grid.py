@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from layers.manifests import read_toml
+from layers.normalize import COUNTING_UP, NORTH_SOUTH
 
 
 class GridError(ValueError):
@@ -201,9 +202,9 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
     ew = [(float(n), float(np.median(streets[k][:, 0]))) for k, n in data.get("east_west", {}).items() if k in streets]
     rule = data.get("numbered_streets")
     if rule:
-        sign = -1.0 if rule.get("direction", "S") in ("S", "W") else 1.0
+        sign = 1.0 if rule.get("direction", "S") in COUNTING_UP else -1.0
         pattern = re.compile(r"^(\d+)(?:ST|ND|RD|TH) (" + "|".join(rule.get("types", ["ST"])) + ")$")
-        target = ns if rule.get("direction", "S") in ("N", "S") else ew
+        target = ns if rule.get("direction", "S") in NORTH_SOUTH else ew
         col = 1 if target is ns else 0
         for key, pts in streets.items():
             m = pattern.match(key)
@@ -218,11 +219,11 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
             m = re.match(r"^(\d+)(?:ST|ND|RD|TH) (" + "|".join(rule.get("types", ["ST"])) + ")$", key)
             if m:
                 signed = (
-                    (-1.0 if rule.get("direction", "S") in ("S", "W") else 1.0)
+                    (1.0 if rule.get("direction", "S") in COUNTING_UP else -1.0)
                     * int(m.group(1))
                     * float(rule.get("per_number", 100))
                 )
-                (ns_streets if rule.get("direction", "S") in ("N", "S") else ew_streets)[key] = signed
+                (ns_streets if rule.get("direction", "S") in NORTH_SOUTH else ew_streets)[key] = signed
     return Grid(
         north_south=_axis(ns),
         east_west=_axis(ew),

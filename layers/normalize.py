@@ -14,6 +14,13 @@ from dataclasses import dataclass
 import usaddress
 
 DIRECTIONS = {"N": "N", "NORTH": "N", "S": "S", "SOUTH": "S", "E": "E", "EAST": "E", "W": "W", "WEST": "W"}
+# The short directions; the halves of a street split at an east-west base line (N, S) or a north-south one
+# (E, W); the two in which a grid's numbers count up (its signed axis is positive north and east). Every test
+# of a direction reads these.
+SHORT_DIRECTIONS = tuple(dict.fromkeys(DIRECTIONS.values()))
+NORTH_SOUTH = ("N", "S")
+EAST_WEST = ("E", "W")
+COUNTING_UP = ("N", "E")
 TYPES = {
     "AVE": "AVE",
     "AVENUE": "AVE",
@@ -92,7 +99,7 @@ class ParsedAddress:
         return f"{self.number} {main}" if self.number is not None else main
 
 
-def base_name(name: str, prefixes: Iterable[str] = ("N", "S", "E", "W")) -> str:
+def base_name(name: str, prefixes: Iterable[str] = SHORT_DIRECTIONS) -> str:
     """'N ASHLAND AVE' → 'ASHLAND AVE': both halves of a street split at a base line are one street (the
     street network and the geocoder key streets the same way; a city may name other prefixes). The rest is
     written as `normalise_street` writes a caller's street, so a layer's "Valencia Street" and an address

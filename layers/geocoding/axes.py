@@ -21,6 +21,7 @@ from layers.geocoding.base import (
     _stretch,
 )
 from layers.grid import Axis, GridError, local_axis
+from layers.normalize import COUNTING_UP
 
 
 def _hundred(idx: Index, axis: Axis, number: int, direction: str) -> tuple[float, float, float]:
@@ -28,7 +29,7 @@ def _hundred(idx: Index, axis: Axis, number: int, direction: str) -> tuple[float
     hundred-block's numbers. The corners are the number's hundred line and the next, unless the axis has a
     corner between them (Wabash Ave at 45 E cuts State to Michigan's block in two): a corner is a corner,
     and the block profile spans corner to corner."""
-    sign = 1 if direction in ("N", "E") else -1
+    sign = 1 if direction in COUNTING_UP else -1
     block = idx.grid.block
     low, high = _stretch(axis, float(number), sign, block)
     rem = (number - low) / (high - low) * block

@@ -30,7 +30,7 @@ from layers.geocoding.names import _street_keys, _wider_keys, _zip_near
 from layers.grid import GridError
 from layers.lookup import wards_at
 from layers.models import CommunityArea
-from layers.normalize import ParsedAddress, parse
+from layers.normalize import COUNTING_UP, EAST_WEST, NORTH_SOUTH, SHORT_DIRECTIONS, ParsedAddress, parse
 
 
 def _address_point(idx: Index, parsed: ParsedAddress, keys: list[str], match: float, text: str) -> Result | None:
@@ -218,10 +218,10 @@ def _grid_places(idx: Index, parsed: ParsedAddress, keys: list[str]) -> list[tup
         pts = idx.streets[key]
         orient = _orientation(pts)
         d = parsed.street.direction
-        dirs = [d] if d else (["N", "S"] if orient == "NS" else ["E", "W"])
+        dirs = [d] if d else list(NORTH_SOUTH if orient == "NS" else EAST_WEST)
         for direction in dirs:
-            on_ns = direction in ("N", "S")
-            axis = _street_axis(idx, key, on_ns, parsed.number * (1 if direction in ("N", "E") else -1))
+            on_ns = direction in NORTH_SOUTH
+            axis = _street_axis(idx, key, on_ns, parsed.number * (1 if direction in COUNTING_UP else -1))
             try:
                 value = _position(idx, axis, parsed.number, direction)
             except GridError:
@@ -239,7 +239,7 @@ def _other_halves(idx: Index, parsed: ParsedAddress, keys: list[str], found: Res
     if parsed.street.direction or found.status != "matched" or found.lon is None or found.lat is None:
         return found
     words = found.address.split(" ")
-    mine = words[1] if len(words) > 2 and words[1] in ("N", "S", "E", "W") else ""
+    mine = words[1] if len(words) > 2 and words[1] in SHORT_DIRECTIONS else ""
     others = [
         p
         for p in _grid_places(idx, parsed, keys)

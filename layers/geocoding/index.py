@@ -30,7 +30,7 @@ from layers.models import (
     StreetEdge,
     StreetNode,
 )
-from layers.normalize import DIRECTIONS, base_name
+from layers.normalize import DIRECTIONS, NORTH_SOUTH, SHORT_DIRECTIONS, base_name
 
 _INDEX: dict[tuple[int, str], Index] = {}
 
@@ -264,9 +264,9 @@ def _profile_samples(idx: Index) -> list[tuple[float, float]]:
         if street not in idx.streets:
             continue
         for direction, x, y, _ in hits:
-            if direction not in ("N", "S", "E", "W"):
+            if direction not in SHORT_DIRECTIONS:
                 continue
-            on_ns = direction in ("N", "S")
+            on_ns = direction in NORTH_SOUTH
             axis = _local_axis(idx, street, on_ns)  # a street's own corners: the citywide axis is too coarse
             if axis is None:
                 continue
