@@ -27,7 +27,7 @@ from field_api.crew.photos import store_photos
 from field_api.models import DeviceToken, StopEvent, StopPhoto
 from gis_app.models import ServiceRequest
 from gis_app.transitions import TransitionError
-from routing.models import EventKind, Outcome, PlanStatus, ReasonCode, Stop
+from routing.models import Crew, EventKind, Outcome, PlanStatus, ReasonCode, Route, RoutePlan, Stop
 from routing.stops import Completion, fold, follow, request_verb
 
 NOTE_MAX = 2000
@@ -214,12 +214,26 @@ def stop_ref(queryset: Any) -> StopRef | None:
     return StopRef(*row) if row else None
 
 
-def _next_seq() -> int:
+# A crew's own stop on a visible plan, for each event it posts. Why raw: the same four-table join compiled by
+# the ORM on every event was a fifth of an event's time; the columns are STOP_FIELDS, in order.
+_CREW_STOP_SQL = (
+    "SELECT s.id, s.request_id, r.crew_id, c.name, p.service_date, p.status, s.status, s.status_at, s.flags "
+    f"FROM {Stop._meta.db_table} s JOIN {Route._meta.db_table} r ON r.id = s.route_id "
+    f"JOIN {Crew._meta.db_table} c ON c.id = r.crew_id JOIN {RoutePlan._meta.db_table} p ON p.id = r.plan_id "
+    "WHERE s.id = %s AND r.crew_id = %s AND p.status = ANY(%s)"
+)
+
+
+def crew_stop(stop_id: int, crew_id: int, plan_statuses: Sequence[str]) -> StopRef | None:
+    """The stop if it is on this crew's route in a plan of one of these statuses (else None: not theirs)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT nextval('field_api_stopevent_seq')")
+        cur.execute(_CREW_STOP_SQL, [stop_id, crew_id, list(plan_statuses)])
         row = cur.fetchone()
-        assert row is not None
-        return int(row[0])
+    if row is None:
+        return None
+    sid, request_id, crew, crew_name, day, plan_status, status, status_at, flags = row
+    flags = json.loads(flags) if isinstance(flags, str) else flags  # the connection hands json back as text
+    return StopRef(sid, request_id, crew, crew_name, day, plan_status, status, status_at, flags)
 
 
 def current_stop_for(request_id: int, day: dt.date) -> StopRef | None:
@@ -274,7 +288,6 @@ def ingest(
             )
         row = StopEvent.objects.create(
             id=event.id,
-            seq=_next_seq(),
             stop_id=stop.id,
             request_id=stop.request_id,
             service_date=stop.day,

@@ -14,7 +14,8 @@ import uuid
 from typing import Any
 
 import shapely
-from django.db.models import Count, Max, Prefetch
+from django.db import connection
+from django.db.models import Count, Prefetch
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,7 +26,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from field_api.authentication import CrewDevice, DeviceTokenAuthentication
-from field_api.crew.events import STOP_FIELDS, EventError, EventInput, StopRef, ingest, parse_event, stop_ref
+from field_api.crew.events import (
+    STOP_FIELDS,
+    EventError,
+    EventInput,
+    StopRef,
+    crew_stop,
+    ingest,
+    parse_event,
+    stop_ref,
+)
 from field_api.crew.photo_links import photo_url
 from field_api.crew.photos import PhotoError, check_photos
 from field_api.crew.serializers import (
@@ -40,7 +50,7 @@ from field_api.crew.serializers import (
     StopEventResultSerializer,
     StopEventUploadSerializer,
 )
-from field_api.models import EventKind, StopPhoto
+from field_api.models import EventKind, StopEvent, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
 from gis_app.audit import record
 from gis_app.models import ServiceRequest
@@ -133,20 +143,31 @@ def _routes_of(device: CrewDevice) -> Any:
     )
 
 
+# What the route's validator covers, read in one statement: each stop's status, ETA, lock, notes and its
+# request's version (any edit bumps it), in order, and the count and last id of the day's photos of those
+# requests. Why raw: a tablet polls with If-None-Match all day, and two ORM queries (compiled on every poll) were
+# most of a 304's time.
+_ETAG_SQL = f"""
+WITH s AS (
+    SELECT s.id, s.sequence, s.status, s.status_at, s.eta, s.locked, s.flags, s.request_id, r.version
+      FROM {Stop._meta.db_table} s JOIN {ServiceRequest._meta.db_table} r ON r.id = s.request_id
+     WHERE s.route_id = %s
+)
+SELECT coalesce((SELECT json_agg(json_build_array(id, sequence, status, status_at, eta, locked, flags, request_id,
+                                                  version) ORDER BY sequence, id) FROM s)::text, '[]'),
+       (SELECT count(p.id)::text || ':' || coalesce(max(p.id), 0)::text
+          FROM {StopPhoto._meta.db_table} p JOIN {StopEvent._meta.db_table} e ON e.id = p.event_id
+         WHERE e.request_id IN (SELECT request_id FROM s) AND e.service_date = %s)
+"""
+
+
 def route_etag(route_id: int, version: int, day: dt.date) -> str:
-    """A validator from two narrow queries: everything the payload shows changes one of these values (stop
+    """A validator from one narrow query: everything the payload shows changes one of these values (stop
     status/ETA/lock/notes, a request's version, which any edit bumps, a new photo, the route's version)."""
-    rows = list(
-        Stop.objects.filter(route_id=route_id)
-        .order_by("sequence")
-        .values_list(
-            "id", "sequence", "status", "status_at", "eta", "locked", "flags", "request_id", "request__version"
-        )
-    )
-    photos = StopPhoto.objects.filter(event__request_id__in=[r[7] for r in rows], event__service_date=day).aggregate(
-        n=Count("id"), last=Max("id")
-    )
-    key = json.dumps([route_id, version, rows, photos], default=str)
+    with connection.cursor() as cur:
+        cur.execute(_ETAG_SQL, [route_id, day])
+        stops, photos = cur.fetchone()
+    key = json.dumps([route_id, version, stops, photos])
     return '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
 
 
@@ -232,9 +253,7 @@ class StopEvents(CrewAPIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        stop = stop_ref(
-            Stop.objects.filter(pk=pk, route__crew=self.device.crew_id, route__plan__status__in=VISIBLE_PLANS)
-        )
+        stop = crew_stop(pk, self.device.crew_id, VISIBLE_PLANS)
         if stop is None:
             raise Http404("no such stop")
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
