@@ -158,7 +158,7 @@ def test_a_route_payload_has_exactly_the_declared_fields(crews, open_work, stree
 
     plan_day(dt.date.today(), streets_dept, time_limit=0.25, publish=True)
     route = next(r for r in Route.objects.all() if r.stops.exists())
-    payload = route_payload(route)
+    payload = route_payload(route.pk)
     assert set(payload) == set(CrewRouteSerializer().fields)
     assert set(payload["stops"][0]) == set(RouteStopSerializer().fields)
 

@@ -14,8 +14,9 @@ import uuid
 from typing import Any
 
 import shapely
+from django.contrib.gis.db.models.functions import AsWKB
 from django.db import connection
-from django.db.models import Count, Prefetch
+from django.db.models import Count, FloatField, Func
 from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -66,81 +67,124 @@ def _iso(when: dt.datetime | None) -> str | None:
     return timezone.localtime(when).isoformat() if when else None
 
 
-def route_payload(route: Route) -> dict[str, Any]:
-    stops = list(route.stops.all())
+# What a tablet is sent of a route and its stops, read as plain rows. Why not model instances: a full pull built
+# the route, every stop, its request (a geometry each) and its type as objects, about 3.5 ms of Python for 0.5 ms
+# of SQL, on the path every device takes after every change.
+_ROUTE_FIELDS = (
+    "pk",
+    "plan_id",
+    "plan__status",
+    "plan__service_date",
+    "version",
+    "changes",
+    "crew__code",
+    "crew__name",
+    "starts_at",
+    "ends_at",
+    "drive_seconds",
+    "distance_m",
+    "breaks",
+)
+_STOP_FIELDS = (
+    "id",
+    "sequence",
+    "request_id",
+    "nearest_address",
+    "eta",
+    "window_start",
+    "window_end",
+    "service_minutes",
+    "status",
+    "status_at",
+    "locked",
+    "flags",
+    "request__ticket",
+    "request__service_type__code",
+    "request__service_type__name",
+    "request__service_type__completion_requires_photo",
+    "request__address",
+    "request__description",
+    "request__attributes",
+    "request__media_url",
+)
+
+
+def route_payload(route_id: int) -> dict[str, Any]:
+    """The route as the crew API sends it (CrewRouteSerializer's fields), in three queries."""
+    route = Route.objects.filter(pk=route_id).annotate(wkb=AsWKB("geometry")).values(*_ROUTE_FIELDS, "wkb").get()
+    stops = list(
+        Stop.objects.filter(route_id=route_id)
+        .order_by("sequence")
+        .annotate(
+            n_duplicates=Count("request__duplicates"),
+            lon=Func("request__location", function="ST_X", output_field=FloatField()),
+            lat=Func("request__location", function="ST_Y", output_field=FloatField()),
+        )
+        .values(*_STOP_FIELDS, "n_duplicates", "lon", "lat")
+    )
     photos: dict[int, list[dict[str, Any]]] = {}
     for photo_id, request_id, stage in StopPhoto.objects.filter(
-        event__request__in=[s.request_id for s in stops], event__service_date=route.plan.service_date
+        event__request__in=[s["request_id"] for s in stops], event__service_date=route["plan__service_date"]
     ).values_list("id", "event__request_id", "stage"):
         photos.setdefault(request_id, []).append(
             {"stage": stage, "url": photo_url(photo_id, "image"), "thumbnail": photo_url(photo_id, "thumbnail")}
         )
     return {
-        "route": route.pk,
-        "plan": route.plan_id,
-        "plan_status": route.plan.status,
-        "date": route.plan.service_date.isoformat(),
-        "version": route.version,
-        "changes": route.changes,
-        "crew": {"code": route.crew.code, "name": route.crew.name},
-        "starts_at": _iso(route.starts_at),
-        "ends_at": _iso(route.ends_at),
-        "drive_minutes": round(route.drive_seconds / 60),
-        "distance_km": round(route.distance_m / 1000, 1),
-        "breaks": route.breaks,
-        # Via shapely: GEOS coordinate access from GeoDjango is per point and slow for long lines.
+        "route": route["pk"],
+        "plan": route["plan_id"],
+        "plan_status": route["plan__status"],
+        "date": route["plan__service_date"].isoformat(),
+        "version": route["version"],
+        "changes": route["changes"],
+        "crew": {"code": route["crew__code"], "name": route["crew__name"]},
+        "starts_at": _iso(route["starts_at"]),
+        "ends_at": _iso(route["ends_at"]),
+        "drive_minutes": round(route["drive_seconds"] / 60),
+        "distance_km": round(route["distance_m"] / 1000, 1),
+        "breaks": route["breaks"],
+        # Via shapely from the WKB PostGIS writes: no GEOS object is built for a long line.
         "geometry": {
             "type": "LineString",
-            "coordinates": shapely.get_coordinates(shapely.from_wkb(bytes(route.geometry.wkb))).tolist(),
+            "coordinates": shapely.get_coordinates(shapely.from_wkb(bytes(route["wkb"]))).tolist(),
         }
-        if route.geometry
+        if route["wkb"]
         else None,
-        "stops": [_stop(s, photos.get(s.request_id, [])) for s in stops],
+        "stops": [_stop(s, photos.get(s["request_id"], [])) for s in stops],
     }
 
 
-def _stop(s: Stop, photos: list[dict[str, Any]]) -> dict[str, Any]:
-    r: ServiceRequest = s.request
+def _stop(s: dict[str, Any], photos: list[dict[str, Any]]) -> dict[str, Any]:
     # The reported address, else the nearest one the layers gave when the stop was planned (marked as such).
-    address = (r.address, "reported") if r.address.strip() else (s.nearest_address, "nearest")
+    reported = s["request__address"]
+    address = (reported, "reported") if reported.strip() else (s["nearest_address"], "nearest")
     if not address[0]:
         address = ("", "none")
     return {
-        "id": s.pk,
-        "sequence": s.sequence,
-        "ticket": r.ticket,
+        "id": s["id"],
+        "sequence": s["sequence"],
+        "ticket": s["request__ticket"],
         "service_type": {
-            "code": r.service_type.code,
-            "name": r.service_type.name,
-            "completion_requires_photo": r.service_type.completion_requires_photo,
+            "code": s["request__service_type__code"],
+            "name": s["request__service_type__name"],
+            "completion_requires_photo": s["request__service_type__completion_requires_photo"],
         },
         "address": address[0],
         "address_source": address[1],
-        "description": mask_personal(r.description),  # contact data reaches a crew only by a logged action
-        "attributes": r.attributes,
-        "location": {"type": "Point", "coordinates": [r.location.x, r.location.y]} if r.location else None,
-        "eta": _iso(s.eta),
-        "window": {"start": _iso(s.window_start), "end": _iso(s.window_end)},
-        "service_minutes": s.service_minutes,
-        "status": s.status,
-        "status_at": _iso(s.status_at),
-        "locked": s.locked,
-        "reporters": 1 + getattr(s, "n_duplicates", 0),  # every caller: the request and each duplicate (on the stop)
-        "notes": s.flags,
+        # Contact data reaches a crew only by a logged action.
+        "description": mask_personal(s["request__description"]),
+        "attributes": s["request__attributes"],
+        "location": {"type": "Point", "coordinates": [s["lon"], s["lat"]]} if s["lon"] is not None else None,
+        "eta": _iso(s["eta"]),
+        "window": {"start": _iso(s["window_start"]), "end": _iso(s["window_end"])},
+        "service_minutes": s["service_minutes"],
+        "status": s["status"],
+        "status_at": _iso(s["status_at"]),
+        "locked": s["locked"],
+        "reporters": 1 + s["n_duplicates"],  # every caller: the request and each duplicate (on the stop)
+        "notes": s["flags"],
         "photos": photos,
-        "reporter_photo": r.media_url,
+        "reporter_photo": s["request__media_url"],
     }
-
-
-def _routes_of(device: CrewDevice) -> Any:
-    stops = Stop.objects.select_related("request__service_type").annotate(n_duplicates=Count("request__duplicates"))
-    # The plan's JSON columns (dropped jobs can run to thousands) are not needed on a tablet: leave them behind.
-    return (
-        Route.objects.filter(crew=device.crew_id, plan__status__in=VISIBLE_PLANS)
-        .select_related("plan", "crew")
-        .defer("plan__dropped", "plan__stats", "plan__settings", "plan__network", "plan__pins", "plan__locks")
-        .prefetch_related(Prefetch("stops", queryset=stops.order_by("sequence")))
-    )
 
 
 # What the route's validator covers, read in one statement: each stop's status, ETA, lock, notes and its
@@ -219,7 +263,7 @@ class TodaysRoute(CrewAPIView):
         found = routes.values_list("id", "version", "plan__service_date").first()
         if found is None:
             return error(f"no published route for {self.device.crew.name} {day_text}", 404)
-        return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=found[0])))
+        return _conditional(request, found, lambda: route_payload(found[0]))
 
 
 class RouteDetail(CrewAPIView):
@@ -235,7 +279,7 @@ class RouteDetail(CrewAPIView):
         )
         if found is None:
             raise Http404("no such route")
-        return _conditional(request, found, lambda: route_payload(_routes_of(self.device).get(pk=pk)))
+        return _conditional(request, found, lambda: route_payload(found[0]))
 
 
 class StopEvents(CrewAPIView):
