@@ -87,6 +87,8 @@ def _axis(idx: Index, key: str, at: tuple[float, float], lat0: float) -> np.ndar
         return None
     pts = np.array([_plane(lat0, x, y) for x, y in near])
     pts -= pts.mean(axis=0)
+    if float(np.abs(pts).max()) < 1.0:
+        return None  # corners on one spot (a street listed twice there) give no direction
     _, _, vt = np.linalg.svd(pts, full_matrices=False)
     return np.asarray(vt[0], dtype=float)
 
