@@ -262,6 +262,18 @@ def test_photos_are_turned_upright_stored_as_jpeg_with_a_thumbnail(plan, alpha_t
         assert max(thumb.size) <= 320
 
 
+def test_a_route_pull_lists_a_stops_photos_once_it_has_one(plan, alpha_tablet):
+    """The pull skips the photo lookup on a day without photos; the first photo changes the ETag and shows."""
+    stop = alpha_stops(plan)[0]
+    first = alpha_tablet.get("/api/crew/route/")
+    assert all(s["photos"] == [] for s in first.json()["stops"])
+    post_event(alpha_tablet, stop, event("arrived", 3, photo_stage="before"), photos=[jpeg(40, 20)])
+    second = alpha_tablet.get("/api/crew/route/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert second.status_code == 200 and second["ETag"] != first["ETag"]
+    shown = next(s for s in second.json()["stops"] if s["id"] == stop.pk)
+    assert [p["stage"] for p in shown["photos"]] == ["before"] and shown["photos"][0]["thumbnail"]
+
+
 def test_bad_photos_are_refused_and_nothing_is_stored(plan, alpha_tablet, settings):
     stop = alpha_stops(plan)[0]
     text = io.BytesIO(b"not an image at all")
