@@ -33,17 +33,9 @@ def valencia_lat(number: int) -> float:
     return 0.4961 + (number - 100) / 100 * 0.002
 
 
-@pytest.fixture
-def gridless_city(grid_city, pothole):  # type: ignore[no-untyped-def]
-    grid_city("gridless", CORNERS, NO_GRID)
-    batch = ImportBatch.objects.create(kind="history", source="test export", checksum="h1")
-    known = [(f"{n} VALENCIA ST", 0.5001, valencia_lat(n)) for n in range(100, 501, 20)]
-    known += [
-        ("310 Valencia St", 0.5001, 0.4700),  # placed 3 km south of its neighbours: out of line
-        ("330 VALENCIA ST", 0.5028, valencia_lat(330)),  # beside Mission Street, 250 m from Valencia
-        ("Valencia St & 18th St", 0.500, 0.500),  # a corner, not a house address
-    ]
-    for text, x, y in known:
+def _also_known(batch, pothole, *rows):  # type: ignore[no-untyped-def]
+    """History requests (closed, located) at these (address, lon, lat)."""
+    for text, x, y in rows:
         ServiceRequest.objects.create(
             ticket=new_ticket(),
             service_type=pothole,
@@ -54,6 +46,19 @@ def gridless_city(grid_city, pothole):  # type: ignore[no-untyped-def]
             import_batch=batch,
             status=Status.CLOSED,
         )
+
+
+@pytest.fixture
+def gridless_city(grid_city, pothole):  # type: ignore[no-untyped-def]
+    grid_city("gridless", CORNERS, NO_GRID)
+    batch = ImportBatch.objects.create(kind="history", source="test export", checksum="h1")
+    known = [(f"{n} VALENCIA ST", 0.5001, valencia_lat(n)) for n in range(100, 501, 20)]
+    known += [
+        ("310 Valencia St", 0.5001, 0.4700),  # placed 3 km south of its neighbours: out of line
+        ("330 VALENCIA ST", 0.5028, valencia_lat(330)),  # beside Mission Street, 250 m from Valencia
+        ("Valencia St & 18th St", 0.500, 0.500),  # a corner, not a house address
+    ]
+    _also_known(batch, pothole, *known)
     return batch
 
 
@@ -78,20 +83,6 @@ def test_a_number_a_little_past_the_last_point_is_placed_on_and_one_far_past_is_
     assert local_metres(near.lon, near.lat, 0.5001, valencia_lat(540)) < 5
     far = geocoding.geocode("2000 Valencia St")  # 1500 numbers past: the street may bend or end
     assert (far.status, far.kind) == ("unmatched", "street") and "answered at the street" in far.message
-
-
-def _also_known(batch, pothole, *rows):  # type: ignore[no-untyped-def]
-    for text, x, y in rows:
-        ServiceRequest.objects.create(
-            ticket=new_ticket(),
-            service_type=pothole,
-            department=pothole.department,
-            address=text,
-            location=point_from_lonlat(x, y),
-            requested_at=timezone.now(),
-            import_batch=batch,
-            status=Status.CLOSED,
-        )
 
 
 def test_a_street_with_one_known_point_is_numbered_the_way_its_parallel_neighbour_runs(gridless_city, pothole):

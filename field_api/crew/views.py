@@ -124,13 +124,14 @@ def route_payload(route_id: int, *, with_photos: bool = True) -> dict[str, Any]:
         .values(*_STOP_FIELDS, "n_duplicates", "lon", "lat")
     )
     photos: dict[int, list[dict[str, Any]]] = {}
-    taken = StopPhoto.objects.filter(
-        event__request__in=[s["request_id"] for s in stops], event__service_date=route["plan__service_date"]
-    )
-    for photo_id, request_id, stage in taken.values_list("id", "event__request_id", "stage") if with_photos else ():
-        photos.setdefault(request_id, []).append(
-            {"stage": stage, "url": photo_url(photo_id, "image"), "thumbnail": photo_url(photo_id, "thumbnail")}
+    if with_photos:
+        taken = StopPhoto.objects.filter(
+            event__request__in=[s["request_id"] for s in stops], event__service_date=route["plan__service_date"]
         )
+        for photo_id, request_id, stage in taken.values_list("id", "event__request_id", "stage"):
+            photos.setdefault(request_id, []).append(
+                {"stage": stage, "url": photo_url(photo_id, "image"), "thumbnail": photo_url(photo_id, "thumbnail")}
+            )
     return {
         "route": route["pk"],
         "plan": route["plan_id"],

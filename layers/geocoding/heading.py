@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layers.coords import M_PER_DEG
+from layers.coords import M_PER_DEG, local_plane
 from layers.geocoding.base import Index, _metres
 
 # Runs of other streets whose middle is this close vote. 1000 was chosen over 400, 600 and 1500 on San Francisco's
@@ -43,36 +43,30 @@ class Runs:
     street: np.ndarray  # (m,) street key
 
 
-def _plane(lat0: float, lon: float, lat: float) -> tuple[float, float]:
-    return lon * M_PER_DEG * math.cos(math.radians(lat0)), lat * M_PER_DEG
-
-
 def runs(idx: Index) -> Runs:
     """The index's runs, built on first use and kept on the index (it is per street-layer version)."""
     if idx.runs is not None:
         return idx.runs
     lats = [p[3] for row in idx.along.values() for p in row]
     lat0 = float(np.median(lats)) if lats else 0.0
-    middle, heading, rate, street = [], [], [], []
-    for key, row in idx.along.items():
-        for p, q in itertools.pairwise(row):
-            gap = q[0] - p[0]
-            if p[1] != q[1] or not 0 < gap <= MAX_RUN_NUMBERS:
-                continue
-            a, b = _plane(lat0, p[2], p[3]), _plane(lat0, q[2], q[3])
-            length = math.hypot(b[0] - a[0], b[1] - a[1])
-            if length < MIN_RUN_M:
-                continue
-            middle.append(((a[0] + b[0]) / 2, (a[1] + b[1]) / 2))
-            heading.append(((b[0] - a[0]) / length, (b[1] - a[1]) / length))
-            rate.append(length / gap)
-            street.append(key)
+    pairs = [
+        (p, q, key)
+        for key, row in idx.along.items()
+        for p, q in itertools.pairwise(row)
+        if p[1] == q[1] and 0 < q[0] - p[0] <= MAX_RUN_NUMBERS
+    ]
+    a = local_plane([(p[2], p[3]) for p, _, _ in pairs], lat0)
+    b = local_plane([(q[2], q[3]) for _, q, _ in pairs], lat0)
+    length = np.hypot(*(b - a).T)
+    keep = length >= MIN_RUN_M
+    a, b, length = a[keep], b[keep], length[keep]
+    gaps = np.array([q[0] - p[0] for p, q, _ in pairs], dtype=float)[keep]
     built = Runs(
         lat0=lat0,
-        middle=np.array(middle, dtype=float).reshape(-1, 2),
-        heading=np.array(heading, dtype=float).reshape(-1, 2),
-        rate=np.array(rate, dtype=float),
-        street=np.array(street, dtype=object),
+        middle=(a + b) / 2,
+        heading=(b - a) / length[:, None],
+        rate=length / gaps,
+        street=np.array([key for _, _, key in pairs], dtype=object)[keep],
     )
     idx.runs = built
     return built
@@ -85,7 +79,7 @@ def _axis(idx: Index, key: str, at: tuple[float, float], lat0: float) -> np.ndar
     near = [p for p in near if _metres(p, at) <= AXIS_REACH_M]
     if len(near) < 2:
         return None
-    pts = np.array([_plane(lat0, x, y) for x, y in near])
+    pts = local_plane(near, lat0)
     pts -= pts.mean(axis=0)
     if float(np.abs(pts).max()) < 1.0:
         return None  # corners on one spot (a street listed twice there) give no direction
@@ -102,7 +96,7 @@ def numbers_heading(idx: Index, key: str, at: tuple[float, float]) -> tuple[np.n
     axis = _axis(idx, key, at, r.lat0)
     if axis is None:
         return None
-    here = np.array(_plane(r.lat0, *at))
+    here = local_plane([at], r.lat0)[0]
     near = (np.hypot(*(r.middle - here).T) <= NEIGHBOUR_REACH_M) & (r.street != key)
     dots = r.heading[near] @ axis
     parallel = np.abs(dots) >= PARALLEL_COS
