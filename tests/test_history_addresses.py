@@ -75,6 +75,19 @@ def test_a_number_between_two_learned_points_lands_between_them_on_its_street(gr
     assert local_metres(found.lon, found.lat, 0.5001, valencia_lat(250)) < 5
 
 
+def test_a_point_filed_past_its_neighbours_is_not_learned_though_one_of_them_is_near_enough(gridless_city, pothole):
+    """430 Valencia filed where 520 would be: 133 m past 460, which its 30 numbers' gap allows, but on the
+    far side of 440 and 460 from 420: out of its street's order, so it is not learned, and 430 is placed
+    between 420 and 440."""
+    _also_known(gridless_city, pothole, ("430 VALENCIA ST", 0.5001, valencia_lat(520)))
+    report = learn_address_points()
+    assert report.skipped["point out of line with its street's neighbouring numbers"] == 2  # and 310
+    geocoding.clear_cache()
+    found = geocoding.geocode("430 Valencia St")
+    assert (found.status, found.kind) == ("matched", "interpolated")
+    assert local_metres(found.lon, found.lat, 0.5001, valencia_lat(430)) < 5
+
+
 def test_a_number_a_little_past_the_last_point_is_placed_on_and_one_far_past_is_the_street(gridless_city):
     learn_address_points()
     geocoding.clear_cache()
