@@ -56,6 +56,20 @@ start_postgres() {
     echo "PostgreSQL did not come up on $PGHOST:$PGPORT" >&2; exit 1
 }
 
+allow_loopback_replication() {
+    # tests/test_replica_router.py copies this cluster into a streaming standby (scripts/deploy/replica.sh)
+    # over a replication connection from 127.0.0.1, which "host all ..." lines do not admit. Admitted the way
+    # the cluster admits other loopback connections (trust on a CI machine; a password elsewhere, which the
+    # test's own replication role has).
+    local hba method
+    hba=$(psql -d postgres -tAc "SHOW hba_file")
+    if as_root grep -qE '^host\s+replication\s+all\s+127\.0\.0\.1/32\s' "$hba"; then return; fi
+    method=$(as_root awk '$1 == "host" && $2 == "all" && $3 == "all" && $4 == "127.0.0.1/32" {print $5; exit}' "$hba")
+    say "admitting loopback replication connections (${method:-scram-sha-256})"
+    echo "host replication all 127.0.0.1/32 ${method:-scram-sha-256}" | as_root tee -a "$hba" >/dev/null
+    psql -d postgres -tAc "SELECT pg_reload_conf()" >/dev/null
+}
+
 start_redis() {
     if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return; fi
     say "starting Redis"
@@ -93,6 +107,7 @@ make_venv() {
 main() {
     apt_packages "$@"
     start_postgres
+    allow_loopback_replication
     start_redis
     create_database
     make_venv
