@@ -123,6 +123,8 @@ def hot_standby(tmp_path_factory):  # type: ignore[no-untyped-def]
     pg_bin = Path(f"/usr/lib/postgresql/{major}/bin")
     as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     here = tempfile.mkdtemp(prefix="gis311-standby-")
+    # The PostgreSQL user may not be able to read the checkout (a clone in a private directory): it runs a copy.
+    script = shutil.copy(DEPLOY / "replica.sh", f"{here}/replica.sh")
     if as_postgres:
         shutil.chown(here, "postgres")
     primary_dir = tmp_path_factory.mktemp("primary")
@@ -149,7 +151,7 @@ def hot_standby(tmp_path_factory):  # type: ignore[no-untyped-def]
     )  # fmt: skip
     log = open(f"{here}.log", "wb")  # noqa: SIM115  # closed below, after the standby stops
     server = subprocess.Popen(
-        [*as_postgres, "sh", str(DEPLOY / "replica.sh"), "-c", f"unix_socket_directories={here}"],
+        [*as_postgres, "sh", script, "-c", f"unix_socket_directories={here}"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
