@@ -562,6 +562,29 @@ def test_a_typo_as_close_to_two_streets_goes_to_the_one_that_has_the_number(grid
     }
 
 
+LOOKALIKES = [
+    ("N HAMILTON AVE", "W MADISON ST", 0.496, 0.500, ""),
+    ("N HAMILTON AVE", "W DIVISION ST", 0.496, 0.505, ""),
+    ("N HILTON ST", "W MADISON ST", 0.497, 0.500, ""),
+    ("N HILTON ST", "W DIVISION ST", 0.497, 0.505, ""),
+    ("N STATE ST", "W MADISON ST", 0.500, 0.500, ""),
+    ("N ASHLAND AVE", "W MADISON ST", 0.494, 0.500, ""),
+]
+
+
+def test_a_street_the_layer_lacks_is_not_guessed_as_one_that_only_looks_like_it(grid_city):
+    """Milton St is not in the layer: it fits Hamilton Ave only with two letters put in front, and Hilton St
+    only with its first letter changed. Both are other streets, so the answer names none of them; a slip
+    inside a name (Hiltn, Hamiltn) is still read."""
+    grid_city("lookalikes", LOOKALIKES, GRID)
+    for text in ("1200 N Milton St", "1200 N Milton"):
+        r = geocoding.geocode(text)
+        assert (r.status, r.kind) == ("unmatched", "none"), (text, r.address)
+        assert "MILTON" in r.message and "HILTON" not in r.message and "HAMILTON" not in r.message
+    assert geocoding.geocode("300 N Hiltn St").address == "300 N HILTON ST"
+    assert geocoding.geocode("300 N Hamiltn Ave").address == "300 N HAMILTON AVE"
+
+
 def test_without_a_street_layer_a_pin_still_gets_its_ward(two_square_wards):
     geocoding.clear_cache()
     here = geocoding.reverse(0.5, 0.5)

@@ -44,7 +44,10 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet, *, fuzzy: bool = Tr
         return [], 0.0
     # A typo: the closest names in the layer's vocabulary, with the type when one was given and without it
     # (the City writes "N Broadway St"; Broadway has no type). Near-ties all stay: "cliton" is as close to
-    # Clinton as to Clifton, and the house number then says which street has it (else: ambiguous).
+    # Clinton as to Clifton, and the house number then says which street has it (else: ambiguous). A reading
+    # must begin as the name does (`_same_start`): a slip rarely hits the first letter, and a name that fits
+    # another street only by a new first letter is more likely a street the layer lacks (Milton St is not
+    # Hilton St, nor Hamilton Ave) than a typo of it.
     scored: list[tuple[float, list[str]]] = []
     if street.type:
         scored += [
@@ -52,11 +55,14 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet, *, fuzzy: bool = Tr
             for key, score, _ in process.extract(
                 street.key, idx.vocabulary, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5
             )
+            if _same_start(street.key, key)
         ]
     if len(street.name) >= 4:  # shorter is too short to guess from
         for name, score, _ in process.extract(
             street.name, list(idx.by_name), scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF, limit=5
         ):
+            if not _same_start(street.name, name):
+                continue
             keys = sorted(set(idx.by_name[name]))
             typed = [k for k in keys if street.type and k.endswith(" " + street.type)]
             scored.append((0.8 * score / 100, typed or keys))
@@ -64,6 +70,13 @@ def _street_keys_as_parsed(idx: Index, street: ParsedStreet, *, fuzzy: bool = Tr
         return [], 0.0
     best = max(score for score, _ in scored)
     return sorted({k for score, keys in scored if score >= best - FUZZY_TIE for k in keys}), best
+
+
+def _same_start(typed: str, reading: str) -> bool:
+    """Whether a typo reading begins as the typed name does, at its first word or at its second (a layer's
+    name may carry a word the caller leaves out: "Matin Luther King Jr" for Dr Martin Luther King Jr)."""
+    words = reading.split(" ", 1)
+    return reading[:1] == typed[:1] or (len(words) == 2 and words[1][:1] == typed[:1])
 
 
 def _zip_near(idx: Index, key: str, spot: tuple[float, float]) -> str:
