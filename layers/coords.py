@@ -35,6 +35,12 @@ def local_plane(lonlat: Any, lat0: float) -> np.ndarray:
     return np.column_stack((a[:, 0] * M_PER_DEG * math.cos(math.radians(lat0)), a[:, 1] * M_PER_DEG))
 
 
+def offset_degrees(east_m: float, north_m: float, lat: float) -> tuple[float, float]:
+    """(dlon, dlat) in degrees for an offset of `east_m` metres east and `north_m` north at latitude `lat`: the
+    inverse of `local_plane` (the same equirectangular rule), for moving a point by metres."""
+    return east_m / (M_PER_DEG * math.cos(math.radians(lat))), north_m / M_PER_DEG
+
+
 def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle distance in metres, for distances where the earth's curve matters (street edges city-wide)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)

@@ -34,7 +34,7 @@ from django.utils import timezone
 from gis_app.choices import Channel, LocatedBy, NotifyVia, Status
 from gis_app.models import ImportBatch, RequestEvent, ServiceRequest, ServiceType
 from gis_app.placement import place_requests
-from layers.coords import M_PER_DEG, local_metres, local_plane, point_from_lonlat
+from layers.coords import local_metres, local_plane, offset_degrees, point_from_lonlat
 from layers.importing import refresh_statistics
 from layers.lookup import numbers_at
 from layers.models import LayerKind, LayerVersion, StreetEdge
@@ -380,9 +380,7 @@ def _plant_hot_spots(draw: _Draw, sampler: StreetSampler, syn: dict[str, Any], s
 
 def _offset(rng: np.random.Generator, metres: float, lat: float) -> tuple[float, float]:
     bearing = rng.uniform(0, 2 * math.pi)
-    dy = metres * math.cos(bearing) / M_PER_DEG
-    dx = metres * math.sin(bearing) / (M_PER_DEG * math.cos(math.radians(lat)))
-    return dx, dy
+    return offset_degrees(metres * math.sin(bearing), metres * math.cos(bearing), lat)
 
 
 @dataclass

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from layers.coords import offset_degrees
 from layers.geocoding.base import (
     COVER_SLACK_M,
     KINK_BLOCKS,
@@ -79,7 +80,8 @@ def _along(coords: list[tuple[float, float]], t: float, side: str, setback_m: fl
             dx, dy = (b[0] - a[0]) * kx, (b[1] - a[1]) * M_PER_DEG
             norm = math.hypot(dx, dy) or 1.0
             sign = 1.0 if side == "L" else -1.0  # left of the direction of travel
-            return x + sign * (-dy / norm) * setback_m / kx, y + sign * (dx / norm) * setback_m / M_PER_DEG
+            dlon, dlat = offset_degrees(sign * (-dy / norm) * setback_m, sign * (dx / norm) * setback_m, y)
+            return x + dlon, y + dlat
         target -= seg
     return coords[-1]
 
@@ -234,11 +236,11 @@ def _setback(idx: Index, spot: tuple[float, float], number: int, on_ns: bool) ->
     if on_ns:  # a north-south street: sides are east and west
         side = g.even_side.get("NS", "W")
         west = (side == "W") == even
-        dlon = g.setback_m / (M_PER_DEG * math.cos(math.radians(spot[1])))
+        dlon = offset_degrees(g.setback_m, 0.0, spot[1])[0]
         return (spot[0] - dlon if west else spot[0] + dlon, spot[1])
     side = g.even_side.get("EW", "N")
     north = (side == "N") == even
-    dlat = g.setback_m / M_PER_DEG
+    dlat = offset_degrees(0.0, g.setback_m, spot[1])[1]
     return (spot[0], spot[1] + dlat if north else spot[1] - dlat)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from layers.coords import M_PER_DEG, local_plane
+from layers.coords import local_plane, offset_degrees
 from layers.geocoding.base import Index, _metres
 
 # Runs of other streets whose middle is this close vote. 1000 was chosen over 400, 600 and 1500 on San Francisco's
@@ -123,5 +123,6 @@ def from_lone_point(
     shift = (n - point[0]) * rate
     if abs(shift) > reach_m:
         return None
-    dx, dy = heading * shift
-    return point[2] + dx / (M_PER_DEG * math.cos(math.radians(lat0))), point[3] + dy / M_PER_DEG
+    east, north = heading * shift
+    dlon, dlat = offset_degrees(float(east), float(north), lat0)
+    return point[2] + dlon, point[3] + dlat
