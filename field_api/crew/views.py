@@ -54,6 +54,7 @@ from field_api.crew.serializers import (
 from field_api.models import EventKind, StopEvent, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
 from gis_app.audit import record
+from gis_app.compiled_query import CompiledOnce
 from gis_app.models import ServiceRequest
 from gis_app.privacy import mask_personal
 from layers.http import error, error_body
@@ -109,11 +110,13 @@ _STOP_FIELDS = (
 )
 
 
-def route_payload(route_id: int, *, with_photos: bool = True) -> dict[str, Any]:
-    """The route as the crew API sends it (CrewRouteSerializer's fields), in three queries (two when the caller
-    knows there are no photos that day)."""
-    route = Route.objects.filter(pk=route_id).annotate(wkb=AsWKB("geometry")).values(*_ROUTE_FIELDS, "wkb").get()
-    stops = list(
+_NO_ID, _NO_DAY = -7_777_777, dt.date(1, 1, 1)  # no row has these
+_ROUTE = CompiledOnce(
+    lambda route_id: Route.objects.filter(pk=route_id).annotate(wkb=AsWKB("geometry")).values(*_ROUTE_FIELDS, "wkb"),
+    _NO_ID,
+)
+_STOPS = CompiledOnce(
+    lambda route_id: (
         Stop.objects.filter(route_id=route_id)
         .order_by("sequence")
         .annotate(
@@ -122,7 +125,29 @@ def route_payload(route_id: int, *, with_photos: bool = True) -> dict[str, Any]:
             lat=Func("request__location", function="ST_Y", output_field=FloatField()),
         )
         .values(*_STOP_FIELDS, "n_duplicates", "lon", "lat")
-    )
+    ),
+    _NO_ID,
+)
+# The crew's published route for a day: what every pull (a 304 as well) looks up first.
+_DAYS_ROUTE = CompiledOnce(
+    lambda crew_id, day: (
+        Route.objects.filter(crew=crew_id, plan__status=PlanStatus.PUBLISHED, plan__service_date=day)
+        .order_by("pk")
+        .values("id", "version", "plan__service_date")[:1]
+    ),
+    _NO_ID,
+    _NO_DAY,
+)
+
+
+def route_payload(route_id: int, *, with_photos: bool = True) -> dict[str, Any]:
+    """The route as the crew API sends it (CrewRouteSerializer's fields), in three queries (two when the caller
+    knows there are no photos that day)."""
+    found = _ROUTE.rows(route_id)
+    if not found:
+        raise Route.DoesNotExist(f"no route {route_id}")
+    route = found[0]
+    stops = _STOPS.rows(route_id)
     photos: dict[int, list[dict[str, Any]]] = {}
     if with_photos:
         taken = StopPhoto.objects.filter(
@@ -254,17 +279,24 @@ class TodaysRoute(CrewAPIView):
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("date")
         today = timezone.localdate()
-        routes = Route.objects.filter(crew=self.device.crew_id, plan__status=PlanStatus.PUBLISHED)
         if raw == "next":  # today's route, else the next one published (a weekend tablet shows Monday's)
-            routes = routes.filter(plan__service_date__gte=today).order_by("plan__service_date")
+            found = (
+                Route.objects.filter(
+                    crew=self.device.crew_id, plan__status=PlanStatus.PUBLISHED, plan__service_date__gte=today
+                )
+                .order_by("plan__service_date")
+                .values_list("id", "version", "plan__service_date")
+                .first()
+            )
             day_text = f"on or after {today}"
         else:
             try:
                 day = dt.date.fromisoformat(raw) if raw else today
             except ValueError:
                 return error(f"date must be YYYY-MM-DD or 'next'; got {str(raw)[:40]!r}", 400)
-            routes, day_text = routes.filter(plan__service_date=day), f"on {day}"
-        found = routes.values_list("id", "version", "plan__service_date").first()
+            rows = _DAYS_ROUTE.rows(self.device.crew_id, day)
+            found = (rows[0]["id"], rows[0]["version"], rows[0]["plan__service_date"]) if rows else None
+            day_text = f"on {day}"
         if found is None:
             return error(f"no published route for {self.device.crew.name} {day_text}", 404)
         return _conditional(request, found)
