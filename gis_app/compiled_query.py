@@ -19,7 +19,9 @@ class CompiledOnce:
     Why: Django compiles a queryset to SQL on every run, and on a hot path whose SQL never changes that is most of
     the cost (the crew API's route pull: compiling the day's route, the route and its stops, with their joins,
     annotations and GROUP BY, was about 40 % of a full pull's CPU). Only for querysets whose SQL does not depend
-    on the values: an IN list of varying length, say, compiles differently and cannot use this."""
+    on the values: an IN list of varying length, say, compiles differently and cannot use this. The arguments go
+    to the database as given, without the field's conversion: pass them as the field stores them (a UUID for a
+    UUIDField, a date for a DateField)."""
 
     def __init__(self, build: Callable[..., QuerySet[Any]], *sentinels: Any) -> None:
         self.build, self.sentinels = build, sentinels

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from field_api.crew.photos import store_photos
 from field_api.models import DeviceToken, StopEvent, StopPhoto
+from gis_app.compiled_query import CompiledOnce
 from gis_app.models import ServiceRequest
 from gis_app.transitions import TransitionError
 from routing.models import Crew, EventKind, Outcome, PlanStatus, ReasonCode, Route, RoutePlan, Stop
@@ -245,6 +246,22 @@ def current_stop_for(request_id: int, day: dt.date) -> StopRef | None:
     )
 
 
+# The two reads at the head of every event, compiled once (gis_app.compiled_query): the request row locked for
+# the fold (only its row: of=self), and an earlier event with this id (a replay).
+_LOCKED = CompiledOnce(
+    lambda request_id: (
+        ServiceRequest.objects.select_for_update(of=("self",))
+        .filter(pk=request_id)
+        .values("status", "service_type__completion_requires_photo", "service_type__name")
+    ),
+    -7_777_777,
+)
+_SEEN = CompiledOnce(
+    lambda event_id: StopEvent.objects.filter(pk=event_id).values("fingerprint", "stop_id", "result")[:1],
+    uuid.UUID(int=7_777_777),
+)
+
+
 def ingest(
     stop: StopRef,
     event: EventInput,
@@ -256,15 +273,13 @@ def ingest(
     """Record one event (once) and bring the stop and its request up to date. Replays return the first answer."""
     with transaction.atomic():
         # Serialise events of one request (only its row: of=self): the fold and its transitions see each other.
-        locked = (
-            ServiceRequest.objects.select_for_update(of=("self",))
-            .filter(pk=stop.request_id)
-            .values_list("status", "service_type__completion_requires_photo", "service_type__name")
-            .get()
-        )
-        existing = StopEvent.objects.filter(pk=event.id).values_list("fingerprint", "stop_id", "result").first()
-        if existing is not None:
-            fingerprint, stop_id, result = existing
+        found = _LOCKED.rows(stop.request_id)
+        if not found:
+            raise ServiceRequest.DoesNotExist(f"no request {stop.request_id}")
+        locked = found[0]
+        seen = _SEEN.rows(uuid.UUID(event.id))  # as the ORM would pass it (compiled once: no field conversion)
+        if seen:
+            fingerprint, stop_id, result = seen[0]["fingerprint"], seen[0]["stop_id"], seen[0]["result"]
             if fingerprint != event.fingerprint() or stop_id != stop.id:
                 raise EventError(
                     f"event id {event.id} was already used for a different event; generate a new UUID per event",
@@ -272,7 +287,9 @@ def ingest(
                     field_name="id",
                 )
             return IngestResult(body={**result, "replayed": True}, created=False)
-        request_status, needs_photo, type_name = locked
+        request_status = locked["status"]
+        needs_photo = locked["service_type__completion_requires_photo"]
+        type_name = locked["service_type__name"]
         if device is not None:
             _check_day(stop, event)
         if (
