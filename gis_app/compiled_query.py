@@ -10,6 +10,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import QuerySet
 
+NO_ID = -7_777_777  # an id no row has: a sentinel for an id argument (NO_ID - 1 for a second one)
+
 
 class CompiledOnce:
     """A values() query compiled to SQL once per thread, then run with other values of its parameters, its rows
@@ -24,6 +26,7 @@ class CompiledOnce:
     UUIDField, a date for a DateField)."""
 
     def __init__(self, build: Callable[..., QuerySet[Any]], *sentinels: Any) -> None:
+        assert len(set(sentinels)) == len(sentinels), f"each argument needs its own sentinel: {sentinels!r}"
         self.build, self.sentinels = build, sentinels
         self.local = threading.local()
 

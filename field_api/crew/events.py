@@ -21,14 +21,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from field_api.crew.photos import store_photos
 from field_api.models import DeviceToken, StopEvent, StopPhoto
-from gis_app.compiled_query import CompiledOnce
+from gis_app.compiled_query import NO_ID, CompiledOnce
 from gis_app.models import ServiceRequest
 from gis_app.transitions import TransitionError
-from routing.models import Crew, EventKind, Outcome, PlanStatus, ReasonCode, Route, RoutePlan, Stop
+from routing.models import EventKind, Outcome, PlanStatus, ReasonCode, Stop
 from routing.stops import Completion, fold, follow, request_verb
 
 NOTE_MAX = 2000
@@ -197,6 +198,7 @@ class StopRef:
     flags: list[str]
 
 
+VISIBLE_PLANS = (PlanStatus.PUBLISHED, PlanStatus.SUPERSEDED)  # the plans a crew's devices see
 STOP_FIELDS = (
     "id",
     "request_id",
@@ -215,26 +217,22 @@ def stop_ref(queryset: Any) -> StopRef | None:
     return StopRef(*row) if row else None
 
 
-# A crew's own stop on a visible plan, for each event it posts. Why raw: the same four-table join compiled by
-# the ORM on every event was a fifth of an event's time; the columns are STOP_FIELDS, in order.
-_CREW_STOP_SQL = (
-    "SELECT s.id, s.request_id, r.crew_id, c.name, p.service_date, p.status, s.status, s.status_at, s.flags "
-    f"FROM {Stop._meta.db_table} s JOIN {Route._meta.db_table} r ON r.id = s.route_id "
-    f"JOIN {Crew._meta.db_table} c ON c.id = r.crew_id JOIN {RoutePlan._meta.db_table} p ON p.id = r.plan_id "
-    "WHERE s.id = %s AND r.crew_id = %s AND p.status = ANY(%s)"
+def crews_stops(crew_id: int) -> QuerySet[Stop]:
+    """A crew's stops on the plans its devices may see (VISIBLE_PLANS)."""
+    return Stop.objects.filter(route__crew=crew_id, route__plan__status__in=VISIBLE_PLANS)
+
+
+# A crew's own stop, for each event it posts: the four-table join compiled once (compiling it on every event was
+# a fifth of an event's time).
+_CREW_STOP = CompiledOnce(
+    lambda stop_id, crew_id: crews_stops(crew_id).filter(pk=stop_id).values(*STOP_FIELDS)[:1], NO_ID, NO_ID - 1
 )
 
 
-def crew_stop(stop_id: int, crew_id: int, plan_statuses: Sequence[str]) -> StopRef | None:
-    """The stop if it is on this crew's route in a plan of one of these statuses (else None: not theirs)."""
-    with connection.cursor() as cur:
-        cur.execute(_CREW_STOP_SQL, [stop_id, crew_id, list(plan_statuses)])
-        row = cur.fetchone()
-    if row is None:
-        return None
-    sid, request_id, crew, crew_name, day, plan_status, status, status_at, flags = row
-    flags = json.loads(flags) if isinstance(flags, str) else flags  # the connection hands json back as text
-    return StopRef(sid, request_id, crew, crew_name, day, plan_status, status, status_at, flags)
+def crew_stop(stop_id: int, crew_id: int) -> StopRef | None:
+    """The stop if it is on one of this crew's visible routes (else None: not theirs)."""
+    rows = _CREW_STOP.rows(stop_id, crew_id)
+    return StopRef(*(rows[0][f] for f in STOP_FIELDS)) if rows else None
 
 
 def current_stop_for(request_id: int, day: dt.date) -> StopRef | None:
@@ -254,7 +252,7 @@ _LOCKED = CompiledOnce(
         .filter(pk=request_id)
         .values("status", "service_type__completion_requires_photo", "service_type__name")
     ),
-    -7_777_777,
+    NO_ID,
 )
 _SEEN = CompiledOnce(
     lambda event_id: StopEvent.objects.filter(pk=event_id).values("fingerprint", "stop_id", "result")[:1],

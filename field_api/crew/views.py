@@ -29,10 +29,12 @@ from rest_framework.views import APIView
 from field_api.authentication import CrewDevice, DeviceTokenAuthentication
 from field_api.crew.events import (
     STOP_FIELDS,
+    VISIBLE_PLANS,
     EventError,
     EventInput,
     StopRef,
     crew_stop,
+    crews_stops,
     ingest,
     parse_event,
     stop_ref,
@@ -54,13 +56,12 @@ from field_api.crew.serializers import (
 from field_api.models import EventKind, StopEvent, StopPhoto
 from field_api.permissions import IsCrewDevice, IsSupervisor
 from gis_app.audit import record
-from gis_app.compiled_query import CompiledOnce
+from gis_app.compiled_query import NO_ID, CompiledOnce
 from gis_app.models import ServiceRequest
 from gis_app.privacy import mask_personal
 from layers.http import error, error_body
 from routing.models import PlanStatus, Route, Stop, StopStatus
 
-VISIBLE_PLANS = (PlanStatus.PUBLISHED, PlanStatus.SUPERSEDED)
 BATCH_MAX = 200
 
 
@@ -110,10 +111,10 @@ _STOP_FIELDS = (
 )
 
 
-_NO_ID, _NO_DAY = -7_777_777, dt.date(1, 1, 1)  # no row has these
+_NO_DAY = dt.date(1, 1, 1)  # no plan is for this day
 _ROUTE = CompiledOnce(
     lambda route_id: Route.objects.filter(pk=route_id).annotate(wkb=AsWKB("geometry")).values(*_ROUTE_FIELDS, "wkb"),
-    _NO_ID,
+    NO_ID,
 )
 _STOPS = CompiledOnce(
     lambda route_id: (
@@ -126,7 +127,7 @@ _STOPS = CompiledOnce(
         )
         .values(*_STOP_FIELDS, "n_duplicates", "lon", "lat")
     ),
-    _NO_ID,
+    NO_ID,
 )
 # The crew's published route for a day: what every pull (a 304 as well) looks up first.
 _DAYS_ROUTE = CompiledOnce(
@@ -135,7 +136,7 @@ _DAYS_ROUTE = CompiledOnce(
         .order_by("pk")
         .values("id", "version", "plan__service_date")[:1]
     ),
-    _NO_ID,
+    NO_ID,
     _NO_DAY,
 )
 
@@ -333,7 +334,7 @@ class StopEvents(CrewAPIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        stop = crew_stop(pk, self.device.crew_id, VISIBLE_PLANS)
+        stop = crew_stop(pk, self.device.crew_id)
         if stop is None:
             raise Http404("no such stop")
         data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
@@ -370,11 +371,7 @@ class EventBatch(CrewAPIView):
             ref.id: ref
             for ref in (
                 StopRef(*row)
-                for row in Stop.objects.filter(
-                    pk__in=list(stop_ids),
-                    route__crew=self.device.crew_id,
-                    route__plan__status__in=VISIBLE_PLANS,
-                ).values_list(*STOP_FIELDS)
+                for row in crews_stops(self.device.crew_id).filter(pk__in=list(stop_ids)).values_list(*STOP_FIELDS)
             )
         }
         results = []
@@ -419,11 +416,7 @@ class StopContact(CrewAPIView):
         },
     )
     def post(self, request: Request, pk: int) -> Response:
-        stop = (
-            Stop.objects.filter(pk=pk, route__crew=self.device.crew_id, route__plan__status__in=VISIBLE_PLANS)
-            .select_related("request")
-            .first()
-        )
+        stop = crews_stops(self.device.crew_id).filter(pk=pk).select_related("request").first()
         if stop is None:
             raise Http404("no such stop")
         reason = str(request.data.get("reason", "") if isinstance(request.data, dict) else "").strip()
