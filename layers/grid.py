@@ -200,30 +200,20 @@ def calibrate(path: Path, streets: Mapping[str, np.ndarray]) -> Grid:
         (float(n), float(np.median(streets[k][:, 1]))) for k, n in data.get("north_south", {}).items() if k in streets
     ]
     ew = [(float(n), float(np.median(streets[k][:, 0]))) for k, n in data.get("east_west", {}).items() if k in streets]
+    ns_streets = {k: float(n) for k, n in data.get("north_south", {}).items()}
+    ew_streets = {k: float(n) for k, n in data.get("east_west", {}).items()}
     rule = data.get("numbered_streets")
-    if rule:
+    if rule:  # "79TH ST" is 79 x per_number on its axis: a line of the grid and a named street at once
         sign = 1.0 if rule.get("direction", "S") in COUNTING_UP else -1.0
         pattern = re.compile(r"^(\d+)(?:ST|ND|RD|TH) (" + "|".join(rule.get("types", ["ST"])) + ")$")
-        target = ns if rule.get("direction", "S") in NORTH_SOUTH else ew
-        col = 1 if target is ns else 0
+        on_ns = rule.get("direction", "S") in NORTH_SOUTH
+        target, named, col = (ns, ns_streets, 1) if on_ns else (ew, ew_streets, 0)
         for key, pts in streets.items():
             m = pattern.match(key)
             if m:
-                target.append(
-                    (sign * int(m.group(1)) * float(rule.get("per_number", 100)), float(np.median(pts[:, col])))
-                )
-    ns_streets = {k: float(n) for k, n in data.get("north_south", {}).items()}
-    ew_streets = {k: float(n) for k, n in data.get("east_west", {}).items()}
-    if rule:
-        for key in streets:
-            m = re.match(r"^(\d+)(?:ST|ND|RD|TH) (" + "|".join(rule.get("types", ["ST"])) + ")$", key)
-            if m:
-                signed = (
-                    (1.0 if rule.get("direction", "S") in COUNTING_UP else -1.0)
-                    * int(m.group(1))
-                    * float(rule.get("per_number", 100))
-                )
-                (ns_streets if rule.get("direction", "S") in NORTH_SOUTH else ew_streets)[key] = signed
+                signed = sign * int(m.group(1)) * float(rule.get("per_number", 100))
+                target.append((signed, float(np.median(pts[:, col]))))
+                named[key] = signed
     return Grid(
         north_south=_axis(ns),
         east_west=_axis(ew),
