@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     one worker and the suite ends when its last file does; xdist's own order (most tests first) left the
     10,000-event sync test (one test, 80-100 s) for last, with the other worker idle for most of it."""
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
+def wait_until(check, seconds: float = 60, message: str | Callable[[], str] = "timed out"):  # type: ignore[no-untyped-def]
+    """`check()`'s first truthy answer, asked every 0.3 s for up to `seconds`; else an AssertionError with
+    `message` (called, if it is a function, when the time is up: a log read then)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.3)
+    raise AssertionError(message() if callable(message) else message)
 
 
 WEST_SQUARE = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]

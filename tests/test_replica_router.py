@@ -8,10 +8,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
@@ -23,8 +21,8 @@ from django.test import RequestFactory
 from field_api.reports.models import CouncilSeat
 from gis_app.db_router import ReplicaForReading, ReplicaRouter, reading_alias
 from gis_app.models import ServiceRequest
-from tests.conftest import file_request
-from tests.test_faults import ROOT, run_scenario
+from tests.conftest import file_request, wait_until
+from tests.test_faults import ROOT, free_port, run_scenario
 from tests.test_reports import person
 
 ROUTER = ReplicaRouter()
@@ -98,12 +96,6 @@ def _sql(statement: str, *params: object) -> list[tuple]:
         return cur.fetchall() if cur.description else []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _forget_replication() -> None:
     _sql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s", SLOT)
     _sql(f'DROP ROLE IF EXISTS "{ROLE}"')
@@ -143,7 +135,7 @@ def hot_standby(tmp_path_factory):  # type: ignore[no-untyped-def]
         "samenet",
         "scram-sha-256",
     ]
-    standby_port, data = _free_port(), f"{here}/data"
+    standby_port, data = free_port(), f"{here}/data"
     env = dict(
         os.environ, PRIMARY_HOST=host, PRIMARY_PORT=port, REPLICATION_USER=ROLE, PGPASSWORD="pw-for-tests-only",
         PGDATA=data, PGPORT=str(standby_port), REPLICATION_SLOT=SLOT, LISTEN_ADDRESSES="127.0.0.1",
@@ -154,15 +146,17 @@ def hot_standby(tmp_path_factory):  # type: ignore[no-untyped-def]
         [*as_postgres, "sh", script, "-c", f"unix_socket_directories={here}"],
         env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+
+    def the_log() -> str:
+        return Path(f"{here}.log").read_text()[-3000:]
+
+    def ready() -> bool:
+        assert server.poll() is None, the_log()  # the script or the standby stopped: say why
+        asked = ["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(standby_port)]
+        return subprocess.run(asked, check=False).returncode == 0
+
     try:
-        for _ in range(120):
-            ready = subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1", "-p", str(standby_port)], check=False)
-            assert server.poll() is None, Path(f"{here}.log").read_text()[-3000:]
-            if ready.returncode == 0:
-                break
-            time.sleep(0.5)
-        else:
-            raise AssertionError(Path(f"{here}.log").read_text()[-3000:])
+        wait_until(ready, 60, the_log)
         yield standby_port
     finally:
         pid = Path(data, "postmaster.pid")
@@ -188,12 +182,11 @@ def test_reading_pages_are_served_by_a_streaming_hot_standby(hot_standby, two_sq
     db = connection.settings_dict
     ask = f"SELECT count(*) FROM gis_app_servicerequest WHERE ticket = '{filed.ticket}'"
     on_standby = ["psql", "-h", "127.0.0.1", "-p", str(hot_standby), "-U", db["USER"], "-d", db["NAME"], "-Atc", ask]
-    for _ in range(60):
-        seen = subprocess.run(on_standby, capture_output=True, text=True, check=False).stdout.strip()
-        if seen == "1":
-            break
-        time.sleep(0.5)
-    assert seen == "1", "the request filed on the primary never reached the standby"
+    wait_until(
+        lambda: subprocess.run(on_standby, capture_output=True, text=True, check=False).stdout.strip() == "1",
+        30,
+        "the request filed on the primary never reached the standby",
+    )
     report = run_scenario(SCENARIO, DATABASE_REPLICA_URL=replica)
     assert report["standby"] is True
     assert set(report["statuses"].values()) == {200}, report["statuses"]

@@ -24,7 +24,7 @@ from django.test import Client
 from django.utils import timezone
 
 from field_api.models import DeviceToken, Open311Key
-from tests.conftest import GRID_LAT0, GRID_LON0, GRID_STEP
+from tests.conftest import GRID_LAT0, GRID_LON0, GRID_STEP, wait_until
 from tests.test_faults import free_port, own_redis  # noqa: F401  (the test's own Redis)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +42,6 @@ class Web:
         data = resp.read()
         conn.close()
         return resp.status, dict(resp.getheaders()), data
-
-
-def wait_until(check, seconds: float = 60):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.3)
-    raise AssertionError("timed out")
 
 
 @pytest.fixture
