@@ -218,7 +218,7 @@ def leave_one_out() -> tuple[list[float], list[float], list[float], list[float],
     return between, grid, whole, nearest, left_out
 
 
-WITHIN_M = 25.0
+WITHIN_M = 25.0  # the bar for a left-out address point
 
 
 def setback_bound(left_out: list[LeftOut]) -> tuple[float, float]:
@@ -366,16 +366,16 @@ def main() -> int:
     loo_between, loo_grid, loo_whole, loo_nearest, loo_points = leave_one_out()
     if loo_whole:
         result.add(
-            f"address points left out: placed within 25 m ({len(loo_whole)}, the whole geocoder)",
+            f"address points left out: placed within {WITHIN_M:.0f} m ({len(loo_whole)}, the whole geocoder)",
             "share",
-            sum(1 for m in loo_whole if m <= 25) / len(loo_whole),
+            sum(1 for m in loo_whole if m <= WITHIN_M) / len(loo_whole),
             0.95,
             "floor",
         )
         result.add(
-            "  … the nearest other point on its street and side within 25 m",
+            f"  … the nearest other point on its street and side within {WITHIN_M:.0f} m",
             "share",
-            sum(1 for m in loo_nearest if m <= 25) / len(loo_nearest),
+            sum(1 for m in loo_nearest if m <= WITHIN_M) / len(loo_nearest),
             None,
             "",
         )
