@@ -535,8 +535,37 @@ def test_a_missing_number_lands_between_its_neighbouring_address_points(little_c
     geocoding.clear_cache()
     r = geocoding.geocode("604 N State St")
     assert (r.kind, r.lon, r.lat) == ("interpolated", pytest.approx(0.4999), pytest.approx(0.50264))
-    alone = geocoding.geocode("612 N State St")  # nothing above it on its side: the grid places it
-    assert alone.lon == pytest.approx(0.5) and alone.lat == pytest.approx(0.5025 + 0.12 * 0.005 / 12, abs=1e-6)
+    alone = geocoding.geocode("612 N State St")  # nothing above it on its side: the grid places it along the
+    # street, on the building line its neighbour 610 stands on (layers.geocoding.nudge)
+    assert alone.lon == pytest.approx(0.4999) and alone.lat == pytest.approx(0.5025 + 0.12 * 0.005 / 12, abs=1e-6)
+
+
+def test_a_number_the_grid_places_stands_on_its_nearest_neighbours_building_line(little_city, tmp_path):
+    """Towers set back 0.0003° (about 33 m) west of State St, where the grid puts numbers on the centreline:
+    a number with no known point either side of it is moved across the street as its nearest known neighbour
+    on the same side is, never along it (the grid is right about where a number falls), and only by a
+    neighbour within nudge.REACH numbers."""
+    from layers.addresses import import_addresses
+    from layers.geocoding import nudge
+
+    path = tmp_path / "towers.csv"
+    path.write_text(
+        "LON,LAT,NUMBER,STREET\n0.4997,0.50260,600,N State St\n0.4997,0.50275,620,N State St\n"
+        "0.5003,0.50270,611,N State St\n"
+    )  # 611 stands across the street, east: it says nothing about the even side
+    import_addresses(path, kind="openaddresses", name="towers")
+    geocoding.clear_cache()
+
+    def on_grid(number: int) -> float:  # Madison (0) at lat 0.500, Division (1200 N) at 0.505
+        return 0.5 + 0.005 * number / 1200
+
+    next_door = geocoding.geocode("630 N State St")  # 620 is 10 numbers away, 610 not known
+    assert next_door.kind == "interpolated"
+    assert next_door.lon == pytest.approx(0.4997) and next_door.lat == pytest.approx(on_grid(630))
+    across = geocoding.geocode("613 N State St")  # the odd side follows 611, east of the centreline
+    assert across.lon == pytest.approx(0.5003) and across.lat == pytest.approx(on_grid(613))
+    far = geocoding.geocode(f"{620 + nudge.REACH + 2} N State St")  # past the reach: the grid's own place
+    assert far.lon == pytest.approx(0.5) and far.lat == pytest.approx(on_grid(620 + nudge.REACH + 2))
 
 
 TWINS = [

@@ -5,6 +5,7 @@ an intersection, to a point with its kind, score and ward.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from layers.geocoding.base import (
 )
 from layers.geocoding.index import index
 from layers.geocoding.names import _street_keys, _wider_keys, _zip_near
+from layers.geocoding.nudge import nudged
 from layers.grid import GridError
 from layers.lookup import wards_at
 from layers.models import CommunityArea
@@ -221,15 +223,25 @@ def _grid_places(idx: Index, parsed: ParsedAddress, keys: list[str]) -> list[tup
         dirs = [d] if d else list(NORTH_SOUTH if orient == "NS" else EAST_WEST)
         for direction in dirs:
             on_ns = direction in NORTH_SOUTH
-            axis = _street_axis(idx, key, on_ns, parsed.number * (1 if direction in COUNTING_UP else -1))
-            try:
-                value = _position(idx, axis, parsed.number, direction)
-            except GridError:
-                continue  # no grid to place numbers with
-            spot = _place_on_street(pts, "lat" if on_ns else "lon", value)
+            spot = _grid_spot(idx, key, parsed.number, direction)
             if spot is not None:
-                places.append((*_setback(idx, spot, parsed.number, on_ns), direction, key))
+                grid_at = functools.partial(_grid_spot, idx, key, direction=direction)
+                here = nudged(idx, key, parsed.number, direction, on_ns, spot, grid_at)
+                places.append((*here, direction, key))
     return places
+
+
+def _grid_spot(idx: Index, key: str, number: int, direction: str) -> tuple[float, float] | None:
+    """Where the grid puts `number` on street `key` in `direction`, one setback off the centreline (None when
+    the grid cannot place it there)."""
+    on_ns = direction in NORTH_SOUTH
+    axis = _street_axis(idx, key, on_ns, number * (1 if direction in COUNTING_UP else -1))
+    try:
+        value = _position(idx, axis, number, direction)
+    except GridError:
+        return None  # no grid to place numbers with
+    spot = _place_on_street(idx.streets[key], "lat" if on_ns else "lon", value)
+    return None if spot is None else _setback(idx, spot, number, on_ns)
 
 
 def _other_halves(idx: Index, parsed: ParsedAddress, keys: list[str], found: Result) -> Result:
