@@ -266,7 +266,7 @@ class CandidateList(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(n, str, required=n in ("service_code", "lon", "lat"))
-            for n in ("service_code", "lon", "lat", "address", "asset_id")
+            for n in ("service_code", "lon", "lat", "address", "asset_id", "located_by")
         ],
         responses=OpenApiTypes.OBJECT,
     )
@@ -281,7 +281,13 @@ class CandidateList(APIView):
             point = point_from_lonlat(q.get("lon"), q.get("lat"))
         except CoordinateError as exc:
             return _bad("location", str(exc))
-        found = dedup.candidates(stype, point, address=q.get("address", ""), asset_id=q.get("asset_id", ""))
+        # Placed as the report would be filed: by its pin unless the caller says how (POST's own default).
+        located_by = q.get("located_by", LocatedBy.PIN)
+        if located_by not in LocatedBy.values:
+            return _bad("located_by", f"located_by must be one of {', '.join(LocatedBy.values)}")
+        found = dedup.candidates(
+            stype, point, address=q.get("address", ""), asset_id=q.get("asset_id", ""), located_by=located_by
+        )
         # Where each candidate is, so the page can draw them on the map (one query for all).
         places = dict(ServiceRequest.objects.filter(pk__in=[c.request_id for c in found]).values_list("pk", "location"))
         listed = []

@@ -25,7 +25,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from gis_app.audit import record
-from gis_app.choices import OPEN_STATUSES
+from gis_app.choices import OPEN_STATUSES, LocatedBy
 from gis_app.models import ServiceRequest, ServiceType
 from gis_app.transitions import DONE, LINKABLE, TransitionError, apply
 from layers.normalize import address_key
@@ -62,14 +62,27 @@ class Candidate:
         }
 
 
-def score(metres: float, hours: float, same_address: bool | None, same_asset: bool | None) -> float:
-    """0…1: near and soon score high; a shared address or asset id adds when both sides have one."""
-    parts = [(W_DISTANCE, math.exp(-metres / DISTANCE_SCALE_M)), (W_TIME, math.exp(-abs(hours) / TIME_SCALE_H))]
+def score(
+    metres: float, hours: float, same_address: bool | None, same_asset: bool | None, slack_m: float = 0.0
+) -> float:
+    """0…1: near and soon score high; a shared address or asset id adds when both sides have one. `slack_m` is
+    how far apart the two points may be for where they were put alone (pin_slack_m of each side)."""
+    near = max(0.0, metres - slack_m)
+    parts = [(W_DISTANCE, math.exp(-near / DISTANCE_SCALE_M)), (W_TIME, math.exp(-abs(hours) / TIME_SCALE_H))]
     if same_address is not None:
         parts.append((W_ADDRESS, 1.0 if same_address else 0.0))
     if same_asset is not None:
         parts.append((W_ASSET, 1.0 if same_asset else 0.0))
     return sum(w * v for w, v in parts) / sum(w for w, _ in parts)
+
+
+def pin_slack_m(located_by: str) -> float:
+    """How far a report's point may lie from its problem for the way it was placed. Two reports of one address
+    are geocoded to one point, so their distance is the problems' distance; two residents' pins for one pothole
+    land where each stood or tapped, metres apart (settings.DEDUP_PIN_UNCERTAINTY_M each). A city's labelled
+    pairs are geocoded addresses, so the threshold learned from them would otherwise hold pins to an address's
+    precision and leave a storm of pinned reports unlinked."""
+    return float(settings.DEDUP_PIN_UNCERTAINTY_M) if located_by == LocatedBy.PIN else 0.0
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -78,7 +91,7 @@ def _in(values: tuple[str, ...]) -> str:
 
 # What both lookups read, and the roots they consider: same type, unlinked, near, filed within the window.
 _COLUMNS = """r.id, r.ticket, r.status, r.address, r.attributes ->> 'asset_id' AS asset, r.requested_at,
-       ST_Distance(r.location::geography, ST_GeogFromText(%(point)s)) AS metres"""
+       r.located_by, ST_Distance(r.location::geography, ST_GeogFromText(%(point)s)) AS metres"""
 _NEAR = """r.service_type_id = %(type)s AND r.parent_id IS NULL AND r.id <> %(exclude)s
    AND r.location IS NOT NULL AND ST_DWithin(r.location::geography, ST_GeogFromText(%(point)s), %(radius)s)
    AND r.requested_at >= %(since)s AND r.requested_at <= %(at)s"""
@@ -121,8 +134,11 @@ def candidates(
     as_of: bool = False,
     radius_m: float | None = None,
     window_days: float | None = None,
+    located_by: str = "",
 ) -> list[Candidate]:
-    """The issues a report of `service_type` at `point` (filed at `at`) may repeat, best first."""
+    """The issues a report of `service_type` at `point` (filed at `at`, placed as `located_by` says) may repeat,
+    best first. An address is compared only where both were placed by theirs: a pin's address is the nearest one
+    to the pin, which says nothing the distance does not."""
     at = at or timezone.now()
     radius = float(radius_m if radius_m is not None else service_type.dedup_radius_m)
     window = float(window_days if window_days is not None else service_type.dedup_window_days)
@@ -142,13 +158,15 @@ def candidates(
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
-    mine = address_key(address)
+    mine = address_key(address) if located_by != LocatedBy.PIN else ""
+    slack = pin_slack_m(located_by)
     found = []
-    for pk, ticket, status, their_address, their_asset, requested_at, metres in rows:
+    for pk, ticket, status, their_address, their_asset, requested_at, their_placing, metres in rows:
         hours = (at - requested_at).total_seconds() / 3600
-        same_addr = (mine == address_key(their_address)) if mine and their_address else None
+        typed = mine and their_address and their_placing != LocatedBy.PIN
+        same_addr = (mine == address_key(their_address)) if typed else None
         same_asset = (asset_id == their_asset) if asset_id and their_asset else None
-        s = score(metres, hours, same_addr, same_asset)
+        s = score(metres, hours, same_addr, same_asset, slack + pin_slack_m(their_placing))
         reasons = [f"same type, {metres:.0f} m, {_ago(hours)} apart"]
         if same_addr:
             reasons.append("same address")
@@ -178,6 +196,7 @@ def for_request(req: ServiceRequest, *, limit: int = 5, as_of: bool = False) -> 
         exclude_pk=req.pk,
         limit=limit,
         as_of=as_of,
+        located_by=req.located_by,
     )
 
 

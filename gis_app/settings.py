@@ -403,6 +403,10 @@ DEDUP_AUTO_LINK = env_bool("DEDUP_AUTO_LINK", True)
 # A type links reports on its own only once its threshold was learned from this many labelled pairs (its own, or
 # the city's pooled when the type has too few); before that dedup offers candidates and a person decides.
 DEDUP_MIN_PAIRS = int(os.environ.get("DEDUP_MIN_PAIRS", "20"))
+# How far a pinned report's point may lie from its problem (metres; gis_app.dedup.pin_slack_m): two pins for one
+# pothole count as that much nearer. 10 m is a phone's usual GPS error among buildings, stated, not fitted; a city
+# whose app sends a reported accuracy, or whose labelled pinned pairs say otherwise, sets its own.
+DEDUP_PIN_UNCERTAINTY_M = float(os.environ.get("DEDUP_PIN_UNCERTAINTY_M", "10"))
 # `manage.py replay_today` files the history's last this many days again as today's open work.
 REPLAY_DAYS = float(os.environ.get("REPLAY_DAYS", "2"))
 

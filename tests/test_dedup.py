@@ -11,7 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gis_app import dedup
-from gis_app.choices import Status
+from gis_app.choices import LocatedBy, Status
 from gis_app.citydata.dedup_learning import Looked, choose_threshold, figures, learn_parameters, wilson
 from gis_app.intake import IntakeData, create_request
 from gis_app.models import ServiceRequest
@@ -79,12 +79,31 @@ def test_reports_400_metres_apart_or_of_different_types_stay_separate(streetligh
 
 
 def test_candidates_come_ranked_with_score_and_reasons(streetlight_type):
-    near = report("light", at(5), link=False, address="100 N MAIN ST")
+    near = report("light", at(5), link=False, address="100 N MAIN ST", located_by=LocatedBy.ADDRESS)
     farther = report("light", at(40), link=False)
-    found = dedup.candidates(streetlight_type, at(0), address="100 n main st.")
+    found = dedup.candidates(streetlight_type, at(0), address="100 n main st.", located_by=LocatedBy.ADDRESS)
     assert [c.ticket for c in found] == [near.ticket, farther.ticket]
     assert found[0].score > found[1].score and "same address" in found[0].reasons
     assert found[0].reasons[0].startswith("same type, 5 m")
+
+
+def test_two_residents_pins_for_one_pothole_link_where_two_addresses_as_far_apart_do_not(streetlight_type):
+    """A threshold learned from a city's geocoded pairs (0.86, as Chicago's) asks an address's precision: two
+    addresses 18 m apart are two places. Two residents' pins 18 m apart are one problem each tapped near; each
+    pin may be DEDUP_PIN_UNCERTAINTY_M off, so the pair counts that much nearer. A pin's address is only the
+    nearest one to it, so it is not compared."""
+    streetlight_type.dedup_threshold = 0.86
+    streetlight_type.save()
+    rosa = report("light", at(0), address="100 N MAIN ST")  # pins, their nearest addresses filled in
+    sam = report("light", at(18), address="110 N MAIN ST")
+    assert sam.parent == rosa and "same type, 18 m" in sam.events.get(verb="mark_duplicate").note
+    first = report("light", at(300), address="300 N MAIN ST", located_by=LocatedBy.ADDRESS)
+    second = report("light", at(318), address="310 N MAIN ST", located_by=LocatedBy.ADDRESS)
+    assert second.parent is None and first.parent is None
+    far = report("light", at(40))  # pins twice the slack apart and more: two places
+    assert far.parent is None
+    pinned = dedup.candidates(streetlight_type, at(303), located_by=LocatedBy.PIN)  # a pin near an address
+    assert [c.ticket for c in pinned][:1] == [first.ticket] and pinned[0].score >= 0.86
 
 
 def test_a_completed_parent_older_than_the_window_is_not_offered(streetlight_type):
@@ -206,6 +225,11 @@ def test_the_intake_api_links_and_shows_counts_without_contact_data(client, inta
     assert bad.status_code == 400 and "unknown service type" in bad.json()["detail"]
     outside = api.get("/api/requests/candidates/", {"service_code": "light", "lon": 500, "lat": LAT})
     assert outside.status_code == 400 and "lon must be between" in outside.json()["detail"]
+    placing = {"service_code": "light", "lon": LON, "lat": LAT + 20 * M}
+    typed = api.get("/api/requests/candidates/", {**placing, "located_by": "address"}).json()["candidates"]
+    assert typed[0]["score"] < found["candidates"][0]["score"]  # an address is held to its own precision
+    odd = api.get("/api/requests/candidates/", {**placing, "located_by": "telepathy"})
+    assert odd.status_code == 400 and "located_by must be one of" in odd.json()["detail"]
 
 
 def test_a_dedup_run_over_a_range_is_idempotent(streetlight_type, capsys):

@@ -148,6 +148,9 @@ def test_the_ground_truth_is_consistent(city):
     dups = [r for r in rows.values() if "true_parent" in r.source_data]
     negs = [r for r in rows.values() if "hard_negative_of" in r.source_data]
     assert dups and negs and report.hot_spot_rows == 10
+    # The duplicates' gaps are the history's geocoded pairs': the rows claim the history's placing, not a pin's
+    # (a pin's point may lie metres from its problem: gis_app.dedup.pin_slack_m).
+    assert {r.located_by for r in rows.values()} == {"address"}
     for d in dups:
         parent = rows[d.source_data["true_parent"]]
         assert d.parent_id == parent.pk and d.status == "duplicate" and parent.parent_id is None

@@ -63,6 +63,7 @@ def look_up(
             as_of=True,
             radius_m=radius_m,
             window_days=window_days,
+            located_by=r.located_by,
         )
         if by_distance:
             found = sorted(found, key=lambda c: (c.metres, c.request_id))
@@ -294,7 +295,7 @@ def lookup_speed(samples: int = 1000, seed: int = 7) -> tuple[float, float, dict
     for r in sample:
         assert r.location is not None
         t0 = time.perf_counter()
-        candidates(r.service_type, r.location, address=r.address, exclude_pk=r.pk)
+        candidates(r.service_type, r.location, address=r.address, exclude_pk=r.pk, located_by=r.located_by)
         times.append((time.perf_counter() - t0) * 1000)
     loc = sample[0].location
     assert loc is not None

@@ -53,6 +53,9 @@ class Profile:
     close_hours: dict[int, np.ndarray]
     dup_rate: dict[int, float]
     dup_gaps: np.ndarray  # (metres, seconds) of labelled pairs
+    # How the history's rows were placed (most of them): the gaps above are that placing's, so the rows drawn with
+    # them claim the same precision (gis_app.dedup.pin_slack_m), not a pin's.
+    placed_by: str = LocatedBy.PIN
 
 
 def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Profile:
@@ -69,6 +72,7 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
             "parent_id",
             "location",
             "source_data",
+            "located_by",
         )
     )
     if len(rows) < 10:
@@ -112,6 +116,7 @@ def learn_profile(history: ImportBatch, min_rows_for_type_rate: int = 30) -> Pro
             gaps.append((metres, abs((r[3] - parent[3]).total_seconds())))
     dup_gaps = np.array(gaps) if gaps else np.array([[0.0, 3600.0]])
     return Profile(
+        placed_by=Counter(r[9] for r in rows).most_common(1)[0][0],
         type_ids=type_ids,
         type_p=type_p,
         wards_by_type=wards_by_type,
@@ -287,6 +292,8 @@ def generate(
     _draw_days(draw, sampler, syn, start, days, per_day, progress)
     hot = _plant_hot_spots(draw, sampler, syn, start, days)
     rows = draw.rows
+    for r in rows:
+        r["located_by"] = profile.placed_by
     # Placed like any request (gis_app.placement): the ward the point really falls in (a duplicate's offset can
     # cross a ward line), its layer version, community area, department and due date, and a fresh ticket.
     types = {t.pk: t for t in ServiceType.objects.filter(pk__in=[int(t) for t in profile.type_ids])}
@@ -482,7 +489,7 @@ def _values(
     location = f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})"
     closed = r["closed"].isoformat() if r["closed"] else None
     due = pl.due_at.isoformat() if pl.due_at else None
-    values = [ids[i], pl.ticket, r["type"], status, location, "", LocatedBy.PIN, pl.ward_number, pl.department.pk]
+    values = [ids[i], pl.ticket, r["type"], status, location, "", r["located_by"], pl.ward_number, pl.department.pk]
     values += ["", "{}", Channel.IMPORT, "", "", "", "false", NotifyVia.NONE, parent_id, None, due]
     values += [r["at"].isoformat(), now, closed, "", f"SYN-{batch.pk}-{i}", batch.pk, json.dumps(truth), 1]
     values += [pl.ward_layer_id, pl.community_area_number]
