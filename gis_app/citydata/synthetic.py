@@ -292,12 +292,10 @@ def generate(
     _draw_days(draw, sampler, syn, start, days, per_day, progress)
     hot = _plant_hot_spots(draw, sampler, syn, start, days)
     rows = draw.rows
-    for r in rows:
-        r["located_by"] = profile.placed_by
     # Placed like any request (gis_app.placement): the ward the point really falls in (a duplicate's offset can
     # cross a ward line), its layer version, community area, department and due date, and a fresh ticket.
     types = {t.pk: t for t in ServiceType.objects.filter(pk__in=[int(t) for t in profile.type_ids])}
-    placed = [_Placed(point_from_lonlat(r["x"], r["y"]), r["at"], types[r["type"]]) for r in rows]
+    placed = [_Placed(point_from_lonlat(r["x"], r["y"]), r["at"], types[r["type"]], profile.placed_by) for r in rows]
     place_requests(placed)
     report = GenerationReport(batch_id=None, hot_spot_rows=hot, not_yet=draw.not_yet)
     with transaction.atomic():
@@ -397,6 +395,7 @@ class _Placed:
     location: Any
     requested_at: dt.datetime
     service_type: ServiceType
+    located_by: str = LocatedBy.PIN
     ward_number: int | None = None
     ward_layer_id: int | None = None
     community_area_number: int | None = None
@@ -489,7 +488,7 @@ def _values(
     location = f"SRID=4326;POINT({r['x']:.7f} {r['y']:.7f})"
     closed = r["closed"].isoformat() if r["closed"] else None
     due = pl.due_at.isoformat() if pl.due_at else None
-    values = [ids[i], pl.ticket, r["type"], status, location, "", r["located_by"], pl.ward_number, pl.department.pk]
+    values = [ids[i], pl.ticket, r["type"], status, location, "", pl.located_by, pl.ward_number, pl.department.pk]
     values += ["", "{}", Channel.IMPORT, "", "", "", "false", NotifyVia.NONE, parent_id, None, due]
     values += [r["at"].isoformat(), now, closed, "", f"SYN-{batch.pk}-{i}", batch.pk, json.dumps(truth), 1]
     values += [pl.ward_layer_id, pl.community_area_number]

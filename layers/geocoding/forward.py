@@ -222,12 +222,10 @@ def _grid_places(idx: Index, parsed: ParsedAddress, keys: list[str]) -> list[tup
         d = parsed.street.direction
         dirs = [d] if d else list(NORTH_SOUTH if orient == "NS" else EAST_WEST)
         for direction in dirs:
-            on_ns = direction in NORTH_SOUTH
-            spot = _grid_spot(idx, key, parsed.number, direction)
+            grid_at = functools.partial(_grid_spot, idx, key, direction=direction)
+            spot = nudged(idx, key, parsed.number, direction, grid_at)
             if spot is not None:
-                grid_at = functools.partial(_grid_spot, idx, key, direction=direction)
-                here = nudged(idx, key, parsed.number, direction, on_ns, spot, grid_at)
-                places.append((*here, direction, key))
+                places.append((*spot, direction, key))
     return places
 
 
